@@ -1,0 +1,115 @@
+/*
+ * transport.h - the interface between the libvirtuos core and a transport.
+ *
+ * A transport carries requests to whatever executes them (the local kernel,
+ * a daemon over shared memory, a Xen driver domain) and brings completions
+ * back.  The core owns the bookkeeping a user sees (user_data, queue depth,
+ * the completion queue, blocking wrappers, cancellation lookup, spinning);
+ * a transport only moves requests and results.  You can write one from this
+ * file alone:
+ *
+ *   1. Fill a struct vos_transport_ops (abi = VOS_TRANSPORT_ABI) and call
+ *      vos_transport_register() once, before the first vos_ctx_create()
+ *      that names it.  The built-in transports are registered by the core.
+ *   2. The core calls open() once per context.  It passes a host: the
+ *      configuration, the queue depth, and the complete() callback.
+ *   3. The core calls submit() with requests whose user_data field has been
+ *      replaced by a *tag*: an integer below host->queue_depth that names the
+ *      request until it completes.  A tag is never reused while its request
+ *      is in flight.  For each accepted request the transport must call
+ *      host->complete(host, tag, res) exactly once, from a call into the
+ *      transport made by the core's thread (submit, reap or wait), never
+ *      from another thread.
+ *   4. The core has already validated the request: op < VOS_OP__COUNT,
+ *      reserved fields zero, fd >= 0 where needed, non-NULL buffers for
+ *      non-zero lengths, iovcnt <= VOS_IOV_MAX, supported fcntl/ioctl
+ *      commands.  Requests the core handles alone (a cancel whose target is
+ *      not in flight) never reach the transport.  For VOS_OP_CANCEL the
+ *      core puts the target's *tag* in req->off.
+ *   5. complete() validates the tag (range and in-flight); a transport that
+ *      relays untrusted peers may pass their values through unchecked, the
+ *      core drops bad ones and counts them.
+ *
+ * Threading: the core calls a transport's functions for one context from
+ * one thread at a time.  A transport may run threads of its own; they must
+ * hand results to the core's thread (for example through a queue that
+ * reap() drains) rather than call complete() themselves.
+ */
+#ifndef VIRTUOS_TRANSPORT_H
+#define VIRTUOS_TRANSPORT_H
+
+#include <stdint.h>
+#include <virtuos/virtuos.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped whenever struct vos_transport_ops or struct vos_transport_host
+ * change incompatibly. */
+#define VOS_TRANSPORT_ABI 1
+
+struct vos_transport_host {
+	/* Requests that may be in flight at once; tags are < queue_depth. */
+	uint32_t queue_depth;
+	/* Transport options string ("key=value,..."), or "" (never NULL). */
+	const char *options;
+	/* Report the completion of the request with this tag.  See above. */
+	void (*complete)(struct vos_transport_host *host, uint64_t tag,
+			 int64_t res);
+};
+
+struct vos_transport_ops {
+	uint32_t abi;        /* VOS_TRANSPORT_ABI */
+	const char *name;    /* the name configurations use */
+
+	/* Create the transport's state for one context.  Store it in *priv.
+	 * Returns 0 or -errno (the context is then not created). */
+	int (*open)(struct vos_transport_host *host, void **priv);
+
+	/* Take n validated requests (user_data holds the tag).  Returns how
+	 * many were taken, in order (0..n), or -errno if none.  Must not block
+	 * waiting on the executor (it may run short operations inline and
+	 * complete them at once). */
+	int (*submit)(void *priv, const struct vos_req *reqs, unsigned n);
+
+	/* Deliver every completion that is ready, without blocking.  Returns
+	 * how many were delivered, or -errno. */
+	int (*reap)(void *priv);
+
+	/* Block until at least one completion has been delivered, timeout_ns
+	 * nanoseconds have passed (-ETIME; < 0 means no limit), or a signal
+	 * arrived (-EINTR).  Returns the number delivered (> 0) or -errno. */
+	int (*wait)(void *priv, int64_t timeout_ns);
+
+	/* Release everything.  Requests still in flight are abandoned: do not
+	 * call complete() from here. */
+	void (*close)(void *priv);
+
+	/* In a forked child: drop the parent's in-flight requests (never call
+	 * complete() for them) and make the transport usable.  0 or -errno.
+	 * NULL: the transport cannot be used after fork (-EOPNOTSUPP). */
+	int (*after_fork)(void *priv);
+
+	/* Forget cached facts about fd (see vos_fd_forget()).  May be NULL. */
+	void (*fd_forget)(void *priv, int fd);
+
+	/* A short description of the instance, e.g. "io_uring-local (uring)".
+	 * May be NULL (the name is used). */
+	const char *(*describe)(void *priv);
+};
+
+/*
+ * vos_transport_register - make a transport available by name.  Returns 0,
+ * -EINVAL (NULL, wrong abi, missing open/submit/reap/wait/close, or no
+ * name), -EEXIST (the name is taken), -ENOSPC (the registry holds 16).
+ */
+int vos_transport_register(const struct vos_transport_ops *ops);
+
+/* vos_transport_find - the registered transport with this name, or NULL. */
+const struct vos_transport_ops *vos_transport_find(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VIRTUOS_TRANSPORT_H */

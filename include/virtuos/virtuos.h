@@ -1,0 +1,652 @@
+/*
+ * virtuos.h - the libvirtuos asynchronous system-call API.
+ *
+ * A program creates a context (struct vos_ctx) bound to one transport,
+ * fills requests (struct vos_req) with the vos_prep_*() helpers, hands them
+ * over with vos_submit() and collects completions (struct vos_cqe) with
+ * vos_wait().  Every request carries a 64-bit user_data that comes back in
+ * its completion.  For each operation there is also a blocking wrapper
+ * (vos_read(), vos_accept(), ...) built on submit + wait.
+ *
+ * Conventions (all functions):
+ *   - a return value >= 0 is success, a negative value is -errno;
+ *   - the result of an operation (cqe->res, or a wrapper's return value) is
+ *     what the system call would have returned, with -errno for errors;
+ *   - a context is used by one thread at a time: calls on the same context
+ *     from several threads must be serialised by the caller (as with a
+ *     struct io_uring).  Different contexts are independent.
+ *
+ * Every function is documented here and in its man page (doc/man/).
+ */
+#ifndef VIRTUOS_VIRTUOS_H
+#define VIRTUOS_VIRTUOS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VOS_VERSION_MAJOR 0
+#define VOS_VERSION_MINOR 1
+#define VOS_VERSION_STRING "0.1.0"
+
+/* Operations.  The numbering is part of the ABI: append, never reorder. */
+enum vos_op {
+	VOS_OP_NOP = 0,
+	VOS_OP_OPENAT,
+	VOS_OP_CLOSE,
+	VOS_OP_READ,
+	VOS_OP_WRITE,
+	VOS_OP_PREAD,
+	VOS_OP_PWRITE,
+	VOS_OP_READV,
+	VOS_OP_WRITEV,
+	VOS_OP_FSYNC,
+	VOS_OP_FDATASYNC,
+	VOS_OP_STATX,
+	VOS_OP_FTRUNCATE,
+	VOS_OP_FALLOCATE,
+	VOS_OP_UNLINKAT,
+	VOS_OP_MKDIRAT,
+	VOS_OP_RENAMEAT,
+	VOS_OP_FCNTL,
+	VOS_OP_IOCTL,
+	VOS_OP_SOCKET,
+	VOS_OP_BIND,
+	VOS_OP_LISTEN,
+	VOS_OP_ACCEPT,
+	VOS_OP_CONNECT,
+	VOS_OP_SHUTDOWN,
+	VOS_OP_SEND,
+	VOS_OP_RECV,
+	VOS_OP_SENDMSG,
+	VOS_OP_RECVMSG,
+	VOS_OP_SETSOCKOPT,
+	VOS_OP_GETSOCKOPT,
+	VOS_OP_GETSOCKNAME,
+	VOS_OP_GETPEERNAME,
+	VOS_OP_POLL,
+	VOS_OP_TIMEOUT,
+	VOS_OP_CANCEL,
+	VOS_OP__COUNT /* not an operation: the number of operations */
+};
+
+/* readv/writev: use (and advance) the file position instead of an offset. */
+#define VOS_OFF_CURRENT ((uint64_t)-1)
+
+/* Largest iovcnt accepted by readv/writev (the kernel's IOV_MAX). */
+#define VOS_IOV_MAX 1024
+
+/* Queue depth limits (see struct vos_config). */
+#define VOS_DEFAULT_QUEUE_DEPTH 256u
+#define VOS_MAX_QUEUE_DEPTH 4096u
+
+/*
+ * A request: 64 bytes, filled by a vos_prep_*() helper.  Which fields an
+ * operation uses is said at each helper; unused fields must be zero (the
+ * helpers zero the whole request first).  The struct is copied by
+ * vos_submit(): it may be reused or freed as soon as vos_submit() returns.
+ * Memory it points to (buffers, paths, iovecs, sockaddrs, msghdrs, statx
+ * results) must stay valid until the request's completion is returned.
+ */
+struct vos_req {
+	uint8_t op;          /* enum vos_op */
+	uint8_t flags;       /* reserved: must be 0 */
+	uint16_t reserved;   /* must be 0 */
+	int32_t fd;          /* file descriptor, or dirfd for *at() */
+	uint64_t off;        /* file offset, length, timeout ns, cancel target */
+	uint64_t addr;       /* buffer / path / iovec / sockaddr / msghdr */
+	uint64_t addr2;      /* second pointer: new path, socklen_t *, statx * */
+	uint32_t len;        /* byte count / iovcnt / addrlen / backlog / how */
+	uint32_t op_flags;   /* open flags, msg flags, fcntl cmd, events, ... */
+	uint64_t arg;        /* mode, fcntl arg, level, domain, length ... */
+	int32_t fd2;         /* renameat: new dirfd; socket: protocol */
+	uint32_t reserved2;  /* must be 0 */
+	uint64_t user_data;  /* returned untouched in the completion */
+};
+
+/* A completion. */
+struct vos_cqe {
+	uint64_t user_data;  /* the request's user_data */
+	int64_t res;         /* the system call's result, or -errno */
+	uint32_t flags;      /* reserved, 0 */
+	uint32_t reserved;
+};
+
+/* Configuration of a context; initialise with vos_config_init(). */
+struct vos_config {
+	uint32_t size;          /* sizeof(struct vos_config) (set by init) */
+	uint32_t queue_depth;   /* requests submitted but not yet returned by
+	                         * vos_wait(); 1..VOS_MAX_QUEUE_DEPTH */
+	const char *transport;  /* transport name; NULL: $VOS_TRANSPORT, else
+	                         * "io_uring-local" */
+	const char *options;    /* transport options, "key=value,key=value";
+	                         * NULL: $VOS_TRANSPORT_OPTIONS, else none */
+	int64_t spin_ns;        /* how long vos_wait() polls before it
+	                         * sleeps; 0: never spin; <0: the default */
+	uint32_t flags;         /* reserved, 0 */
+	uint32_t reserved;
+};
+
+struct vos_ctx;
+
+/* ---- contexts ---------------------------------------------------------- */
+
+/*
+ * vos_config_init - fill *cfg with the defaults: queue depth 256, the
+ * transport named by $VOS_TRANSPORT (else "io_uring-local"), default spin.
+ */
+void vos_config_init(struct vos_config *cfg);
+
+/*
+ * vos_ctx_create - create a context.  cfg may be NULL for the defaults.
+ * Returns 0 and stores the context in *ctxp, or:
+ *   -EINVAL   cfg->size unknown, queue_depth 0 or above VOS_MAX_QUEUE_DEPTH,
+ *             flags not 0, ctxp NULL, malformed options;
+ *   -ENOENT   no transport by that name;
+ *   -ENOMEM   out of memory;
+ *   any error of the transport's open (e.g. -ECONNREFUSED for a daemon).
+ */
+int vos_ctx_create(const struct vos_config *cfg, struct vos_ctx **ctxp);
+
+/*
+ * vos_ctx_destroy - release a context.  Requests still in flight are
+ * cancelled and their completions discarded; memory they point to may be
+ * freed once this returns.  Later calls with the same pointer fail with
+ * -EBADF (the handle itself is kept, 32 bytes, so that this stays safe).
+ * Returns 0, -EINVAL for NULL, -EBADF if already destroyed.
+ */
+int vos_ctx_destroy(struct vos_ctx *ctx);
+
+/*
+ * vos_ctx_describe - a short human-readable name of the transport and the
+ * backend it chose, e.g. "io_uring-local (uring)".  NULL for a NULL or
+ * destroyed context.  The string lives as long as the context.
+ */
+const char *vos_ctx_describe(const struct vos_ctx *ctx);
+
+/*
+ * vos_after_fork - call in the child after fork() before using a context
+ * inherited from the parent.  The child gets a fresh, empty queue: requests
+ * the parent had in flight are the parent's and never complete in the
+ * child.  Returns 0 or -errno (-EBADF for a destroyed context).
+ */
+int vos_after_fork(struct vos_ctx *ctx);
+
+/*
+ * vos_fd_forget - tell the context that fd was closed or changed (e.g.
+ * O_NONBLOCK, O_DIRECT) behind its back.  The local transport remembers
+ * what kind of file each fd is in order to route its operations; fds
+ * opened, closed and changed through vos need no call.  Returns 0,
+ * -EBADF for a destroyed context.
+ */
+int vos_fd_forget(struct vos_ctx *ctx, int fd);
+
+/* ---- submission and completion ----------------------------------------- */
+
+/*
+ * vos_submit - hand n requests to the context.  Returns how many were
+ * accepted (the first ones, in order), or:
+ *   -EBUSY    none accepted: queue_depth requests are already outstanding
+ *             (submitted and not yet returned by vos_wait()); reap some;
+ *   -EINVAL   ctx or reqs NULL (with n > 0);
+ *   -EBADF    ctx was destroyed.
+ * It never blocks waiting for the service.  A request that is malformed is
+ * still accepted and completes with an error:
+ *   -EINVAL   unknown op, flags or reserved fields not zero, iovcnt above
+ *             VOS_IOV_MAX, unsupported fcntl command or ioctl request;
+ *   -EFAULT   NULL buffer/path/iovec with a non-zero length;
+ *   -EBADF    negative fd where one is needed;
+ *   -ENOENT   (cancel) no such request in flight.
+ */
+int vos_submit(struct vos_ctx *ctx, const struct vos_req *reqs, unsigned n);
+
+/*
+ * vos_wait - copy up to max completions into cqes, waiting until at least
+ * min are available or timeout_ns nanoseconds have passed (timeout_ns < 0:
+ * no limit; 0: do not wait).  min is lowered to the number of requests
+ * outstanding, so a wait never blocks for completions that cannot come;
+ * with nothing outstanding it returns 0 at once.  Returns the number of
+ * completions copied (possibly fewer than min if the time ran out), or:
+ *   -ETIME    the time ran out with no completion (timeout 0 included,
+ *             when min > 0);
+ *   -EINTR    a signal arrived while waiting, with no completion;
+ *   -EINVAL   ctx or cqes NULL, max 0, min > max;
+ *   -EBADF    ctx was destroyed.
+ */
+int vos_wait(struct vos_ctx *ctx, struct vos_cqe *cqes, unsigned max,
+	     unsigned min, int64_t timeout_ns);
+
+/*
+ * vos_cancel - try to cancel the request with this user_data and wait for
+ * the answer.  Returns 0 (it will complete with -ECANCELED, or -EINTR),
+ * -ENOENT (no such request in flight: it may already have completed),
+ * -EALREADY (it is running and cannot be stopped; it will complete).
+ * The cancelled request's own completion is returned by vos_wait().
+ */
+int vos_cancel(struct vos_ctx *ctx, uint64_t user_data);
+
+/* The name of an operation ("read", ...), or "unknown". */
+const char *vos_op_name(unsigned op);
+
+/* ---- request preparation (inline) ------------------------------------- */
+
+static inline void vos__prep(struct vos_req *r, uint8_t op, int fd)
+{
+	memset(r, 0, sizeof(*r));
+	r->op = op;
+	r->fd = fd;
+}
+
+/* nop: completes with 0.  Measures the path to the service and back. */
+static inline void vos_prep_nop(struct vos_req *r)
+{
+	vos__prep(r, VOS_OP_NOP, -1);
+}
+
+/* openat(dirfd, path, flags, mode): result is the new fd. */
+static inline void vos_prep_openat(struct vos_req *r, int dirfd,
+				   const char *path, int flags, mode_t mode)
+{
+	vos__prep(r, VOS_OP_OPENAT, dirfd);
+	r->addr = (uint64_t)(uintptr_t)path;
+	r->op_flags = (uint32_t)flags;
+	r->arg = mode;
+}
+
+/* close(fd) */
+static inline void vos_prep_close(struct vos_req *r, int fd)
+{
+	vos__prep(r, VOS_OP_CLOSE, fd);
+}
+
+/* read(fd, buf, len) at the file position. */
+static inline void vos_prep_read(struct vos_req *r, int fd, void *buf,
+				 uint32_t len)
+{
+	vos__prep(r, VOS_OP_READ, fd);
+	r->addr = (uint64_t)(uintptr_t)buf;
+	r->len = len;
+}
+
+/* write(fd, buf, len) at the file position. */
+static inline void vos_prep_write(struct vos_req *r, int fd, const void *buf,
+				  uint32_t len)
+{
+	vos__prep(r, VOS_OP_WRITE, fd);
+	r->addr = (uint64_t)(uintptr_t)buf;
+	r->len = len;
+}
+
+/* pread(fd, buf, len, off) */
+static inline void vos_prep_pread(struct vos_req *r, int fd, void *buf,
+				  uint32_t len, uint64_t off)
+{
+	vos__prep(r, VOS_OP_PREAD, fd);
+	r->addr = (uint64_t)(uintptr_t)buf;
+	r->len = len;
+	r->off = off;
+}
+
+/* pwrite(fd, buf, len, off) */
+static inline void vos_prep_pwrite(struct vos_req *r, int fd, const void *buf,
+				   uint32_t len, uint64_t off)
+{
+	vos__prep(r, VOS_OP_PWRITE, fd);
+	r->addr = (uint64_t)(uintptr_t)buf;
+	r->len = len;
+	r->off = off;
+}
+
+/* preadv(fd, iov, iovcnt, off); off VOS_OFF_CURRENT: readv(). */
+static inline void vos_prep_readv(struct vos_req *r, int fd,
+				  const struct iovec *iov, unsigned iovcnt,
+				  uint64_t off)
+{
+	vos__prep(r, VOS_OP_READV, fd);
+	r->addr = (uint64_t)(uintptr_t)iov;
+	r->len = iovcnt;
+	r->off = off;
+}
+
+/* pwritev(fd, iov, iovcnt, off); off VOS_OFF_CURRENT: writev(). */
+static inline void vos_prep_writev(struct vos_req *r, int fd,
+				   const struct iovec *iov, unsigned iovcnt,
+				   uint64_t off)
+{
+	vos__prep(r, VOS_OP_WRITEV, fd);
+	r->addr = (uint64_t)(uintptr_t)iov;
+	r->len = iovcnt;
+	r->off = off;
+}
+
+/* fsync(fd) */
+static inline void vos_prep_fsync(struct vos_req *r, int fd)
+{
+	vos__prep(r, VOS_OP_FSYNC, fd);
+}
+
+/* fdatasync(fd) */
+static inline void vos_prep_fdatasync(struct vos_req *r, int fd)
+{
+	vos__prep(r, VOS_OP_FDATASYNC, fd);
+}
+
+struct statx;
+/* statx(dirfd, path, flags, mask, stx) */
+static inline void vos_prep_statx(struct vos_req *r, int dirfd,
+				  const char *path, int flags, unsigned mask,
+				  struct statx *stx)
+{
+	vos__prep(r, VOS_OP_STATX, dirfd);
+	r->addr = (uint64_t)(uintptr_t)path;
+	r->op_flags = (uint32_t)flags;
+	r->arg = mask;
+	r->addr2 = (uint64_t)(uintptr_t)stx;
+}
+
+/* ftruncate(fd, length) */
+static inline void vos_prep_ftruncate(struct vos_req *r, int fd,
+				      uint64_t length)
+{
+	vos__prep(r, VOS_OP_FTRUNCATE, fd);
+	r->off = length;
+}
+
+/* fallocate(fd, mode, off, len) */
+static inline void vos_prep_fallocate(struct vos_req *r, int fd, int mode,
+				      uint64_t off, uint64_t len)
+{
+	vos__prep(r, VOS_OP_FALLOCATE, fd);
+	r->op_flags = (uint32_t)mode;
+	r->off = off;
+	r->arg = len;
+}
+
+/* unlinkat(dirfd, path, flags) */
+static inline void vos_prep_unlinkat(struct vos_req *r, int dirfd,
+				     const char *path, int flags)
+{
+	vos__prep(r, VOS_OP_UNLINKAT, dirfd);
+	r->addr = (uint64_t)(uintptr_t)path;
+	r->op_flags = (uint32_t)flags;
+}
+
+/* mkdirat(dirfd, path, mode) */
+static inline void vos_prep_mkdirat(struct vos_req *r, int dirfd,
+				    const char *path, mode_t mode)
+{
+	vos__prep(r, VOS_OP_MKDIRAT, dirfd);
+	r->addr = (uint64_t)(uintptr_t)path;
+	r->arg = mode;
+}
+
+/* renameat2(olddirfd, oldpath, newdirfd, newpath, flags) */
+static inline void vos_prep_renameat(struct vos_req *r, int olddirfd,
+				     const char *oldpath, int newdirfd,
+				     const char *newpath, unsigned flags)
+{
+	vos__prep(r, VOS_OP_RENAMEAT, olddirfd);
+	r->addr = (uint64_t)(uintptr_t)oldpath;
+	r->fd2 = newdirfd;
+	r->addr2 = (uint64_t)(uintptr_t)newpath;
+	r->op_flags = flags;
+}
+
+/* fcntl(fd, cmd, arg): cmd is F_GETFL, F_SETFL, F_GETFD, F_SETFD, F_DUPFD
+ * or F_DUPFD_CLOEXEC; any other completes with -EINVAL. */
+static inline void vos_prep_fcntl(struct vos_req *r, int fd, int cmd,
+				  long arg)
+{
+	vos__prep(r, VOS_OP_FCNTL, fd);
+	r->op_flags = (uint32_t)cmd;
+	r->arg = (uint64_t)arg;
+}
+
+/* ioctl(fd, request, argp): request is FIONREAD or FIONBIO (argp an int *);
+ * any other completes with -EINVAL. */
+static inline void vos_prep_ioctl(struct vos_req *r, int fd,
+				  unsigned long request, int *argp)
+{
+	vos__prep(r, VOS_OP_IOCTL, fd);
+	r->op_flags = (uint32_t)request;
+	r->addr = (uint64_t)(uintptr_t)argp;
+}
+
+/* socket(domain, type, protocol): result is the new fd. */
+static inline void vos_prep_socket(struct vos_req *r, int domain, int type,
+				   int protocol)
+{
+	vos__prep(r, VOS_OP_SOCKET, -1);
+	r->arg = (uint64_t)domain;
+	r->op_flags = (uint32_t)type;
+	r->fd2 = protocol;
+}
+
+/* bind(fd, addr, addrlen) */
+static inline void vos_prep_bind(struct vos_req *r, int fd,
+				 const struct sockaddr *addr, socklen_t addrlen)
+{
+	vos__prep(r, VOS_OP_BIND, fd);
+	r->addr = (uint64_t)(uintptr_t)addr;
+	r->len = addrlen;
+}
+
+/* listen(fd, backlog) */
+static inline void vos_prep_listen(struct vos_req *r, int fd, int backlog)
+{
+	vos__prep(r, VOS_OP_LISTEN, fd);
+	r->len = (uint32_t)backlog;
+}
+
+/* accept4(fd, addr, addrlen, flags): addr and addrlen may be NULL. */
+static inline void vos_prep_accept(struct vos_req *r, int fd,
+				   struct sockaddr *addr, socklen_t *addrlen,
+				   int flags)
+{
+	vos__prep(r, VOS_OP_ACCEPT, fd);
+	r->addr = (uint64_t)(uintptr_t)addr;
+	r->addr2 = (uint64_t)(uintptr_t)addrlen;
+	r->op_flags = (uint32_t)flags;
+}
+
+/* connect(fd, addr, addrlen) */
+static inline void vos_prep_connect(struct vos_req *r, int fd,
+				    const struct sockaddr *addr,
+				    socklen_t addrlen)
+{
+	vos__prep(r, VOS_OP_CONNECT, fd);
+	r->addr = (uint64_t)(uintptr_t)addr;
+	r->len = addrlen;
+}
+
+/* shutdown(fd, how) */
+static inline void vos_prep_shutdown(struct vos_req *r, int fd, int how)
+{
+	vos__prep(r, VOS_OP_SHUTDOWN, fd);
+	r->len = (uint32_t)how;
+}
+
+/* send(fd, buf, len, flags) */
+static inline void vos_prep_send(struct vos_req *r, int fd, const void *buf,
+				 uint32_t len, int flags)
+{
+	vos__prep(r, VOS_OP_SEND, fd);
+	r->addr = (uint64_t)(uintptr_t)buf;
+	r->len = len;
+	r->op_flags = (uint32_t)flags;
+}
+
+/* recv(fd, buf, len, flags) */
+static inline void vos_prep_recv(struct vos_req *r, int fd, void *buf,
+				 uint32_t len, int flags)
+{
+	vos__prep(r, VOS_OP_RECV, fd);
+	r->addr = (uint64_t)(uintptr_t)buf;
+	r->len = len;
+	r->op_flags = (uint32_t)flags;
+}
+
+/* sendmsg(fd, msg, flags) */
+static inline void vos_prep_sendmsg(struct vos_req *r, int fd,
+				    const struct msghdr *msg, int flags)
+{
+	vos__prep(r, VOS_OP_SENDMSG, fd);
+	r->addr = (uint64_t)(uintptr_t)msg;
+	r->op_flags = (uint32_t)flags;
+}
+
+/* recvmsg(fd, msg, flags) */
+static inline void vos_prep_recvmsg(struct vos_req *r, int fd,
+				    struct msghdr *msg, int flags)
+{
+	vos__prep(r, VOS_OP_RECVMSG, fd);
+	r->addr = (uint64_t)(uintptr_t)msg;
+	r->op_flags = (uint32_t)flags;
+}
+
+/* setsockopt(fd, level, optname, optval, optlen) */
+static inline void vos_prep_setsockopt(struct vos_req *r, int fd, int level,
+				       int optname, const void *optval,
+				       socklen_t optlen)
+{
+	vos__prep(r, VOS_OP_SETSOCKOPT, fd);
+	r->arg = (uint64_t)level;
+	r->op_flags = (uint32_t)optname;
+	r->addr = (uint64_t)(uintptr_t)optval;
+	r->len = optlen;
+}
+
+/* getsockopt(fd, level, optname, optval, optlen) */
+static inline void vos_prep_getsockopt(struct vos_req *r, int fd, int level,
+				       int optname, void *optval,
+				       socklen_t *optlen)
+{
+	vos__prep(r, VOS_OP_GETSOCKOPT, fd);
+	r->arg = (uint64_t)level;
+	r->op_flags = (uint32_t)optname;
+	r->addr = (uint64_t)(uintptr_t)optval;
+	r->addr2 = (uint64_t)(uintptr_t)optlen;
+}
+
+/* getsockname(fd, addr, addrlen) */
+static inline void vos_prep_getsockname(struct vos_req *r, int fd,
+					struct sockaddr *addr,
+					socklen_t *addrlen)
+{
+	vos__prep(r, VOS_OP_GETSOCKNAME, fd);
+	r->addr = (uint64_t)(uintptr_t)addr;
+	r->addr2 = (uint64_t)(uintptr_t)addrlen;
+}
+
+/* getpeername(fd, addr, addrlen) */
+static inline void vos_prep_getpeername(struct vos_req *r, int fd,
+					struct sockaddr *addr,
+					socklen_t *addrlen)
+{
+	vos__prep(r, VOS_OP_GETPEERNAME, fd);
+	r->addr = (uint64_t)(uintptr_t)addr;
+	r->addr2 = (uint64_t)(uintptr_t)addrlen;
+}
+
+/* One-shot readiness: completes with the revents (POLLIN, ...) once fd
+ * is ready for one of events. */
+static inline void vos_prep_poll(struct vos_req *r, int fd, short events)
+{
+	vos__prep(r, VOS_OP_POLL, fd);
+	r->op_flags = (uint16_t)events;
+}
+
+/* Completes with 0 after ns nanoseconds (-ECANCELED if cancelled). */
+static inline void vos_prep_timeout(struct vos_req *r, uint64_t ns)
+{
+	vos__prep(r, VOS_OP_TIMEOUT, -1);
+	r->off = ns;
+}
+
+/* Cancel the request whose user_data is target: completes with 0,
+ * -ENOENT or -EALREADY (see vos_cancel()). */
+static inline void vos_prep_cancel(struct vos_req *r, uint64_t target)
+{
+	vos__prep(r, VOS_OP_CANCEL, -1);
+	r->off = target;
+}
+
+/* ---- blocking wrappers ------------------------------------------------ */
+/*
+ * Each submits one request and waits for its completion; completions of
+ * other requests that arrive meanwhile are kept for the next vos_wait().
+ * They return the operation's result (>= 0, or -errno), or -EBUSY if the
+ * queue is full, -EBADF for a destroyed context, -EINVAL for a NULL one.
+ * vos_sleep() returns 0 after ns nanoseconds.
+ */
+int vos_nop(struct vos_ctx *ctx);
+int vos_openat(struct vos_ctx *ctx, int dirfd, const char *path, int flags,
+	       mode_t mode);
+int vos_close(struct vos_ctx *ctx, int fd);
+ssize_t vos_read(struct vos_ctx *ctx, int fd, void *buf, size_t len);
+ssize_t vos_write(struct vos_ctx *ctx, int fd, const void *buf, size_t len);
+ssize_t vos_pread(struct vos_ctx *ctx, int fd, void *buf, size_t len,
+		  off_t off);
+ssize_t vos_pwrite(struct vos_ctx *ctx, int fd, const void *buf, size_t len,
+		   off_t off);
+ssize_t vos_readv(struct vos_ctx *ctx, int fd, const struct iovec *iov,
+		  int iovcnt, off_t off);
+ssize_t vos_writev(struct vos_ctx *ctx, int fd, const struct iovec *iov,
+		   int iovcnt, off_t off);
+int vos_fsync(struct vos_ctx *ctx, int fd);
+int vos_fdatasync(struct vos_ctx *ctx, int fd);
+int vos_statx(struct vos_ctx *ctx, int dirfd, const char *path, int flags,
+	      unsigned mask, struct statx *stx);
+int vos_ftruncate(struct vos_ctx *ctx, int fd, off_t length);
+int vos_fallocate(struct vos_ctx *ctx, int fd, int mode, off_t off,
+		  off_t len);
+int vos_unlinkat(struct vos_ctx *ctx, int dirfd, const char *path, int flags);
+int vos_mkdirat(struct vos_ctx *ctx, int dirfd, const char *path,
+		mode_t mode);
+int vos_renameat(struct vos_ctx *ctx, int olddirfd, const char *oldpath,
+		 int newdirfd, const char *newpath, unsigned flags);
+int vos_fcntl(struct vos_ctx *ctx, int fd, int cmd, long arg);
+int vos_ioctl(struct vos_ctx *ctx, int fd, unsigned long request, int *argp);
+int vos_socket(struct vos_ctx *ctx, int domain, int type, int protocol);
+int vos_bind(struct vos_ctx *ctx, int fd, const struct sockaddr *addr,
+	     socklen_t addrlen);
+int vos_listen(struct vos_ctx *ctx, int fd, int backlog);
+int vos_accept(struct vos_ctx *ctx, int fd, struct sockaddr *addr,
+	       socklen_t *addrlen, int flags);
+int vos_connect(struct vos_ctx *ctx, int fd, const struct sockaddr *addr,
+		socklen_t addrlen);
+int vos_shutdown(struct vos_ctx *ctx, int fd, int how);
+ssize_t vos_send(struct vos_ctx *ctx, int fd, const void *buf, size_t len,
+		 int flags);
+ssize_t vos_recv(struct vos_ctx *ctx, int fd, void *buf, size_t len,
+		 int flags);
+ssize_t vos_sendmsg(struct vos_ctx *ctx, int fd, const struct msghdr *msg,
+		    int flags);
+ssize_t vos_recvmsg(struct vos_ctx *ctx, int fd, struct msghdr *msg,
+		    int flags);
+int vos_setsockopt(struct vos_ctx *ctx, int fd, int level, int optname,
+		   const void *optval, socklen_t optlen);
+int vos_getsockopt(struct vos_ctx *ctx, int fd, int level, int optname,
+		   void *optval, socklen_t *optlen);
+int vos_getsockname(struct vos_ctx *ctx, int fd, struct sockaddr *addr,
+		    socklen_t *addrlen);
+int vos_getpeername(struct vos_ctx *ctx, int fd, struct sockaddr *addr,
+		    socklen_t *addrlen);
+int vos_poll(struct vos_ctx *ctx, int fd, short events);
+int vos_sleep(struct vos_ctx *ctx, uint64_t ns);
+
+/* Byte counts above this are rejected with -EINVAL by the wrappers (a
+ * request's len is 32 bits); the async API splits nothing for you. */
+#define VOS_MAX_RW_LEN 0x7ffff000u
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VIRTUOS_VIRTUOS_H */

@@ -1,0 +1,12 @@
+/*
+ * builtin_transports.h - the transports compiled into libvirtuos.
+ */
+#ifndef VOS_BUILTIN_TRANSPORTS_H
+#define VOS_BUILTIN_TRANSPORTS_H
+
+#include <virtuos/transport.h>
+
+/* NULL-terminated; registered on first use (registry.c). */
+extern const struct vos_transport_ops *const vos__builtin_transports[];
+
+#endif

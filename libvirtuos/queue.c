@@ -1,0 +1,685 @@
+/*
+ * queue.c - submission and completion: tags, the completion queue,
+ * spinning then sleeping, and the engine under the blocking wrappers.
+ *
+ * A request submitted by the user gets a tag (an index below the queue
+ * depth).  The transport only ever sees tags; vos__complete() turns a tag
+ * back into the user's user_data, after checking that the tag is in range
+ * and in flight, so a confused or hostile transport cannot make the core
+ * return a completion twice or for a request never made.
+ */
+#include "config.h"
+
+#include <errno.h>
+
+#include "internal.h"
+
+/* Requests are handed to the transport in batches of at most this many. */
+#define SUBMIT_BATCH 32
+/* While spinning, read the clock once per this many polls. */
+#define SPIN_CLOCK_EVERY 16
+
+static inline uint32_t pend_count(const struct vos__impl *impl)
+{
+	return impl->pend_tail - impl->pend_head;
+}
+
+static inline void pend_push(struct vos__impl *impl, uint64_t user_data,
+			     int64_t res)
+{
+	struct vos_cqe *c = &impl->pend[impl->pend_tail++ & impl->pend_mask];
+
+	c->user_data = user_data;
+	c->res = res;
+	c->flags = 0;
+	c->reserved = 0;
+}
+
+static inline void tag_release(struct vos__impl *impl, uint32_t tag)
+{
+	impl->slots[tag].state = VOS__SLOT_FREE;
+	impl->free_tags[impl->nfree++] = tag;
+	impl->in_flight--;
+}
+
+static inline uint32_t tag_take(struct vos__impl *impl, uint64_t user_data,
+				uint8_t state)
+{
+	uint32_t tag = impl->free_tags[--impl->nfree];
+
+	impl->slots[tag].user_data = user_data;
+	impl->slots[tag].state = state;
+	impl->in_flight++;
+	return tag;
+}
+
+void vos__complete(struct vos_transport_host *host, uint64_t tag, int64_t res)
+{
+	struct vos__impl *impl = vos__container_of(host, struct vos__impl, host);
+	struct vos__slot *slot;
+
+	if (tag >= impl->depth ||
+	    impl->slots[tag].state == VOS__SLOT_FREE) {
+		impl->bad_completions++;
+		return;
+	}
+	slot = &impl->slots[tag];
+	switch (slot->state) {
+	case VOS__SLOT_ASYNC:
+		pend_push(impl, slot->user_data, res);
+		break;
+	case VOS__SLOT_SYNC:
+		impl->sync_res = res;
+		impl->sync_done = true;
+		impl->outstanding--;
+		break;
+	default: /* internal: nobody waits for it */
+		impl->outstanding--;
+		break;
+	}
+	tag_release(impl, (uint32_t)tag);
+}
+
+/* Find the tag of the in-flight user request with this user_data. */
+static int find_tag(const struct vos__impl *impl, uint64_t user_data)
+{
+	for (uint32_t t = 0; t < impl->depth; t++)
+		if (impl->slots[t].state == VOS__SLOT_ASYNC &&
+		    impl->slots[t].user_data == user_data)
+			return (int)t;
+	return -ENOENT;
+}
+
+/* Hand batch[0..n) to the transport; give back the tags it did not take.
+ * Returns how many it took. */
+static unsigned flush(struct vos__impl *impl, struct vos_req *batch,
+		      unsigned n)
+{
+	int took;
+
+	if (n == 0)
+		return 0;
+	took = impl->ops->submit(impl->priv, batch, n);
+	if (took < 0)
+		took = 0;
+	for (unsigned i = (unsigned)took; i < n; i++) {
+		tag_release(impl, (uint32_t)batch[i].user_data);
+		impl->outstanding--;
+	}
+	return (unsigned)took;
+}
+
+/*
+ * Prepare one request for the transport (err is vos__validate()'s
+ * verdict on it): fail it if invalid, resolve a cancel
+ * target, take a tag.  Returns 1 if *out is to be submitted, 0 if the
+ * request was completed here (its completion is already queued, or, for a
+ * SYNC request, *res holds the error).
+ */
+static int stage(struct vos__impl *impl, const struct vos_req *req, int err,
+		 uint8_t state, struct vos_req *out, int64_t *res)
+{
+	if (err == 0 && req->op == VOS_OP_CANCEL) {
+		err = find_tag(impl, req->off);
+		if (err >= 0) {
+			*out = *req;
+			out->off = (uint64_t)err;
+			err = 0;
+		}
+	} else if (err == 0) {
+		*out = *req;
+	}
+	if (err < 0) {
+		if (state == VOS__SLOT_ASYNC) {
+			pend_push(impl, req->user_data, err);
+			impl->outstanding++;
+		}
+		*res = err;
+		return 0;
+	}
+	out->user_data = tag_take(impl, req->user_data, state);
+	impl->outstanding++;
+	return 1;
+}
+
+int vos_submit(struct vos_ctx *ctx, const struct vos_req *reqs, unsigned n)
+{
+	struct vos_req batch[SUBMIT_BATCH];
+	struct vos__impl *impl;
+	unsigned done = 0, nb = 0;
+	int64_t res;
+
+	if (!ctx || (!reqs && n))
+		return -EINVAL;
+	impl = ctx->impl;
+	if (!impl)
+		return -EBADF;
+	if (n && impl->outstanding >= impl->depth)
+		return -EBUSY;
+
+	while (done + nb < n && impl->outstanding < impl->depth) {
+		const struct vos_req *req = &reqs[done + nb];
+		int err = vos__validate(req);
+
+		if (err < 0 || req->op == VOS_OP_CANCEL) {
+			/* completes here or needs the table: keep order by
+			 * flushing what is staged before it */
+			unsigned took = flush(impl, batch, nb);
+
+			done += took;
+			if (took < nb)
+				return done ? (int)done : -EBUSY;
+			nb = 0;
+			if (stage(impl, req, err, VOS__SLOT_ASYNC, &batch[0],
+				  &res)) {
+				if (flush(impl, batch, 1) != 1)
+					return done ? (int)done : -EBUSY;
+			}
+			done++;
+			continue;
+		}
+		stage(impl, req, 0, VOS__SLOT_ASYNC, &batch[nb++], &res);
+		if (nb == SUBMIT_BATCH) {
+			unsigned took = flush(impl, batch, nb);
+
+			done += took;
+			nb = 0;
+			if (took < SUBMIT_BATCH)
+				return done ? (int)done : -EBUSY;
+		}
+	}
+	done += flush(impl, batch, nb);
+	return done ? (int)done : -EBUSY;
+}
+
+/*
+ * Make progress until done(impl, arg) holds: reap, spin for up to spin_ns,
+ * then block in the transport.  deadline is absolute (ns, monotonic), or
+ * < 0 for none.  Returns 0 when done, -ETIME or -EINTR (or a transport
+ * error) otherwise.
+ */
+static int progress(struct vos__impl *impl, int64_t deadline,
+		    bool (*done)(struct vos__impl *, const void *),
+		    const void *arg)
+{
+	int64_t now, spin_end;
+	int ret;
+
+	ret = impl->ops->reap(impl->priv);
+	if (done(impl, arg))
+		return 0;
+	if (ret < 0)
+		return ret;
+	if (deadline >= 0 && deadline <= vos__now_ns())
+		return -ETIME;
+
+	if (impl->spin_ns > 0) {
+		now = vos__now_ns();
+		spin_end = now + impl->spin_ns;
+		if (deadline >= 0 && deadline < spin_end)
+			spin_end = deadline;
+		for (unsigned i = 1;; i++) {
+			ret = impl->ops->reap(impl->priv);
+			if (done(impl, arg))
+				return 0;
+			if (ret < 0)
+				return ret;
+			if (i % SPIN_CLOCK_EVERY == 0 &&
+			    vos__now_ns() >= spin_end)
+				break;
+			vos__cpu_relax();
+		}
+	}
+
+	for (;;) {
+		int64_t left = -1;
+
+		if (deadline >= 0) {
+			left = deadline - vos__now_ns();
+			if (left <= 0)
+				return -ETIME;
+		}
+		ret = impl->ops->wait(impl->priv, left);
+		if (done(impl, arg))
+			return 0;
+		if (ret < 0 && ret != -EAGAIN)
+			return ret;
+	}
+}
+
+static bool enough_pending(struct vos__impl *impl, const void *arg)
+{
+	return pend_count(impl) >= *(const uint32_t *)arg;
+}
+
+int vos_wait(struct vos_ctx *ctx, struct vos_cqe *cqes, unsigned max,
+	     unsigned min, int64_t timeout_ns)
+{
+	struct vos__impl *impl;
+	uint32_t want;
+	int64_t deadline;
+	unsigned got = 0;
+	int ret = 0;
+
+	if (!ctx || !cqes || max == 0 || min > max)
+		return -EINVAL;
+	impl = ctx->impl;
+	if (!impl)
+		return -EBADF;
+
+	/* never wait for more than can come */
+	want = min < impl->outstanding ? min : impl->outstanding;
+	if (pend_count(impl) < want) {
+		deadline = timeout_ns < 0 ? -1 : vos__now_ns() + timeout_ns;
+		ret = progress(impl, deadline, enough_pending, &want);
+	} else if (pend_count(impl) < max) {
+		/* enough already, but take what else is ready */
+		impl->ops->reap(impl->priv);
+	}
+
+	while (got < max && pend_count(impl) > 0) {
+		cqes[got++] = impl->pend[impl->pend_head++ & impl->pend_mask];
+		impl->outstanding--;
+	}
+	if (got > 0 || want == 0)
+		return (int)got;
+	return ret < 0 ? ret : -ETIME;
+}
+
+static bool sync_finished(struct vos__impl *impl, const void *arg)
+{
+	(void)arg;
+	return impl->sync_done;
+}
+
+/*
+ * Run one request to completion for a blocking wrapper.  Completions of
+ * other requests that arrive meanwhile stay queued for vos_wait().  If a
+ * signal interrupts the wait, the request is cancelled: the wrapper then
+ * returns -EINTR if the cancel won, or the result if the request finished
+ * first, like an interrupted system call.
+ */
+int64_t vos__call(struct vos_ctx *ctx, struct vos_req *req)
+{
+	struct vos__impl *impl;
+	struct vos_req staged;
+	int64_t res = 0;
+	uint32_t tag;
+	int ret;
+
+	if (!ctx)
+		return -EINVAL;
+	impl = ctx->impl;
+	if (!impl)
+		return -EBADF;
+	if (impl->outstanding >= impl->depth)
+		return -EBUSY;
+	impl->sync_done = false;
+	if (!stage(impl, req, vos__validate(req), VOS__SLOT_SYNC, &staged,
+		   &res))
+		return res;
+	tag = (uint32_t)staged.user_data;
+	if (flush(impl, &staged, 1) != 1)
+		return -EBUSY;
+
+	ret = progress(impl, -1, sync_finished, NULL);
+	if (ret == -EINTR && !impl->sync_done) {
+		bool cancelled = false;
+
+		if (impl->outstanding < impl->depth) {
+			struct vos_req c;
+
+			vos_prep_cancel(&c, 0);
+			c.off = tag;
+			c.user_data = tag_take(impl, 0, VOS__SLOT_INTERNAL);
+			impl->outstanding++;
+			cancelled = flush(impl, &c, 1) == 1;
+		}
+		/* the request itself still completes: wait for it */
+		while (!impl->sync_done)
+			progress(impl, -1, sync_finished, NULL);
+		if (cancelled && impl->sync_res == -ECANCELED)
+			return -EINTR;
+	} else if (ret < 0 && !impl->sync_done) {
+		return ret;
+	}
+	return impl->sync_res;
+}
+
+int vos_cancel(struct vos_ctx *ctx, uint64_t user_data)
+{
+	struct vos_req r;
+
+	vos_prep_cancel(&r, user_data);
+	return vos__call(ctx, &r);
+}
+
+/* ---- blocking wrappers ------------------------------------------------ */
+
+#define LEN_OK(len) ((len) <= VOS_MAX_RW_LEN)
+
+int vos_nop(struct vos_ctx *ctx)
+{
+	struct vos_req r;
+
+	vos_prep_nop(&r);
+	return vos__call(ctx, &r);
+}
+
+int vos_openat(struct vos_ctx *ctx, int dirfd, const char *path, int flags,
+	       mode_t mode)
+{
+	struct vos_req r;
+
+	vos_prep_openat(&r, dirfd, path, flags, mode);
+	return vos__call(ctx, &r);
+}
+
+int vos_close(struct vos_ctx *ctx, int fd)
+{
+	struct vos_req r;
+
+	vos_prep_close(&r, fd);
+	return vos__call(ctx, &r);
+}
+
+ssize_t vos_read(struct vos_ctx *ctx, int fd, void *buf, size_t len)
+{
+	struct vos_req r;
+
+	if (!LEN_OK(len))
+		return -EINVAL;
+	vos_prep_read(&r, fd, buf, (uint32_t)len);
+	return vos__call(ctx, &r);
+}
+
+ssize_t vos_write(struct vos_ctx *ctx, int fd, const void *buf, size_t len)
+{
+	struct vos_req r;
+
+	if (!LEN_OK(len))
+		return -EINVAL;
+	vos_prep_write(&r, fd, buf, (uint32_t)len);
+	return vos__call(ctx, &r);
+}
+
+ssize_t vos_pread(struct vos_ctx *ctx, int fd, void *buf, size_t len,
+		  off_t off)
+{
+	struct vos_req r;
+
+	if (!LEN_OK(len))
+		return -EINVAL;
+	if (off < 0)
+		return -EINVAL;
+	vos_prep_pread(&r, fd, buf, (uint32_t)len, (uint64_t)off);
+	return vos__call(ctx, &r);
+}
+
+ssize_t vos_pwrite(struct vos_ctx *ctx, int fd, const void *buf, size_t len,
+		   off_t off)
+{
+	struct vos_req r;
+
+	if (!LEN_OK(len))
+		return -EINVAL;
+	if (off < 0)
+		return -EINVAL;
+	vos_prep_pwrite(&r, fd, buf, (uint32_t)len, (uint64_t)off);
+	return vos__call(ctx, &r);
+}
+
+ssize_t vos_readv(struct vos_ctx *ctx, int fd, const struct iovec *iov,
+		  int iovcnt, off_t off)
+{
+	struct vos_req r;
+
+	if (iovcnt < 0)
+		return -EINVAL;
+	vos_prep_readv(&r, fd, iov, (unsigned)iovcnt,
+		       off < 0 ? VOS_OFF_CURRENT : (uint64_t)off);
+	return vos__call(ctx, &r);
+}
+
+ssize_t vos_writev(struct vos_ctx *ctx, int fd, const struct iovec *iov,
+		   int iovcnt, off_t off)
+{
+	struct vos_req r;
+
+	if (iovcnt < 0)
+		return -EINVAL;
+	vos_prep_writev(&r, fd, iov, (unsigned)iovcnt,
+			off < 0 ? VOS_OFF_CURRENT : (uint64_t)off);
+	return vos__call(ctx, &r);
+}
+
+int vos_fsync(struct vos_ctx *ctx, int fd)
+{
+	struct vos_req r;
+
+	vos_prep_fsync(&r, fd);
+	return vos__call(ctx, &r);
+}
+
+int vos_fdatasync(struct vos_ctx *ctx, int fd)
+{
+	struct vos_req r;
+
+	vos_prep_fdatasync(&r, fd);
+	return vos__call(ctx, &r);
+}
+
+int vos_statx(struct vos_ctx *ctx, int dirfd, const char *path, int flags,
+	      unsigned mask, struct statx *stx)
+{
+	struct vos_req r;
+
+	vos_prep_statx(&r, dirfd, path, flags, mask, stx);
+	return vos__call(ctx, &r);
+}
+
+int vos_ftruncate(struct vos_ctx *ctx, int fd, off_t length)
+{
+	struct vos_req r;
+
+	if (length < 0)
+		return -EINVAL;
+	vos_prep_ftruncate(&r, fd, (uint64_t)length);
+	return vos__call(ctx, &r);
+}
+
+int vos_fallocate(struct vos_ctx *ctx, int fd, int mode, off_t off,
+		  off_t len)
+{
+	struct vos_req r;
+
+	if (off < 0 || len <= 0)
+		return -EINVAL;
+	vos_prep_fallocate(&r, fd, mode, (uint64_t)off, (uint64_t)len);
+	return vos__call(ctx, &r);
+}
+
+int vos_unlinkat(struct vos_ctx *ctx, int dirfd, const char *path, int flags)
+{
+	struct vos_req r;
+
+	vos_prep_unlinkat(&r, dirfd, path, flags);
+	return vos__call(ctx, &r);
+}
+
+int vos_mkdirat(struct vos_ctx *ctx, int dirfd, const char *path,
+		mode_t mode)
+{
+	struct vos_req r;
+
+	vos_prep_mkdirat(&r, dirfd, path, mode);
+	return vos__call(ctx, &r);
+}
+
+int vos_renameat(struct vos_ctx *ctx, int olddirfd, const char *oldpath,
+		 int newdirfd, const char *newpath, unsigned flags)
+{
+	struct vos_req r;
+
+	vos_prep_renameat(&r, olddirfd, oldpath, newdirfd, newpath, flags);
+	return vos__call(ctx, &r);
+}
+
+int vos_fcntl(struct vos_ctx *ctx, int fd, int cmd, long arg)
+{
+	struct vos_req r;
+
+	vos_prep_fcntl(&r, fd, cmd, arg);
+	return vos__call(ctx, &r);
+}
+
+int vos_ioctl(struct vos_ctx *ctx, int fd, unsigned long request, int *argp)
+{
+	struct vos_req r;
+
+	vos_prep_ioctl(&r, fd, request, argp);
+	return vos__call(ctx, &r);
+}
+
+int vos_socket(struct vos_ctx *ctx, int domain, int type, int protocol)
+{
+	struct vos_req r;
+
+	vos_prep_socket(&r, domain, type, protocol);
+	return vos__call(ctx, &r);
+}
+
+int vos_bind(struct vos_ctx *ctx, int fd, const struct sockaddr *addr,
+	     socklen_t addrlen)
+{
+	struct vos_req r;
+
+	vos_prep_bind(&r, fd, addr, addrlen);
+	return vos__call(ctx, &r);
+}
+
+int vos_listen(struct vos_ctx *ctx, int fd, int backlog)
+{
+	struct vos_req r;
+
+	vos_prep_listen(&r, fd, backlog);
+	return vos__call(ctx, &r);
+}
+
+int vos_accept(struct vos_ctx *ctx, int fd, struct sockaddr *addr,
+	       socklen_t *addrlen, int flags)
+{
+	struct vos_req r;
+
+	vos_prep_accept(&r, fd, addr, addrlen, flags);
+	return vos__call(ctx, &r);
+}
+
+int vos_connect(struct vos_ctx *ctx, int fd, const struct sockaddr *addr,
+		socklen_t addrlen)
+{
+	struct vos_req r;
+
+	vos_prep_connect(&r, fd, addr, addrlen);
+	return vos__call(ctx, &r);
+}
+
+int vos_shutdown(struct vos_ctx *ctx, int fd, int how)
+{
+	struct vos_req r;
+
+	vos_prep_shutdown(&r, fd, how);
+	return vos__call(ctx, &r);
+}
+
+ssize_t vos_send(struct vos_ctx *ctx, int fd, const void *buf, size_t len,
+		 int flags)
+{
+	struct vos_req r;
+
+	if (!LEN_OK(len))
+		return -EINVAL;
+	vos_prep_send(&r, fd, buf, (uint32_t)len, flags);
+	return vos__call(ctx, &r);
+}
+
+ssize_t vos_recv(struct vos_ctx *ctx, int fd, void *buf, size_t len,
+		 int flags)
+{
+	struct vos_req r;
+
+	if (!LEN_OK(len))
+		return -EINVAL;
+	vos_prep_recv(&r, fd, buf, (uint32_t)len, flags);
+	return vos__call(ctx, &r);
+}
+
+ssize_t vos_sendmsg(struct vos_ctx *ctx, int fd, const struct msghdr *msg,
+		    int flags)
+{
+	struct vos_req r;
+
+	vos_prep_sendmsg(&r, fd, msg, flags);
+	return vos__call(ctx, &r);
+}
+
+ssize_t vos_recvmsg(struct vos_ctx *ctx, int fd, struct msghdr *msg,
+		    int flags)
+{
+	struct vos_req r;
+
+	vos_prep_recvmsg(&r, fd, msg, flags);
+	return vos__call(ctx, &r);
+}
+
+int vos_setsockopt(struct vos_ctx *ctx, int fd, int level, int optname,
+		   const void *optval, socklen_t optlen)
+{
+	struct vos_req r;
+
+	vos_prep_setsockopt(&r, fd, level, optname, optval, optlen);
+	return vos__call(ctx, &r);
+}
+
+int vos_getsockopt(struct vos_ctx *ctx, int fd, int level, int optname,
+		   void *optval, socklen_t *optlen)
+{
+	struct vos_req r;
+
+	vos_prep_getsockopt(&r, fd, level, optname, optval, optlen);
+	return vos__call(ctx, &r);
+}
+
+int vos_getsockname(struct vos_ctx *ctx, int fd, struct sockaddr *addr,
+		    socklen_t *addrlen)
+{
+	struct vos_req r;
+
+	vos_prep_getsockname(&r, fd, addr, addrlen);
+	return vos__call(ctx, &r);
+}
+
+int vos_getpeername(struct vos_ctx *ctx, int fd, struct sockaddr *addr,
+		    socklen_t *addrlen)
+{
+	struct vos_req r;
+
+	vos_prep_getpeername(&r, fd, addr, addrlen);
+	return vos__call(ctx, &r);
+}
+
+int vos_poll(struct vos_ctx *ctx, int fd, short events)
+{
+	struct vos_req r;
+
+	vos_prep_poll(&r, fd, events);
+	return vos__call(ctx, &r);
+}
+
+int vos_sleep(struct vos_ctx *ctx, uint64_t ns)
+{
+	struct vos_req r;
+
+	vos_prep_timeout(&r, ns);
+	return vos__call(ctx, &r);
+}

@@ -1,0 +1,423 @@
+/*
+ * backend_compat.c - ASYNC requests where io_uring cannot be used
+ * (io_uring_disabled, a seccomp filter, an old kernel).
+ *
+ *   - sockets, pipes, character devices: the call is tried at once with a
+ *     per-call "don't block" flag (MSG_DONTWAIT, RWF_NOWAIT); if it would
+ *     block, it is parked until poll() says the fd is ready, then retried.
+ *     An fd with O_NONBLOCK gets the plain call, -EAGAIN included, as with
+ *     io_uring.  accept and connect on blocking sockets, which have no
+ *     per-call flag, go to the worker pool;
+ *   - poll requests and timeouts are parked too;
+ *   - O_DIRECT reads and writes at an offset go to libaio (the kernel's AIO
+ *     is asynchronous only for O_DIRECT: for buffered files io_submit()
+ *     would do the I/O inside the call);
+ *   - everything else goes to the worker pool.
+ * The waiter sleeps in one ppoll() on the parked fds, the libaio eventfd
+ * and the pool's eventfd, with the nearest timeout as its limit.  poll() is
+ * O(parked fds) per wait: fine for a fallback, not for 10k connections.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libaio.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "local.h"
+
+enum { PARK_RETRY, PARK_POLL, PARK_TIMER };
+
+struct park {
+	struct vos_req req;
+	int64_t deadline; /* PARK_TIMER */
+	short events;     /* PARK_RETRY, PARK_POLL */
+	uint8_t kind;
+};
+
+struct compat_be {
+	struct vos__local *l;
+	io_context_t aio;
+	int aio_efd;
+	bool aio_ok;
+	struct iocb *iocbs;  /* per tag */
+	uint8_t *in_aio;     /* per tag: 1 while libaio holds it */
+	struct park *parked; /* [depth], unordered */
+	uint32_t nparked;
+	struct pollfd *pfds; /* [depth + 2] */
+	struct io_event *events;
+	uint32_t depth;
+};
+
+static int aio_setup(struct compat_be *c)
+{
+	int ret;
+
+	memset(&c->aio, 0, sizeof(c->aio));
+	ret = io_setup((int)c->depth, &c->aio);
+	if (ret < 0) {
+		vos__log(VOS__LOG_DEBUG, "libaio io_setup: %s; O_DIRECT I/O "
+			 "goes to worker threads", strerror(-ret));
+		c->aio_ok = false;
+		return 0;
+	}
+	c->aio_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (c->aio_efd < 0) {
+		io_destroy(c->aio);
+		c->aio_ok = false;
+		return 0;
+	}
+	c->aio_ok = true;
+	return 0;
+}
+
+static int c_open(struct vos__local *l, void **priv)
+{
+	struct compat_be *c = calloc(1, sizeof(*c));
+	uint32_t depth = l->host->queue_depth;
+
+	if (!c)
+		return -ENOMEM;
+	c->l = l;
+	c->depth = depth;
+	c->aio_efd = -1;
+	c->iocbs = calloc(depth, sizeof(*c->iocbs));
+	c->in_aio = calloc(depth, 1);
+	c->parked = calloc(depth, sizeof(*c->parked));
+	c->pfds = calloc(depth + 2, sizeof(*c->pfds));
+	c->events = calloc(depth, sizeof(*c->events));
+	if (!c->iocbs || !c->in_aio || !c->parked || !c->pfds || !c->events) {
+		free(c->iocbs);
+		free(c->in_aio);
+		free(c->parked);
+		free(c->pfds);
+		free(c->events);
+		free(c);
+		return -ENOMEM;
+	}
+	aio_setup(c);
+	/* Without io_uring's punted path to compare with, a direct call is
+	 * the fastest way to run a file read that cannot wait (the other
+	 * choice is a thread hop). */
+	l->punted_inline = true;
+	*priv = c;
+	return 0;
+}
+
+static void park(struct compat_be *c, const struct vos_req *r, uint8_t kind,
+		 short events, int64_t deadline)
+{
+	struct park *p = &c->parked[c->nparked++];
+
+	p->req = *r;
+	p->kind = kind;
+	p->events = events;
+	p->deadline = deadline;
+}
+
+static void unpark(struct compat_be *c, uint32_t i)
+{
+	c->parked[i] = c->parked[--c->nparked];
+}
+
+static int submit_aio(struct compat_be *c, const struct vos_req *r)
+{
+	uint32_t tag = (uint32_t)r->user_data;
+	struct iocb *cb = &c->iocbs[tag];
+	void *buf = (void *)(uintptr_t)r->addr;
+	long long off = (long long)r->off;
+	int ret;
+
+	switch (r->op) {
+	case VOS_OP_PREAD:
+		io_prep_pread(cb, r->fd, buf, r->len, off);
+		break;
+	case VOS_OP_PWRITE:
+		io_prep_pwrite(cb, r->fd, buf, r->len, off);
+		break;
+	case VOS_OP_READV:
+		io_prep_preadv(cb, r->fd, buf, (int)r->len, off);
+		break;
+	case VOS_OP_WRITEV:
+		io_prep_pwritev(cb, r->fd, buf, (int)r->len, off);
+		break;
+	default:
+		return -EINVAL;
+	}
+	io_set_eventfd(cb, c->aio_efd);
+	cb->data = (void *)(uintptr_t)tag;
+	ret = io_submit(c->aio, 1, &cb);
+	if (ret != 1)
+		return ret < 0 ? ret : -EAGAIN;
+	c->in_aio[tag] = 1;
+	return 0;
+}
+
+static bool is_stream_io(uint8_t op)
+{
+	switch (op) {
+	case VOS_OP_READ: case VOS_OP_WRITE: case VOS_OP_READV:
+	case VOS_OP_WRITEV: case VOS_OP_SEND: case VOS_OP_RECV:
+	case VOS_OP_SENDMSG: case VOS_OP_RECVMSG:
+		return true;
+	}
+	return false;
+}
+
+static int c_submit(void *priv, const struct vos_req *r, uint8_t fdc)
+{
+	struct compat_be *c = priv;
+	uint32_t tag = (uint32_t)r->user_data;
+	uint8_t kind = fdc & VOS__FDC_KIND;
+	int64_t res;
+
+	if (r->op == VOS_OP_TIMEOUT) {
+		park(c, r, PARK_TIMER, 0, vos__now_ns() + (int64_t)r->off);
+		return 0;
+	}
+	if (r->op == VOS_OP_POLL) {
+		res = vos__exec(r, true);
+		if (res == -EAGAIN)
+			park(c, r, PARK_POLL, (short)r->op_flags, 0);
+		else
+			vos__local_complete(c->l, tag, res);
+		return 0;
+	}
+	if (kind == VOS__FD_STREAM &&
+	    (is_stream_io(r->op) || (fdc & VOS__FDC_NONBLOCK))) {
+		bool nb = fdc & VOS__FDC_NONBLOCK;
+
+		res = vos__exec(r, !nb && is_stream_io(r->op));
+		if (res == -EAGAIN && !nb)
+			park(c, r, PARK_RETRY,
+			     vos__op_is_read(r->op) ? POLLIN : POLLOUT, 0);
+		else
+			vos__local_complete(c->l, tag, res);
+		return 0;
+	}
+	if (kind == VOS__FD_DIRECT && c->aio_ok && r->op != VOS_OP_READ &&
+	    r->op != VOS_OP_WRITE && vos__op_is_rw(r->op) &&
+	    !((r->op == VOS_OP_READV || r->op == VOS_OP_WRITEV) &&
+	      r->off == VOS_OFF_CURRENT)) {
+		if (submit_aio(c, r) == 0)
+			return 0;
+		/* libaio refused (e.g. -EAGAIN): a worker does it */
+	}
+	vos__local_to_pool(c->l, r);
+	return 0;
+}
+
+static int c_cancel(void *priv, const struct vos_req *r, uint32_t target)
+{
+	struct compat_be *c = priv;
+
+	for (uint32_t i = 0; i < c->nparked; i++) {
+		if ((uint32_t)c->parked[i].req.user_data == target) {
+			unpark(c, i);
+			vos__local_complete(c->l, target, -ECANCELED);
+			vos__local_complete(c->l, (uint32_t)r->user_data, 0);
+			return 0;
+		}
+	}
+	if (target < c->depth && c->in_aio[target]) {
+		struct io_event ev;
+
+		if (io_cancel(c->aio, &c->iocbs[target], &ev) == 0) {
+			c->in_aio[target] = 0;
+			vos__local_complete(c->l, target, -ECANCELED);
+			vos__local_complete(c->l, (uint32_t)r->user_data, 0);
+			return 0;
+		}
+		vos__local_complete(c->l, (uint32_t)r->user_data, -EALREADY);
+		return 0;
+	}
+	vos__local_complete(c->l, (uint32_t)r->user_data, -ENOENT);
+	return 0;
+}
+
+static void c_flush(void *priv)
+{
+	(void)priv;
+}
+
+/* Retry or finish parked requests whose fds poll() found ready (revents
+ * in pfds[first + i] for parked[i]) and expired timers. */
+static int settle_parked(struct compat_be *c, const struct pollfd *pf)
+{
+	int64_t now = vos__now_ns();
+	int n = 0;
+
+	for (uint32_t i = c->nparked; i-- > 0;) {
+		struct park *p = &c->parked[i];
+		uint32_t tag = (uint32_t)p->req.user_data;
+		int64_t res;
+
+		if (p->kind == PARK_TIMER) {
+			if (p->deadline > now)
+				continue;
+			res = 0;
+		} else {
+			short rev = pf ? pf[i].revents : 0;
+
+			if (!rev)
+				continue;
+			if (p->kind == PARK_POLL) {
+				res = (uint16_t)rev;
+			} else {
+				res = vos__exec(&p->req, true);
+				if (res == -EAGAIN)
+					continue;
+			}
+		}
+		unpark(c, i);
+		vos__local_complete(c->l, tag, res);
+		n++;
+	}
+	return n;
+}
+
+static int reap_aio(struct compat_be *c)
+{
+	struct timespec zero = { 0, 0 };
+	int got, n = 0;
+
+	if (!c->aio_ok)
+		return 0;
+	do {
+		got = io_getevents(c->aio, 0, (long)c->depth, c->events, &zero);
+		for (int i = 0; i < got; i++) {
+			uint32_t tag = (uint32_t)(uintptr_t)c->events[i].data;
+			long res = (long)c->events[i].res;
+
+			if (tag >= c->depth || !c->in_aio[tag])
+				continue;
+			c->in_aio[tag] = 0;
+			vos__local_complete(c->l, tag, res);
+			n++;
+		}
+	} while (got == (int)c->depth);
+	return n;
+}
+
+/* Fill pfds: [0] pool eventfd, [1] aio eventfd, [2..] parked fds.  Returns
+ * the nearest timer deadline, or -1. */
+static int64_t fill_pfds(struct compat_be *c)
+{
+	int64_t nearest = -1;
+
+	c->pfds[0] = (struct pollfd){ c->l->pool_efd, POLLIN, 0 };
+	c->pfds[1] = (struct pollfd){ c->aio_ok ? c->aio_efd : -1, POLLIN, 0 };
+	for (uint32_t i = 0; i < c->nparked; i++) {
+		struct park *p = &c->parked[i];
+
+		if (p->kind == PARK_TIMER) {
+			c->pfds[2 + i] = (struct pollfd){ -1, 0, 0 };
+			if (nearest < 0 || p->deadline < nearest)
+				nearest = p->deadline;
+		} else {
+			c->pfds[2 + i] = (struct pollfd){ p->req.fd, p->events, 0 };
+		}
+	}
+	return nearest;
+}
+
+static int c_reap(void *priv)
+{
+	struct compat_be *c = priv;
+	int n = reap_aio(c);
+
+	if (c->nparked) {
+		fill_pfds(c);
+		if (poll(c->pfds + 2, c->nparked, 0) >= 0)
+			n += settle_parked(c, c->pfds + 2);
+	}
+	return n;
+}
+
+static void drain_efd(int fd)
+{
+	uint64_t v;
+
+	if (fd >= 0 && read(fd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: nothing to drain */
+	}
+}
+
+static int c_wait(void *priv, int64_t timeout_ns)
+{
+	struct compat_be *c = priv;
+	int64_t nearest = fill_pfds(c), limit = timeout_ns;
+	struct timespec ts, *tsp = NULL;
+	int ret;
+
+	if (nearest >= 0) {
+		int64_t until = nearest - vos__now_ns();
+
+		if (until < 0)
+			until = 0;
+		if (limit < 0 || until < limit)
+			limit = until;
+	}
+	if (limit >= 0) {
+		ts.tv_sec = limit / 1000000000;
+		ts.tv_nsec = limit % 1000000000;
+		tsp = &ts;
+	}
+	ret = ppoll(c->pfds, c->nparked + 2, tsp, NULL);
+	if (ret < 0)
+		return -errno;
+	if (c->pfds[0].revents)
+		drain_efd(c->pfds[0].fd);
+	if (c->pfds[1].revents)
+		drain_efd(c->aio_efd);
+	/* 0 is fine: the core checks its deadline and calls again */
+	return reap_aio(c) + settle_parked(c, c->pfds + 2);
+}
+
+static void c_close(void *priv)
+{
+	struct compat_be *c = priv;
+
+	if (c->aio_ok) {
+		/* io_destroy waits for the I/O in flight */
+		io_destroy(c->aio);
+		close(c->aio_efd);
+	}
+	free(c->iocbs);
+	free(c->in_aio);
+	free(c->parked);
+	free(c->pfds);
+	free(c->events);
+	free(c);
+}
+
+static int c_after_fork(void *priv)
+{
+	struct compat_be *c = priv;
+
+	/* the AIO context is not inherited; the eventfd is, shared */
+	if (c->aio_ok)
+		close(c->aio_efd);
+	c->aio_efd = -1;
+	memset(c->in_aio, 0, c->depth);
+	c->nparked = 0;
+	return aio_setup(c);
+}
+
+const struct vos__backend vos__backend_compat = {
+	.name = "compat",
+	.open = c_open,
+	.submit = c_submit,
+	.cancel = c_cancel,
+	.flush = c_flush,
+	.reap = c_reap,
+	.wait = c_wait,
+	.close = c_close,
+	.after_fork = c_after_fork,
+};

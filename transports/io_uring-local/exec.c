@@ -1,0 +1,191 @@
+/*
+ * exec.c - run a request as an ordinary system call on this thread.
+ * Used for requests routed INLINE or TRY, and by the worker pool.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "local.h"
+
+#define PTR(x) ((void *)(uintptr_t)(x))
+
+bool vos__op_is_rw(uint8_t op)
+{
+	return op >= VOS_OP_READ && op <= VOS_OP_WRITEV;
+}
+
+bool vos__op_is_read(uint8_t op)
+{
+	switch (op) {
+	case VOS_OP_READ: case VOS_OP_PREAD: case VOS_OP_READV:
+	case VOS_OP_RECV: case VOS_OP_RECVMSG: case VOS_OP_ACCEPT:
+		return true;
+	}
+	return false;
+}
+
+static ssize_t rw(const struct vos_req *r, bool nowait)
+{
+	struct iovec one = { PTR(r->addr), r->len };
+	const struct iovec *iov = &one;
+	int cnt = 1, fl = nowait ? RWF_NOWAIT : 0;
+	off_t off = (off_t)r->off;
+
+	switch (r->op) {
+	case VOS_OP_READ:
+	case VOS_OP_WRITE:
+		off = -1; /* the file position */
+		break;
+	case VOS_OP_READV:
+	case VOS_OP_WRITEV:
+		iov = PTR(r->addr);
+		cnt = (int)r->len;
+		if (r->off == VOS_OFF_CURRENT)
+			off = -1;
+		break;
+	}
+	if (!fl && off == -1 && cnt == 1) {
+		/* plain read/write: works on every kind of fd */
+		return vos__op_is_read(r->op) ? read(r->fd, one.iov_base, one.iov_len)
+					       : write(r->fd, one.iov_base, one.iov_len);
+	}
+	if (vos__op_is_read(r->op))
+		return preadv2(r->fd, iov, cnt, off, fl);
+	return pwritev2(r->fd, iov, cnt, off, fl);
+}
+
+int64_t vos__exec(const struct vos_req *r, bool nowait)
+{
+	int dontwait = nowait ? MSG_DONTWAIT : 0;
+	int64_t ret;
+
+	switch (r->op) {
+	case VOS_OP_NOP:
+		return 0;
+	case VOS_OP_OPENAT:
+		ret = openat(r->fd, PTR(r->addr), (int)r->op_flags,
+			     (mode_t)r->arg);
+		break;
+	case VOS_OP_CLOSE:
+		ret = close(r->fd);
+		break;
+	case VOS_OP_READ: case VOS_OP_WRITE: case VOS_OP_PREAD:
+	case VOS_OP_PWRITE: case VOS_OP_READV: case VOS_OP_WRITEV:
+		ret = rw(r, nowait);
+		break;
+	case VOS_OP_FSYNC:
+		ret = fsync(r->fd);
+		break;
+	case VOS_OP_FDATASYNC:
+		ret = fdatasync(r->fd);
+		break;
+	case VOS_OP_STATX:
+		ret = statx(r->fd, PTR(r->addr), (int)r->op_flags,
+			    (unsigned)r->arg, PTR(r->addr2));
+		break;
+	case VOS_OP_FTRUNCATE:
+		ret = ftruncate(r->fd, (off_t)r->off);
+		break;
+	case VOS_OP_FALLOCATE:
+		ret = fallocate(r->fd, (int)r->op_flags, (off_t)r->off,
+				(off_t)r->arg);
+		break;
+	case VOS_OP_UNLINKAT:
+		ret = unlinkat(r->fd, PTR(r->addr), (int)r->op_flags);
+		break;
+	case VOS_OP_MKDIRAT:
+		ret = mkdirat(r->fd, PTR(r->addr), (mode_t)r->arg);
+		break;
+	case VOS_OP_RENAMEAT:
+		ret = renameat2(r->fd, PTR(r->addr), r->fd2, PTR(r->addr2),
+				r->op_flags);
+		break;
+	case VOS_OP_FCNTL:
+		ret = fcntl(r->fd, (int)r->op_flags, (long)r->arg);
+		break;
+	case VOS_OP_IOCTL:
+		ret = ioctl(r->fd, (unsigned long)r->op_flags, PTR(r->addr));
+		break;
+	case VOS_OP_SOCKET:
+		ret = socket((int)r->arg, (int)r->op_flags, r->fd2);
+		break;
+	case VOS_OP_BIND:
+		ret = bind(r->fd, PTR(r->addr), r->len);
+		break;
+	case VOS_OP_LISTEN:
+		ret = listen(r->fd, (int)r->len);
+		break;
+	case VOS_OP_ACCEPT:
+		ret = accept4(r->fd, PTR(r->addr), PTR(r->addr2),
+			      (int)r->op_flags);
+		break;
+	case VOS_OP_CONNECT:
+		ret = connect(r->fd, PTR(r->addr), r->len);
+		break;
+	case VOS_OP_SHUTDOWN:
+		ret = shutdown(r->fd, (int)r->len);
+		break;
+	case VOS_OP_SEND:
+		ret = send(r->fd, PTR(r->addr), r->len,
+			   (int)r->op_flags | dontwait);
+		break;
+	case VOS_OP_RECV:
+		ret = recv(r->fd, PTR(r->addr), r->len,
+			   (int)r->op_flags | dontwait);
+		break;
+	case VOS_OP_SENDMSG:
+		ret = sendmsg(r->fd, PTR(r->addr), (int)r->op_flags | dontwait);
+		break;
+	case VOS_OP_RECVMSG:
+		ret = recvmsg(r->fd, PTR(r->addr), (int)r->op_flags | dontwait);
+		break;
+	case VOS_OP_SETSOCKOPT:
+		ret = setsockopt(r->fd, (int)r->arg, (int)r->op_flags,
+				 PTR(r->addr), r->len);
+		break;
+	case VOS_OP_GETSOCKOPT:
+		ret = getsockopt(r->fd, (int)r->arg, (int)r->op_flags,
+				 PTR(r->addr), PTR(r->addr2));
+		break;
+	case VOS_OP_GETSOCKNAME:
+		ret = getsockname(r->fd, PTR(r->addr), PTR(r->addr2));
+		break;
+	case VOS_OP_GETPEERNAME:
+		ret = getpeername(r->fd, PTR(r->addr), PTR(r->addr2));
+		break;
+	case VOS_OP_POLL: {
+		struct pollfd p = { r->fd, (short)r->op_flags, 0 };
+
+		ret = poll(&p, 1, nowait ? 0 : -1);
+		if (ret == 0)
+			return -EAGAIN;
+		if (ret > 0)
+			ret = (uint16_t)p.revents;
+		break;
+	}
+	case VOS_OP_TIMEOUT: {
+		struct timespec ts = { (time_t)(r->off / 1000000000u),
+				       (long)(r->off % 1000000000u) };
+
+		if (r->off == 0)
+			return 0;
+		if (nowait)
+			return -EAGAIN;
+		ret = clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
+		return -ret; /* 0, or the error number itself */
+	}
+	default:
+		return -EINVAL;
+	}
+	return ret < 0 ? -errno : ret;
+}

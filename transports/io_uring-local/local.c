@@ -1,0 +1,358 @@
+/*
+ * local.c - the io_uring-local transport: requests run on this kernel,
+ * in this process.  This file is the transport's face to the core (the
+ * vtable), the submit loop that applies the router's decisions, and the
+ * choice of backend.
+ *
+ * Options (vos_config.options or $VOS_TRANSPORT_OPTIONS, "k=v,k=v"):
+ *   backend=auto|uring|compat   default auto ($VOS_LOCAL_BACKEND overrides
+ *                               auto): io_uring if it works, else compat
+ *                               with one log line saying why;
+ *   workers=N                   worker threads at most (default 4, 1..64).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "local.h"
+
+#define DEFAULT_WORKERS 4
+#define MAX_WORKERS 64
+
+struct options {
+	char backend[16];
+	unsigned workers;
+};
+
+static int parse_options(const char *s, struct options *o)
+{
+	strcpy(o->backend, "auto");
+	o->workers = DEFAULT_WORKERS;
+	while (s && *s) {
+		const char *end = strchr(s, ',');
+		size_t len = end ? (size_t)(end - s) : strlen(s);
+		char item[64], *eq;
+
+		if (len == 0 || len >= sizeof(item))
+			return -EINVAL;
+		memcpy(item, s, len);
+		item[len] = '\0';
+		eq = strchr(item, '=');
+		if (!eq)
+			return -EINVAL;
+		*eq++ = '\0';
+		if (strcmp(item, "backend") == 0) {
+			if (strcmp(eq, "auto") && strcmp(eq, "uring") &&
+			    strcmp(eq, "compat"))
+				return -EINVAL;
+			strcpy(o->backend, eq);
+		} else if (strcmp(item, "workers") == 0) {
+			char *e;
+			long v = strtol(eq, &e, 10);
+
+			if (*e || v < 1 || v > MAX_WORKERS)
+				return -EINVAL;
+			o->workers = (unsigned)v;
+		} else {
+			return -EINVAL;
+		}
+		s = end ? end + 1 : NULL;
+	}
+	if (strcmp(o->backend, "auto") == 0) {
+		const char *env = getenv("VOS_LOCAL_BACKEND");
+
+		if (env && (strcmp(env, "uring") == 0 ||
+			    strcmp(env, "compat") == 0))
+			strcpy(o->backend, env);
+	}
+	return 0;
+}
+
+void vos__local_complete(struct vos__local *l, uint32_t tag, int64_t res)
+{
+	if (res >= 0) {
+		switch (l->op_of[tag]) {
+		case VOS_OP_OPENAT:
+		case VOS_OP_SOCKET:
+		case VOS_OP_ACCEPT:
+		case VOS_OP_FCNTL: /* F_DUPFD: res is a new fd; else harmless */
+			/* a new file under a number we may have seen before */
+			vos__fdclass_forget(&l->fdc, (int)res);
+			break;
+		}
+	}
+	l->host->complete(l->host, tag, res);
+}
+
+static void pool_done(void *arg, uint32_t tag, int64_t res)
+{
+	vos__local_complete(arg, tag, res);
+}
+
+void vos__local_to_pool(struct vos__local *l, const struct vos_req *req)
+{
+	uint32_t tag = (uint32_t)req->user_data;
+	int ret = -ENOMEM;
+
+	if (!l->pool)
+		l->pool = vos__pool_create(l->host->queue_depth,
+					   l->max_workers, l->pool_efd);
+	if (l->pool)
+		ret = vos__pool_push(l->pool, req);
+	if (ret < 0) {
+		vos__local_complete(l, tag, ret);
+		return;
+	}
+	l->where[tag] = VOS__WHERE_POOL;
+}
+
+static void run_inline(struct vos__local *l, const struct vos_req *r,
+		       uint8_t fdc)
+{
+	uint32_t tag = (uint32_t)r->user_data;
+	int64_t res;
+
+	(void)fdc;
+	switch (r->op) {
+	case VOS_OP_CLOSE:
+		vos__fdclass_forget(&l->fdc, r->fd);
+		break;
+	case VOS_OP_FCNTL:
+		if (r->op_flags == F_SETFL)
+			vos__fdclass_forget(&l->fdc, r->fd);
+		break;
+	case VOS_OP_IOCTL:
+		if (r->op_flags == FIONBIO)
+			vos__fdclass_forget(&l->fdc, r->fd);
+		break;
+	}
+	res = vos__exec(r, false);
+	vos__local_complete(l, tag, res);
+}
+
+static void to_backend(struct vos__local *l, const struct vos_req *r,
+		       uint8_t fdc)
+{
+	uint32_t tag = (uint32_t)r->user_data;
+	int ret;
+
+	l->where[tag] = VOS__WHERE_BACKEND;
+	ret = l->be->submit(l->be_priv, r, fdc);
+	if (ret < 0)
+		vos__local_complete(l, tag, ret);
+}
+
+static void submit_one(struct vos__local *l, const struct vos_req *r)
+{
+	uint32_t tag = (uint32_t)r->user_data;
+	uint8_t fdc;
+	int64_t res;
+
+	l->op_of[tag] = r->op;
+	if (r->op == VOS_OP_CANCEL) {
+		uint32_t target = (uint32_t)r->off;
+
+		if (l->where[target] == VOS__WHERE_POOL && l->pool)
+			vos__local_complete(l, tag,
+					    vos__pool_cancel(l->pool, target));
+		else if ((res = l->be->cancel(l->be_priv, r, target)) < 0)
+			vos__local_complete(l, tag, res);
+		return;
+	}
+	switch (vos__route(l, r, &fdc)) {
+	case VOS__INLINE:
+		run_inline(l, r, fdc);
+		return;
+	case VOS__TRY:
+		res = vos__exec(r, true);
+		if (res == -EOPNOTSUPP) {
+			/* no RWF_NOWAIT on this file: remember, route again */
+			vos__fdclass_add(&l->fdc, r->fd,
+					 vos__op_is_read(r->op)
+						 ? VOS__FDC_NO_NOWAIT_RD
+						 : VOS__FDC_NO_NOWAIT_WR);
+			if (l->punted_inline) {
+				run_inline(l, r, fdc);
+				return;
+			}
+		} else if (res != -EAGAIN) {
+			vos__local_complete(l, tag, res);
+			return;
+		}
+		to_backend(l, r, fdc);
+		return;
+	case VOS__ASYNC:
+		to_backend(l, r, fdc);
+		return;
+	case VOS__POOL:
+		vos__local_to_pool(l, r);
+		return;
+	}
+}
+
+static int l_submit(void *priv, const struct vos_req *reqs, unsigned n)
+{
+	struct vos__local *l = priv;
+
+	for (unsigned i = 0; i < n; i++)
+		submit_one(l, &reqs[i]);
+	l->be->flush(l->be_priv);
+	return (int)n;
+}
+
+static int reap_pool(struct vos__local *l)
+{
+	return l->pool ? vos__pool_reap(l->pool, pool_done, l) : 0;
+}
+
+static int l_reap(void *priv)
+{
+	struct vos__local *l = priv;
+	int n = l->be->reap(l->be_priv);
+
+	return n < 0 ? n : n + reap_pool(l);
+}
+
+static int l_wait(void *priv, int64_t timeout_ns)
+{
+	struct vos__local *l = priv;
+	int n = l->be->wait(l->be_priv, timeout_ns);
+	int p = reap_pool(l);
+
+	if (n < 0)
+		return p > 0 ? p : n;
+	return n + p;
+}
+
+static void local_free(struct vos__local *l)
+{
+	vos__pool_destroy(l->pool);
+	if (l->pool_efd >= 0)
+		close(l->pool_efd);
+	vos__fdclass_free(&l->fdc);
+	free(l->op_of);
+	free(l->where);
+	free(l);
+}
+
+static int l_open(struct vos_transport_host *host, void **priv)
+{
+	struct vos__local *l;
+	struct options o;
+	int ret;
+
+	ret = parse_options(host->options, &o);
+	if (ret < 0) {
+		vos__log(VOS__LOG_ERROR, "io_uring-local: bad options '%s'",
+			 host->options);
+		return ret;
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->host = host;
+	l->max_workers = o.workers;
+	l->op_of = calloc(host->queue_depth, 1);
+	l->where = calloc(host->queue_depth, 1);
+	l->pool_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (!l->op_of || !l->where || l->pool_efd < 0) {
+		ret = l->pool_efd < 0 ? -errno : -ENOMEM;
+		local_free(l);
+		return ret;
+	}
+
+	ret = -ENOENT;
+	if (strcmp(o.backend, "compat") != 0) {
+		l->be = &vos__backend_uring;
+		ret = l->be->open(l, &l->be_priv);
+		if (ret < 0 && strcmp(o.backend, "uring") == 0) {
+			vos__log(VOS__LOG_ERROR,
+				 "io_uring-local: io_uring unavailable (%s)",
+				 strerror(-ret));
+			local_free(l);
+			return ret;
+		}
+		if (ret < 0) {
+			/* one line per process, not per context */
+			static int said;
+
+			if (!__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
+				vos__log(VOS__LOG_INFO,
+					 "io_uring unavailable (%s); using "
+					 "the compat backend (libaio + "
+					 "worker threads)", strerror(-ret));
+		}
+	}
+	if (ret < 0) {
+		l->be = &vos__backend_compat;
+		ret = l->be->open(l, &l->be_priv);
+		if (ret < 0) {
+			local_free(l);
+			return ret;
+		}
+	}
+	snprintf(l->describe, sizeof(l->describe), "io_uring-local (%s)",
+		 l->be->name);
+	*priv = l;
+	return 0;
+}
+
+static void l_close(void *priv)
+{
+	struct vos__local *l = priv;
+
+	/* the pool first: its threads may still run calls of ours */
+	vos__pool_destroy(l->pool);
+	l->pool = NULL;
+	l->be->close(l->be_priv);
+	local_free(l);
+}
+
+static int l_after_fork(void *priv)
+{
+	struct vos__local *l = priv;
+
+	/* The parent's worker threads do not exist here, and their lock may
+	 * have been held at fork time: leave the old pool untouched. */
+	l->pool = NULL;
+	close(l->pool_efd); /* shared with the parent: take our own */
+	l->pool_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (l->pool_efd < 0)
+		return -errno;
+	return l->be->after_fork(l->be_priv);
+}
+
+static void l_fd_forget(void *priv, int fd)
+{
+	struct vos__local *l = priv;
+
+	vos__fdclass_forget(&l->fdc, fd);
+}
+
+static const char *l_describe(void *priv)
+{
+	struct vos__local *l = priv;
+
+	return l->describe;
+}
+
+const struct vos_transport_ops vos__transport_local = {
+	.abi = VOS_TRANSPORT_ABI,
+	.name = "io_uring-local",
+	.open = l_open,
+	.submit = l_submit,
+	.reap = l_reap,
+	.wait = l_wait,
+	.close = l_close,
+	.after_fork = l_after_fork,
+	.fd_forget = l_fd_forget,
+	.describe = l_describe,
+};

@@ -1,0 +1,148 @@
+/*
+ * local.h - the io_uring-local transport's internal interface.
+ *
+ * The transport executes requests on the local kernel.  For each request
+ * the router (route.c) picks one of:
+ *   INLINE  run the system call now, on the caller's thread (calls that
+ *           cannot block, or files where the kernel would hand the call to a
+ *           worker thread anyway and a direct call measured faster);
+ *   TRY     run it now with "don't block" semantics (RWF_NOWAIT); if the
+ *           kernel says it would block, go ASYNC;
+ *   ASYNC   hand it to the backend: io_uring (backend_uring.c), or readiness
+ *           polling + libaio + workers (backend_compat.c);
+ *   POOL    run it on a worker thread (workpool.c): calls that may block
+ *           and have no asynchronous form in the backend.
+ * Every path ends in vos__local_complete(), which returns the result to the
+ * core through the host's complete() callback.
+ */
+#ifndef VOS_LOCAL_H
+#define VOS_LOCAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <virtuos/transport.h>
+
+/* ---- fd classes (fdclass.c) ------------------------------------------- */
+
+enum {
+	VOS__FD_UNKNOWN = 0, /* not classified (or not open) */
+	VOS__FD_MEMFS,       /* regular file on tmpfs/ramfs (memfd too) */
+	VOS__FD_DISKFS,      /* regular file on a disk file system */
+	VOS__FD_DIRECT,      /* regular file opened O_DIRECT */
+	VOS__FD_STREAM,      /* socket, pipe, character device: pollable */
+	VOS__FD_OTHER,       /* directory, block device, ... */
+};
+#define VOS__FDC_KIND 0x07
+#define VOS__FDC_NONBLOCK 0x08      /* O_NONBLOCK was set when classified */
+#define VOS__FDC_NO_NOWAIT_RD 0x10  /* preadv2(RWF_NOWAIT) said EOPNOTSUPP */
+#define VOS__FDC_NO_NOWAIT_WR 0x20  /* pwritev2(RWF_NOWAIT) said EOPNOTSUPP */
+
+struct vos__fdclass {
+	uint8_t *tab;
+	uint32_t cap;
+};
+
+/* The class byte of fd, classifying it on first use (fstat, fstatfs,
+ * F_GETFL).  VOS__FD_UNKNOWN if fd is not open. */
+uint8_t vos__fdclass_get(struct vos__fdclass *c, int fd);
+void vos__fdclass_add(struct vos__fdclass *c, int fd, uint8_t bits);
+void vos__fdclass_forget(struct vos__fdclass *c, int fd);
+void vos__fdclass_free(struct vos__fdclass *c);
+
+/* ---- synchronous execution (exec.c) ------------------------------------ */
+
+/* Run the request's system call on this thread.  With nowait, calls that
+ * have a per-call "don't block" form use it (RWF_NOWAIT, MSG_DONTWAIT,
+ * poll with timeout 0) and return -EAGAIN instead of blocking. */
+int64_t vos__exec(const struct vos_req *r, bool nowait);
+
+/* Whether the op reads (true) or writes (false) file data; for the
+ * NO_NOWAIT bits and for the direction a stream op waits on. */
+bool vos__op_is_read(uint8_t op);
+/* Whether the op moves file data (read, write, pread, ... writev). */
+bool vos__op_is_rw(uint8_t op);
+
+/* ---- worker pool (workpool.c) ------------------------------------------ */
+
+struct vos__pool;
+
+/* A pool for requests with tags below depth; it starts threads on demand,
+ * at most max_threads, and writes to notify_fd (an eventfd) after each
+ * completion. */
+struct vos__pool *vos__pool_create(uint32_t depth, unsigned max_threads,
+				   int notify_fd);
+/* Queue a request (tag in user_data).  0 or -errno. */
+int vos__pool_push(struct vos__pool *p, const struct vos_req *req);
+/* Take the finished ones: calls fn(arg, tag, res) for each. */
+int vos__pool_reap(struct vos__pool *p,
+		   void (*fn)(void *arg, uint32_t tag, int64_t res),
+		   void *arg);
+/* Cancel a queued request, or an accept waiting for a connection: 0 (it
+ * completes with -ECANCELED), -EALREADY (running), -ENOENT. */
+int vos__pool_cancel(struct vos__pool *p, uint32_t tag);
+/* Stop: waits for the calls that are running to return (an accept in
+ * waiting stops within 50 ms), so no call touches the caller's memory
+ * afterwards; threads exit and the memory goes with the last of them.
+ * notify_fd is not written after this returns. */
+void vos__pool_destroy(struct vos__pool *p);
+
+/* ---- the transport's shared state and its backends --------------------- */
+
+enum vos__route { VOS__INLINE, VOS__TRY, VOS__ASYNC, VOS__POOL };
+
+struct vos__local;
+
+struct vos__backend {
+	const char *name;
+	/* 0, or -errno if this backend cannot work here. */
+	int (*open)(struct vos__local *l, void **priv);
+	/* Start one request (tag in user_data) routed ASYNC.  fdc is its fd's
+	 * class byte (0 for ops without an fd).  0, or -errno to fail it. */
+	int (*submit)(void *priv, const struct vos_req *req, uint8_t fdc);
+	/* Cancel the request with tag target, which this backend holds; the
+	 * cancel itself has tag req->user_data.  0 or -errno to fail it. */
+	int (*cancel)(void *priv, const struct vos_req *req, uint32_t target);
+	/* Push started requests to the kernel (end of a submit batch). */
+	void (*flush)(void *priv);
+	/* Deliver what is ready; never block.  Count or -errno. */
+	int (*reap)(void *priv);
+	/* Block until something happened (a completion of the backend or a
+	 * write to l->pool_efd), for at most timeout_ns (< 0: no limit).
+	 * Returns the number delivered, 0, -ETIME or -EINTR. */
+	int (*wait)(void *priv, int64_t timeout_ns);
+	void (*close)(void *priv);
+	int (*after_fork)(void *priv);
+};
+
+extern const struct vos__backend vos__backend_uring;
+extern const struct vos__backend vos__backend_compat;
+
+enum { VOS__WHERE_BACKEND = 0, VOS__WHERE_POOL = 1 };
+
+struct vos__local {
+	struct vos_transport_host *host;
+	const struct vos__backend *be;
+	void *be_priv;
+	struct vos__fdclass fdc;
+	struct vos__pool *pool; /* created on first use */
+	int pool_efd;           /* workers -> waiter (eventfd) */
+	unsigned max_workers;
+	/* Where a regular-file read/write that the kernel cannot do without
+	 * blocking is best run: true = a direct call here; false = the
+	 * backend.  Measured at open (backend_uring.c), or forced. */
+	bool punted_inline;
+	uint8_t *op_of;    /* per tag: the op, for completion fix-ups */
+	uint8_t *where;    /* per tag: VOS__WHERE_* */
+	char describe[96];
+};
+
+/* Route one request; *fdc receives its fd's class byte (or 0). */
+enum vos__route vos__route(struct vos__local *l, const struct vos_req *r,
+			   uint8_t *fdc);
+/* Return a result to the core (with the transport's fix-ups). */
+void vos__local_complete(struct vos__local *l, uint32_t tag, int64_t res);
+/* Run a request on the worker pool, creating the pool if needed.  On
+ * failure the request completes with the error. */
+void vos__local_to_pool(struct vos__local *l, const struct vos_req *req);
+
+#endif /* VOS_LOCAL_H */

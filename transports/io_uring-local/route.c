@@ -1,0 +1,86 @@
+/*
+ * route.c - where each request runs (see local.h for the four routes).
+ *
+ * The rules, and the measurements behind them (doc/architecture.md):
+ *   - calls that never wait for a device or a peer (fcntl, ioctl, socket,
+ *     bind, listen, get/setsockopt, get*name, shutdown, close) run INLINE:
+ *     a syscall costs 0.1-0.3 us, io_uring's round trip 0.3 us and a thread
+ *     hop tens of us;
+ *   - file reads and writes go TRY first: preadv2/pwritev2 with RWF_NOWAIT
+ *     finish inline when the data is in memory and say EAGAIN when the call
+ *     would block, which then goes ASYNC;
+ *   - where the file system has no RWF_NOWAIT (EOPNOTSUPP: tmpfs here, and
+ *     ext4 buffered writes), io_uring would run the call on a kernel worker,
+ *     12-15x slower than a direct call at batch 1; punted_inline, measured
+ *     when the transport opens, says which of the two wins on this machine;
+ *   - O_DIRECT files, sockets, pipes and the rest go ASYNC;
+ *   - ftruncate on a disk file system goes to the POOL (no io_uring op in
+ *     our liburing; it can take long on a large file).
+ */
+#include "config.h"
+
+#include "local.h"
+
+static enum vos__route route_rw(struct vos__local *l, const struct vos_req *r,
+				uint8_t fdc)
+{
+	uint8_t no_nowait = vos__op_is_read(r->op) ? VOS__FDC_NO_NOWAIT_RD
+						   : VOS__FDC_NO_NOWAIT_WR;
+
+	switch (fdc & VOS__FDC_KIND) {
+	case VOS__FD_UNKNOWN:
+		return VOS__INLINE; /* not open: the call says -EBADF */
+	case VOS__FD_MEMFS:
+	case VOS__FD_DISKFS:
+		if (!(fdc & no_nowait))
+			return VOS__TRY;
+		return l->punted_inline ? VOS__INLINE : VOS__ASYNC;
+	default:
+		return VOS__ASYNC;
+	}
+}
+
+enum vos__route vos__route(struct vos__local *l, const struct vos_req *r,
+			   uint8_t *fdc)
+{
+	*fdc = 0;
+	switch (r->op) {
+	case VOS_OP_NOP:
+	case VOS_OP_CLOSE:
+	case VOS_OP_FCNTL:
+	case VOS_OP_IOCTL:
+	case VOS_OP_SOCKET:
+	case VOS_OP_BIND:
+	case VOS_OP_LISTEN:
+	case VOS_OP_SHUTDOWN:
+	case VOS_OP_SETSOCKOPT:
+	case VOS_OP_GETSOCKOPT:
+	case VOS_OP_GETSOCKNAME:
+	case VOS_OP_GETPEERNAME:
+		return VOS__INLINE;
+	case VOS_OP_READ: case VOS_OP_WRITE: case VOS_OP_PREAD:
+	case VOS_OP_PWRITE: case VOS_OP_READV: case VOS_OP_WRITEV:
+		*fdc = vos__fdclass_get(&l->fdc, r->fd);
+		return route_rw(l, r, *fdc);
+	case VOS_OP_FSYNC:
+	case VOS_OP_FDATASYNC:
+		*fdc = vos__fdclass_get(&l->fdc, r->fd);
+		/* nothing to write back on a memory file system */
+		return (*fdc & VOS__FDC_KIND) == VOS__FD_MEMFS ? VOS__INLINE
+							       : VOS__ASYNC;
+	case VOS_OP_FTRUNCATE:
+		*fdc = vos__fdclass_get(&l->fdc, r->fd);
+		return (*fdc & VOS__FDC_KIND) == VOS__FD_MEMFS ||
+		       (*fdc & VOS__FDC_KIND) == VOS__FD_UNKNOWN
+			       ? VOS__INLINE : VOS__POOL;
+	case VOS_OP_TIMEOUT:
+		return r->off == 0 ? VOS__INLINE : VOS__ASYNC;
+	case VOS_OP_ACCEPT: case VOS_OP_CONNECT: case VOS_OP_SEND:
+	case VOS_OP_RECV: case VOS_OP_SENDMSG: case VOS_OP_RECVMSG:
+	case VOS_OP_POLL:
+		*fdc = vos__fdclass_get(&l->fdc, r->fd);
+		return VOS__ASYNC;
+	default: /* openat, statx, fallocate, unlinkat, mkdirat, renameat */
+		return VOS__ASYNC;
+	}
+}
