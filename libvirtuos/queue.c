@@ -189,7 +189,7 @@ int vos_submit(struct vos_ctx *ctx, const struct vos_req *reqs, unsigned n)
 		}
 	}
 	done += flush(impl, batch, nb);
-	return done ? (int)done : -EBUSY;
+	return done || n == 0 ? (int)done : -EBUSY;
 }
 
 /*

@@ -268,7 +268,8 @@ static int settle_parked(struct compat_be *c, const struct pollfd *pf)
 			if (!rev)
 				continue;
 			if (p->kind == PARK_POLL) {
-				res = (uint16_t)rev;
+				/* a closed fd: -EBADF, as io_uring says it */
+				res = (rev & POLLNVAL) ? -EBADF : (uint16_t)rev;
 			} else {
 				res = vos__exec(&p->req, true);
 				if (res == -EAGAIN)

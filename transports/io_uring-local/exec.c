@@ -169,6 +169,8 @@ int64_t vos__exec(const struct vos_req *r, bool nowait)
 		ret = poll(&p, 1, nowait ? 0 : -1);
 		if (ret == 0)
 			return -EAGAIN;
+		if (ret > 0 && (p.revents & POLLNVAL))
+			return -EBADF; /* as io_uring says it */
 		if (ret > 0)
 			ret = (uint16_t)p.revents;
 		break;

@@ -13,7 +13,10 @@
  *     ext4 buffered writes), io_uring would run the call on a kernel worker,
  *     12-15x slower than a direct call at batch 1; punted_inline, measured
  *     when the transport opens, says which of the two wins on this machine;
- *   - O_DIRECT files, sockets, pipes and the rest go ASYNC;
+ *   - sockets, pipes and character devices with O_NONBLOCK run INLINE: the
+ *     call cannot block, and its -EAGAIN is what the program asked for
+ *     (io_uring would instead wait for readiness);
+ *   - O_DIRECT files, blocking sockets, pipes and the rest go ASYNC;
  *   - ftruncate on a disk file system goes to the POOL (no io_uring op in
  *     our liburing; it can take long on a large file).
  */
@@ -30,6 +33,8 @@ static enum vos__route route_rw(struct vos__local *l, const struct vos_req *r,
 	switch (fdc & VOS__FDC_KIND) {
 	case VOS__FD_UNKNOWN:
 		return VOS__INLINE; /* not open: the call says -EBADF */
+	case VOS__FD_STREAM:
+		return (fdc & VOS__FDC_NONBLOCK) ? VOS__INLINE : VOS__ASYNC;
 	case VOS__FD_MEMFS:
 	case VOS__FD_DISKFS:
 		if (!(fdc & no_nowait))
@@ -77,6 +82,11 @@ enum vos__route vos__route(struct vos__local *l, const struct vos_req *r,
 		return r->off == 0 ? VOS__INLINE : VOS__ASYNC;
 	case VOS_OP_ACCEPT: case VOS_OP_CONNECT: case VOS_OP_SEND:
 	case VOS_OP_RECV: case VOS_OP_SENDMSG: case VOS_OP_RECVMSG:
+		*fdc = vos__fdclass_get(&l->fdc, r->fd);
+		if ((*fdc & VOS__FDC_KIND) == VOS__FD_UNKNOWN ||
+		    (*fdc & VOS__FDC_NONBLOCK))
+			return VOS__INLINE;
+		return VOS__ASYNC;
 	case VOS_OP_POLL:
 		*fdc = vos__fdclass_get(&l->fdc, r->fd);
 		return VOS__ASYNC;

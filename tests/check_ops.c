@@ -1,0 +1,700 @@
+/*
+ * check_ops.c - every operation, through both the async API and the
+ * blocking wrappers, on tmpfs and on a disk file system, on sockets,
+ * pipes, with poll, timeouts and cancellation.  `make check` runs this
+ * once per backend ($VOS_LOCAL_BACKEND).
+ */
+#include "config.h"
+
+#include <poll.h>
+#include <stdbool.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+
+#include "testutil.h"
+
+/* ---- files ------------------------------------------------------------ */
+
+static void file_ops_in(const char *base)
+{
+	struct vos_ctx *ctx = tu_ctx();
+	char dir[256], path[300], buf[64] = { 0 }, a[8], b[8];
+	struct iovec iov[2];
+	struct statx stx;
+	int dfd, fd;
+
+	dfd = tu_dir(base, dir, sizeof(dir));
+	fd = vos_openat(ctx, dfd, "f", O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+			0640);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(vos_openat(ctx, dfd, "f", O_RDWR | O_CREAT | O_EXCL,
+				    0640), -EEXIST);
+
+	/* write/read at the file position */
+	ck_assert_int_eq(vos_write(ctx, fd, "hello ", 6), 6);
+	ck_assert_int_eq(vos_write(ctx, fd, "world", 5), 5);
+	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+	ck_assert_int_eq(vos_read(ctx, fd, buf, 6), 6);
+	ck_assert_int_eq(vos_read(ctx, fd, buf + 6, sizeof(buf) - 6), 5);
+	ck_assert_str_eq(buf, "hello world");
+	ck_assert_int_eq(vos_read(ctx, fd, buf, sizeof(buf)), 0); /* EOF */
+
+	/* positional */
+	ck_assert_int_eq(vos_pwrite(ctx, fd, "W", 1, 6), 1);
+	memset(buf, 0, sizeof(buf));
+	ck_assert_int_eq(vos_pread(ctx, fd, buf, 5, 6), 5);
+	ck_assert_str_eq(buf, "World");
+
+	/* vectored, at an offset and at the position */
+	iov[0] = (struct iovec){ "ab", 2 };
+	iov[1] = (struct iovec){ "cd", 2 };
+	ck_assert_int_eq(vos_writev(ctx, fd, iov, 2, 100), 4);
+	memset(a, 0, sizeof(a));
+	memset(b, 0, sizeof(b));
+	iov[0] = (struct iovec){ a, 3 };
+	iov[1] = (struct iovec){ b, 1 };
+	ck_assert_int_eq(vos_readv(ctx, fd, iov, 2, 100), 4);
+	ck_assert_str_eq(a, "abc");
+	ck_assert_str_eq(b, "d");
+	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+	ck_assert_int_eq(vos_readv(ctx, fd, iov, 2, -1), 4);
+	ck_assert_str_eq(a, "hel");
+	ck_assert_int_eq(lseek(fd, 0, SEEK_CUR), 4);
+
+	ck_assert_int_eq(vos_fsync(ctx, fd), 0);
+	ck_assert_int_eq(vos_fdatasync(ctx, fd), 0);
+
+	ck_assert_int_eq(vos_statx(ctx, dfd, "f", 0, STATX_SIZE | STATX_MODE,
+				   &stx), 0);
+	ck_assert_uint_eq(stx.stx_size, 104);
+	ck_assert_uint_eq(stx.stx_mode & 0777, 0640);
+	ck_assert_int_eq(vos_statx(ctx, dfd, "nope", 0, STATX_SIZE, &stx),
+			 -ENOENT);
+
+	ck_assert_int_eq(vos_ftruncate(ctx, fd, 3), 0);
+	ck_assert_int_eq(vos_statx(ctx, fd, "", AT_EMPTY_PATH, STATX_SIZE,
+				   &stx), 0);
+	ck_assert_uint_eq(stx.stx_size, 3);
+	ck_assert_int_eq(vos_fallocate(ctx, fd, 0, 0, 8192), 0);
+	ck_assert_int_eq(vos_statx(ctx, fd, "", AT_EMPTY_PATH, STATX_SIZE,
+				   &stx), 0);
+	ck_assert_uint_eq(stx.stx_size, 8192);
+
+	/* directories and names */
+	ck_assert_int_eq(vos_mkdirat(ctx, dfd, "sub", 0700), 0);
+	ck_assert_int_eq(vos_mkdirat(ctx, dfd, "sub", 0700), -EEXIST);
+	ck_assert_int_eq(vos_renameat(ctx, dfd, "f", dfd, "sub/g", 0), 0);
+	ck_assert_int_eq(vos_renameat(ctx, dfd, "f", dfd, "h", 0), -ENOENT);
+	ck_assert_int_eq(vos_unlinkat(ctx, dfd, "sub", AT_REMOVEDIR),
+			 -ENOTEMPTY);
+	ck_assert_int_eq(vos_unlinkat(ctx, dfd, "sub/g", 0), 0);
+	ck_assert_int_eq(vos_unlinkat(ctx, dfd, "sub", AT_REMOVEDIR), 0);
+	ck_assert_int_eq(vos_openat(ctx, dfd, "f", O_RDONLY, 0), -ENOENT);
+
+	ck_assert_int_eq(vos_close(ctx, fd), 0);
+	ck_assert_int_eq(vos_close(ctx, fd), -EBADF);
+	close(dfd);
+	snprintf(path, sizeof(path), "%s", dir);
+	ck_assert_int_eq(rmdir(path), 0);
+	vos_ctx_destroy(ctx);
+}
+
+START_TEST(file_ops_tmpfs)
+{
+	file_ops_in("/dev/shm");
+}
+END_TEST
+
+START_TEST(file_ops_disk)
+{
+	file_ops_in(tu_diskbase());
+}
+END_TEST
+
+/* 32 writes then 32 reads in one submission each; every byte checked. */
+static void batch_in(const char *base)
+{
+	enum { N = 32, SZ = 4096 };
+	struct vos_ctx *ctx = tu_ctx();
+	static char out[N][SZ], in[N][SZ];
+	struct vos_req r[N];
+	struct vos_cqe c[N];
+	char dir[256];
+	int dfd, fd, got;
+
+	dfd = tu_dir(base, dir, sizeof(dir));
+	fd = openat(dfd, "batch", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	ck_assert_int_ge(fd, 0);
+	for (int i = 0; i < N; i++) {
+		memset(out[i], 'A' + i % 26, SZ);
+		vos_prep_pwrite(&r[i], fd, out[i], SZ, (uint64_t)i * SZ);
+		r[i].user_data = (uint64_t)i;
+	}
+	ck_assert_int_eq(vos_submit(ctx, r, N), N);
+	for (got = 0; got < N;) {
+		int n = vos_wait(ctx, c, N, 1, 10LL * 1000000000);
+
+		ck_assert_int_gt(n, 0);
+		for (int i = 0; i < n; i++)
+			ck_assert_int_eq(c[i].res, SZ);
+		got += n;
+	}
+	for (int i = 0; i < N; i++) {
+		vos_prep_pread(&r[i], fd, in[N - 1 - i], SZ,
+			       (uint64_t)(N - 1 - i) * SZ);
+		r[i].user_data = (uint64_t)(N - 1 - i);
+	}
+	ck_assert_int_eq(vos_submit(ctx, r, N), N);
+	ck_assert_int_eq(vos_wait(ctx, c, N, N, 10LL * 1000000000), N);
+	for (int i = 0; i < N; i++)
+		ck_assert_int_eq(c[i].res, SZ);
+	ck_assert_int_eq(memcmp(in, out, sizeof(in)), 0);
+	close(fd);
+	unlinkat(dfd, "batch", 0);
+	close(dfd);
+	rmdir(dir);
+	vos_ctx_destroy(ctx);
+}
+
+START_TEST(file_batch_tmpfs)
+{
+	batch_in("/dev/shm");
+}
+END_TEST
+
+START_TEST(file_batch_disk)
+{
+	batch_in(tu_diskbase());
+}
+END_TEST
+
+/* Data not in the page cache: the no-wait attempt says EAGAIN and the
+ * read must take the asynchronous path, and still be right. */
+START_TEST(file_read_uncached)
+{
+	enum { SZ = 1 << 20 };
+	struct vos_ctx *ctx = tu_ctx();
+	char dir[256], *buf = malloc(SZ), *back = malloc(SZ);
+	int dfd = tu_dir(tu_diskbase(), dir, sizeof(dir));
+	int fd = openat(dfd, "cold", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	ck_assert_int_ge(fd, 0);
+	for (int i = 0; i < SZ; i++)
+		buf[i] = (char)(i * 7);
+	ck_assert_int_eq(write(fd, buf, SZ), SZ);
+	ck_assert_int_eq(fsync(fd), 0);
+	posix_fadvise(fd, 0, SZ, POSIX_FADV_DONTNEED);
+	ck_assert_int_eq(vos_pread(ctx, fd, back, SZ, 0), SZ);
+	ck_assert_int_eq(memcmp(buf, back, SZ), 0);
+	close(fd);
+	unlinkat(dfd, "cold", 0);
+	close(dfd);
+	rmdir(dir);
+	free(buf);
+	free(back);
+	vos_ctx_destroy(ctx);
+}
+END_TEST
+
+START_TEST(file_o_direct)
+{
+	enum { SZ = 64 * 1024 };
+	struct vos_ctx *ctx = tu_ctx();
+	char dir[256];
+	void *w, *rd;
+	int dfd = tu_dir(tu_diskbase(), dir, sizeof(dir));
+	int fd = openat(dfd, "direct", O_RDWR | O_CREAT | O_DIRECT | O_CLOEXEC,
+			0600);
+
+	if (fd < 0 && errno == EINVAL) {
+		/* this file system has no O_DIRECT: nothing to test */
+		close(dfd);
+		rmdir(dir);
+		vos_ctx_destroy(ctx);
+		return;
+	}
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(posix_memalign(&w, 4096, SZ), 0);
+	ck_assert_int_eq(posix_memalign(&rd, 4096, SZ), 0);
+	memset(w, 0x5a, SZ);
+	ck_assert_int_eq(vos_pwrite(ctx, fd, w, SZ, 0), SZ);
+	ck_assert_int_eq(vos_pread(ctx, fd, rd, SZ, 0), SZ);
+	ck_assert_int_eq(memcmp(w, rd, SZ), 0);
+	/* an offset off the block size: the kernel's -EINVAL comes back */
+	ck_assert_int_eq(vos_pread(ctx, fd, rd, 4096, 1), -EINVAL);
+	close(fd);
+	unlinkat(dfd, "direct", 0);
+	close(dfd);
+	rmdir(dir);
+	free(w);
+	free(rd);
+	vos_ctx_destroy(ctx);
+}
+END_TEST
+
+/* An fd number vos has classified as a tmpfs file is closed and comes
+ * back as a socket: reads on it must wait for data, not misroute. */
+START_TEST(fd_number_reuse)
+{
+	struct vos_ctx *ctx = tu_ctx();
+	char dir[256], buf[8];
+	int dfd = tu_dir("/dev/shm", dir, sizeof(dir));
+	int fd = vos_openat(ctx, dfd, "x", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	int sv[2];
+	struct vos_req r;
+	struct vos_cqe c;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(vos_pread(ctx, fd, buf, 1, 0), 0);
+	ck_assert_int_eq(vos_close(ctx, fd), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+	ck_assert_int_eq(sv[0], fd); /* lowest free number */
+	vos_prep_read(&r, sv[0], buf, sizeof(buf));
+	r.user_data = 5;
+	ck_assert_int_eq(vos_submit(ctx, &r, 1), 1);
+	ck_assert_int_eq(vos_wait(ctx, &c, 1, 1, 20 * 1000000), -ETIME);
+	ck_assert_int_eq(write(sv[1], "ping", 4), 4);
+	c = tu_wait1(ctx);
+	ck_assert_int_eq(c.res, 4);
+	close(sv[0]);
+	close(sv[1]);
+	unlinkat(dfd, "x", 0);
+	close(dfd);
+	rmdir(dir);
+	vos_ctx_destroy(ctx);
+}
+END_TEST
+
+START_TEST(fcntl_and_ioctl)
+{
+	struct vos_ctx *ctx = tu_ctx();
+	int a, b, fl, n, on = 1;
+	char buf[8];
+
+	tu_tcp_pair(&a, &b);
+	fl = vos_fcntl(ctx, b, F_GETFL, 0);
+	ck_assert_int_ge(fl, 0);
+	ck_assert_int_eq(fl & O_NONBLOCK, 0);
+	ck_assert_int_eq(vos_fcntl(ctx, b, F_GETFD, 0), FD_CLOEXEC);
+	ck_assert_int_eq(vos_fcntl(ctx, b, F_SETFD, 0), 0);
+	ck_assert_int_eq(vos_fcntl(ctx, b, F_GETFD, 0), 0);
+	n = vos_fcntl(ctx, b, F_DUPFD, 100);
+	ck_assert_int_ge(n, 100);
+	close(n);
+	n = vos_fcntl(ctx, b, F_DUPFD_CLOEXEC, 0);
+	ck_assert_int_ge(n, 0);
+	ck_assert_int_eq(fcntl(n, F_GETFD), FD_CLOEXEC);
+	close(n);
+
+	/* FIONREAD sees what is queued */
+	ck_assert_int_eq(send(a, "abc", 3, 0), 3);
+	n = -1;
+	/* wait until it arrived, then count it */
+	ck_assert_int_eq(vos_poll(ctx, b, POLLIN) & POLLIN, POLLIN);
+	ck_assert_int_eq(vos_ioctl(ctx, b, FIONREAD, &n), 0);
+	ck_assert_int_eq(n, 3);
+	ck_assert_int_eq(vos_recv(ctx, b, buf, sizeof(buf), 0), 3);
+
+	/* O_NONBLOCK through F_SETFL, then FIONBIO: recv says -EAGAIN */
+	ck_assert_int_eq(vos_fcntl(ctx, b, F_SETFL, fl | O_NONBLOCK), 0);
+	ck_assert_int_eq(vos_recv(ctx, b, buf, sizeof(buf), 0), -EAGAIN);
+	ck_assert_int_eq(vos_fcntl(ctx, b, F_SETFL, fl), 0);
+	ck_assert_int_eq(vos_ioctl(ctx, b, FIONBIO, &on), 0);
+	ck_assert_int_eq(vos_read(ctx, b, buf, sizeof(buf)), -EAGAIN);
+	ck_assert_int_ne(fcntl(b, F_GETFL) & O_NONBLOCK, 0);
+	close(a);
+	close(b);
+	vos_ctx_destroy(ctx);
+}
+END_TEST
+
+/* ---- sockets ------------------------------------------------------------ */
+
+START_TEST(tcp_full_cycle)
+{
+	struct vos_ctx *ctx = tu_ctx();
+	struct sockaddr_in sin = { .sin_family = AF_INET }, peer, name;
+	socklen_t sl = sizeof(sin), pl = sizeof(peer), nl = sizeof(name);
+	struct vos_req r[2];
+	struct vos_cqe c[2];
+	int l, cl, sv = -1, one = 1, val = 0;
+	socklen_t vl = sizeof(val);
+	char buf[32] = { 0 };
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	l = vos_socket(ctx, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(l, 0);
+	ck_assert_int_eq(vos_setsockopt(ctx, l, SOL_SOCKET, SO_REUSEADDR, &one,
+					sizeof(one)), 0);
+	ck_assert_int_eq(vos_getsockopt(ctx, l, SOL_SOCKET, SO_REUSEADDR, &val,
+					&vl), 0);
+	ck_assert_int_eq(val, 1);
+	ck_assert_int_eq(vos_bind(ctx, l, (struct sockaddr *)&sin,
+				  sizeof(sin)), 0);
+	ck_assert_int_eq(vos_listen(ctx, l, 16), 0);
+	ck_assert_int_eq(vos_getsockname(ctx, l, (struct sockaddr *)&sin, &sl),
+			 0);
+	ck_assert_uint_ne(sin.sin_port, 0);
+
+	/* accept and connect in flight together */
+	cl = vos_socket(ctx, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(cl, 0);
+	vos_prep_accept(&r[0], l, (struct sockaddr *)&peer, &pl, SOCK_CLOEXEC);
+	r[0].user_data = 1;
+	vos_prep_connect(&r[1], cl, (struct sockaddr *)&sin, sizeof(sin));
+	r[1].user_data = 2;
+	ck_assert_int_eq(vos_submit(ctx, r, 2), 2);
+	ck_assert_int_eq(vos_wait(ctx, c, 2, 2, 10LL * 1000000000), 2);
+	for (int i = 0; i < 2; i++) {
+		if (c[i].user_data == 1)
+			sv = (int)c[i].res;
+		else
+			ck_assert_int_eq(c[i].res, 0);
+	}
+	ck_assert_int_ge(sv, 0);
+	ck_assert_uint_eq(pl, sizeof(struct sockaddr_in));
+	ck_assert_int_eq(vos_getpeername(ctx, sv, (struct sockaddr *)&name, &nl),
+			 0);
+	ck_assert_uint_eq(name.sin_port, peer.sin_port);
+	ck_assert_int_eq(vos_setsockopt(ctx, cl, IPPROTO_TCP, TCP_NODELAY, &one,
+					sizeof(one)), 0);
+
+	/* send/recv */
+	ck_assert_int_eq(vos_send(ctx, cl, "hello", 5, 0), 5);
+	ck_assert_int_eq(vos_recv(ctx, sv, buf, 5, MSG_WAITALL), 5);
+	ck_assert_str_eq(buf, "hello");
+
+	/* sendmsg/recvmsg with two pieces */
+	{
+		struct iovec out[2] = { { "ab", 2 }, { "cde", 3 } };
+		char x[2], y[8] = { 0 };
+		struct iovec in[2] = { { x, 2 }, { y, 3 } };
+		struct msghdr mo = { .msg_iov = out, .msg_iovlen = 2 };
+		struct msghdr mi = { .msg_iov = in, .msg_iovlen = 2 };
+
+		ck_assert_int_eq(vos_sendmsg(ctx, sv, &mo, 0), 5);
+		ck_assert_int_eq(vos_recvmsg(ctx, cl, &mi, MSG_WAITALL), 5);
+		ck_assert_int_eq(memcmp(x, "ab", 2), 0);
+		ck_assert_str_eq(y, "cde");
+	}
+
+	/* a recv in flight sees the peer's shutdown as EOF */
+	vos_prep_recv(&r[0], sv, buf, sizeof(buf), 0);
+	r[0].user_data = 9;
+	ck_assert_int_eq(vos_submit(ctx, r, 1), 1);
+	ck_assert_int_eq(vos_shutdown(ctx, cl, SHUT_WR), 0);
+	c[0] = tu_wait1(ctx);
+	ck_assert_uint_eq(c[0].user_data, 9);
+	ck_assert_int_eq(c[0].res, 0);
+
+	ck_assert_int_eq(vos_close(ctx, sv), 0);
+	ck_assert_int_eq(vos_close(ctx, cl), 0);
+	ck_assert_int_eq(vos_close(ctx, l), 0);
+	vos_ctx_destroy(ctx);
+}
+END_TEST
+
+START_TEST(connect_refused)
+{
+	struct vos_ctx *ctx = tu_ctx();
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sin);
+	int l = socket(AF_INET, SOCK_STREAM, 0), s;
+
+	/* a port nobody listens on: bind, learn it, close */
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(l, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(getsockname(l, (struct sockaddr *)&sin, &sl), 0);
+	close(l);
+	s = vos_socket(ctx, AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_eq(vos_connect(ctx, s, (struct sockaddr *)&sin,
+				     sizeof(sin)), -ECONNREFUSED);
+	close(s);
+	vos_ctx_destroy(ctx);
+}
+END_TEST
+
+/* 128 connections, each with a recv in flight, answered out of order. */
+START_TEST(many_recvs_in_flight)
+{
+	enum { N = 128 };
+	struct vos_config cfg;
+	struct vos_ctx *ctx;
+	static int sv[N][2];
+	static char buf[N][16];
+	struct vos_req r[N];
+	struct vos_cqe c[N];
+	int got = 0;
+
+	vos_config_init(&cfg);
+	cfg.queue_depth = N;
+	ck_assert_int_eq(vos_ctx_create(&cfg, &ctx), 0);
+	for (int i = 0; i < N; i++) {
+		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC,
+					    0, sv[i]), 0);
+		vos_prep_recv(&r[i], sv[i][0], buf[i], sizeof(buf[i]), 0);
+		r[i].user_data = (uint64_t)i;
+	}
+	ck_assert_int_eq(vos_submit(ctx, r, N), N);
+	ck_assert_int_eq(vos_wait(ctx, c, N, 1, 0), -ETIME);
+	for (int i = N - 1; i >= 0; i--) {
+		char msg[16];
+		int len = snprintf(msg, sizeof(msg), "m%d", i);
+
+		ck_assert_int_eq(write(sv[i][1], msg, (size_t)len), len);
+	}
+	while (got < N) {
+		int n = vos_wait(ctx, c, N, 1, 10LL * 1000000000);
+
+		ck_assert_int_gt(n, 0);
+		for (int k = 0; k < n; k++) {
+			char want[16];
+			int i = (int)c[k].user_data;
+			int len = snprintf(want, sizeof(want), "m%d", i);
+
+			ck_assert_int_eq(c[k].res, len);
+			ck_assert_int_eq(memcmp(buf[i], want, (size_t)len), 0);
+		}
+		got += n;
+	}
+	for (int i = 0; i < N; i++) {
+		close(sv[i][0]);
+		close(sv[i][1]);
+	}
+	vos_ctx_destroy(ctx);
+}
+END_TEST
+
+/* A write larger than the pipe holds completes as a reader drains it;
+ * a short write is legal and is resubmitted for the rest.  The reader
+ * never blocks, so the compat backend (which progresses parked writes
+ * only inside vos calls) gets its turns. */
+START_TEST(pipe_backpressure)
+{
+	enum { SZ = 1 << 20 };
+	struct vos_ctx *ctx = tu_ctx();
+	char *out = malloc(SZ), *in = malloc(SZ);
+	size_t have = 0, acked = 0;
+	bool writing = false;
+	struct vos_req r;
+	struct vos_cqe c;
+	int p[2], rounds = 0;
+
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	ck_assert_int_eq(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+	for (int i = 0; i < SZ; i++)
+		out[i] = (char)(i % 251);
+	while (have < SZ || writing) {
+		ssize_t n;
+
+		ck_assert_int_lt(++rounds, 100000);
+		if (!writing && acked < SZ) {
+			vos_prep_write(&r, p[1], out + acked,
+				       (uint32_t)(SZ - acked));
+			r.user_data = 77;
+			ck_assert_int_eq(vos_submit(ctx, &r, 1), 1);
+			writing = true;
+		}
+		n = read(p[0], in + have, SZ - have);
+		if (n > 0) {
+			have += (size_t)n;
+			continue;
+		}
+		ck_assert_int_eq(errno, EAGAIN);
+		if (vos_wait(ctx, &c, 1, 1, 1000000) == 1) {
+			ck_assert_uint_eq(c.user_data, 77);
+			ck_assert_int_gt(c.res, 0);
+			acked += (size_t)c.res;
+			writing = false;
+		}
+	}
+	ck_assert_uint_eq(acked, SZ);
+	ck_assert_int_eq(memcmp(in, out, SZ), 0);
+	close(p[0]);
+	close(p[1]);
+	free(in);
+	free(out);
+	vos_ctx_destroy(ctx);
+}
+END_TEST
+
+/* ---- poll, timeouts, cancel --------------------------------------------- */
+
+START_TEST(poll_oneshot)
+{
+	struct vos_ctx *ctx = tu_ctx();
+	struct vos_req r;
+	struct vos_cqe c;
+	int p[2];
+
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	/* writable at once */
+	ck_assert_int_eq(vos_poll(ctx, p[1], POLLOUT) & POLLOUT, POLLOUT);
+	vos_prep_poll(&r, p[0], POLLIN);
+	r.user_data = 3;
+	ck_assert_int_eq(vos_submit(ctx, &r, 1), 1);
+	ck_assert_int_eq(vos_wait(ctx, &c, 1, 1, 10 * 1000000), -ETIME);
+	ck_assert_int_eq(write(p[1], "z", 1), 1);
+	c = tu_wait1(ctx);
+	ck_assert_uint_eq(c.user_data, 3);
+	ck_assert_int_eq(c.res & POLLIN, POLLIN);
+	/* hang-up is reported too */
+	close(p[1]);
+	ck_assert_int_ne(vos_poll(ctx, p[0], POLLIN) & (POLLIN | POLLHUP), 0);
+	close(p[0]);
+	vos_ctx_destroy(ctx);
+}
+END_TEST
+
+START_TEST(timeouts_in_order)
+{
+	struct vos_ctx *ctx = tu_ctx();
+	static const uint64_t ms[4] = { 40, 10, 30, 20 };
+	struct vos_req r[4];
+	struct vos_cqe c[4];
+	uint64_t order[4];
+	int got = 0;
+
+	for (int i = 0; i < 4; i++) {
+		vos_prep_timeout(&r[i], ms[i] * 1000000);
+		r[i].user_data = ms[i];
+	}
+	ck_assert_int_eq(vos_submit(ctx, r, 4), 4);
+	while (got < 4) {
+		int n = vos_wait(ctx, c, 4, 1, 10LL * 1000000000);
+
+		ck_assert_int_gt(n, 0);
+		for (int i = 0; i < n; i++) {
+			ck_assert_int_eq(c[i].res, 0);
+			order[got++] = c[i].user_data;
+		}
+	}
+	for (int i = 0; i < 4; i++)
+		ck_assert_uint_eq(order[i], 10 * (uint64_t)(i + 1));
+	ck_assert_int_eq(vos_sleep(ctx, 0), 0);
+	vos_ctx_destroy(ctx);
+}
+END_TEST
+
+START_TEST(cancel_ops)
+{
+	struct vos_ctx *ctx = tu_ctx();
+	struct vos_req r[3];
+	struct vos_cqe c[3];
+	char buf[8];
+	int a, b;
+
+	tu_tcp_pair(&a, &b);
+	ck_assert_int_eq(vos_cancel(ctx, 12345), -ENOENT);
+
+	/* a recv nobody answers, cancelled by a cancel request in a batch */
+	vos_prep_recv(&r[0], b, buf, sizeof(buf), 0);
+	r[0].user_data = 1;
+	vos_prep_poll(&r[1], b, POLLIN);
+	r[1].user_data = 2;
+	ck_assert_int_eq(vos_submit(ctx, r, 2), 2);
+	vos_prep_cancel(&r[0], 1);
+	r[0].user_data = 100;
+	vos_prep_cancel(&r[1], 2);
+	r[1].user_data = 200;
+	vos_prep_cancel(&r[2], 999);
+	r[2].user_data = 300;
+	ck_assert_int_eq(vos_submit(ctx, r, 3), 3);
+	for (int got = 0; got < 5;) {
+		int n = vos_wait(ctx, c, 3, 1, 10LL * 1000000000);
+
+		ck_assert_int_gt(n, 0);
+		for (int i = 0; i < n; i++, got++) {
+			switch (c[i].user_data) {
+			case 1: case 2:
+				ck_assert_int_eq(c[i].res, -ECANCELED);
+				break;
+			case 100: case 200:
+				ck_assert_int_eq(c[i].res, 0);
+				break;
+			case 300:
+				ck_assert_int_eq(c[i].res, -ENOENT);
+				break;
+			default:
+				ck_abort_msg("stray completion");
+			}
+		}
+	}
+	/* the socket still works afterwards */
+	ck_assert_int_eq(vos_send(ctx, a, "ok", 2, 0), 2);
+	ck_assert_int_eq(vos_recv(ctx, b, buf, sizeof(buf), 0), 2);
+	close(a);
+	close(b);
+	vos_ctx_destroy(ctx);
+}
+END_TEST
+
+/* accept on a blocking listener nobody connects to can be cancelled */
+START_TEST(cancel_accept)
+{
+	struct vos_ctx *ctx = tu_ctx();
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct vos_req r;
+	struct vos_cqe c;
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(l, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(listen(l, 4), 0);
+	vos_prep_accept(&r, l, NULL, NULL, 0);
+	r.user_data = 8;
+	ck_assert_int_eq(vos_submit(ctx, &r, 1), 1);
+	ck_assert_int_eq(vos_wait(ctx, &c, 1, 1, 10 * 1000000), -ETIME);
+	ck_assert_int_eq(vos_cancel(ctx, 8), 0);
+	c = tu_wait1(ctx);
+	ck_assert_uint_eq(c.user_data, 8);
+	ck_assert_int_eq(c.res, -ECANCELED);
+	close(l);
+	vos_ctx_destroy(ctx);
+}
+END_TEST
+
+static Suite *ops_suite(void)
+{
+	Suite *s = suite_create("ops");
+	TCase *f = tcase_create("files"), *n = tcase_create("sockets"),
+	      *e = tcase_create("events");
+
+	tcase_set_timeout(f, 60);
+	tcase_set_timeout(n, 60);
+	tcase_set_timeout(e, 60);
+	tcase_add_test(f, file_ops_tmpfs);
+	tcase_add_test(f, file_ops_disk);
+	tcase_add_test(f, file_batch_tmpfs);
+	tcase_add_test(f, file_batch_disk);
+	tcase_add_test(f, file_read_uncached);
+	tcase_add_test(f, file_o_direct);
+	tcase_add_test(f, fd_number_reuse);
+	tcase_add_test(n, fcntl_and_ioctl);
+	tcase_add_test(n, tcp_full_cycle);
+	tcase_add_test(n, connect_refused);
+	tcase_add_test(n, many_recvs_in_flight);
+	tcase_add_test(n, pipe_backpressure);
+	tcase_add_test(e, poll_oneshot);
+	tcase_add_test(e, timeouts_in_order);
+	tcase_add_test(e, cancel_ops);
+	tcase_add_test(e, cancel_accept);
+	suite_add_tcase(s, f);
+	suite_add_tcase(s, n);
+	suite_add_tcase(s, e);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(ops_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
