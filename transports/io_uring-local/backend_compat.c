@@ -2,12 +2,16 @@
  * backend_compat.c - ASYNC requests where io_uring cannot be used
  * (io_uring_disabled, a seccomp filter, an old kernel).
  *
- *   - sockets, pipes, character devices: the call is tried at once with a
- *     per-call "don't block" flag (MSG_DONTWAIT, RWF_NOWAIT); if it would
- *     block, it is parked until poll() says the fd is ready, then retried.
- *     An fd with O_NONBLOCK gets the plain call, -EAGAIN included, as with
- *     io_uring.  accept and connect on blocking sockets, which have no
- *     per-call flag, go to the worker pool;
+ *   - sockets, pipes, character devices, eventfds...: the call is tried at
+ *     once with a per-call "don't block" flag (MSG_DONTWAIT, RWF_NOWAIT); if
+ *     it would block, it is parked until poll() says the fd is ready, then
+ *     retried.  Where the fd has no RWF_NOWAIT, the request is parked first
+ *     and the plain call made once the fd is ready.  An accept on a
+ *     blocking socket waits for readiness the same way and is then run on
+ *     a worker (accept has no per-call flag, and another process sharing
+ *     the socket may take the connection first: the worker can afford to
+ *     block, the caller's thread cannot).  connect on a blocking socket
+ *     goes to a worker at once (bounded by the kernel's TCP timeouts);
  *   - poll requests and timeouts are parked too;
  *   - O_DIRECT reads and writes at an offset go to libaio (the kernel's AIO
  *     is asynchronous only for O_DIRECT: for buffered files io_submit()
@@ -32,7 +36,13 @@
 #include "internal.h"
 #include "local.h"
 
-enum { PARK_RETRY, PARK_POLL, PARK_TIMER };
+enum {
+	PARK_RETRY,  /* retry with the no-wait flag when ready */
+	PARK_READY,  /* when ready, make the plain call (no RWF_NOWAIT) */
+	PARK_POOL,   /* when ready, hand to a worker (accept) */
+	PARK_POLL,   /* a poll request: complete with revents */
+	PARK_TIMER,  /* a timeout */
+};
 
 struct park {
 	struct vos_req req;
@@ -189,16 +199,29 @@ static int c_submit(void *priv, const struct vos_req *r, uint8_t fdc)
 			vos__local_complete(c->l, tag, res);
 		return 0;
 	}
-	if (kind == VOS__FD_STREAM &&
-	    (is_stream_io(r->op) || (fdc & VOS__FDC_NONBLOCK))) {
-		bool nb = fdc & VOS__FDC_NONBLOCK;
+	if (kind == VOS__FD_STREAM && (fdc & VOS__FDC_NONBLOCK)) {
+		/* the program asked for -EAGAIN rather than waiting */
+		vos__local_complete(c->l, tag, vos__exec(r, false));
+		return 0;
+	}
+	if (kind == VOS__FD_STREAM && r->op == VOS_OP_ACCEPT) {
+		park(c, r, PARK_POOL, POLLIN, 0);
+		return 0;
+	}
+	if (kind == VOS__FD_STREAM && is_stream_io(r->op)) {
+		bool rd = vos__op_is_read(r->op);
+		uint8_t no_nowait = rd ? VOS__FDC_NO_NOWAIT_RD
+				       : VOS__FDC_NO_NOWAIT_WR;
 
-		res = vos__exec(r, !nb && is_stream_io(r->op));
-		if (res == -EAGAIN && !nb)
-			park(c, r, PARK_RETRY,
-			     vos__op_is_read(r->op) ? POLLIN : POLLOUT, 0);
-		else
+		res = (fdc & no_nowait) ? -EOPNOTSUPP : vos__exec(r, true);
+		if (res == -EOPNOTSUPP) {
+			vos__fdclass_add(&c->l->fdc, r->fd, no_nowait);
+			park(c, r, PARK_READY, rd ? POLLIN : POLLOUT, 0);
+		} else if (res == -EAGAIN) {
+			park(c, r, PARK_RETRY, rd ? POLLIN : POLLOUT, 0);
+		} else {
 			vos__local_complete(c->l, tag, res);
+		}
 		return 0;
 	}
 	if (kind == VOS__FD_DIRECT && c->aio_ok && r->op != VOS_OP_READ &&
@@ -270,8 +293,14 @@ static int settle_parked(struct compat_be *c, const struct pollfd *pf)
 			if (p->kind == PARK_POLL) {
 				/* a closed fd: -EBADF, as io_uring says it */
 				res = (rev & POLLNVAL) ? -EBADF : (uint16_t)rev;
+			} else if (p->kind == PARK_POOL) {
+				struct vos_req req = p->req;
+
+				unpark(c, i);
+				vos__local_to_pool(c->l, &req);
+				continue;
 			} else {
-				res = vos__exec(&p->req, true);
+				res = vos__exec(&p->req, p->kind == PARK_RETRY);
 				if (res == -EAGAIN)
 					continue;
 			}

@@ -36,10 +36,11 @@ static uint8_t classify(int fd)
 			return VOS__FD_MEMFS;
 		return (fl & O_DIRECT) ? VOS__FD_DIRECT : VOS__FD_DISKFS;
 	}
-	if (S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode) ||
-	    S_ISCHR(st.st_mode))
-		return VOS__FD_STREAM | ((fl & O_NONBLOCK) ? VOS__FDC_NONBLOCK : 0);
-	return VOS__FD_OTHER;
+	if (S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode))
+		return VOS__FD_OTHER;
+	/* sockets, pipes, character devices, and anonymous inodes (eventfd,
+	 * signalfd, timerfd: no file type bits): all can be polled */
+	return VOS__FD_STREAM | ((fl & O_NONBLOCK) ? VOS__FDC_NONBLOCK : 0);
 }
 
 static int grow(struct vos__fdclass *c, int fd)

@@ -29,8 +29,8 @@ enum {
 	VOS__FD_MEMFS,       /* regular file on tmpfs/ramfs (memfd too) */
 	VOS__FD_DISKFS,      /* regular file on a disk file system */
 	VOS__FD_DIRECT,      /* regular file opened O_DIRECT */
-	VOS__FD_STREAM,      /* socket, pipe, character device: pollable */
-	VOS__FD_OTHER,       /* directory, block device, ... */
+	VOS__FD_STREAM,      /* socket, pipe, char device, eventfd...: pollable */
+	VOS__FD_OTHER,       /* directory, block device */
 };
 #define VOS__FDC_KIND 0x07
 #define VOS__FDC_NONBLOCK 0x08      /* O_NONBLOCK was set when classified */

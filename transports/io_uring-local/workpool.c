@@ -42,7 +42,7 @@ struct vos__pool {
 	uint32_t depth;
 	uint32_t q_head, q_tail; /* FIFO of queued jobs */
 	uint32_t done;           /* LIFO of finished jobs */
-	unsigned nthreads, nidle, nrunning, max_threads;
+	unsigned nthreads, nidle, nrunning, nqueued, max_threads;
 	unsigned refs;           /* the owner + each thread */
 	bool stopping;
 	int notify_fd;
@@ -99,6 +99,7 @@ static void *worker(void *arg)
 			break;
 		t = p->q_head;
 		j = &p->jobs[t];
+		p->nqueued--;
 		p->q_head = j->next;
 		if (p->q_head == NO_JOB)
 			p->q_tail = NO_JOB;
@@ -197,13 +198,18 @@ int vos__pool_push(struct vos__pool *p, const struct vos_req *req)
 	else
 		p->jobs[p->q_tail].next = t;
 	p->q_tail = t;
-	if (p->nidle == 0 && p->nthreads < p->max_threads)
+	p->nqueued++;
+	/* An idle thread that was signalled still counts as idle until it
+	 * wakes: compare with what is queued, or two jobs pushed back to back
+	 * could share one thread, and a job that blocks starve the other. */
+	if (p->nqueued > p->nidle && p->nthreads < p->max_threads)
 		ret = start_thread(p);
 	if (ret < 0 && p->nthreads > 0)
 		ret = 0; /* the running threads will get to it */
 	if (ret < 0) {
 		/* no thread at all: take it back out */
 		p->q_head = p->q_tail = NO_JOB;
+		p->nqueued = 0;
 		p->jobs[t].state = JOB_FREE;
 	} else {
 		pthread_cond_signal(&p->cond);
@@ -259,6 +265,7 @@ int vos__pool_cancel(struct vos__pool *p, uint32_t tag)
 		*link = p->jobs[tag].next;
 		if (p->q_tail == tag)
 			p->q_tail = prev;
+		p->nqueued--;
 		p->jobs[tag].res = -ECANCELED;
 		p->jobs[tag].state = JOB_DONE;
 		p->jobs[tag].next = p->done;
