@@ -170,6 +170,121 @@ START_TEST(file_batch_disk)
 }
 END_TEST
 
+/* Adjacent reads and writes in one batch run as one vectored call (see
+ * local.c): results must be exactly what separate calls would give. */
+static void coalesce_in(const char *base)
+{
+	struct vos_ctx *ctx = tu_ctx();
+	static char data[64][100], back[64][100];
+	char dir[256], pos[3][8], *bad = (char *)(uintptr_t)8;
+	struct vos_req r[64];
+	struct vos_cqe c[64];
+	int64_t res[64];
+	int dfd = tu_dir(base, dir, sizeof(dir));
+	int fd = openat(dfd, "m", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	ck_assert_int_ge(fd, 0);
+	/* learn the file's routing first, as a long-running program has */
+	ck_assert_int_eq(vos_pwrite(ctx, fd, "x", 1, 0), 1);
+	ck_assert_int_eq(vos_pread(ctx, fd, pos[0], 1, 0), 1);
+
+	/* 64 contiguous writes, then 64 contiguous reads */
+	for (int i = 0; i < 64; i++) {
+		memset(data[i], 'a' + i % 26, 100);
+		vos_prep_pwrite(&r[i], fd, data[i], 100, (uint64_t)i * 100);
+		r[i].user_data = (uint64_t)i;
+	}
+	ck_assert_int_eq(vos_submit(ctx, r, 64), 64);
+	ck_assert_int_eq(vos_wait(ctx, c, 64, 64, 10LL * 1000000000), 64);
+	for (int i = 0; i < 64; i++) {
+		ck_assert_uint_eq(c[i].user_data, (uint64_t)i);
+		ck_assert_int_eq(c[i].res, 100);
+		vos_prep_pread(&r[i], fd, back[i], 100, (uint64_t)i * 100);
+		r[i].user_data = (uint64_t)i;
+	}
+	ck_assert_int_eq(vos_submit(ctx, r, 64), 64);
+	ck_assert_int_eq(vos_wait(ctx, c, 64, 64, 10LL * 1000000000), 64);
+	for (int i = 0; i < 64; i++)
+		ck_assert_int_eq(c[i].res, 100);
+	ck_assert_int_eq(memcmp(data, back, sizeof(data)), 0);
+
+	/* past the end: 6400 bytes in the file; reads at 6300..6600 */
+	for (int i = 0; i < 4; i++) {
+		vos_prep_pread(&r[i], fd, back[i], 100, 6300 + (uint64_t)i * 100);
+		r[i].user_data = (uint64_t)i;
+	}
+	r[1].len = 50; /* 6400..6450: nothing there */
+	r[2].off = 6450;
+	r[3].off = 6550;
+	ck_assert_int_eq(vos_submit(ctx, r, 4), 4);
+	ck_assert_int_eq(vos_wait(ctx, c, 4, 4, 10LL * 1000000000), 4);
+	for (int i = 0; i < 4; i++)
+		res[c[i].user_data] = c[i].res;
+	ck_assert_int_eq(res[0], 100);
+	ck_assert_int_eq(res[1], 0);
+	ck_assert_int_eq(res[2], 0);
+	ck_assert_int_eq(res[3], 0);
+
+	/* a bad buffer in the middle fails alone; the others are served */
+	vos_prep_pwrite(&r[0], fd, data[0], 100, 0);
+	vos_prep_pwrite(&r[1], fd, bad, 100, 100);
+	vos_prep_pwrite(&r[2], fd, data[2], 100, 200);
+	vos_prep_pread(&r[3], fd, back[0], 100, 0);
+	vos_prep_pread(&r[4], fd, bad, 100, 100);
+	vos_prep_pread(&r[5], fd, back[2], 100, 200);
+	for (int i = 0; i < 6; i++)
+		r[i].user_data = (uint64_t)i;
+	ck_assert_int_eq(vos_submit(ctx, r, 6), 6);
+	ck_assert_int_eq(vos_wait(ctx, c, 6, 6, 10LL * 1000000000), 6);
+	for (int i = 0; i < 6; i++)
+		res[c[i].user_data] = c[i].res;
+	ck_assert_int_eq(res[0], 100);
+	ck_assert_int_eq(res[1], -EFAULT);
+	ck_assert_int_eq(res[2], 100);
+	ck_assert_int_eq(res[3], 100);
+	ck_assert_int_eq(res[4], -EFAULT);
+	ck_assert_int_eq(res[5], 100);
+
+	/* at the file position: 4 + 4 + 2 of 10 bytes, position ends at 10 */
+	ck_assert_int_eq(ftruncate(fd, 0), 0);
+	ck_assert_int_eq(pwrite(fd, "abcdefghij", 10, 0), 10);
+	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+	for (int i = 0; i < 3; i++) {
+		memset(pos[i], 0, sizeof(pos[i]));
+		vos_prep_read(&r[i], fd, pos[i], 4);
+		r[i].user_data = (uint64_t)i;
+	}
+	ck_assert_int_eq(vos_submit(ctx, r, 3), 3);
+	ck_assert_int_eq(vos_wait(ctx, c, 3, 3, 10LL * 1000000000), 3);
+	for (int i = 0; i < 3; i++)
+		res[c[i].user_data] = c[i].res;
+	ck_assert_int_eq(res[0], 4);
+	ck_assert_int_eq(res[1], 4);
+	ck_assert_int_eq(res[2], 2);
+	ck_assert_str_eq(pos[0], "abcd");
+	ck_assert_str_eq(pos[1], "efgh");
+	ck_assert_str_eq(pos[2], "ij");
+	ck_assert_int_eq(lseek(fd, 0, SEEK_CUR), 10);
+
+	close(fd);
+	unlinkat(dfd, "m", 0);
+	close(dfd);
+	rmdir(dir);
+	vos_ctx_destroy(ctx);
+}
+
+START_TEST(coalesced_tmpfs)
+{
+	coalesce_in("/dev/shm");
+}
+END_TEST
+
+START_TEST(coalesced_disk)
+{
+	coalesce_in(tu_diskbase());
+}
+END_TEST
+
 /* Data not in the page cache: the no-wait attempt says EAGAIN and the
  * read must take the asynchronous path, and still be right. */
 START_TEST(file_read_uncached)
@@ -670,6 +785,8 @@ static Suite *ops_suite(void)
 	tcase_add_test(f, file_ops_disk);
 	tcase_add_test(f, file_batch_tmpfs);
 	tcase_add_test(f, file_batch_disk);
+	tcase_add_test(f, coalesced_tmpfs);
+	tcase_add_test(f, coalesced_disk);
 	tcase_add_test(f, file_read_uncached);
 	tcase_add_test(f, file_o_direct);
 	tcase_add_test(f, fd_number_reuse);

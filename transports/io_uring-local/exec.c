@@ -19,21 +19,6 @@
 
 #define PTR(x) ((void *)(uintptr_t)(x))
 
-bool vos__op_is_rw(uint8_t op)
-{
-	return op >= VOS_OP_READ && op <= VOS_OP_WRITEV;
-}
-
-bool vos__op_is_read(uint8_t op)
-{
-	switch (op) {
-	case VOS_OP_READ: case VOS_OP_PREAD: case VOS_OP_READV:
-	case VOS_OP_RECV: case VOS_OP_RECVMSG: case VOS_OP_ACCEPT:
-		return true;
-	}
-	return false;
-}
-
 static ssize_t rw(const struct vos_req *r, bool nowait)
 {
 	struct iovec one = { PTR(r->addr), r->len };
@@ -54,10 +39,15 @@ static ssize_t rw(const struct vos_req *r, bool nowait)
 			off = -1;
 		break;
 	}
-	if (!fl && off == -1 && cnt == 1) {
-		/* plain read/write: works on every kind of fd */
-		return vos__op_is_read(r->op) ? read(r->fd, one.iov_base, one.iov_len)
-					       : write(r->fd, one.iov_base, one.iov_len);
+	if (!fl && cnt == 1 && iov == &one) {
+		/* the plain calls: cheapest, and read/write work on any fd */
+		bool rd = vos__op_is_read(r->op);
+
+		if (off == -1)
+			return rd ? read(r->fd, one.iov_base, one.iov_len)
+				  : write(r->fd, one.iov_base, one.iov_len);
+		return rd ? pread(r->fd, one.iov_base, one.iov_len, off)
+			  : pwrite(r->fd, one.iov_base, one.iov_len, off);
 	}
 	if (vos__op_is_read(r->op))
 		return preadv2(r->fd, iov, cnt, off, fl);

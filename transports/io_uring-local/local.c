@@ -198,12 +198,103 @@ static void submit_one(struct vos__local *l, const struct vos_req *r)
 	}
 }
 
+/* ---- coalescing ----------------------------------------------------------
+ *
+ * Reads (or writes) of one regular file that a batch holds back to back,
+ * each starting where the one before ends, run as a single preadv (or
+ * pwritev): one system call for the lot.  Only requests routed INLINE are
+ * merged.  The merged result is shared out in order, each request taking
+ * up to its length.  The first request that comes up short keeps what it
+ * got (if anything); it and every request after it otherwise run alone, so
+ * each gets exactly what its own call would say: 0 past the end of the
+ * file, -EFAULT for its bad buffer, -ENOSPC for its write.  (Alone, a
+ * pread/pwrite repeats idempotently; at the file position the call carries
+ * on from where the merged one stopped, as sequential calls would.)  If the
+ * merged call fails outright, every request runs alone.
+ */
+#define MERGE_MAX 64
+
+static bool single_buffer_rw(uint8_t op)
+{
+	return op == VOS_OP_READ || op == VOS_OP_WRITE || op == VOS_OP_PREAD ||
+	       op == VOS_OP_PWRITE;
+}
+
+/* Does b continue a, on the same file, in the same direction? */
+static bool continues(const struct vos_req *a, const struct vos_req *b)
+{
+	if (b->op != a->op || b->fd != a->fd || b->len == 0)
+		return false;
+	if (a->op == VOS_OP_READ || a->op == VOS_OP_WRITE)
+		return true; /* the file position carries on by itself */
+	return b->off == a->off + a->len;
+}
+
+/* Run r[0..n) (n >= 2, all INLINE, each continuing the one before) as one
+ * vectored call. */
+static void run_merged(struct vos__local *l, const struct vos_req *r,
+		       unsigned n)
+{
+	struct iovec iov[MERGE_MAX];
+	bool rd = vos__op_is_read(r[0].op);
+	/* not (ssize_t)-1: RWF flags 0 and offset -1 mean the file position */
+	bool at_pos = r[0].op == VOS_OP_READ || r[0].op == VOS_OP_WRITE;
+	off_t off = at_pos ? -1 : (off_t)r[0].off;
+	ssize_t total;
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		iov[i].iov_base = (void *)(uintptr_t)r[i].addr;
+		iov[i].iov_len = r[i].len;
+		l->op_of[(uint32_t)r[i].user_data] = r[i].op;
+	}
+	total = rd ? preadv2(r[0].fd, iov, (int)n, off, 0)
+		   : pwritev2(r[0].fd, iov, (int)n, off, 0);
+	if (total >= 0) {
+		for (; k < n; k++) {
+			size_t give = (size_t)total < r[k].len ? (size_t)total
+								: r[k].len;
+
+			if (give == 0 && r[k].len)
+				break;
+			vos__local_complete(l, (uint32_t)r[k].user_data,
+					    (int64_t)give);
+			total -= (ssize_t)give;
+			if (give < r[k].len) {
+				k++;
+				break;
+			}
+		}
+	}
+	for (; k < n; k++)
+		run_inline(l, &r[k], 0);
+}
+
 static int l_submit(void *priv, const struct vos_req *reqs, unsigned n)
 {
 	struct vos__local *l = priv;
 
-	for (unsigned i = 0; i < n; i++)
-		submit_one(l, &reqs[i]);
+	for (unsigned i = 0; i < n;) {
+		const struct vos_req *r = &reqs[i];
+		unsigned run = 1;
+		uint8_t fdc;
+
+		if (i + 1 < n && single_buffer_rw(r->op) &&
+		    continues(r, &reqs[i + 1]) &&
+		    vos__route(l, r, &fdc) == VOS__INLINE &&
+		    ((fdc & VOS__FDC_KIND) == VOS__FD_MEMFS ||
+		     (fdc & VOS__FDC_KIND) == VOS__FD_DISKFS)) {
+			/* same fd and op: the route is the same for all */
+			while (i + run < n && run < MERGE_MAX &&
+			       continues(&reqs[i + run - 1], &reqs[i + run]))
+				run++;
+		}
+		if (run > 1)
+			run_merged(l, r, run);
+		else
+			submit_one(l, r);
+		i += run;
+	}
 	l->be->flush(l->be_priv);
 	return (int)n;
 }

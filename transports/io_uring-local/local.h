@@ -56,11 +56,23 @@ void vos__fdclass_free(struct vos__fdclass *c);
  * poll with timeout 0) and return -EAGAIN instead of blocking. */
 int64_t vos__exec(const struct vos_req *r, bool nowait);
 
-/* Whether the op reads (true) or writes (false) file data; for the
- * NO_NOWAIT bits and for the direction a stream op waits on. */
-bool vos__op_is_read(uint8_t op);
+/* Whether the op reads (true) or writes (false) data; for the NO_NOWAIT
+ * bits and for the direction a stream op waits on. */
+static inline bool vos__op_is_read(uint8_t op)
+{
+	switch (op) {
+	case VOS_OP_READ: case VOS_OP_PREAD: case VOS_OP_READV:
+	case VOS_OP_RECV: case VOS_OP_RECVMSG: case VOS_OP_ACCEPT:
+		return true;
+	}
+	return false;
+}
+
 /* Whether the op moves file data (read, write, pread, ... writev). */
-bool vos__op_is_rw(uint8_t op);
+static inline bool vos__op_is_rw(uint8_t op)
+{
+	return op >= VOS_OP_READ && op <= VOS_OP_WRITEV;
+}
 
 /* ---- worker pool (workpool.c) ------------------------------------------ */
 
