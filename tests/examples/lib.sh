@@ -1,7 +1,9 @@
+# shellcheck shell=bash
 # lib.sh - what the example tests share.  Sourced, with top_builddir and
 # top_srcdir set by `make check`.
 set -eu
 
+# shellcheck disable=SC2034 # used by the scripts that source this
 bin=${top_builddir:-.}/examples
 work=$(mktemp -d "${TMPDIR:-/tmp}/vos-example-XXXXXX")
 server_pid=

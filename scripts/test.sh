@@ -1,0 +1,82 @@
+#!/bin/bash
+# test.sh - install the dependencies, build libvirtuos, and run the whole
+# test suite: -Werror build, `make check` on the io_uring backend and on the
+# compat backend, again under ASan+UBSan, under TSan, and `make distcheck`.
+# Prints one summary line at the end: "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+top=$PWD
+jobs=$(nproc)
+
+if [ "$(id -u)" -eq 0 ]; then
+	scripts/deps.sh --test || exit 1
+else
+	echo "test.sh: not root: skipping apt-get; assuming the dependencies are there"
+fi
+autoreconf -fi || exit 1
+
+passed=0
+failed=0
+declare -a failures=()
+
+# run_check NAME BUILDDIR [VAR=value ...]: make check, tally the results
+run_check() {
+	local name=$1 dir=$2 p f
+	shift 2
+	echo "=== $name"
+	if (cd "$dir" && env "$@" make -s check); then :; fi
+	p=$(sed -n 's/^# PASS: *//p' "$dir/test-suite.log" | head -n 1)
+	f=$(awk '/^# (FAIL|ERROR|XPASS):/ {s += $3} END {print s + 0}' "$dir/test-suite.log")
+	p=${p:-0}
+	passed=$((passed + p))
+	failed=$((failed + f))
+	if [ "$f" -ne 0 ] || [ "$p" -eq 0 ]; then
+		failures+=("$name")
+		[ "$p" -ne 0 ] || failed=$((failed + 1))
+		cat "$dir/test-suite.log"
+	fi
+	echo "--- $name: $p passed, $f failed"
+}
+
+# configure_build NAME FLAGS...: a fresh out-of-tree build
+configure_build() {
+	local dir=$top/_build/$1
+	shift
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	(cd "$dir" && "$top/configure" -q "$@" && make -s -j"$jobs") || {
+		failures+=("build $dir")
+		failed=$((failed + 1))
+		return 1
+	}
+}
+
+if configure_build werror --enable-werror; then
+	run_check "io_uring backend" "$top/_build/werror" VOS_LOCAL_BACKEND=uring
+	run_check "compat backend" "$top/_build/werror" VOS_LOCAL_BACKEND=compat
+fi
+if configure_build asan --enable-werror --enable-sanitizers; then
+	run_check "ASan+UBSan, io_uring backend" "$top/_build/asan" VOS_LOCAL_BACKEND=uring
+	run_check "ASan+UBSan, compat backend" "$top/_build/asan" VOS_LOCAL_BACKEND=compat
+fi
+if configure_build tsan --enable-werror --enable-tsan; then
+	run_check "TSan, io_uring backend" "$top/_build/tsan" VOS_LOCAL_BACKEND=uring
+	run_check "TSan, compat backend" "$top/_build/tsan" VOS_LOCAL_BACKEND=compat
+fi
+
+echo "=== make distcheck"
+if (cd "$top/_build/werror" && make -s distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >"$top/_build/distcheck.log" 2>&1); then
+	passed=$((passed + 1))
+	grep -A3 "archives ready" "$top/_build/distcheck.log" || true
+else
+	failed=$((failed + 1))
+	failures+=("make distcheck")
+	tail -n 60 "$top/_build/distcheck.log"
+fi
+
+echo
+if [ ${#failures[@]} -ne 0 ]; then
+	printf 'FAILED: %s\n' "${failures[@]}"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
