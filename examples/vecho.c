@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "request_queue.h"
 #include "server_lifecycle.h"
 
 #define BUF_SIZE 16384
@@ -47,19 +48,9 @@ struct server {
 	int lfd, max_conns, nconns;
 	bool accepting, stopping;
 	unsigned long long accepted, bytes;
-	struct conn *conns;      /* list of open connections */
-	struct vos_req *pending; /* requests to submit at the end of a round */
-	unsigned npending, cap;
+	struct conn *conns;        /* list of open connections */
+	struct request_queue next; /* to submit at the end of this round */
 };
-
-static void queue_req(struct server *s, const struct vos_req *r)
-{
-	if (s->npending == s->cap) {
-		fprintf(stderr, "vecho: internal error: request queue full\n");
-		exit(1);
-	}
-	s->pending[s->npending++] = *r;
-}
 
 static void queue_accept(struct server *s)
 {
@@ -68,8 +59,7 @@ static void queue_accept(struct server *s)
 	if (s->accepting || s->stopping || s->nconns >= s->max_conns)
 		return;
 	vos_prep_accept(&r, s->lfd, NULL, NULL, SOCK_CLOEXEC);
-	r.user_data = UD_ACCEPT;
-	queue_req(s, &r);
+	rq_add(&s->next, &r, UD_ACCEPT);
 	s->accepting = true;
 }
 
@@ -78,8 +68,7 @@ static void queue_recv(struct server *s, struct conn *c)
 	struct vos_req r;
 
 	vos_prep_recv(&r, c->fd, c->buf, BUF_SIZE, 0);
-	r.user_data = (uint64_t)(uintptr_t)c;
-	queue_req(s, &r);
+	rq_add(&s->next, &r, (uint64_t)(uintptr_t)c);
 }
 
 static void queue_close(struct server *s, struct conn *c)
@@ -88,8 +77,7 @@ static void queue_close(struct server *s, struct conn *c)
 
 	c->closing = true;
 	vos_prep_close(&r, c->fd);
-	r.user_data = (uint64_t)(uintptr_t)c;
-	queue_req(s, &r);
+	rq_add(&s->next, &r, (uint64_t)(uintptr_t)c);
 }
 
 static void on_conn(struct server *s, struct conn *c, int64_t res)
@@ -126,8 +114,7 @@ static void on_conn(struct server *s, struct conn *c, int64_t res)
 	}
 	vos_prep_send(&r, c->fd, c->buf + c->sent, c->len - c->sent,
 		      MSG_NOSIGNAL);
-	r.user_data = (uint64_t)(uintptr_t)c;
-	queue_req(s, &r);
+	rq_add(&s->next, &r, (uint64_t)(uintptr_t)c);
 }
 
 /* Stop: no new connections; every open one sees EOF on its recv (or an
@@ -215,11 +202,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vecho: vos_ctx_create: %s\n", strerror(-ret));
 		return 1;
 	}
-	s.cap = cfg.queue_depth;
-	s.pending = calloc(s.cap, sizeof(*s.pending));
+	ret = rq_init(&s.next, cfg.queue_depth);
 	stopfd = lc_stop_fd();
 	s.lfd = lc_listen(s.ctx, bind_addr, port, 1024, &port);
-	if (!s.pending || stopfd < 0 || s.lfd < 0) {
+	if (ret < 0 || stopfd < 0 || s.lfd < 0) {
 		fprintf(stderr, "vecho: cannot listen on %s: %s\n", bind_addr,
 			strerror(s.lfd < 0 ? -s.lfd : ENOMEM));
 		return 1;
@@ -229,24 +215,16 @@ int main(int argc, char **argv)
 	lc_announce(ready_fd, port);
 
 	vos_prep_read(&r, stopfd, &si, sizeof(si));
-	r.user_data = UD_STOP;
-	queue_req(&s, &r);
+	rq_add(&s.next, &r, UD_STOP);
 	queue_accept(&s);
 
-	while (!s.stopping || s.nconns > 0 || s.accepting || s.npending) {
+	while (!s.stopping || s.nconns > 0 || s.accepting || s.next.n) {
 		int n;
 
-		if (s.npending) {
-			ret = vos_submit(s.ctx, s.pending, s.npending);
-			if (ret < 0) {
-				fprintf(stderr, "vecho: submit: %s\n",
-					strerror(-ret));
-				return 1;
-			}
-			/* the queue is sized for everything: all went in */
-			s.npending -= (unsigned)ret;
-			memmove(s.pending, s.pending + ret,
-				s.npending * sizeof(*s.pending));
+		ret = rq_submit(s.ctx, &s.next);
+		if (ret < 0) {
+			fprintf(stderr, "vecho: submit: %s\n", strerror(-ret));
+			return 1;
 		}
 		n = vos_wait(s.ctx, cqes, 256, 1, -1);
 		if (n < 0 && n != -EINTR) {
@@ -272,6 +250,6 @@ int main(int argc, char **argv)
 		s.accepted, s.bytes);
 	vos_close(s.ctx, s.lfd);
 	vos_ctx_destroy(s.ctx);
-	free(s.pending);
+	rq_free(&s.next);
 	return 0;
 }

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "request_queue.h"
 #include "server_lifecycle.h"
 
 #define REQ_MAX 8192
@@ -65,8 +66,7 @@ struct server {
 	size_t root_len;
 	bool accepting, stopping;
 	struct conn *conns;
-	struct vos_req *pending;
-	unsigned npending, cap;
+	struct request_queue next; /* to submit at the end of this round */
 	unsigned long long requests;
 };
 
@@ -99,21 +99,11 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void queue(struct server *s, struct vos_req *r, uint64_t ud)
-{
-	if (s->npending == s->cap) {
-		fprintf(stderr, "vhttpd: internal error: request queue full\n");
-		exit(1);
-	}
-	r->user_data = ud;
-	s->pending[s->npending++] = *r;
-}
-
 static void queue_conn(struct server *s, struct conn *c, struct vos_req *r,
 		       enum state st)
 {
 	c->state = st;
-	queue(s, r, (uint64_t)(uintptr_t)c);
+	rq_add(&s->next, r, (uint64_t)(uintptr_t)c);
 }
 
 static const char *content_type(const char *path)
@@ -593,7 +583,7 @@ static void queue_accept(struct server *s)
 	if (s->accepting || s->stopping || s->nconns >= s->max_conns)
 		return;
 	vos_prep_accept(&r, s->lfd, NULL, NULL, SOCK_CLOEXEC);
-	queue(s, &r, UD_ACCEPT);
+	rq_add(&s->next, &r, UD_ACCEPT);
 	s->accepting = true;
 }
 
@@ -631,7 +621,7 @@ static void on_tick(struct server *s)
 			vos_shutdown(s->ctx, c->fd, SHUT_RDWR);
 	if (!s->stopping) {
 		vos_prep_timeout(&r, 1000000000);
-		queue(s, &r, UD_TICK);
+		rq_add(&s->next, &r, UD_TICK);
 	}
 }
 
@@ -710,11 +700,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vhttpd: %s: %s\n", s.root, strerror(-s.rootfd));
 		return 1;
 	}
-	s.cap = cfg.queue_depth;
-	s.pending = calloc(s.cap, sizeof(*s.pending));
+	ret = rq_init(&s.next, cfg.queue_depth);
 	stopfd = lc_stop_fd();
 	s.lfd = lc_listen(s.ctx, bind_addr, port, 1024, &port);
-	if (!s.pending || stopfd < 0 || s.lfd < 0) {
+	if (ret < 0 || stopfd < 0 || s.lfd < 0) {
 		fprintf(stderr, "vhttpd: cannot listen on %s:%d: %s\n",
 			bind_addr, port, strerror(s.lfd < 0 ? -s.lfd : ENOMEM));
 		return 1;
@@ -724,24 +713,18 @@ int main(int argc, char **argv)
 	lc_announce(ready_fd, port);
 
 	vos_prep_read(&r, stopfd, &si, sizeof(si));
-	queue(&s, &r, UD_STOP);
+	rq_add(&s.next, &r, UD_STOP);
 	vos_prep_timeout(&r, 1000000000);
-	queue(&s, &r, UD_TICK);
+	rq_add(&s.next, &r, UD_TICK);
 	queue_accept(&s);
 
-	while (!s.stopping || s.nconns > 0 || s.npending) {
+	while (!s.stopping || s.nconns > 0 || s.next.n) {
 		int n;
 
-		if (s.npending) {
-			ret = vos_submit(s.ctx, s.pending, s.npending);
-			if (ret < 0) {
-				fprintf(stderr, "vhttpd: submit: %s\n",
-					strerror(-ret));
-				return 1;
-			}
-			s.npending -= (unsigned)ret;
-			memmove(s.pending, s.pending + ret,
-				s.npending * sizeof(*s.pending));
+		ret = rq_submit(s.ctx, &s.next);
+		if (ret < 0) {
+			fprintf(stderr, "vhttpd: submit: %s\n", strerror(-ret));
+			return 1;
 		}
 		n = vos_wait(s.ctx, cqes, 256, 1, -1);
 		if (n < 0 && n != -EINTR) {
@@ -768,6 +751,6 @@ int main(int argc, char **argv)
 	vos_close(s.ctx, s.lfd);
 	vos_close(s.ctx, s.rootfd);
 	vos_ctx_destroy(s.ctx);
-	free(s.pending);
+	rq_free(&s.next);
 	return 0;
 }

@@ -136,12 +136,10 @@ nomem:
 int vos_ctx_destroy(struct vos_ctx *ctx)
 {
 	struct vos__impl *impl;
+	int ret = vos__impl_get(ctx, &impl);
 
-	if (!ctx)
-		return -EINVAL;
-	impl = ctx->impl;
-	if (!impl)
-		return -EBADF;
+	if (ret < 0)
+		return ret;
 	ctx->impl = NULL;
 	impl->ops->close(impl->priv);
 	if (impl->bad_completions)
@@ -168,13 +166,10 @@ const char *vos_ctx_describe(const struct vos_ctx *ctx)
 int vos_after_fork(struct vos_ctx *ctx)
 {
 	struct vos__impl *impl;
-	int ret;
+	int ret = vos__impl_get(ctx, &impl);
 
-	if (!ctx)
-		return -EINVAL;
-	impl = ctx->impl;
-	if (!impl)
-		return -EBADF;
+	if (ret < 0)
+		return ret;
 	if (!impl->ops->after_fork)
 		return -EOPNOTSUPP;
 	ret = impl->ops->after_fork(impl->priv);
@@ -186,11 +181,12 @@ int vos_after_fork(struct vos_ctx *ctx)
 
 int vos_fd_forget(struct vos_ctx *ctx, int fd)
 {
-	if (!ctx)
-		return -EINVAL;
-	if (!ctx->impl)
-		return -EBADF;
-	if (ctx->impl->ops->fd_forget)
-		ctx->impl->ops->fd_forget(ctx->impl->priv, fd);
+	struct vos__impl *impl;
+	int ret = vos__impl_get(ctx, &impl);
+
+	if (ret < 0)
+		return ret;
+	if (impl->ops->fd_forget)
+		impl->ops->fd_forget(impl->priv, fd);
 	return 0;
 }

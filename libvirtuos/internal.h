@@ -4,6 +4,7 @@
 #ifndef VOS_INTERNAL_H
 #define VOS_INTERNAL_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -57,6 +58,17 @@ struct vos_ctx {
 	struct vos__impl *impl;
 	struct vos_ctx *next_dead;
 };
+
+/* The live implementation behind a public handle, in *impl: 0, or -EINVAL
+ * for NULL, -EBADF for a destroyed context. */
+static inline int vos__impl_get(const struct vos_ctx *ctx,
+				struct vos__impl **impl)
+{
+	if (!ctx)
+		return -EINVAL;
+	*impl = ctx->impl;
+	return *impl ? 0 : -EBADF;
+}
 
 /* validate.c */
 int vos__validate(const struct vos_req *req);

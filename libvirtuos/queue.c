@@ -148,12 +148,12 @@ int vos_submit(struct vos_ctx *ctx, const struct vos_req *reqs, unsigned n)
 	struct vos__impl *impl;
 	unsigned done = 0, nb = 0;
 	int64_t res;
+	int ret = vos__impl_get(ctx, &impl);
 
-	if (!ctx || (!reqs && n))
+	if (ret < 0)
+		return ret;
+	if (!reqs && n)
 		return -EINVAL;
-	impl = ctx->impl;
-	if (!impl)
-		return -EBADF;
 	if (n && impl->outstanding >= impl->depth)
 		return -EBUSY;
 
@@ -259,13 +259,12 @@ int vos_wait(struct vos_ctx *ctx, struct vos_cqe *cqes, unsigned max,
 	uint32_t want;
 	int64_t deadline;
 	unsigned got = 0;
-	int ret = 0;
+	int ret = vos__impl_get(ctx, &impl);
 
-	if (!ctx || !cqes || max == 0 || min > max)
+	if (ret < 0)
+		return ret;
+	if (!cqes || max == 0 || min > max)
 		return -EINVAL;
-	impl = ctx->impl;
-	if (!impl)
-		return -EBADF;
 
 	/* never wait for more than can come */
 	want = min < impl->outstanding ? min : impl->outstanding;
@@ -305,13 +304,10 @@ int64_t vos__call(struct vos_ctx *ctx, struct vos_req *req)
 	struct vos_req staged;
 	int64_t res = 0;
 	uint32_t tag;
-	int ret;
+	int ret = vos__impl_get(ctx, &impl);
 
-	if (!ctx)
-		return -EINVAL;
-	impl = ctx->impl;
-	if (!impl)
-		return -EBADF;
+	if (ret < 0)
+		return ret;
 	if (impl->outstanding >= impl->depth)
 		return -EBUSY;
 	impl->sync_done = false;

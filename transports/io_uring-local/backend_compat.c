@@ -87,6 +87,16 @@ static int aio_setup(struct compat_be *c)
 	return 0;
 }
 
+static void c_free(struct compat_be *c)
+{
+	free(c->iocbs);
+	free(c->in_aio);
+	free(c->parked);
+	free(c->pfds);
+	free(c->events);
+	free(c);
+}
+
 static int c_open(struct vos__local *l, void **priv)
 {
 	struct compat_be *c = calloc(1, sizeof(*c));
@@ -103,12 +113,7 @@ static int c_open(struct vos__local *l, void **priv)
 	c->pfds = calloc(depth + 2, sizeof(*c->pfds));
 	c->events = calloc(depth, sizeof(*c->events));
 	if (!c->iocbs || !c->in_aio || !c->parked || !c->pfds || !c->events) {
-		free(c->iocbs);
-		free(c->in_aio);
-		free(c->parked);
-		free(c->pfds);
-		free(c->events);
-		free(c);
+		c_free(c);
 		return -ENOMEM;
 	}
 	aio_setup(c);
@@ -419,12 +424,7 @@ static void c_close(void *priv)
 		io_destroy(c->aio);
 		close(c->aio_efd);
 	}
-	free(c->iocbs);
-	free(c->in_aio);
-	free(c->parked);
-	free(c->pfds);
-	free(c->events);
-	free(c);
+	c_free(c);
 }
 
 static int c_after_fork(void *priv)
