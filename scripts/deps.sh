@@ -5,7 +5,7 @@
 #   scripts/deps.sh --test  also what the test suite needs
 set -euo pipefail
 
-pkgs=(build-essential autoconf automake libtool pkg-config
+pkgs=(build-essential autoconf automake libtool pkg-config man-db
       liburing-dev libaio-dev curl ca-certificates)
 if [ "${1:-}" = "--test" ]; then
 	pkgs+=(check clang libclang-rt-14-dev)

@@ -64,6 +64,36 @@ if configure_build tsan --enable-werror --enable-tsan; then
 	run_check "TSan, compat backend" "$top/_build/tsan" VOS_LOCAL_BACKEND=compat
 fi
 
+# The installed library, as a user meets it: headers, pkg-config (shared and
+# static), man pages.
+install_check() {
+	local dest=$top/_build/dest prefix pc
+	rm -rf "$dest"
+	(cd "$top/_build/werror" && make -s install DESTDIR="$dest") || return 1
+	prefix=$(sed -n 's/^prefix=//p' "$top/_build/werror/virtuos.pc")
+	pc=(env PKG_CONFIG_SYSROOT_DIR="$dest" PKG_CONFIG_PATH="$dest$prefix/lib/pkgconfig" pkg-config)
+	# shellcheck disable=SC2046 # word splitting of pkg-config output is meant
+	cc -std=c11 -Wall -Werror -o "$dest/hello" "$top/examples/hello.c" \
+		$("${pc[@]}" --cflags --libs virtuos) || return 1
+	echo "install check: the installed library" | tee "$dest/in.txt" >/dev/null
+	LD_LIBRARY_PATH="$dest$prefix/lib" "$dest/hello" "$dest/in.txt" | cmp - "$dest/in.txt" || return 1
+	# shellcheck disable=SC2046
+	cc -std=c11 -Wall -Werror -o "$dest/hello-static" "$top/examples/hello.c" \
+		$("${pc[@]}" --cflags virtuos) "$dest$prefix/lib/libvirtuos.a" \
+		$("${pc[@]}" --static --libs virtuos | sed 's/-lvirtuos//') || return 1
+	"$dest/hello-static" "$dest/in.txt" | cmp - "$dest/in.txt" || return 1
+	MANWIDTH=80 man -M "$dest$prefix/share/man" vos_prep_read 2>/dev/null |
+		grep -q "prepare libvirtuos requests" || return 1
+	echo "installed: headers, libvirtuos.so and .a, virtuos.pc, man pages: ok"
+}
+echo "=== install"
+if [ -d "$top/_build/werror" ] && install_check; then
+	passed=$((passed + 1))
+else
+	failed=$((failed + 1))
+	failures+=("install check")
+fi
+
 echo "=== make distcheck"
 if (cd "$top/_build/werror" && make -s distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >"$top/_build/distcheck.log" 2>&1); then
 	passed=$((passed + 1))

@@ -4,8 +4,14 @@
  */
 #include "config.h"
 
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <virtuos/transport.h>
@@ -343,6 +349,83 @@ START_TEST(after_fork_child_gets_fresh_queue)
 }
 END_TEST
 
+/* ---- io_uring forbidden: the automatic fallback ---------------------- */
+
+/* Make io_uring_setup fail with err in this process (Check runs each test
+ * in a child, so the filter dies with it), as Docker's default seccomp
+ * profile does with EPERM, or a kernel without io_uring with ENOSYS. */
+static void forbid_io_uring(int err)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K,
+			 SECCOMP_RET_ERRNO | ((unsigned)err & SECCOMP_RET_DATA)),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
+
+	ck_assert_int_eq(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+	ck_assert_int_eq(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog),
+			 0);
+}
+
+static void fallback_with(int err)
+{
+	struct vos_config cfg;
+	struct vos_ctx *ctx;
+	char log[512] = { 0 };
+	int pipefd[2], saved;
+	ssize_t n;
+
+	unsetenv("VOS_LOCAL_BACKEND"); /* test the automatic choice */
+	unsetenv("VOS_LOG");
+	forbid_io_uring(err);
+	/* capture the one log line on stderr */
+	ck_assert_int_eq(pipe(pipefd), 0);
+	saved = dup(STDERR_FILENO);
+	dup2(pipefd[1], STDERR_FILENO);
+	ck_assert_int_eq(vos_ctx_create(NULL, &ctx), 0);
+	dup2(saved, STDERR_FILENO);
+	close(pipefd[1]);
+	n = read(pipefd[0], log, sizeof(log) - 1);
+	close(pipefd[0]);
+	ck_assert_int_gt(n, 0);
+	ck_assert_msg(strstr(log, "io_uring unavailable") &&
+		      strstr(log, "compat backend"), "log: %s", log);
+	ck_assert_ptr_nonnull(strstr(vos_ctx_describe(ctx), "compat"));
+	/* and it works: a socket round trip and a file read */
+	{
+		int a, b;
+		char buf[4];
+
+		tu_tcp_pair(&a, &b);
+		ck_assert_int_eq(vos_send(ctx, a, "abc", 3, 0), 3);
+		ck_assert_int_eq(vos_recv(ctx, b, buf, 3, MSG_WAITALL), 3);
+		ck_assert_int_eq(vos_sleep(ctx, 1000), 0);
+		close(a);
+		close(b);
+	}
+	vos_ctx_destroy(ctx);
+	/* asking for io_uring by name fails loudly instead */
+	vos_config_init(&cfg);
+	cfg.options = "backend=uring";
+	ck_assert_int_eq(vos_ctx_create(&cfg, &ctx), -err);
+}
+
+START_TEST(fallback_when_io_uring_is_eperm)
+{
+	fallback_with(EPERM);
+}
+END_TEST
+
+START_TEST(fallback_when_io_uring_is_enosys)
+{
+	fallback_with(ENOSYS);
+}
+END_TEST
+
 /* ---- a transport that lies about tags ------------------------------- */
 
 struct liar {
@@ -469,6 +552,8 @@ static Suite *api_suite(void)
 	tcase_add_test(tc, destroy_with_requests_in_flight);
 	tcase_add_test(tc, after_fork_child_gets_fresh_queue);
 	tcase_add_test(tc, registry_and_bad_tags);
+	tcase_add_test(tc, fallback_when_io_uring_is_eperm);
+	tcase_add_test(tc, fallback_when_io_uring_is_enosys);
 	suite_add_tcase(s, tc);
 	return s;
 }
