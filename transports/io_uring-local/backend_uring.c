@@ -28,6 +28,9 @@
 #include "local.h"
 
 #define NOTIFY_UD UINT64_MAX
+#define CANCEL_ALL_UD (UINT64_MAX - 2)
+/* how long close waits for cancelled requests to finish */
+#define CLOSE_DRAIN_NS 1000000000
 /* SQ slack beyond the queue depth: the notify poll re-arm */
 #define SQ_SLACK 8
 
@@ -36,6 +39,7 @@ struct uring_be {
 	struct io_uring ring;
 	struct __kernel_timespec *ts; /* per tag, for timeouts */
 	unsigned queued; /* SQEs prepared since the last io_uring_submit() */
+	unsigned inflight; /* our requests in the ring (tags, not notify) */
 	bool notify_armed;
 };
 
@@ -329,6 +333,7 @@ static int u_submit(void *priv, const struct vos_req *r, uint8_t fdc)
 		return -ENOSYS;
 	}
 	sqe->user_data = tag;
+	u->inflight++;
 	return 0;
 }
 
@@ -341,6 +346,7 @@ static int u_cancel(void *priv, const struct vos_req *r, uint32_t target)
 		return -EBUSY;
 	io_uring_prep_cancel64(sqe, target, 0);
 	sqe->user_data = r->user_data;
+	u->inflight++;
 	return 0;
 }
 
@@ -384,6 +390,7 @@ static int u_reap(void *priv)
 		}
 		if (ud >= u->l->host->queue_depth)
 			continue; /* our own NOP for an unroutable op */
+		u->inflight--;
 		if (u->l->op_of[ud] == VOS_OP_TIMEOUT && res == -ETIME)
 			res = 0; /* expired: the documented result */
 		vos__local_complete(u->l, (uint32_t)ud, res);
@@ -420,11 +427,53 @@ static int u_wait(void *priv, int64_t timeout_ns)
 	return u_reap(u);
 }
 
+/*
+ * Cancel everything of ours in the ring and wait (at most CLOSE_DRAIN_NS)
+ * until it has all completed: the kernel tears a closed ring down
+ * asynchronously, and a request running on one of its workers could
+ * otherwise still write into the caller's memory after close returns.
+ * The completions are counted, not delivered: the core is going away.
+ */
+static void drain_for_close(struct uring_be *u)
+{
+	struct io_uring_sqe *sqe;
+	int64_t deadline;
+
+	if (u->inflight == 0)
+		return;
+	sqe = io_uring_get_sqe(&u->ring);
+	if (sqe) {
+		io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+		sqe->user_data = CANCEL_ALL_UD;
+		io_uring_submit(&u->ring);
+	}
+	deadline = vos__now_ns() + CLOSE_DRAIN_NS;
+	while (u->inflight > 0) {
+		struct __kernel_timespec ts = { 0, 100 * 1000000 };
+		struct io_uring_cqe *cqe;
+		unsigned head, seen = 0;
+
+		if (vos__now_ns() >= deadline) {
+			vos__log(VOS__LOG_ERROR, "io_uring-local: %u requests "
+				 "still running at close", u->inflight);
+			break;
+		}
+		if (io_uring_wait_cqe_timeout(&u->ring, &cqe, &ts) < 0)
+			continue;
+		io_uring_for_each_cqe(&u->ring, head, cqe) {
+			if (cqe->user_data < u->l->host->queue_depth)
+				u->inflight--;
+			seen++;
+		}
+		io_uring_cq_advance(&u->ring, seen);
+	}
+}
+
 static void u_close(void *priv)
 {
 	struct uring_be *u = priv;
 
-	/* the kernel cancels what is in flight and waits for its workers */
+	drain_for_close(u);
 	io_uring_queue_exit(&u->ring);
 	free(u->ts);
 	free(u);
@@ -437,6 +486,7 @@ static int u_after_fork(void *priv)
 	/* the rings are shared memory with the parent: leave them to it */
 	io_uring_queue_exit(&u->ring);
 	u->queued = 0;
+	u->inflight = 0;
 	return ring_init(u);
 }
 

@@ -372,7 +372,8 @@ static int l_open(struct vos_transport_host *host, void **priv)
 			return ret;
 		}
 		if (ret < 0) {
-			/* one line per process, not per context */
+			/* one line per process, not per context; relaxed:
+			 * the flag orders nothing, it only has to be set once */
 			static int said;
 
 			if (!__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
