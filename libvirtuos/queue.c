@@ -337,6 +337,10 @@ int64_t vos__call(struct vos_ctx *ctx, struct vos_req *req)
 		if (cancelled && impl->sync_res == -ECANCELED)
 			return -EINTR;
 	} else if (ret < 0 && !impl->sync_done) {
+		/* the transport failed us: give up on the request, and make
+		 * sure its completion, if it ever comes, is dropped rather than
+		 * taken for the result of a later call */
+		impl->slots[tag].state = VOS__SLOT_INTERNAL;
 		return ret;
 	}
 	return impl->sync_res;

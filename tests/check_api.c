@@ -9,6 +9,7 @@
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -491,6 +492,92 @@ static void liar_close(void *priv)
 	free(priv);
 }
 
+/* ---- a transport whose wait fails ------------------------------------ */
+
+/* Holds every request; its first wait fails; each later wait delivers one
+ * held request, oldest first: the first request ever (stale by then) with
+ * -1, the rest with 42. */
+struct flaky {
+	struct vos_transport_host *host;
+	uint64_t held[8];
+	int nheld;
+	bool failed, stale_sent;
+};
+
+static int flaky_open(struct vos_transport_host *host, void **priv)
+{
+	struct flaky *f = calloc(1, sizeof(*f));
+
+	f->host = host;
+	*priv = f;
+	return 0;
+}
+
+static int flaky_submit(void *priv, const struct vos_req *reqs, unsigned n)
+{
+	struct flaky *f = priv;
+
+	for (unsigned i = 0; i < n && f->nheld < 8; i++)
+		f->held[f->nheld++] = reqs[i].user_data;
+	return (int)n;
+}
+
+static int flaky_reap(void *priv)
+{
+	(void)priv;
+	return 0;
+}
+
+static int flaky_wait(void *priv, int64_t t)
+{
+	struct flaky *f = priv;
+	int n = f->nheld;
+
+	(void)t;
+	if (!f->failed) {
+		f->failed = true;
+		return -EIO; /* the transport broke */
+	}
+	if (n == 0)
+		return 0;
+	/* one per wait, oldest first: the stale one arrives alone */
+	f->host->complete(f->host, f->held[0], f->stale_sent ? 42 : -1);
+	f->stale_sent = true;
+	memmove(f->held, f->held + 1, (size_t)(n - 1) * sizeof(f->held[0]));
+	f->nheld = n - 1;
+	return 1;
+}
+
+static const struct vos_transport_ops flaky_ops = {
+	.abi = VOS_TRANSPORT_ABI,
+	.name = "test-flaky",
+	.open = flaky_open,
+	.submit = flaky_submit,
+	.reap = flaky_reap,
+	.wait = flaky_wait,
+	.close = liar_close,
+};
+
+START_TEST(failed_wait_does_not_leak_into_next_call)
+{
+	struct vos_config cfg;
+	struct vos_ctx *ctx;
+
+	ck_assert_int_eq(vos_transport_register(&flaky_ops), 0);
+	vos_config_init(&cfg);
+	cfg.transport = "test-flaky";
+	cfg.queue_depth = 4;
+	cfg.spin_ns = 0;
+	ck_assert_int_eq(vos_ctx_create(&cfg, &ctx), 0);
+	/* the transport's failure is the call's result */
+	ck_assert_int_eq(vos_nop(ctx), -EIO);
+	/* the next call gets its own result, not the stale -1 */
+	ck_assert_int_eq(vos_nop(ctx), 42);
+	ck_assert_int_eq(vos_nop(ctx), 42);
+	vos_ctx_destroy(ctx);
+}
+END_TEST
+
 static const struct vos_transport_ops liar_ops = {
 	.abi = VOS_TRANSPORT_ABI,
 	.name = "test-liar",
@@ -563,6 +650,7 @@ static Suite *api_suite(void)
 	tcase_add_test(tc, destroy_with_requests_in_flight);
 	tcase_add_test(tc, after_fork_child_gets_fresh_queue);
 	tcase_add_test(tc, registry_and_bad_tags);
+	tcase_add_test(tc, failed_wait_does_not_leak_into_next_call);
 	tcase_add_test(tc, fallback_when_io_uring_is_eperm);
 	tcase_add_test(tc, fallback_when_io_uring_is_enosys);
 	suite_add_tcase(s, tc);
