@@ -27,6 +27,9 @@
 #include "internal.h"
 #include "local.h"
 
+/* Newer than our liburing (2.3): the kernel's number for the opcode. */
+#define VOS__IORING_OP_FTRUNCATE 55 /* Linux 6.9 */
+
 #define NOTIFY_UD UINT64_MAX
 #define CANCEL_ALL_UD (UINT64_MAX - 2)
 /* how long close waits for cancelled requests to finish */
@@ -166,13 +169,16 @@ static bool punted_inline(struct io_uring *ring)
 	return v == 1;
 }
 
-static int check_ops(struct io_uring *ring)
+static int check_ops(struct uring_be *u, struct io_uring *ring)
 {
 	struct io_uring_probe *probe = io_uring_get_probe_ring(ring);
 	int ret = 0;
 
 	if (!probe)
 		return -EOPNOTSUPP;
+	/* optional: without it, ftruncate goes to the worker pool */
+	u->l->native_ftruncate =
+		io_uring_opcode_supported(probe, VOS__IORING_OP_FTRUNCATE);
 	for (size_t i = 0; i < sizeof(needed_ops) / sizeof(needed_ops[0]); i++)
 		if (!io_uring_opcode_supported(probe, needed_ops[i])) {
 			vos__log(VOS__LOG_DEBUG, "io_uring lacks opcode %d",
@@ -201,7 +207,7 @@ static int ring_init(struct uring_be *u)
 	}
 	if (ret < 0)
 		return ret;
-	ret = check_ops(&u->ring);
+	ret = check_ops(u, &u->ring);
 	if (ret < 0) {
 		io_uring_queue_exit(&u->ring);
 		return ret;
@@ -320,6 +326,11 @@ static int u_submit(void *priv, const struct vos_req *r, uint8_t fdc)
 		break;
 	case VOS_OP_POLL:
 		io_uring_prep_poll_add(sqe, r->fd, r->op_flags);
+		break;
+	case VOS_OP_FTRUNCATE:
+		/* no helper in liburing 2.3: the fields io_ftruncate_prep reads */
+		io_uring_prep_rw(VOS__IORING_OP_FTRUNCATE, sqe, r->fd, NULL, 0,
+				 r->off);
 		break;
 	case VOS_OP_TIMEOUT:
 		u->ts[tag].tv_sec = (int64_t)(r->off / 1000000000u);

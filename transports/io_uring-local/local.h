@@ -143,6 +143,9 @@ struct vos__local {
 	 * blocking is best run: true = a direct call here; false = the
 	 * backend.  Measured at open (backend_uring.c), or forced. */
 	bool punted_inline;
+	/* The backend runs ftruncate itself (io_uring's FTRUNCATE, 6.9+);
+	 * else it goes to the worker pool. */
+	bool native_ftruncate;
 	uint8_t *op_of;    /* per tag: the op, for completion fix-ups */
 	uint8_t *where;    /* per tag: VOS__WHERE_* */
 	char describe[96];

@@ -17,8 +17,9 @@
  *     call cannot block, and its -EAGAIN is what the program asked for
  *     (io_uring would instead wait for readiness);
  *   - O_DIRECT files, blocking sockets, pipes and the rest go ASYNC;
- *   - ftruncate on a disk file system goes to the POOL (no io_uring op in
- *     our liburing; it can take long on a large file).
+ *   - ftruncate on a disk file system (it can take long on a large file)
+ *     goes ASYNC where the backend has it natively (io_uring FTRUNCATE,
+ *     Linux 6.9), else to the POOL.
  */
 #include "config.h"
 
@@ -75,9 +76,10 @@ enum vos__route vos__route(struct vos__local *l, const struct vos_req *r,
 							       : VOS__ASYNC;
 	case VOS_OP_FTRUNCATE:
 		*fdc = vos__fdclass_get(&l->fdc, r->fd);
-		return (*fdc & VOS__FDC_KIND) == VOS__FD_MEMFS ||
-		       (*fdc & VOS__FDC_KIND) == VOS__FD_UNKNOWN
-			       ? VOS__INLINE : VOS__POOL;
+		if ((*fdc & VOS__FDC_KIND) == VOS__FD_MEMFS ||
+		    (*fdc & VOS__FDC_KIND) == VOS__FD_UNKNOWN)
+			return VOS__INLINE;
+		return l->native_ftruncate ? VOS__ASYNC : VOS__POOL;
 	case VOS_OP_TIMEOUT:
 		return r->off == 0 ? VOS__INLINE : VOS__ASYNC;
 	case VOS_OP_ACCEPT: case VOS_OP_CONNECT: case VOS_OP_SEND:
