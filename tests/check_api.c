@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -438,6 +439,71 @@ START_TEST(fallback_when_io_uring_is_enosys)
 }
 END_TEST
 
+/* A child that destroys an inherited context without vos_after_fork()
+ * must neither hang (the pool's threads are the parent's) nor cancel the
+ * parent's requests (an io_uring ring is shared). */
+START_TEST(child_destroy_without_after_fork)
+{
+	struct vos_ctx *ctx = tu_ctx();
+	struct vos_req r;
+	struct vos_cqe c;
+	char buf[8];
+	int a, b, status;
+	pid_t pid;
+
+	char dir[256], fifo[300];
+	int dfd = tu_dir(tu_diskbase(), dir, sizeof(dir)), w, opened;
+
+	tu_tcp_pair(&a, &b);
+	/* an open of a FIFO nobody writes to blocks: on a worker thread
+	 * (compat) or an io_uring kernel worker, running at fork time */
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	vos_prep_openat(&r, AT_FDCWD, fifo, O_RDONLY | O_CLOEXEC, 0);
+	r.user_data = 8;
+	ck_assert_int_eq(vos_submit(ctx, &r, 1), 1);
+	vos_prep_recv(&r, b, buf, sizeof(buf), 0);
+	r.user_data = 7;
+	ck_assert_int_eq(vos_submit(ctx, &r, 1), 1);
+	/* io_uring opens a FIFO without waiting for a writer (its openat
+	 * tries O_NONBLOCK first), the plain open(2) on a worker waits */
+	opened = -1;
+	if (vos_wait(ctx, &c, 1, 1, 20 * 1000000) == 1) {
+		ck_assert_uint_eq(c.user_data, 8);
+		opened = (int)c.res;
+		ck_assert_int_ge(opened, 0);
+	}
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(vos_ctx_destroy(ctx) == 0 ? 0 : 1);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	/* the parent's requests were not cancelled: both complete */
+	ck_assert_int_eq(send(a, "live", 4, 0), 4);
+	c = tu_wait1(ctx);
+	ck_assert_uint_eq(c.user_data, 7);
+	ck_assert_int_eq(c.res, 4);
+	w = open(fifo, O_WRONLY | O_CLOEXEC | O_NONBLOCK);
+	ck_assert_int_ge(w, 0);
+	if (opened < 0) {
+		c = tu_wait1(ctx);
+		ck_assert_uint_eq(c.user_data, 8);
+		opened = (int)c.res;
+		ck_assert_int_ge(opened, 0);
+	}
+	close(opened);
+	close(w);
+	close(a);
+	close(b);
+	unlink(fifo);
+	close(dfd);
+	rmdir(dir);
+	vos_ctx_destroy(ctx);
+}
+END_TEST
+
 /* ---- a transport that lies about tags ------------------------------- */
 
 struct liar {
@@ -649,6 +715,7 @@ static Suite *api_suite(void)
 	tcase_add_test(tc, signal_interrupts_blocking_call);
 	tcase_add_test(tc, destroy_with_requests_in_flight);
 	tcase_add_test(tc, after_fork_child_gets_fresh_queue);
+	tcase_add_test(tc, child_destroy_without_after_fork);
 	tcase_add_test(tc, registry_and_bad_tags);
 	tcase_add_test(tc, failed_wait_does_not_leak_into_next_call);
 	tcase_add_test(tc, fallback_when_io_uring_is_eperm);

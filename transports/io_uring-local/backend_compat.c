@@ -415,13 +415,15 @@ static int c_wait(void *priv, int64_t timeout_ns)
 	return reap_aio(c) + settle_parked(c, c->pfds + 2);
 }
 
-static void c_close(void *priv)
+static void c_close(void *priv, bool inherited)
 {
 	struct compat_be *c = priv;
 
 	if (c->aio_ok) {
-		/* io_destroy waits for the I/O in flight */
-		io_destroy(c->aio);
+		/* io_destroy waits for the I/O in flight; an AIO context is not
+		 * inherited, so a child has nothing to destroy */
+		if (!inherited)
+			io_destroy(c->aio);
 		close(c->aio_efd);
 	}
 	c_free(c);

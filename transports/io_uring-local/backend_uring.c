@@ -480,11 +480,14 @@ static void drain_for_close(struct uring_be *u)
 	}
 }
 
-static void u_close(void *priv)
+static void u_close(void *priv, bool inherited)
 {
 	struct uring_be *u = priv;
 
-	drain_for_close(u);
+	/* in a child that never called after_fork the ring is the parent's
+	 * too: cancelling would cancel the parent's requests */
+	if (!inherited)
+		drain_for_close(u);
 	io_uring_queue_exit(&u->ring);
 	free(u->ts);
 	free(u);

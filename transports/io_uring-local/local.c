@@ -350,6 +350,7 @@ static int l_open(struct vos_transport_host *host, void **priv)
 	if (!l)
 		return -ENOMEM;
 	l->host = host;
+	l->pid = getpid();
 	l->max_workers = o.workers;
 	l->op_of = calloc(host->queue_depth, 1);
 	l->where = calloc(host->queue_depth, 1);
@@ -400,11 +401,16 @@ static int l_open(struct vos_transport_host *host, void **priv)
 static void l_close(void *priv)
 {
 	struct vos__local *l = priv;
+	bool inherited = getpid() != l->pid;
 
-	/* the pool first: its threads may still run calls of ours */
-	vos__pool_destroy(l->pool);
+	/* A forked child destroying a context it never called after_fork
+	 * on: the pool's threads are the parent's (its lock may have been
+	 * held at fork), and the ring is shared with the parent.  Leave both
+	 * alone; only this process's references go. */
+	if (!inherited)
+		vos__pool_destroy(l->pool); /* first: its threads run our calls */
 	l->pool = NULL;
-	l->be->close(l->be_priv);
+	l->be->close(l->be_priv, inherited);
 	local_free(l);
 }
 
@@ -415,6 +421,7 @@ static int l_after_fork(void *priv)
 	/* The parent's worker threads do not exist here, and their lock may
 	 * have been held at fork time: leave the old pool untouched. */
 	l->pool = NULL;
+	l->pid = getpid();
 	close(l->pool_efd); /* shared with the parent: take our own */
 	l->pool_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (l->pool_efd < 0)

@@ -20,6 +20,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <virtuos/transport.h>
 
 /* ---- fd classes (fdclass.c) ------------------------------------------- */
@@ -122,7 +123,10 @@ struct vos__backend {
 	 * write to l->pool_efd), for at most timeout_ns (< 0: no limit).
 	 * Returns the number delivered, 0, -ETIME or -EINTR. */
 	int (*wait)(void *priv, int64_t timeout_ns);
-	void (*close)(void *priv);
+	/* Release everything.  inherited: we are in a forked child that never
+	 * called after_fork: touch nothing shared with the parent (do not
+	 * cancel its requests), just drop this process's references. */
+	void (*close)(void *priv, bool inherited);
 	int (*after_fork)(void *priv);
 };
 
@@ -146,6 +150,7 @@ struct vos__local {
 	/* The backend runs ftruncate itself (io_uring's FTRUNCATE, 6.9+);
 	 * else it goes to the worker pool. */
 	bool native_ftruncate;
+	pid_t pid;         /* the process the state belongs to (see l_close) */
 	uint8_t *op_of;    /* per tag: the op, for completion fix-ups */
 	uint8_t *where;    /* per tag: VOS__WHERE_* */
 	char describe[96];
