@@ -694,6 +694,40 @@ START_TEST(timeouts_in_order)
 }
 END_TEST
 
+/* Timeouts that all expired before anyone looked still complete earliest
+ * first.  (The sleep is not synchronisation: time passing unobserved is the
+ * condition under test.) */
+START_TEST(timeouts_expired_together)
+{
+	struct vos_ctx *ctx = tu_ctx();
+	static const uint64_t ms[3] = { 3, 1, 2 };
+	struct timespec nap = { 0, 30 * 1000000 };
+	struct vos_req r[3];
+	struct vos_cqe c[3];
+	int got = 0;
+
+	for (int i = 0; i < 3; i++) {
+		vos_prep_timeout(&r[i], ms[i] * 1000000);
+		r[i].user_data = ms[i];
+	}
+	ck_assert_int_eq(vos_submit(ctx, r, 3), 3);
+	while (nanosleep(&nap, &nap) != 0)
+		;
+	while (got < 3) {
+		int n = vos_wait(ctx, c + got, 3 - (unsigned)got, 1,
+				 10LL * 1000000000);
+
+		ck_assert_int_gt(n, 0);
+		got += n;
+	}
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(c[i].res, 0);
+		ck_assert_uint_eq(c[i].user_data, (uint64_t)i + 1);
+	}
+	vos_ctx_destroy(ctx);
+}
+END_TEST
+
 START_TEST(cancel_ops)
 {
 	struct vos_ctx *ctx = tu_ctx();
@@ -797,6 +831,7 @@ static Suite *ops_suite(void)
 	tcase_add_test(n, pipe_backpressure);
 	tcase_add_test(e, poll_oneshot);
 	tcase_add_test(e, timeouts_in_order);
+	tcase_add_test(e, timeouts_expired_together);
 	tcase_add_test(e, cancel_ops);
 	tcase_add_test(e, cancel_accept);
 	suite_add_tcase(s, f);

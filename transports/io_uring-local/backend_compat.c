@@ -275,46 +275,76 @@ static void c_flush(void *priv)
 }
 
 /* Retry or finish parked requests whose fds poll() found ready (revents
- * in pfds[first + i] for parked[i]) and expired timers. */
-static int settle_parked(struct compat_be *c, const struct pollfd *pf)
+ * in pf[i] for parked[i], as filled before this call). */
+static int settle_ready(struct compat_be *c, const struct pollfd *pf)
 {
-	int64_t now = vos__now_ns();
 	int n = 0;
 
+	/* downwards: unpark() moves the last entry into the hole, and that
+	 * one has been looked at already */
 	for (uint32_t i = c->nparked; i-- > 0;) {
 		struct park *p = &c->parked[i];
 		uint32_t tag = (uint32_t)p->req.user_data;
+		short rev = pf ? pf[i].revents : 0;
 		int64_t res;
 
-		if (p->kind == PARK_TIMER) {
-			if (p->deadline > now)
-				continue;
-			res = 0;
+		if (p->kind == PARK_TIMER || !rev)
+			continue;
+		if (p->kind == PARK_POLL) {
+			/* a closed fd: -EBADF, as io_uring says it */
+			res = (rev & POLLNVAL) ? -EBADF : (uint16_t)rev;
+		} else if (p->kind == PARK_POOL) {
+			struct vos_req req = p->req;
+
+			unpark(c, i);
+			vos__local_to_pool(c->l, &req);
+			continue;
 		} else {
-			short rev = pf ? pf[i].revents : 0;
-
-			if (!rev)
+			res = vos__exec(&p->req, p->kind == PARK_RETRY);
+			if (res == -EAGAIN)
 				continue;
-			if (p->kind == PARK_POLL) {
-				/* a closed fd: -EBADF, as io_uring says it */
-				res = (rev & POLLNVAL) ? -EBADF : (uint16_t)rev;
-			} else if (p->kind == PARK_POOL) {
-				struct vos_req req = p->req;
-
-				unpark(c, i);
-				vos__local_to_pool(c->l, &req);
-				continue;
-			} else {
-				res = vos__exec(&p->req, p->kind == PARK_RETRY);
-				if (res == -EAGAIN)
-					continue;
-			}
 		}
 		unpark(c, i);
 		vos__local_complete(c->l, tag, res);
 		n++;
 	}
 	return n;
+}
+
+/* Complete expired timeouts, earliest deadline first (several can expire
+ * between two looks when the process was not scheduled for a while). */
+static int settle_timers(struct compat_be *c)
+{
+	int64_t now = vos__now_ns();
+	int n = 0;
+
+	for (;;) {
+		uint32_t first = UINT32_MAX;
+
+		for (uint32_t i = 0; i < c->nparked; i++)
+			if (c->parked[i].kind == PARK_TIMER &&
+			    c->parked[i].deadline <= now &&
+			    (first == UINT32_MAX ||
+			     c->parked[i].deadline < c->parked[first].deadline))
+				first = i;
+		if (first == UINT32_MAX)
+			return n;
+		{
+			uint32_t tag = (uint32_t)c->parked[first].req.user_data;
+
+			unpark(c, first);
+			vos__local_complete(c->l, tag, 0);
+			n++;
+		}
+	}
+}
+
+static int settle_parked(struct compat_be *c, const struct pollfd *pf)
+{
+	/* fds first: pf's indices match the parked array as it is now */
+	int n = settle_ready(c, pf);
+
+	return n + settle_timers(c);
 }
 
 static int reap_aio(struct compat_be *c)
