@@ -279,7 +279,10 @@ START_TEST(signal_interrupts_blocking_call)
 {
 	struct vos_ctx *ctx = tu_ctx();
 	struct sigaction sa;
-	struct itimerspec it = { .it_value = { 0, 50 * 1000000 } };
+	/* periodic: even if one signal came before the wait began, the
+	 * next one arrives during it */
+	struct itimerspec it = { .it_value = { 0, 50 * 1000000 },
+				 .it_interval = { 0, 50 * 1000000 } };
 	timer_t tm;
 	int a, b;
 	char buf[8];
@@ -292,10 +295,10 @@ START_TEST(signal_interrupts_blocking_call)
 	ck_assert_int_eq(timer_settime(tm, 0, &it, NULL), 0);
 	/* nobody sends: only the signal can end this call */
 	ck_assert_int_eq(vos_recv(ctx, b, buf, sizeof(buf), 0), -EINTR);
+	timer_delete(tm);
 	/* and the context still works */
 	ck_assert_int_eq(vos_send(ctx, a, "x", 1, 0), 1);
 	ck_assert_int_eq(vos_recv(ctx, b, buf, sizeof(buf), 0), 1);
-	timer_delete(tm);
 	close(a);
 	close(b);
 	vos_ctx_destroy(ctx);
