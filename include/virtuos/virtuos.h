@@ -197,7 +197,9 @@ int vos_fd_forget(struct vos_ctx *ctx, int fd);
  *             (submitted and not yet returned by vos_wait()); reap some;
  *   -EINVAL   ctx or reqs NULL (with n > 0);
  *   -EBADF    ctx was destroyed.
- * It never blocks waiting for the service.  A request that is malformed is
+ * It never blocks waiting for the service (a peer, a device queue, a
+ * timer); calls the transport runs inline take as long as the system call
+ * (see vos_submit(3)).  A request that is malformed is
  * still accepted and completes with an error:
  *   -EINVAL   unknown op, flags or reserved fields not zero, iovcnt above
  *             VOS_IOV_MAX, unsupported fcntl command or ioctl request;
