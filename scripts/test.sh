@@ -1,7 +1,8 @@
 #!/bin/bash
 # test.sh - install the dependencies, build libvirtuos, and run the whole
 # test suite: -Werror build, `make check` on the io_uring backend and on the
-# compat backend, again under ASan+UBSan, under TSan, and `make distcheck`.
+# compat backend, again under ASan+UBSan, under TSan; an install check; a
+# minute of fuzzing (clang, libFuzzer); and `make distcheck`.
 # Prints one summary line at the end: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -92,6 +93,24 @@ if [ -d "$top/_build/werror" ] && install_check; then
 else
 	failed=$((failed + 1))
 	failures+=("install check")
+fi
+
+# Fuzz the core's bookkeeping for a minute (fuzz/fuzz_core.c), from the
+# seed corpus; a crash or an invariant's abort fails the run.
+echo "=== fuzz (60 s)"
+if configure_build fuzz CC=clang --enable-fuzz --enable-werror --disable-shared; then
+	fz=$top/_build/fuzz
+	mkdir -p "$fz/corpus"
+	if (cd "$fz" && ./fuzz/fuzz_core -max_total_time=60 -max_len=4096 \
+		-artifact_prefix="$fz/" -print_final_stats=1 \
+		corpus "$top/fuzz/corpus/core" >"$fz/fuzz.log" 2>&1); then
+		passed=$((passed + 1))
+		grep -E "^Done|stat::number_of_executed_units" "$fz/fuzz.log" || true
+	else
+		failed=$((failed + 1))
+		failures+=("fuzz_core")
+		tail -n 40 "$fz/fuzz.log"
+	fi
 fi
 
 echo "=== make distcheck"

@@ -1,0 +1,272 @@
+/*
+ * fuzz_core.c - libFuzzer target: the core's bookkeeping against an
+ * arbitrary application and a hostile transport.
+ *
+ * The input is a script.  Each step picks one of: submit a batch of
+ * arbitrary 64-byte requests; have the transport complete an arbitrary tag
+ * (in flight or not, in range or not) with an arbitrary result; complete
+ * a tag it really holds; vos_wait with arbitrary max/min; cancel an
+ * arbitrary user_data; run a blocking wrapper.  This is the boundary a
+ * shared-memory transport will feed with whatever the far side writes.
+ *
+ * Invariants checked (abort() on violation, which libFuzzer reports):
+ *   - every completion the application receives carries the user_data of
+ *     a request it submitted and has not yet seen completed;
+ *   - vos_submit takes at most what it was offered, and -EBUSY only when
+ *     queue_depth requests are outstanding;
+ *   - every request that reaches the transport is valid (op in range,
+ *     reserved fields zero, tag below the queue depth);
+ *   - once the transport has completed everything it was given, every
+ *     request the core accepted has completed exactly once.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <virtuos/transport.h>
+#include <virtuos/virtuos.h>
+
+#define DEPTH 8
+#define MAX_SUBMITTED 4096
+/* tags the transport was given and has not completed itself: a tag the
+ * script completed "by hand" (arbitrary tag) stays here, stale */
+#define MAX_HELD 16384
+
+/* ---- the hostile transport ---------------------------------------------- */
+
+struct fz {
+	struct vos_transport_host *host;
+	uint64_t held[MAX_HELD];
+	unsigned nheld;
+};
+
+static struct fz *current;
+
+static int fz_open(struct vos_transport_host *host, void **priv)
+{
+	struct fz *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -ENOMEM;
+	f->host = host;
+	current = f;
+	*priv = f;
+	return 0;
+}
+
+static int fz_submit(void *priv, const struct vos_req *reqs, unsigned n)
+{
+	struct fz *f = priv;
+
+	for (unsigned i = 0; i < n; i++) {
+		const struct vos_req *r = &reqs[i];
+
+		if (r->op >= VOS_OP__COUNT || r->flags || r->reserved ||
+		    r->reserved2 || r->user_data >= DEPTH)
+			abort(); /* the core let an invalid request through */
+		if (f->nheld == MAX_HELD)
+			return (int)i; /* "full": the core must cope */
+		f->held[f->nheld++] = r->user_data;
+	}
+	return (int)n;
+}
+
+static int fz_reap(void *priv)
+{
+	(void)priv;
+	return 0;
+}
+
+/* Blocking calls need progress: complete the oldest held tag, or fail
+ * (never block: the fuzzer must not hang). */
+static int fz_wait(void *priv, int64_t timeout_ns)
+{
+	struct fz *f = priv;
+	uint64_t tag;
+
+	(void)timeout_ns;
+	if (f->nheld == 0)
+		return -EIO;
+	tag = f->held[0];
+	memmove(f->held, f->held + 1, --f->nheld * sizeof(f->held[0]));
+	f->host->complete(f->host, tag, 0);
+	return 1;
+}
+
+static void fz_close(void *priv)
+{
+	free(priv);
+	current = NULL;
+}
+
+static const struct vos_transport_ops fz_ops = {
+	.abi = VOS_TRANSPORT_ABI,
+	.name = "fuzz",
+	.open = fz_open,
+	.submit = fz_submit,
+	.reap = fz_reap,
+	.wait = fz_wait,
+	.close = fz_close,
+};
+
+/* ---- the application's view --------------------------------------------- */
+
+static uint64_t outstanding_ud[MAX_SUBMITTED];
+static unsigned n_outstanding;
+
+static void expect_completion(uint64_t ud)
+{
+	for (unsigned i = 0; i < n_outstanding; i++) {
+		if (outstanding_ud[i] == ud) {
+			outstanding_ud[i] = outstanding_ud[--n_outstanding];
+			return;
+		}
+	}
+	abort(); /* a completion for nothing we submitted, or twice */
+}
+
+struct input {
+	const uint8_t *p;
+	size_t left;
+};
+
+static int take(struct input *in, void *out, size_t n)
+{
+	if (in->left < n)
+		return 0;
+	memcpy(out, in->p, n);
+	in->p += n;
+	in->left -= n;
+	return 1;
+}
+
+static void drain(struct vos_ctx *ctx, unsigned max, unsigned min)
+{
+	struct vos_cqe c[DEPTH * 2];
+	int n;
+
+	if (max == 0 || max > DEPTH * 2)
+		max = DEPTH * 2;
+	if (min > max)
+		min = max;
+	n = vos_wait(ctx, c, max, min, 0);
+	if (n > (int)max)
+		abort();
+	for (int i = 0; i < n; i++)
+		expect_completion(c[i].user_data);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static int registered;
+	struct input in = { data, size };
+	struct vos_config cfg;
+	struct vos_ctx *ctx;
+	uint64_t next_ud = 0;
+	uint8_t step;
+
+	if (!registered) {
+		if (vos_transport_register(&fz_ops) != 0)
+			abort();
+		registered = 1;
+	}
+	vos_config_init(&cfg);
+	cfg.transport = "fuzz";
+	cfg.queue_depth = DEPTH;
+	cfg.spin_ns = 0;
+	if (vos_ctx_create(&cfg, &ctx) != 0)
+		abort();
+	n_outstanding = 0;
+
+	while (take(&in, &step, 1)) {
+		switch (step % 6) {
+		case 0: { /* submit a batch of arbitrary requests */
+			struct vos_req reqs[DEPTH + 4];
+			uint8_t k;
+			int ret;
+
+			if (!take(&in, &k, 1))
+				break;
+			k = (uint8_t)(k % (DEPTH + 4) + 1);
+			for (unsigned i = 0; i < k; i++) {
+				if (!take(&in, &reqs[i], sizeof(reqs[i])))
+					memset(&reqs[i], 0, sizeof(reqs[i]));
+				/* distinct user_data, so completions can be
+				 * matched exactly; cancels keep their target */
+				reqs[i].user_data = next_ud++;
+			}
+			ret = vos_submit(ctx, reqs, k);
+			if (ret > (int)k)
+				abort();
+			if (ret == -EBUSY && n_outstanding < DEPTH)
+				abort(); /* busy with room to spare */
+			for (int i = 0; i < ret; i++)
+				outstanding_ud[n_outstanding++] =
+					reqs[i].user_data;
+			if (n_outstanding > DEPTH)
+				abort(); /* more outstanding than the depth */
+			break;
+		}
+		case 1: { /* the transport completes an arbitrary tag */
+			uint64_t tag;
+			int64_t res;
+
+			if (!take(&in, &tag, sizeof(tag)) ||
+			    !take(&in, &res, sizeof(res)))
+				break;
+			current->host->complete(current->host, tag, res);
+			break;
+		}
+		case 2: { /* the transport completes a tag it holds */
+			uint8_t b;
+			unsigned i;
+
+			if (!take(&in, &b, 1) || current->nheld == 0)
+				break;
+			i = b % current->nheld;
+			current->host->complete(current->host,
+						current->held[i], b);
+			current->held[i] = current->held[--current->nheld];
+			break;
+		}
+		case 3: { /* collect */
+			uint8_t mm[2];
+
+			if (!take(&in, mm, 2))
+				break;
+			drain(ctx, mm[0] % (DEPTH * 2 + 1), mm[1] % (DEPTH + 1));
+			break;
+		}
+		case 4: { /* cancel something, maybe nothing */
+			uint64_t target;
+			int ret;
+
+			if (!take(&in, &target, sizeof(target)))
+				break;
+			ret = vos_cancel(ctx, target % (next_ud + 2));
+			if (ret > 0)
+				abort();
+			break;
+		}
+		case 5: /* a blocking wrapper */
+			if (vos_nop(ctx) > 0)
+				abort();
+			break;
+		}
+	}
+	/* the transport completes all it holds: every request accepted must
+	 * then have completed, exactly once */
+	while (current->nheld) {
+		fz_wait(current, 0);
+		drain(ctx, DEPTH * 2, 0);
+	}
+	drain(ctx, DEPTH * 2, 0);
+	if (n_outstanding != 0)
+		abort(); /* an accepted request never completed */
+	vos_ctx_destroy(ctx);
+	return 0;
+}
