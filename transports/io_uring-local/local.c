@@ -114,13 +114,11 @@ void vos__local_to_pool(struct vos__local *l, const struct vos_req *req)
 	l->where[tag] = VOS__WHERE_POOL;
 }
 
-static void run_inline(struct vos__local *l, const struct vos_req *r,
-		       uint8_t fdc)
+static void run_inline(struct vos__local *l, const struct vos_req *r)
 {
 	uint32_t tag = (uint32_t)r->user_data;
 	int64_t res;
 
-	(void)fdc;
 	switch (r->op) {
 	case VOS_OP_CLOSE:
 		vos__fdclass_forget(&l->fdc, r->fd);
@@ -150,26 +148,16 @@ static void to_backend(struct vos__local *l, const struct vos_req *r,
 		vos__local_complete(l, tag, ret);
 }
 
-static void submit_one(struct vos__local *l, const struct vos_req *r)
+/* Run r along the route the router chose for it (fdc: its fd's class). */
+static void dispatch(struct vos__local *l, const struct vos_req *r,
+		     enum vos__route route, uint8_t fdc)
 {
 	uint32_t tag = (uint32_t)r->user_data;
-	uint8_t fdc;
 	int64_t res;
 
-	l->op_of[tag] = r->op;
-	if (r->op == VOS_OP_CANCEL) {
-		uint32_t target = (uint32_t)r->off;
-
-		if (l->where[target] == VOS__WHERE_POOL && l->pool)
-			vos__local_complete(l, tag,
-					    vos__pool_cancel(l->pool, target));
-		else if ((res = l->be->cancel(l->be_priv, r, target)) < 0)
-			vos__local_complete(l, tag, res);
-		return;
-	}
-	switch (vos__route(l, r, &fdc)) {
+	switch (route) {
 	case VOS__INLINE:
-		run_inline(l, r, fdc);
+		run_inline(l, r);
 		return;
 	case VOS__TRY:
 		res = vos__exec(r, true);
@@ -180,7 +168,7 @@ static void submit_one(struct vos__local *l, const struct vos_req *r)
 						 ? VOS__FDC_NO_NOWAIT_RD
 						 : VOS__FDC_NO_NOWAIT_WR);
 			if (l->punted_inline) {
-				run_inline(l, r, fdc);
+				run_inline(l, r);
 				return;
 			}
 		} else if (res != -EAGAIN) {
@@ -196,6 +184,30 @@ static void submit_one(struct vos__local *l, const struct vos_req *r)
 		vos__local_to_pool(l, r);
 		return;
 	}
+}
+
+static void submit_one(struct vos__local *l, const struct vos_req *r)
+{
+	uint32_t tag = (uint32_t)r->user_data;
+	enum vos__route route;
+	uint8_t fdc;
+
+	l->op_of[tag] = r->op;
+	if (r->op == VOS_OP_CANCEL) {
+		uint32_t target = (uint32_t)r->off;
+		int64_t res;
+
+		if (l->where[target] == VOS__WHERE_POOL && l->pool)
+			vos__local_complete(l, tag,
+					    vos__pool_cancel(l->pool, target));
+		else if ((res = l->be->cancel(l->be_priv, r, target)) < 0)
+			vos__local_complete(l, tag, res);
+		return;
+	}
+	/* two statements: fdc is written by vos__route, and the order in
+	 * which a call's arguments are evaluated is unspecified */
+	route = vos__route(l, r, &fdc);
+	dispatch(l, r, route, fdc);
 }
 
 /* ---- coalescing ----------------------------------------------------------
@@ -267,7 +279,7 @@ static void run_merged(struct vos__local *l, const struct vos_req *r,
 		}
 	}
 	for (; k < n; k++)
-		run_inline(l, &r[k], 0);
+		run_inline(l, &r[k]);
 }
 
 static int l_submit(void *priv, const struct vos_req *reqs, unsigned n)
@@ -277,22 +289,29 @@ static int l_submit(void *priv, const struct vos_req *reqs, unsigned n)
 	for (unsigned i = 0; i < n;) {
 		const struct vos_req *r = &reqs[i];
 		unsigned run = 1;
+		enum vos__route route;
 		uint8_t fdc;
 
 		if (i + 1 < n && single_buffer_rw(r->op) &&
-		    continues(r, &reqs[i + 1]) &&
-		    vos__route(l, r, &fdc) == VOS__INLINE &&
-		    ((fdc & VOS__FDC_KIND) == VOS__FD_MEMFS ||
-		     (fdc & VOS__FDC_KIND) == VOS__FD_DISKFS)) {
-			/* same fd and op: the route is the same for all */
-			while (i + run < n && run < MERGE_MAX &&
-			       continues(&reqs[i + run - 1], &reqs[i + run]))
-				run++;
-		}
-		if (run > 1)
-			run_merged(l, r, run);
-		else
+		    continues(r, &reqs[i + 1])) {
+			route = vos__route(l, r, &fdc);
+			if (route == VOS__INLINE &&
+			    ((fdc & VOS__FDC_KIND) == VOS__FD_MEMFS ||
+			     (fdc & VOS__FDC_KIND) == VOS__FD_DISKFS)) {
+				/* same fd and op: the same route for all */
+				while (i + run < n && run < MERGE_MAX &&
+				       continues(&reqs[i + run - 1],
+						 &reqs[i + run]))
+					run++;
+				run_merged(l, r, run);
+			} else {
+				/* routed already: do not route again */
+				l->op_of[(uint32_t)r->user_data] = r->op;
+				dispatch(l, r, route, fdc);
+			}
+		} else {
 			submit_one(l, r);
+		}
 		i += run;
 	}
 	l->be->flush(l->be_priv);
