@@ -337,8 +337,16 @@ START_TEST(file_o_direct)
 	ck_assert_int_eq(vos_pwrite(ctx, fd, w, SZ, 0), SZ);
 	ck_assert_int_eq(vos_pread(ctx, fd, rd, SZ, 0), SZ);
 	ck_assert_int_eq(memcmp(w, rd, SZ), 0);
-	/* an offset off the block size: the kernel's -EINVAL comes back */
-	ck_assert_int_eq(vos_pread(ctx, fd, rd, 4096, 1), -EINVAL);
+	/* an offset off the block size: whatever the file system says of it
+	 * (-EINVAL on ext4; tmpfs has no alignment rule) comes back as the
+	 * plain call says it */
+	{
+		ssize_t want = pread(fd, rd, 4096, 1);
+
+		if (want < 0)
+			want = -errno;
+		ck_assert_int_eq(vos_pread(ctx, fd, rd, 4096, 1), want);
+	}
 	close(fd);
 	unlinkat(dfd, "direct", 0);
 	close(dfd);
