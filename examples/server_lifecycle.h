@@ -79,20 +79,4 @@ static inline int lc_stop_fd(void)
 	return fd < 0 ? -errno : fd;
 }
 
-/* Parse a decimal int in [lo, hi] or exit with a message naming opt. */
-static inline int lc_int_arg(const char *opt, const char *s, int lo, int hi)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || end == s || v < lo || v > hi) {
-		fprintf(stderr, "%s: expected a number from %d to %d, got '%s'\n",
-			opt, lo, hi, s);
-		exit(2);
-	}
-	return (int)v;
-}
-
 #endif

@@ -21,6 +21,8 @@
 #include <unistd.h>
 #include <virtuos/virtuos.h>
 
+#include "number_arg.h"
+
 struct chunk {
 	uint64_t off;     /* where this chunk starts */
 	uint32_t len;     /* bytes in this chunk */
@@ -43,19 +45,6 @@ static void usage(FILE *f)
 "\n"
 "DEST is created (with SOURCE's permission bits) or truncated.\n"
 "Exit status: 0 copied, 1 an I/O error (named on stderr), 2 bad usage.\n");
-}
-
-static long num(const char *opt, const char *s, long lo, long hi)
-{
-	char *end;
-	long v = strtol(s, &end, 10);
-
-	if (*end || end == s || v < lo || v > hi) {
-		fprintf(stderr, "vcp: %s: expected a number from %ld to %ld\n",
-			opt, lo, hi);
-		exit(2);
-	}
-	return v;
 }
 
 static void prep(struct vos_req *r, int in, int out, struct chunk *c,
@@ -95,8 +84,10 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt_long(argc, argv, "C:d:svh", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'C': chunk = (uint32_t)num("--chunk", optarg, 512, 1 << 30); break;
-		case 'd': depth = (unsigned)num("--depth", optarg, 1, 1024); break;
+		case 'C':
+			chunk = (uint32_t)number_arg("--chunk", optarg, 512, 1 << 30);
+			break;
+		case 'd': depth = (unsigned)number_arg("--depth", optarg, 1, 1024); break;
 		case 's': sync = true; break;
 		case 'v': verbose = true; break;
 		case 'h': usage(stdout); return 0;

@@ -18,6 +18,8 @@
 #include <unistd.h>
 #include <virtuos/virtuos.h>
 
+#include "number_arg.h"
+
 enum { ST_CONNECT, ST_SEND, ST_RECV, ST_DONE };
 
 struct conn {
@@ -44,19 +46,6 @@ static void usage(FILE *f)
 "\n"
 "Prints what it did and exits 0 if every message came back intact, 1 if\n"
 "not (or on timeout), 2 on bad usage.\n");
-}
-
-static int num(const char *opt, const char *s, long lo, long hi)
-{
-	char *end;
-	long v = strtol(s, &end, 10);
-
-	if (*end || end == s || v < lo || v > hi) {
-		fprintf(stderr, "%s: expected a number from %ld to %ld\n", opt,
-			lo, hi);
-		exit(2);
-	}
-	return (int)v;
 }
 
 static void fill(char *p, uint32_t size, int id, int msg)
@@ -101,11 +90,11 @@ int main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "H:p:c:m:s:t:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'H': host = optarg; break;
-		case 'p': port = num("--port", optarg, 1, 65535); break;
-		case 'c': nconns = num("--conns", optarg, 1, 4000); break;
-		case 'm': msgs = num("--msgs", optarg, 1, 1000000); break;
-		case 's': size = (uint32_t)num("--size", optarg, 1, 1 << 20); break;
-		case 't': timeout = num("--timeout", optarg, 1, 3600); break;
+		case 'p': port = number_arg("--port", optarg, 1, 65535); break;
+		case 'c': nconns = number_arg("--conns", optarg, 1, 4000); break;
+		case 'm': msgs = number_arg("--msgs", optarg, 1, 1000000); break;
+		case 's': size = (uint32_t)number_arg("--size", optarg, 1, 1 << 20); break;
+		case 't': timeout = number_arg("--timeout", optarg, 1, 3600); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

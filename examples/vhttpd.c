@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "number_arg.h"
 #include "request_queue.h"
 #include "server_lifecycle.h"
 
@@ -661,16 +662,16 @@ int main(int argc, char **argv)
 		switch (opt) {
 		case 'R': root = optarg; break;
 		case 'b': bind_addr = optarg; break;
-		case 'p': port = lc_int_arg("--port", optarg, 0, 65535); break;
+		case 'p': port = number_arg("--port", optarg, 0, 65535); break;
 		case 'c':
-			s.max_conns = lc_int_arg("--max-conns", optarg, 1, 4000);
+			s.max_conns = number_arg("--max-conns", optarg, 1, 4000);
 			break;
 		case 'i':
 			s.idle_timeout =
-				lc_int_arg("--idle-timeout", optarg, 1, 86400);
+				number_arg("--idle-timeout", optarg, 1, 86400);
 			break;
 		case 'r':
-			ready_fd = lc_int_arg("--ready-fd", optarg, 0, 1 << 20);
+			ready_fd = number_arg("--ready-fd", optarg, 0, 1 << 20);
 			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;

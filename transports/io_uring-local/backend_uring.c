@@ -431,9 +431,7 @@ static int u_wait(void *priv, int64_t timeout_ns)
 		};
 		ret = io_uring_wait_cqe_timeout(&u->ring, &cqe, &ts);
 	}
-	if (ret < 0 && ret != -ETIME && ret != -EINTR)
-		return ret;
-	if (ret < 0)
+	if (ret < 0) /* -ETIME, -EINTR, or the ring's own error */
 		return ret;
 	return u_reap(u);
 }
