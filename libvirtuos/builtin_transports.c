@@ -6,9 +6,10 @@
 
 #include "builtin_transports.h"
 
-extern const struct vos_transport_ops vos__transport_local;
 
 const struct vos_transport_ops *const vos__builtin_transports[] = {
 	&vos__transport_local,
+	&vos__transport_shm,
+	&vos__transport_routed,
 	NULL,
 };

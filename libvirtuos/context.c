@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "routes.h"
 
 /* Default spin before sleeping: a blocking wake-up costs tens of
  * microseconds on our machines (doc/architecture.md), so polling for
@@ -84,9 +85,14 @@ int vos_ctx_create(const struct vos_config *ucfg, struct vos_ctx **ctxp)
 		return -EINVAL;
 
 	name = cfg.transport ? cfg.transport : getenv("VOS_TRANSPORT");
-	if (!name || !*name)
-		name = "io_uring-local";
 	opts = cfg.options ? cfg.options : getenv("VOS_TRANSPORT_OPTIONS");
+	if (!name || !*name) {
+		/* a routing configuration makes routing the default; the
+		 * local service's options then come from it */
+		name = vos__routes_path() ? "routed" : "io_uring-local";
+		if (!cfg.options && strcmp(name, "routed") == 0)
+			opts = NULL;
+	}
 	if (!opts)
 		opts = "";
 

@@ -1,0 +1,525 @@
+/*
+ * router.c - the "routed" transport: sends each request to the service
+ * the routing configuration names (routes.c), and gives every fd a
+ * service makes a real kernel fd number.
+ *
+ * Services are transports in their own right (svc[0] is the local one,
+ * normally io_uring-local; the others normally shm).  Each gets its own
+ * host, so a completion a service reports is checked against the requests
+ * that service was given: one service cannot complete another's calls.
+ *
+ * An fd made by a service (socket, open, accept, dup) is represented in
+ * the program by a placeholder: a real kernel fd (/dev/null, O_CLOEXEC)
+ * reserved for as long as the service's fd is open, so fd numbers stay
+ * unique across services and the local kernel.  The table maps each
+ * placeholder to (service, the service's fd); the placeholder is released
+ * when the close completes.
+ *
+ * Waiting: when requests are in flight at one service only, its wait()
+ * blocks.  When several have requests in flight, the router waits on each
+ * in turn with short, growing time slices (50 us to 2 ms): correct, but it
+ * can add up to 2 ms of latency to a completion in that case (see
+ * doc/routing.md, "Limits").
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "builtin_transports.h"
+#include "internal.h"
+#include "options.h"
+#include "routes.h"
+
+#define SLICE_MIN_NS 50000
+#define SLICE_MAX_NS 2000000
+
+enum { TAG_FREE = 0, TAG_PLAIN, TAG_NEWFD, TAG_CLOSE };
+
+struct rsvc {
+	struct vos_transport_host host; /* first: container_of */
+	struct router *rt;
+	unsigned idx;
+	const struct vos_transport_ops *ops;
+	void *priv;
+	uint32_t inflight;
+	char options[300];
+};
+
+struct rtag {
+	uint8_t kind;
+	uint8_t svc;
+	int32_t ph; /* placeholder (NEWFD, CLOSE) */
+};
+
+struct rfd {
+	int32_t remote;
+	uint8_t svc;  /* 0: not a service fd */
+};
+
+struct router {
+	struct vos_transport_host *host;
+	struct vos__routes routes;
+	struct rsvc svc[VOS__MAX_SERVICES];
+	unsigned nsvc;
+	struct rtag *tags;
+	struct rfd *fds;
+	uint32_t fds_cap;
+	uint32_t depth;
+	char desc[512];
+};
+
+static void map_set(struct router *rt, int ph, uint8_t svc, int32_t remote)
+{
+	if ((uint32_t)ph >= rt->fds_cap) {
+		uint32_t cap = rt->fds_cap ? rt->fds_cap : 64;
+		struct rfd *n;
+
+		while (cap <= (uint32_t)ph)
+			cap *= 2;
+		n = realloc(rt->fds, cap * sizeof(*n));
+		if (!n)
+			return; /* cannot happen for sane fd numbers */
+		memset(n + rt->fds_cap, 0, (cap - rt->fds_cap) * sizeof(*n));
+		rt->fds = n;
+		rt->fds_cap = cap;
+	}
+	rt->fds[ph].svc = svc;
+	rt->fds[ph].remote = remote;
+}
+
+static const struct rfd *map_get(const struct router *rt, int fd)
+{
+	if (fd < 0 || (uint32_t)fd >= rt->fds_cap || !rt->fds[fd].svc)
+		return NULL;
+	return &rt->fds[fd];
+}
+
+static void sub_complete(struct vos_transport_host *host, uint64_t tag,
+			 int64_t res)
+{
+	struct rsvc *s = vos__container_of(host, struct rsvc, host);
+	struct router *rt = s->rt;
+	struct rtag *t;
+
+	if (tag >= rt->depth || rt->tags[tag].kind == TAG_FREE ||
+	    rt->tags[tag].svc != s->idx) {
+		/* not this service's request: let the core count it */
+		rt->host->complete(rt->host, UINT64_MAX, res);
+		return;
+	}
+	t = &rt->tags[tag];
+	if (t->kind == TAG_NEWFD) {
+		if (res >= 0 && s->idx != 0) {
+			map_set(rt, t->ph, (uint8_t)s->idx, (int32_t)res);
+			res = t->ph;
+		} else {
+			close(t->ph);
+		}
+	} else if (t->kind == TAG_CLOSE) {
+		/* Linux closes the fd even when close reports an error */
+		rt->fds[t->ph].svc = 0;
+		close(t->ph);
+	}
+	t->kind = TAG_FREE;
+	s->inflight--;
+	rt->host->complete(rt->host, tag, res);
+}
+
+/* The service for an absolute path, and the path relative to its root
+ * in *rel; 0 (local) if no prefix matches.  The longest prefix wins. */
+static unsigned by_path(const struct router *rt, const char *path,
+			const char **rel)
+{
+	unsigned best = 0;
+	size_t best_len = 0;
+
+	if (!path || path[0] != '/')
+		return 0;
+	for (unsigned i = 0; i < rt->routes.nprefix; i++) {
+		size_t len = rt->routes.prefix[i].len;
+		const char *p = rt->routes.prefix[i].prefix;
+
+		if (len == 1)
+			len = 0; /* "/" matches everything */
+		if (strncmp(path, p, len) || (path[len] && path[len] != '/'))
+			continue;
+		if (len >= best_len) {
+			best = rt->routes.prefix[i].svc;
+			best_len = len;
+			*rel = path + len;
+		}
+	}
+	if (best) {
+		while (**rel == '/')
+			(*rel)++;
+		if (!**rel)
+			*rel = ".";
+	}
+	return best;
+}
+
+static bool is_at(uint8_t op)
+{
+	return op == VOS_OP_OPENAT || op == VOS_OP_STATX ||
+	       op == VOS_OP_UNLINKAT || op == VOS_OP_MKDIRAT ||
+	       op == VOS_OP_RENAMEAT;
+}
+
+/* Where r goes: its service in *svc and the request to send in *out.
+ * 0, or -errno to fail it here. */
+static int route(struct router *rt, const struct vos_req *r, unsigned *svc,
+		 struct vos_req *out)
+{
+	const struct rfd *m;
+
+	*out = *r;
+	*svc = 0;
+	switch (r->op) {
+	case VOS_OP_NOP: case VOS_OP_TIMEOUT:
+		return 0;
+	case VOS_OP_CANCEL:
+		*svc = rt->tags[r->off].svc;
+		return 0;
+	case VOS_OP_SOCKET:
+		if (r->arg < VOS__MAX_FAMILY)
+			*svc = rt->routes.family[r->arg];
+		return 0;
+	default:
+		break;
+	}
+	if (is_at(r->op) && r->fd == AT_FDCWD) {
+		const char *rel = NULL;
+
+		*svc = by_path(rt, (const char *)(uintptr_t)r->addr, &rel);
+		if (*svc)
+			out->addr = (uint64_t)(uintptr_t)rel;
+	} else if ((m = map_get(rt, r->fd))) {
+		*svc = m->svc;
+		out->fd = m->remote;
+	}
+	if (r->op == VOS_OP_RENAMEAT) {
+		unsigned svc2 = 0;
+
+		if (r->fd2 == AT_FDCWD) {
+			const char *rel = NULL;
+
+			svc2 = by_path(rt, (const char *)(uintptr_t)r->addr2,
+				       &rel);
+			if (svc2)
+				out->addr2 = (uint64_t)(uintptr_t)rel;
+		} else if ((m = map_get(rt, r->fd2))) {
+			svc2 = m->svc;
+			out->fd2 = m->remote;
+		}
+		if (svc2 != *svc)
+			return -EXDEV; /* across services, like across mounts */
+	}
+	return 0;
+}
+
+static bool makes_fd(const struct vos_req *r)
+{
+	return r->op == VOS_OP_OPENAT || r->op == VOS_OP_SOCKET ||
+	       r->op == VOS_OP_ACCEPT ||
+	       (r->op == VOS_OP_FCNTL && (r->op_flags == F_DUPFD ||
+					  r->op_flags == F_DUPFD_CLOEXEC));
+}
+
+/* Hand batch[0..n) to service s; undo what it did not take.  Returns how
+ * many it took. */
+static unsigned flush(struct router *rt, unsigned s, struct vos_req *batch,
+		      unsigned n)
+{
+	struct rsvc *v = &rt->svc[s];
+	int took;
+
+	if (n == 0)
+		return 0;
+	v->inflight += n;
+	took = v->ops->submit(v->priv, batch, n);
+	if (took < 0)
+		took = 0;
+	for (unsigned i = (unsigned)took; i < n; i++) {
+		struct rtag *t = &rt->tags[batch[i].user_data];
+
+		if (t->kind == TAG_NEWFD)
+			close(t->ph);
+		t->kind = TAG_FREE;
+		v->inflight--;
+	}
+	return (unsigned)took;
+}
+
+static int router_submit(void *priv, const struct vos_req *reqs, unsigned n)
+{
+	struct router *rt = priv;
+	struct vos_req batch[32];
+	unsigned nb = 0, cur = 0, done = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		const struct vos_req *r = &reqs[i];
+		struct rtag *t = &rt->tags[r->user_data];
+		struct vos_req out;
+		unsigned s;
+		int err = route(rt, r, &s, &out);
+
+		if (nb && (s != cur || err || nb == 32)) {
+			unsigned took = flush(rt, cur, batch, nb);
+
+			done += took;
+			if (took < nb)
+				return done ? (int)done : -EBUSY;
+			nb = 0;
+		}
+		if (err == 0 && s != 0 && makes_fd(r)) {
+			t->ph = open("/dev/null", O_RDONLY | O_CLOEXEC);
+			if (t->ph >= 0 && r->op == VOS_OP_FCNTL && r->arg) {
+				/* F_DUPFD's lowest number applies to ours */
+				int d = fcntl(t->ph, F_DUPFD_CLOEXEC, (int)r->arg);
+
+				close(t->ph);
+				t->ph = d;
+			}
+			if (t->ph < 0)
+				err = -errno;
+			t->kind = TAG_NEWFD;
+		} else if (err == 0 && s != 0 && r->op == VOS_OP_CLOSE) {
+			t->ph = r->fd;
+			t->kind = TAG_CLOSE;
+		} else {
+			t->kind = TAG_PLAIN;
+		}
+		if (err) {
+			t->kind = TAG_FREE;
+			rt->host->complete(rt->host, r->user_data, err);
+			done++;
+			continue;
+		}
+		t->svc = (uint8_t)s;
+		cur = s;
+		batch[nb++] = out;
+	}
+	done += flush(rt, cur, batch, nb);
+	return done || n == 0 ? (int)done : -EBUSY;
+}
+
+static int router_reap(void *priv)
+{
+	struct router *rt = priv;
+	int total = 0;
+
+	for (unsigned i = 0; i < rt->nsvc; i++) {
+		int r = rt->svc[i].ops->reap(rt->svc[i].priv);
+
+		if (r > 0)
+			total += r;
+	}
+	return total;
+}
+
+static int router_wait(void *priv, int64_t timeout_ns)
+{
+	struct router *rt = priv;
+	int64_t slice = SLICE_MIN_NS, deadline;
+	unsigned busy = 0, only = 0;
+
+	for (unsigned i = 0; i < rt->nsvc; i++)
+		if (rt->svc[i].inflight) {
+			busy++;
+			only = i;
+		}
+	if (busy == 0)
+		return -EAGAIN;
+	if (busy == 1)
+		return rt->svc[only].ops->wait(rt->svc[only].priv, timeout_ns);
+	deadline = timeout_ns < 0 ? -1 : vos__now_ns() + timeout_ns;
+	for (;;) {
+		for (unsigned i = 0; i < rt->nsvc; i++) {
+			int64_t t = slice;
+			int r;
+
+			if (!rt->svc[i].inflight)
+				continue;
+			if (deadline >= 0) {
+				int64_t left = deadline - vos__now_ns();
+
+				if (left <= 0)
+					return -ETIME;
+				t = left < t ? left : t;
+			}
+			r = rt->svc[i].ops->wait(rt->svc[i].priv, t);
+			if (r > 0 || (r < 0 && r != -ETIME && r != -EAGAIN))
+				return r + router_reap(rt);
+			if (router_reap(rt) > 0)
+				return 1;
+		}
+		slice = slice * 2 > SLICE_MAX_NS ? SLICE_MAX_NS : slice * 2;
+	}
+}
+
+static void router_close(void *priv)
+{
+	struct router *rt = priv;
+
+	for (unsigned i = 0; i < rt->nsvc; i++)
+		rt->svc[i].ops->close(rt->svc[i].priv);
+	for (uint32_t fd = 0; fd < rt->fds_cap; fd++)
+		if (rt->fds[fd].svc)
+			close((int)fd);
+	for (uint32_t t = 0; t < rt->depth; t++)
+		if (rt->tags[t].kind == TAG_NEWFD)
+			close(rt->tags[t].ph);
+	free(rt->fds);
+	free(rt->tags);
+	free(rt);
+}
+
+static int router_after_fork(void *priv)
+{
+	struct router *rt = priv;
+
+	for (unsigned i = 0; i < rt->nsvc; i++) {
+		struct rsvc *s = &rt->svc[i];
+		int r = s->ops->after_fork ? s->ops->after_fork(s->priv)
+					   : -EOPNOTSUPP;
+
+		if (r < 0)
+			return r;
+		s->inflight = 0;
+	}
+	for (uint32_t t = 0; t < rt->depth; t++) {
+		if (rt->tags[t].kind == TAG_NEWFD)
+			close(rt->tags[t].ph);
+		rt->tags[t].kind = TAG_FREE;
+	}
+	return 0;
+}
+
+static void router_fd_forget(void *priv, int fd)
+{
+	struct router *rt = priv;
+
+	if (map_get(rt, fd))
+		rt->fds[fd].svc = 0; /* the service's fd stays open there */
+	if (rt->svc[0].ops->fd_forget)
+		rt->svc[0].ops->fd_forget(rt->svc[0].priv, fd);
+}
+
+static const char *router_describe(void *priv)
+{
+	return ((struct router *)priv)->desc;
+}
+
+static int router_open(struct vos_transport_host *host, void **priv)
+{
+	const char *o = host->options, *path = NULL;
+	char key[32], val[256];
+	struct router *rt;
+	size_t dl;
+	int r;
+
+	rt = calloc(1, sizeof(*rt));
+	if (!rt)
+		return -ENOMEM;
+	while ((r = vos__opt_next(&o, key, sizeof(key), val, sizeof(val))) > 0) {
+		if (strcmp(key, "routes") != 0) {
+			r = -EINVAL;
+			break;
+		}
+		path = strdup(val);
+	}
+	if (r < 0) {
+		vos__log(VOS__LOG_ERROR, "routed: bad options '%s' (routes=FILE)",
+			 host->options);
+		free(rt);
+		return -EINVAL;
+	}
+	if (!path) {
+		const char *p = vos__routes_path();
+
+		path = p ? strdup(p) : NULL;
+	}
+	if (!path) {
+		vos__log(VOS__LOG_ERROR, "routed: no routes file (set "
+			 "VOS_ROUTES or create %s)", VOS__ROUTES_DEFAULT);
+		free(rt);
+		return -ENOENT;
+	}
+	r = vos__routes_load(path, &rt->routes);
+	free((void *)path);
+	if (r < 0) {
+		free(rt);
+		return r;
+	}
+	rt->host = host;
+	rt->depth = host->queue_depth;
+	rt->tags = calloc(rt->depth, sizeof(*rt->tags));
+	if (!rt->tags) {
+		free(rt);
+		return -ENOMEM;
+	}
+	dl = (size_t)snprintf(rt->desc, sizeof(rt->desc), "routed:");
+	for (unsigned i = 0; i < rt->routes.nsvc; i++) {
+		struct rsvc *s = &rt->svc[i];
+		const char *tn = rt->routes.svc[i].transport;
+
+		s->rt = rt;
+		s->idx = i;
+		s->ops = vos_transport_find(tn);
+		if (!s->ops || s->ops == &vos__transport_routed) {
+			vos__log(VOS__LOG_ERROR, "routed: service %s: no "
+				 "transport named '%s'", rt->routes.svc[i].name,
+				 tn);
+			r = -ENOENT;
+			goto fail;
+		}
+		/* a service that is down must not stop the program: shm
+		 * attaches when first used */
+		snprintf(s->options, sizeof(s->options), "%s%s%s",
+			 rt->routes.svc[i].options,
+			 i && rt->routes.svc[i].options[0] ? "," : "",
+			 i && !strcmp(tn, "shm") ? "lazy=1" : "");
+		s->host.queue_depth = rt->depth;
+		s->host.options = s->options;
+		s->host.complete = sub_complete;
+		r = s->ops->open(&s->host, &s->priv);
+		if (r < 0) {
+			vos__log(VOS__LOG_ERROR, "routed: service %s: %s",
+				 rt->routes.svc[i].name, strerror(-r));
+			goto fail;
+		}
+		rt->nsvc++;
+		if (dl < sizeof(rt->desc))
+			dl += (size_t)snprintf(rt->desc + dl,
+				sizeof(rt->desc) - dl, " %s=%s",
+				rt->routes.svc[i].name,
+				s->ops->describe ? s->ops->describe(s->priv)
+						 : s->ops->name);
+	}
+	*priv = rt;
+	return 0;
+fail:
+	for (unsigned i = 0; i < rt->nsvc; i++)
+		rt->svc[i].ops->close(rt->svc[i].priv);
+	free(rt->tags);
+	free(rt);
+	return r;
+}
+
+const struct vos_transport_ops vos__transport_routed = {
+	.abi = VOS_TRANSPORT_ABI,
+	.name = "routed",
+	.open = router_open,
+	.submit = router_submit,
+	.reap = router_reap,
+	.wait = router_wait,
+	.close = router_close,
+	.after_fork = router_after_fork,
+	.fd_forget = router_fd_forget,
+	.describe = router_describe,
+};
