@@ -820,6 +820,18 @@ static Suite *ops_suite(void)
 	TCase *f = tcase_create("files"), *n = tcase_create("sockets"),
 	      *e = tcase_create("events");
 
+	/* these use lseek(2), openat(2) or write(2) on the fds as well, so
+	 * they need kernel fds: tests/services.test leaves them out */
+	tcase_set_tags(f, "kernel-fd");
+	{
+		/* feeds its socket with send(2) */
+		TCase *k = tcase_create("sockets with libc");
+
+		tcase_set_tags(k, "kernel-fd");
+		tcase_add_test(k, fcntl_and_ioctl);
+		suite_add_tcase(s, k);
+	}
+
 	tcase_set_timeout(f, 60);
 	tcase_set_timeout(n, 60);
 	tcase_set_timeout(e, 60);
@@ -832,7 +844,6 @@ static Suite *ops_suite(void)
 	tcase_add_test(f, file_read_uncached);
 	tcase_add_test(f, file_o_direct);
 	tcase_add_test(f, fd_number_reuse);
-	tcase_add_test(n, fcntl_and_ioctl);
 	tcase_add_test(n, tcp_full_cycle);
 	tcase_add_test(n, connect_refused);
 	tcase_add_test(n, many_recvs_in_flight);

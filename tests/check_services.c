@@ -1,0 +1,1009 @@
+/*
+ * check_services.c - the service daemons for real: files through stord,
+ * routing, confinement and permissions, fairness between clients, and
+ * failure isolation (the paper's Figure 13).  Every test starts its own
+ * netd/stord processes on private sockets and stops them.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <virtuos/virtuos.h>
+
+#include "daemon.h"
+
+static char work[80];    /* sockets, logs, routes (short: socket paths) */
+static char exp_dir[300]; /* stord's export root */
+static char routes[300];
+static struct td netd, stord;
+
+static void make_work(void)
+{
+	const char *t = getenv("TMPDIR");
+
+	snprintf(work, sizeof(work), "%s/vos-svc-XXXXXX", t && *t ? t : "/tmp");
+	ck_assert_ptr_nonnull(mkdtemp(work));
+	snprintf(exp_dir, sizeof(exp_dir), "%s/export", work);
+	ck_assert_int_eq(mkdir(exp_dir, 0755), 0);
+	snprintf(routes, sizeof(routes), "%s/routes.conf", work);
+}
+
+static void write_routes(void)
+{
+	FILE *f = fopen(routes, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "service netd shm path=%s/netd.sock\n"
+		   "service stord shm path=%s/stord.sock\n"
+		   "family inet netd\nfamily inet6 netd\n"
+		   "path %s stord\n", work, work, exp_dir);
+	fclose(f);
+	setenv("VOS_ROUTES", routes, 1);
+}
+
+static void start_netd(const char *const *extra)
+{
+	char s[300];
+
+	snprintf(s, sizeof(s), "%s/netd.sock", work);
+	td_start(&netd, "netd", s, extra);
+}
+
+static void start_stord(const char *const *extra)
+{
+	char s[300];
+	const char *args[16] = { "--root", exp_dir };
+	int n = 2;
+
+	for (int i = 0; extra && extra[i] && n < 15; i++)
+		args[n++] = extra[i];
+	snprintf(s, sizeof(s), "%s/stord.sock", work);
+	td_start(&stord, "stord", s, args);
+}
+
+static void setup_both(void)
+{
+	make_work();
+	write_routes();
+	start_netd(NULL);
+	start_stord(NULL);
+}
+
+static void teardown_both(void)
+{
+	if (netd.pid)
+		ck_assert_int_eq(td_stop(&netd), 0);
+	if (stord.pid)
+		ck_assert_int_eq(td_stop(&stord), 0);
+}
+
+static struct vos_ctx *ctx_routed(void)
+{
+	struct vos_ctx *ctx = NULL;
+
+	ck_assert_int_eq(vos_ctx_create(NULL, &ctx), 0);
+	ck_assert_ptr_nonnull(strstr(vos_ctx_describe(ctx), "routed"));
+	return ctx;
+}
+
+static void path_in(char *buf, size_t n, const char *name)
+{
+	snprintf(buf, n, "%s/%s", exp_dir, name);
+}
+
+/* A TCP listener on loopback through ctx; its port in *port. */
+static int listener(struct vos_ctx *ctx, struct sockaddr_in *sin)
+{
+	socklen_t sl = sizeof(*sin);
+	int l = vos_socket(ctx, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_ge(l, 0);
+	ck_assert_int_eq(vos_bind(ctx, l, (struct sockaddr *)sin,
+				  sizeof(*sin)), 0);
+	ck_assert_int_eq(vos_listen(ctx, l, 64), 0);
+	ck_assert_int_eq(vos_getsockname(ctx, l, (struct sockaddr *)sin, &sl),
+			 0);
+	return l;
+}
+
+/* ---- files through stord ------------------------------------------------ */
+
+START_TEST(files_through_stord)
+{
+	struct vos_ctx *ctx;
+	char p[400], q[400], buf[256] = { 0 }, a[4], b[8];
+	static char big[300000], back[300000];
+	struct iovec iov[2] = { { a, sizeof(a) }, { b, sizeof(b) } };
+	struct statx stx;
+	struct vos_req r[64];
+	struct vos_cqe c[64];
+	char st[4096];
+	size_t done;
+	int fd, dfd, got;
+
+	setup_both();
+	ctx = ctx_routed();
+	path_in(p, sizeof(p), "f");
+	fd = vos_openat(ctx, AT_FDCWD, p, O_RDWR | O_CREAT | O_EXCL, 0640);
+	ck_assert_int_ge(fd, 0);
+	/* the fd is a real kernel fd number of ours (a placeholder) */
+	ck_assert_int_ge(fcntl(fd, F_GETFD), 0);
+	ck_assert_int_eq(vos_openat(ctx, AT_FDCWD, p, O_RDWR | O_CREAT |
+				    O_EXCL, 0640), -EEXIST);
+	ck_assert_int_eq(vos_write(ctx, fd, "hello ", 6), 6);
+	ck_assert_int_eq(vos_write(ctx, fd, "world", 5), 5);
+	ck_assert_int_eq(vos_pread(ctx, fd, buf, sizeof(buf), 0), 11);
+	ck_assert_str_eq(buf, "hello world");
+	ck_assert_int_eq(vos_pwrite(ctx, fd, "W", 1, 6), 1);
+	ck_assert_int_eq(vos_readv(ctx, fd, iov, 2, 2), 9); /* "llo World" */
+	ck_assert_int_eq(memcmp(a, "llo ", 4), 0);
+	ck_assert_int_eq(memcmp(b, "World", 5), 0);
+	ck_assert_int_eq(vos_writev(ctx, fd, iov, 2, 100), 12);
+	ck_assert_int_eq(vos_statx(ctx, fd, "", AT_EMPTY_PATH, STATX_SIZE,
+				   &stx), 0);
+	ck_assert_uint_eq(stx.stx_size, 112);
+	ck_assert_int_eq(vos_statx(ctx, AT_FDCWD, p, 0, STATX_MODE, &stx), 0);
+	ck_assert_uint_eq(stx.stx_mode & 0777, 0640);
+	ck_assert_int_eq(vos_ftruncate(ctx, fd, 5), 0);
+	ck_assert_int_eq(vos_fallocate(ctx, fd, 0, 0, 8192), 0);
+	ck_assert_int_eq(vos_fsync(ctx, fd), 0);
+	ck_assert_int_eq(vos_fdatasync(ctx, fd), 0);
+	/* the same file, seen directly on the host */
+	{
+		struct stat sb;
+
+		ck_assert_int_eq(stat(p, &sb), 0);
+		ck_assert_int_eq(sb.st_size, 8192);
+	}
+	/* a transfer larger than a data slot: short counts, all data */
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (char)(i * 7 + i / 251);
+	for (done = 0; done < sizeof(big);) {
+		ssize_t n = vos_pwrite(ctx, fd, big + done, sizeof(big) - done,
+				       (off_t)done);
+
+		ck_assert_int_gt(n, 0);
+		done += (size_t)n;
+	}
+	for (done = 0; done < sizeof(back);) {
+		ssize_t n = vos_pread(ctx, fd, back + done, sizeof(back) - done,
+				      (off_t)done);
+
+		ck_assert_int_gt(n, 0);
+		done += (size_t)n;
+	}
+	ck_assert_int_eq(memcmp(big, back, sizeof(big)), 0);
+	/* a batch of 64 in one submit */
+	for (int i = 0; i < 64; i++) {
+		vos_prep_pwrite(&r[i], fd, big + i * 512, 512,
+				(uint64_t)i * 512);
+		r[i].user_data = (uint64_t)i + 1000;
+	}
+	ck_assert_int_eq(vos_submit(ctx, r, 64), 64);
+	got = 0;
+	while (got < 64) {
+		int n = vos_wait(ctx, c, 64, 1, 10LL * 1000000000);
+
+		ck_assert_int_gt(n, 0);
+		for (int i = 0; i < n; i++) {
+			ck_assert_int_eq(c[i].res, 512);
+			ck_assert_uint_ge(c[i].user_data, 1000);
+		}
+		got += n;
+	}
+	ck_assert_int_eq(vos_close(ctx, fd), 0);
+	ck_assert_int_eq(fcntl(fd, F_GETFD), -1); /* placeholder released */
+	/* directories, rename, unlink */
+	path_in(p, sizeof(p), "d");
+	ck_assert_int_eq(vos_mkdirat(ctx, AT_FDCWD, p, 0755), 0);
+	dfd = vos_openat(ctx, AT_FDCWD, p, O_RDONLY | O_DIRECTORY, 0);
+	ck_assert_int_ge(dfd, 0);
+	fd = vos_openat(ctx, dfd, "inner", O_WRONLY | O_CREAT, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(vos_close(ctx, fd), 0);
+	ck_assert_int_eq(vos_renameat(ctx, dfd, "inner", dfd, "moved", 0), 0);
+	path_in(q, sizeof(q), "d/moved");
+	ck_assert_int_eq(access(q, F_OK), 0);
+	ck_assert_int_eq(vos_unlinkat(ctx, dfd, "moved", 0), 0);
+	ck_assert_int_eq(access(q, F_OK), -1);
+	ck_assert_int_eq(vos_unlinkat(ctx, AT_FDCWD, p, AT_REMOVEDIR), 0);
+	ck_assert_int_eq(vos_close(ctx, dfd), 0);
+	/* stord did the work */
+	ck_assert_int_eq(td_stats(stord.sock, st, sizeof(st)), 0);
+	ck_assert_int_eq(td_stat(st, "clients"), 1);
+	ck_assert_int_ge(td_stat(st, "done"), 90);
+	vos_ctx_destroy(ctx);
+	teardown_both();
+}
+END_TEST
+
+/* ---- routing ------------------------------------------------------------ */
+
+START_TEST(routing_mixed)
+{
+	struct vos_ctx *ctx;
+	struct sockaddr_in sin;
+	char p[400], local[400], st[4096], buf[16] = { 0 };
+	long before;
+	int fd, lfd, l, s, a, pp[2];
+
+	setup_both();
+	ctx = ctx_routed();
+	/* a file under the export: stord */
+	path_in(p, sizeof(p), "routed");
+	fd = vos_openat(ctx, AT_FDCWD, p, O_RDWR | O_CREAT, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(vos_write(ctx, fd, "S", 1), 1);
+	/* a file elsewhere: the local kernel; the fd is the kernel's own */
+	snprintf(local, sizeof(local), "%s/local-file", work);
+	lfd = vos_openat(ctx, AT_FDCWD, local, O_RDWR | O_CREAT, 0600);
+	ck_assert_int_ge(lfd, 0);
+	ck_assert_int_eq(vos_write(ctx, lfd, "L", 1), 1);
+	ck_assert_int_eq(pread(lfd, buf, 1, 0), 1);
+	ck_assert_int_eq(buf[0], 'L');
+	/* a socket: netd */
+	l = listener(ctx, &sin);
+	s = vos_socket(ctx, AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(s, 0);
+	ck_assert_int_eq(vos_connect(ctx, s, (struct sockaddr *)&sin,
+				     sizeof(sin)), 0);
+	a = vos_accept(ctx, l, NULL, NULL, 0);
+	ck_assert_int_ge(a, 0);
+	/* a pipe: local */
+	ck_assert_int_eq(pipe(pp), 0);
+	ck_assert_int_eq(vos_write(ctx, pp[1], "P", 1), 1);
+	ck_assert_int_eq(vos_read(ctx, pp[0], buf, 1), 1);
+	ck_assert_int_eq(buf[0], 'P');
+	/* every fd number is distinct and a real fd of this process */
+	{
+		int all[] = { fd, lfd, l, s, a, pp[0], pp[1] };
+
+		for (unsigned i = 0; i < 7; i++) {
+			ck_assert_int_ge(fcntl(all[i], F_GETFD), 0);
+			for (unsigned j = i + 1; j < 7; j++)
+				ck_assert_int_ne(all[i], all[j]);
+		}
+	}
+	ck_assert_int_eq(vos_send(ctx, s, "N", 1, 0), 1);
+	ck_assert_int_eq(vos_recv(ctx, a, buf, 1, 0), 1);
+	ck_assert_int_eq(buf[0], 'N');
+	/* rename across services is refused like across mounts */
+	ck_assert_int_eq(vos_renameat(ctx, AT_FDCWD, p, AT_FDCWD, local, 0),
+			 -EXDEV);
+	/* the local file never reached stord; the socket never did */
+	ck_assert_int_eq(td_stats(stord.sock, st, sizeof(st)), 0);
+	before = td_stat(st, "done");
+	ck_assert_int_eq(vos_write(ctx, lfd, "L", 1), 1);
+	ck_assert_int_eq(vos_send(ctx, s, "N", 1, 0), 1);
+	ck_assert_int_eq(td_stats(stord.sock, st, sizeof(st)), 0);
+	ck_assert_int_eq(td_stat(st, "done"), before);
+	ck_assert_int_eq(vos_write(ctx, fd, "S", 1), 1);
+	ck_assert_int_eq(td_stats(stord.sock, st, sizeof(st)), 0);
+	ck_assert_int_eq(td_stat(st, "done"), before + 1);
+	/* the netd fds can be shut down and closed */
+	ck_assert_int_eq(vos_shutdown(ctx, s, SHUT_WR), 0);
+	ck_assert_int_eq(vos_recv(ctx, a, buf, sizeof(buf), 0), 1);
+	ck_assert_int_eq(vos_recv(ctx, a, buf, sizeof(buf), 0), 0);
+	ck_assert_int_eq(vos_close(ctx, a), 0);
+	ck_assert_int_eq(vos_close(ctx, s), 0);
+	ck_assert_int_eq(vos_close(ctx, l), 0);
+	ck_assert_int_eq(vos_close(ctx, fd), 0);
+	ck_assert_int_eq(vos_close(ctx, lfd), 0);
+	close(pp[0]);
+	close(pp[1]);
+	vos_ctx_destroy(ctx);
+	teardown_both();
+}
+END_TEST
+
+START_TEST(routes_file_errors)
+{
+	struct vos_ctx *ctx = NULL;
+	FILE *f;
+
+	make_work();
+	f = fopen(routes, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "service netd shm path=/nonexistent.sock\nfamily inet nobody\n");
+	fclose(f);
+	setenv("VOS_ROUTES", routes, 1);
+	ck_assert_int_eq(vos_ctx_create(NULL, &ctx), -EINVAL);
+	setenv("VOS_ROUTES", "/nonexistent/routes.conf", 1);
+	ck_assert_int_eq(vos_ctx_create(NULL, &ctx), -ENOENT);
+	/* a service that is down: the context works, its calls fail */
+	f = fopen(routes, "w");
+	fprintf(f, "service netd shm path=%s/absent.sock\nfamily inet netd\n",
+		work);
+	fclose(f);
+	setenv("VOS_ROUTES", routes, 1);
+	ck_assert_int_eq(vos_ctx_create(NULL, &ctx), 0);
+	ck_assert_int_eq(vos_socket(ctx, AF_INET, SOCK_STREAM, 0), -EIO);
+	ck_assert_int_eq(vos_nop(ctx), 0); /* local calls are unaffected */
+	vos_ctx_destroy(ctx);
+	setenv("VOS_ROUTES", "none", 1);
+	ck_assert_int_eq(vos_ctx_create(NULL, &ctx), 0);
+	ck_assert_ptr_null(strstr(vos_ctx_describe(ctx), "routed"));
+	vos_ctx_destroy(ctx);
+}
+END_TEST
+
+/* ---- stord: confinement and permissions --------------------------------- */
+
+START_TEST(stord_confinement)
+{
+	struct vos_ctx *ctx;
+	char p[400], outside[400];
+	struct statx stx;
+	int dfd, fd;
+
+	setup_both();
+	ctx = ctx_routed();
+	/* a secret next to the export, and ways that point at it */
+	snprintf(outside, sizeof(outside), "%s/secret", work);
+	fd = open(outside, O_WRONLY | O_CREAT, 0644);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	path_in(p, sizeof(p), "sub");
+	ck_assert_int_eq(mkdir(p, 0755), 0);
+	path_in(p, sizeof(p), "abs-link");
+	ck_assert_int_eq(symlink(outside, p), 0);
+	path_in(p, sizeof(p), "rel-link");
+	ck_assert_int_eq(symlink("../secret", p), 0);
+	path_in(p, sizeof(p), "proc-link");
+	ck_assert_int_eq(symlink("/proc/self/root/etc/passwd", p), 0);
+	path_in(p, sizeof(p), "sub/inside");
+	ck_assert_int_eq(symlink("../sub", p), 0); /* stays inside: fine */
+
+	dfd = vos_openat(ctx, AT_FDCWD, exp_dir, O_RDONLY | O_DIRECTORY, 0);
+	ck_assert_int_ge(dfd, 0);
+	/* "..": out of the root */
+	ck_assert_int_eq(vos_openat(ctx, dfd, "../secret", O_RDONLY, 0), -EXDEV);
+	ck_assert_int_eq(vos_openat(ctx, dfd, "sub/../../secret", O_RDONLY, 0),
+			 -EXDEV);
+	/* an absolute path on a stord directory fd */
+	ck_assert_int_eq(vos_openat(ctx, dfd, outside, O_RDONLY, 0), -EXDEV);
+	ck_assert_int_eq(vos_openat(ctx, dfd, "/etc/passwd", O_RDONLY, 0),
+			 -EXDEV);
+	/* symlinks, absolute and relative, and /proc magic links */
+	ck_assert_int_eq(vos_openat(ctx, dfd, "abs-link", O_RDONLY, 0), -EXDEV);
+	ck_assert_int_eq(vos_openat(ctx, dfd, "rel-link", O_RDONLY, 0), -EXDEV);
+	ck_assert_int_eq(vos_openat(ctx, dfd, "proc-link", O_RDONLY, 0),
+			 -EXDEV);
+	path_in(p, sizeof(p), "rel-link");
+	ck_assert_int_eq(vos_openat(ctx, AT_FDCWD, p, O_RDONLY, 0), -EXDEV);
+	/* the other path calls are confined too */
+	ck_assert_int_eq(vos_statx(ctx, dfd, "../secret", 0, STATX_SIZE, &stx),
+			 -EXDEV);
+	ck_assert_int_eq(vos_statx(ctx, dfd, "abs-link", 0, STATX_SIZE, &stx),
+			 -EXDEV);
+	ck_assert_int_eq(vos_unlinkat(ctx, dfd, "../secret", 0), -EXDEV);
+	ck_assert_int_eq(vos_mkdirat(ctx, dfd, "../newdir", 0755), -EXDEV);
+	ck_assert_int_eq(vos_renameat(ctx, dfd, "../secret", dfd, "stolen", 0),
+			 -EXDEV);
+	ck_assert_int_eq(vos_unlinkat(ctx, dfd, "..", AT_REMOVEDIR), -EINVAL);
+	ck_assert_int_eq(access(outside, F_OK), 0); /* untouched */
+	/* what stays inside works */
+	fd = vos_openat(ctx, dfd, "sub/inside/../sub", O_RDONLY | O_DIRECTORY,
+			0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(vos_close(ctx, fd), 0);
+	ck_assert_int_eq(vos_statx(ctx, dfd, "abs-link", AT_SYMLINK_NOFOLLOW,
+				   STATX_MODE, &stx), 0);
+	ck_assert(S_ISLNK(stx.stx_mode));
+	ck_assert_int_eq(vos_close(ctx, dfd), 0);
+	vos_ctx_destroy(ctx);
+	teardown_both();
+}
+END_TEST
+
+START_TEST(stord_permissions)
+{
+	char p[400], q[400];
+	pid_t pid;
+	int fd, st;
+
+	setup_both();
+	/* nobody must reach the routes file and the sockets */
+	ck_assert_int_eq(chmod(work, 0755), 0);
+	ck_assert_int_eq(chmod(routes, 0644), 0);
+	path_in(p, sizeof(p), "root-only");
+	fd = open(p, O_WRONLY | O_CREAT, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "x", 1), 1);
+	close(fd);
+	path_in(q, sizeof(q), "public");
+	fd = open(q, O_WRONLY | O_CREAT, 0644);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		/* an unprivileged client: nobody */
+		struct vos_ctx *ctx = NULL;
+		char r[400];
+		int ok = 1;
+
+		if (setgroups(0, NULL) || setgid(65534) || setuid(65534))
+			_exit(90);
+		if (vos_ctx_create(NULL, &ctx) < 0)
+			_exit(91);
+		ok &= vos_openat(ctx, AT_FDCWD, p, O_RDONLY, 0) == -EACCES;
+		ok &= vos_openat(ctx, AT_FDCWD, p, O_WRONLY, 0) == -EACCES;
+		fd = vos_openat(ctx, AT_FDCWD, q, O_RDONLY, 0);
+		ok &= fd >= 0;
+		ok &= vos_openat(ctx, AT_FDCWD, q, O_WRONLY, 0) == -EACCES;
+		path_in(r, sizeof(r), "new-file");
+		ok &= vos_openat(ctx, AT_FDCWD, r, O_WRONLY | O_CREAT, 0644) ==
+		      -EACCES;
+		ok &= vos_unlinkat(ctx, AT_FDCWD, q, 0) == -EACCES;
+		ok &= vos_mkdirat(ctx, AT_FDCWD, r, 0755) == -EACCES;
+		/* and netd will not open privileged ports or raw sockets */
+		{
+			struct sockaddr_in sin = { .sin_family = AF_INET,
+						   .sin_port = htons(80) };
+			int s = vos_socket(ctx, AF_INET, SOCK_STREAM, 0);
+
+			ok &= s >= 0;
+			ok &= vos_bind(ctx, s, (struct sockaddr *)&sin,
+				       sizeof(sin)) == -EACCES;
+			ok &= vos_socket(ctx, AF_INET, SOCK_RAW, IPPROTO_ICMP) ==
+			      -EPERM;
+		}
+		vos_ctx_destroy(ctx);
+		_exit(ok ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		      "unprivileged client: status %d", st);
+	/* the daemon saw uid 65534 */
+	{
+		FILE *f = fopen(stord.log, "r");
+		char line[512];
+		bool seen = false;
+
+		ck_assert_ptr_nonnull(f);
+		while (fgets(line, sizeof(line), f))
+			seen |= strstr(line, "uid 65534") != NULL;
+		fclose(f);
+		ck_assert(seen);
+	}
+	teardown_both();
+}
+END_TEST
+
+/* ---- fairness: a bound on in-flight requests per client ------------------ */
+
+START_TEST(inflight_bound_two_clients)
+{
+	const char *args[] = { "--max-inflight", "8", NULL };
+	struct vos_ctx *ctx;
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sin);
+	int go[2], up[2], st, l, s, a, nl, peer;
+	char stt[4096], c, x[200];
+	pid_t pid;
+
+	make_work();
+	write_routes();
+	start_netd(args);
+	/* client A's data comes from a plain socket of this process, so
+	 * nothing A needs waits behind its own flood */
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	nl = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(bind(nl, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(listen(nl, 1), 0);
+	ck_assert_int_eq(getsockname(nl, (struct sockaddr *)&sin, &sl), 0);
+	ck_assert_int_eq(pipe(go), 0);
+	ck_assert_int_eq(pipe(up), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		/* client A floods: 200 recvs on a socket with no data yet */
+		struct vos_req r[200];
+		struct vos_cqe cq[200];
+		char one[200];
+		int got = 0;
+
+		if (vos_ctx_create(NULL, &ctx) < 0)
+			_exit(91);
+		s = vos_socket(ctx, AF_INET, SOCK_STREAM, 0);
+		if (vos_connect(ctx, s, (struct sockaddr *)&sin, sizeof(sin)))
+			_exit(92);
+		for (int i = 0; i < 200; i++) {
+			vos_prep_recv(&r[i], s, &one[i], 1, 0);
+			r[i].user_data = (uint64_t)i;
+		}
+		if (vos_submit(ctx, r, 200) != 200)
+			_exit(93);
+		if (write(up[1], "A", 1) != 1)
+			_exit(94);
+		while (got < 200) {
+			int n = vos_wait(ctx, cq, 200, 1, 20LL * 1000000000);
+
+			if (n <= 0)
+				_exit(96);
+			for (int i = 0; i < n; i++)
+				if (cq[i].res != 1)
+					_exit(97);
+			got += n;
+		}
+		vos_ctx_destroy(ctx);
+		_exit(0);
+	}
+	peer = accept(nl, NULL, NULL);
+	ck_assert_int_ge(peer, 0);
+	ck_assert_int_eq(read(up[0], &c, 1), 1);
+	/* A gets stuck at its bound, its other requests wait in its ring */
+	if (!td_wait_text(netd.sock, "inflight 8 ", 10000)) {
+		td_stats(netd.sock, stt, sizeof(stt));
+		ck_abort_msg("client A never reached its bound of 8: %s", stt);
+	}
+	/* client B makes progress meanwhile: 500 round trips */
+	{
+		int64_t t0 = td_now_ms();
+		char buf[4];
+
+		ctx = ctx_routed();
+		l = listener(ctx, &sin);
+		s = vos_socket(ctx, AF_INET, SOCK_STREAM, 0);
+		ck_assert_int_eq(vos_connect(ctx, s, (struct sockaddr *)&sin,
+					     sizeof(sin)), 0);
+		a = vos_accept(ctx, l, NULL, NULL, 0);
+		ck_assert_int_ge(a, 0);
+		for (int i = 0; i < 500; i++) {
+			ck_assert_int_eq(vos_send(ctx, s, "ping", 4, 0), 4);
+			ck_assert_int_eq(vos_recv(ctx, a, buf, 4, MSG_WAITALL),
+					 4);
+		}
+		printf("inflight_bound: client B did 500 round trips in %lld ms "
+		       "while client A held 8 (of 200) in flight\n",
+		       (long long)(td_now_ms() - t0));
+		vos_ctx_destroy(ctx);
+	}
+	ck_assert_int_eq(td_stats(netd.sock, stt, sizeof(stt)), 0);
+	ck_assert_msg(strstr(stt, "inflight 8 "), "stats: %s", stt);
+	/* then A gets all of its 200, 8 at a time */
+	memset(x, 'x', sizeof(x));
+	ck_assert_int_eq(write(peer, x, sizeof(x)), sizeof(x));
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "A: %d", st);
+	close(peer);
+	close(nl);
+	ck_assert_int_eq(td_stop(&netd), 0);
+}
+END_TEST
+
+/* ---- failure isolation -------------------------------------------------- */
+
+/* The stord writer: appends 4 KiB records numbered 0,1,2... and reports
+ * each acknowledged record number on fd `ack` until told to stop. */
+static void writer(const char *path, int ack, int stop)
+{
+	struct vos_ctx *ctx;
+	char rec[4096];
+	int fd;
+
+	if (vos_ctx_create(NULL, &ctx) < 0)
+		_exit(81);
+	fd = vos_openat(ctx, AT_FDCWD, path, O_WRONLY | O_CREAT | O_TRUNC,
+			0644);
+	if (fd < 0)
+		_exit(82);
+	fcntl(stop, F_SETFL, O_NONBLOCK);
+	for (uint32_t i = 0;; i++) {
+		char c;
+
+		memset(rec, 0, sizeof(rec));
+		snprintf(rec, sizeof(rec), "record %u", i);
+		if (vos_pwrite(ctx, fd, rec, sizeof(rec),
+			       (off_t)i * sizeof(rec)) != sizeof(rec))
+			_exit(83); /* any error fails the test */
+		if (write(ack, &i, sizeof(i)) != sizeof(i))
+			_exit(84);
+		if (read(stop, &c, 1) == 1)
+			break;
+	}
+	if (vos_fsync(ctx, fd) != 0 || vos_close(ctx, fd) != 0)
+		_exit(85);
+	vos_ctx_destroy(ctx);
+	_exit(0);
+}
+
+START_TEST(kill_netd_midload)
+{
+	struct vos_ctx *ctx;
+	struct sockaddr_in sin;
+	char p[400], buf[4096];
+	static char chunk[16384];
+	int ack[2], stop[2], st, l, s, a, s2, a2;
+	uint32_t last = 0, n_before, acked;
+	struct vos_req r;
+	struct vos_cqe c;
+	int64_t t_kill, t_fail;
+	pid_t wpid;
+
+	setup_both();
+	/* the stord writer, in its own process */
+	path_in(p, sizeof(p), "journal");
+	ck_assert_int_eq(pipe(ack), 0);
+	ck_assert_int_eq(pipe(stop), 0);
+	wpid = fork();
+	ck_assert_int_ge(wpid, 0);
+	if (wpid == 0)
+		writer(p, ack[1], stop[0]);
+	close(ack[1]);
+	/* this process streams through netd */
+	ctx = ctx_routed();
+	l = listener(ctx, &sin);
+	s = vos_socket(ctx, AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_eq(vos_connect(ctx, s, (struct sockaddr *)&sin,
+				     sizeof(sin)), 0);
+	a = vos_accept(ctx, l, NULL, NULL, 0);
+	ck_assert_int_ge(a, 0);
+	for (int i = 0; i < 200; i++) {
+		ck_assert_int_eq(vos_send(ctx, s, chunk, sizeof(chunk), 0),
+				 sizeof(chunk));
+		ck_assert_int_eq(vos_recv(ctx, a, chunk, sizeof(chunk),
+					  MSG_WAITALL), sizeof(chunk));
+	}
+	/* the writer's latest acknowledgement before the kill */
+	ck_assert_int_eq(read(ack[0], &n_before, sizeof(n_before)), 4);
+	fcntl(ack[0], F_SETFL, O_NONBLOCK);
+	while (read(ack[0], &last, sizeof(last)) == 4)
+		n_before = last;
+	fcntl(ack[0], F_SETFL, 0);
+	/* a recv in flight at netd, then SIGKILL netd */
+	vos_prep_recv(&r, a, buf, sizeof(buf), 0);
+	r.user_data = 7;
+	ck_assert_int_eq(vos_submit(ctx, &r, 1), 1);
+	ck_assert_int_eq(vos_wait(ctx, &c, 1, 1, 0), -ETIME);
+	t_kill = td_now_ms();
+	td_kill(&netd);
+	ck_assert_int_eq(vos_wait(ctx, &c, 1, 1, 10LL * 1000000000), 1);
+	t_fail = td_now_ms();
+	ck_assert_uint_eq(c.user_data, 7);
+	ck_assert_int_eq(c.res, -ECONNRESET);
+	printf("kill_netd: the in-flight recv failed %lld ms after SIGKILL\n",
+	       (long long)(t_fail - t_kill));
+	ck_assert_int_lt(t_fail - t_kill, 2000);
+	/* calls on the dead service's fds fail at once; closing works */
+	ck_assert_int_eq(vos_send(ctx, s, "x", 1, 0), -EIO);
+	ck_assert_int_eq(vos_close(ctx, s), 0);
+	ck_assert_int_eq(vos_close(ctx, a), 0);
+	ck_assert_int_eq(vos_close(ctx, l), 0);
+	/* local calls are unaffected */
+	ck_assert_int_eq(vos_nop(ctx), 0);
+	/* the stord writer went on: more records acknowledged after the kill */
+	acked = n_before;
+	while (acked < n_before + 200)
+		ck_assert_int_eq(read(ack[0], &acked, sizeof(acked)), 4);
+	/* restart netd: new sockets work in this same process */
+	start_netd(NULL);
+	l = listener(ctx, &sin);
+	s2 = vos_socket(ctx, AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(s2, 0);
+	ck_assert_int_eq(vos_connect(ctx, s2, (struct sockaddr *)&sin,
+				     sizeof(sin)), 0);
+	a2 = vos_accept(ctx, l, NULL, NULL, 0);
+	ck_assert_int_ge(a2, 0);
+	ck_assert_int_eq(vos_send(ctx, s2, "again", 5, 0), 5);
+	ck_assert_int_eq(vos_recv(ctx, a2, buf, 5, MSG_WAITALL), 5);
+	ck_assert_int_eq(memcmp(buf, "again", 5), 0);
+	vos_ctx_destroy(ctx);
+	/* stop the writer; every acknowledged record is in the file */
+	ck_assert_int_eq(write(stop[1], "s", 1), 1);
+	while (read(ack[0], &last, sizeof(last)) == 4)
+		acked = last;
+	ck_assert_int_eq(waitpid(wpid, &st, 0), wpid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		      "stord writer: status %d", st);
+	{
+		int fd = open(p, O_RDONLY);
+		char want[64];
+
+		ck_assert_int_ge(fd, 0);
+		for (uint32_t i = 0; i <= acked; i++) {
+			ck_assert_int_eq(pread(fd, buf, sizeof(buf),
+					       (off_t)i * sizeof(buf)),
+					 sizeof(buf));
+			snprintf(want, sizeof(want), "record %u", i);
+			ck_assert_str_eq(buf, want);
+		}
+		close(fd);
+		printf("kill_netd: stord writer acknowledged %u records, all "
+		       "on disk; %u of them after netd died\n", acked + 1,
+		       acked - n_before);
+	}
+	teardown_both();
+}
+END_TEST
+
+static long count_fds(pid_t pid)
+{
+	char d[64];
+	long n = 0;
+	FILE *f;
+	char cmd[128];
+
+	snprintf(d, sizeof(d), "/proc/%d/fd", (int)pid);
+	snprintf(cmd, sizeof(cmd), "ls %s | wc -l", d);
+	f = popen(cmd, "r");
+	if (!f || fscanf(f, "%ld", &n) != 1)
+		n = -1;
+	if (f)
+		pclose(f);
+	return n;
+}
+
+static long rss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld", &v) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/* One client that opens files and a socket, blocks in a recv at netd, and
+ * is killed there. */
+static void attach_and_die(void)
+{
+	int up[2], st;
+	char c;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(up), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct vos_ctx *ctx;
+		struct sockaddr_in sin;
+		char p[400], buf[8];
+		int l, s, a;
+
+		if (vos_ctx_create(NULL, &ctx) < 0)
+			_exit(1);
+		path_in(p, sizeof(p), "cycle");
+		if (vos_openat(ctx, AT_FDCWD, p, O_RDWR | O_CREAT, 0600) < 0)
+			_exit(2);
+		l = listener(ctx, &sin);
+		s = vos_socket(ctx, AF_INET, SOCK_STREAM, 0);
+		if (vos_connect(ctx, s, (struct sockaddr *)&sin, sizeof(sin)))
+			_exit(3);
+		a = vos_accept(ctx, l, NULL, NULL, 0);
+		{
+			struct vos_req r;
+
+			vos_prep_recv(&r, a, buf, sizeof(buf), 0);
+			r.user_data = 1;
+			if (vos_submit(ctx, &r, 1) != 1)
+				_exit(4);
+		}
+		if (write(up[1], "u", 1) != 1)
+			_exit(5);
+		for (;;)
+			pause(); /* killed here, mid-call */
+	}
+	close(up[1]);
+	ck_assert_int_eq(read(up[0], &c, 1), 1);
+	close(up[0]);
+	kill(pid, SIGKILL);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+}
+
+START_TEST(client_killed_cycles)
+{
+	const char *quiet[] = { "--log-level", "0", NULL };
+	long fd0, rss0, fd1, rss1, sfd0, sfd1, srss0, srss1;
+	int64_t t0;
+
+	make_work();
+	write_routes();
+	start_netd(quiet);
+	start_stord(quiet);
+	/* warm up, then take the baseline */
+	for (int i = 0; i < 50; i++)
+		attach_and_die();
+	ck_assert(td_wait_clients(netd.sock, 0, 10000));
+	ck_assert(td_wait_clients(stord.sock, 0, 10000));
+	fd0 = count_fds(netd.pid);
+	rss0 = rss_kib(netd.pid);
+	sfd0 = count_fds(stord.pid);
+	srss0 = rss_kib(stord.pid);
+	t0 = td_now_ms();
+	for (int i = 0; i < 1000; i++)
+		attach_and_die();
+	ck_assert(td_wait_clients(netd.sock, 0, 20000));
+	ck_assert(td_wait_clients(stord.sock, 0, 20000));
+	fd1 = count_fds(netd.pid);
+	rss1 = rss_kib(netd.pid);
+	sfd1 = count_fds(stord.pid);
+	srss1 = rss_kib(stord.pid);
+	printf("client_killed_cycles: 1000 clients killed mid-call in %lld ms;"
+	       " netd fds %ld -> %ld, RSS %ld -> %ld KiB; stord fds %ld -> %ld,"
+	       " RSS %ld -> %ld KiB\n", (long long)(td_now_ms() - t0), fd0,
+	       fd1, rss0, rss1, sfd0, sfd1, srss0, srss1);
+	ck_assert_int_eq(fd1, fd0);
+	ck_assert_int_eq(sfd1, sfd0);
+	/* allocator noise, not growth: 1000 leaked regions would be GiBs */
+	ck_assert_int_le(rss1, rss0 + 1024);
+	ck_assert_int_le(srss1, srss0 + 1024);
+	teardown_both();
+}
+END_TEST
+
+START_TEST(garbage_from_daemon)
+{
+	const char *args[] = { "--fault-inject", "garbage", "--log-level", "0",
+			       NULL };
+	struct vos_ctx *ctx;
+	int errors = 0;
+
+	make_work();
+	write_routes();
+	start_netd(args);
+	start_stord(NULL);
+	ctx = ctx_routed();
+	for (int i = 0; i < 200; i++) {
+		int64_t t0 = td_now_ms();
+		int s = vos_socket(ctx, AF_INET, SOCK_STREAM, 0);
+
+		ck_assert_int_lt(td_now_ms() - t0, 5000); /* no hang */
+		if (s < 0) {
+			ck_assert_msg(s == -EIO || s == -ECONNRESET,
+				      "unexpected error %d", s);
+			errors++;
+		} else {
+			vos_close(ctx, s);
+		}
+	}
+	printf("garbage_from_daemon: %d of 200 socket calls failed cleanly\n",
+	       errors);
+	ck_assert_int_gt(errors, 150);
+	/* the other service and local calls are fine */
+	{
+		char p[400];
+		int fd;
+
+		path_in(p, sizeof(p), "fine");
+		fd = vos_openat(ctx, AT_FDCWD, p, O_RDWR | O_CREAT, 0600);
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(vos_write(ctx, fd, "ok", 2), 2);
+		ck_assert_int_eq(vos_close(ctx, fd), 0);
+		ck_assert_int_eq(vos_nop(ctx), 0);
+	}
+	vos_ctx_destroy(ctx);
+	teardown_both();
+}
+END_TEST
+
+/* ---- protocol version ------------------------------------------------- */
+
+START_TEST(version_mismatch_refused)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char m[VOS_WIRE_MSG_MAX];
+	int fds[VOS__CTL_MAX_FDS];
+	unsigned nfds;
+	struct vos_wire_msg h = { VOS_WIRE_MAGIC, VOS_WIRE_VERSION + 1,
+				  VOS_WIRE_MSG_ATTACH, 0,
+				  sizeof(struct vos_wire_attach) };
+	struct {
+		struct vos_wire_msg h;
+		struct vos_wire_attach a;
+	} msg = { h, { 256, 65536, 0, 0 } };
+	struct vos_wire_msg rep;
+	int s, n, l, c;
+
+	make_work();
+	start_netd(NULL);
+	/* a client speaking version 2: the daemon says no, in words */
+	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", netd.sock);
+	ck_assert_int_eq(connect(s, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	ck_assert_int_eq(send(s, &msg, sizeof(msg), 0), sizeof(msg));
+	n = vos__ctl_recv(s, m, sizeof(m) - 1, fds, &nfds, 5000);
+	ck_assert_int_gt(n, (int)sizeof(rep));
+	memcpy(&rep, m, sizeof(rep));
+	m[n] = '\0';
+	ck_assert_int_eq(rep.status, -EPROTO);
+	ck_assert_ptr_nonnull(strstr(m + sizeof(rep), "version"));
+	close(s);
+	ck_assert_int_eq(td_stop(&netd), 0);
+	/* a daemon speaking version 2: the client says no */
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/fake.sock", work);
+	l = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(bind(l, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	ck_assert_int_eq(listen(l, 1), 0);
+	{
+		pid_t pid = fork();
+		int st;
+
+		ck_assert_int_ge(pid, 0);
+		if (pid == 0) {
+			struct vos_config cfg;
+			struct vos_ctx *ctx = NULL;
+			char o[300];
+
+			vos_config_init(&cfg);
+			snprintf(o, sizeof(o), "path=%s", sun.sun_path);
+			cfg.transport = "shm";
+			cfg.options = o;
+			_exit(vos_ctx_create(&cfg, &ctx) == -EPROTO ? 0 : 1);
+		}
+		c = accept(l, NULL, NULL);
+		ck_assert_int_ge(c, 0);
+		ck_assert_int_gt(recv(c, m, sizeof(m), 0), 0);
+		h.type = VOS_WIRE_MSG_ATTACH_REPLY;
+		h.len = 0;
+		ck_assert_int_eq(send(c, &h, sizeof(h), 0), sizeof(h));
+		ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+			      "client accepted a version-2 daemon");
+		close(c);
+	}
+	close(l);
+}
+END_TEST
+
+static Suite *services_suite(void)
+{
+	Suite *s = suite_create("services");
+	TCase *f = tcase_create("files and routing");
+	TCase *c = tcase_create("confinement");
+	TCase *x = tcase_create("isolation");
+
+	tcase_set_timeout(f, 60);
+	tcase_set_timeout(c, 60);
+	tcase_set_timeout(x, 180);
+	tcase_add_test(f, files_through_stord);
+	tcase_add_test(f, routing_mixed);
+	tcase_add_test(f, routes_file_errors);
+	tcase_add_test(c, stord_confinement);
+	tcase_add_test(c, stord_permissions);
+	tcase_add_test(x, inflight_bound_two_clients);
+	tcase_add_test(x, kill_netd_midload);
+	tcase_add_test(x, client_killed_cycles);
+	tcase_add_test(x, garbage_from_daemon);
+	tcase_add_test(x, version_mismatch_refused);
+	suite_add_tcase(s, f);
+	suite_add_tcase(s, c);
+	suite_add_tcase(s, x);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(services_suite());
+	int failed;
+
+	signal(SIGPIPE, SIG_IGN);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
