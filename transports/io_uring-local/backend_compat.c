@@ -56,6 +56,7 @@ struct compat_be {
 	io_context_t aio;
 	int aio_efd;
 	bool aio_ok;
+	bool aio_tried;      /* libaio is set up on the first O_DIRECT call */
 	struct iocb *iocbs;  /* per tag */
 	uint8_t *in_aio;     /* per tag: 1 while libaio holds it */
 	struct park *parked; /* [depth], unordered */
@@ -116,7 +117,9 @@ static int c_open(struct vos__local *l, void **priv)
 		c_free(c);
 		return -ENOMEM;
 	}
-	aio_setup(c);
+	/* libaio waits for later: io_destroy() costs ~30 ms (an RCU grace
+	 * period), which a context that never does O_DIRECT I/O should not
+	 * pay when it is destroyed */
 	/* Without io_uring's punted path to compare with, a direct call is
 	 * the fastest way to run a file read that cannot wait (the other
 	 * choice is a thread hop). */
@@ -228,6 +231,10 @@ static int c_submit(void *priv, const struct vos_req *r, uint8_t fdc)
 			vos__local_complete(c->l, tag, res);
 		}
 		return 0;
+	}
+	if (kind == VOS__FD_DIRECT && !c->aio_tried) {
+		c->aio_tried = true;
+		aio_setup(c);
 	}
 	if (kind == VOS__FD_DIRECT && c->aio_ok && r->op != VOS_OP_READ &&
 	    r->op != VOS_OP_WRITE && vos__op_is_rw(r->op) &&
@@ -467,9 +474,11 @@ static int c_after_fork(void *priv)
 	if (c->aio_ok)
 		close(c->aio_efd);
 	c->aio_efd = -1;
+	c->aio_ok = false;
+	c->aio_tried = false; /* set up again on first use */
 	memset(c->in_aio, 0, c->depth);
 	c->nparked = 0;
-	return aio_setup(c);
+	return 0;
 }
 
 const struct vos__backend vos__backend_compat = {
