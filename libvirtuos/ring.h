@@ -94,35 +94,52 @@ static inline void vos__ring_store_release(uint32_t *p, uint32_t v)
 	__atomic_store_n(p, v, __ATOMIC_RELEASE);
 }
 
-/* A flag word the other side writes: relaxed is enough, because every
- * decision taken on it is followed or preceded by vos__ring_fence(). */
-static inline uint32_t vos__ring_load_flags(const uint32_t *p)
+/*
+ * The sleep/wake handshake (a Dekker pair: each side stores, then loads
+ * what the other stores).  Release/acquire do not order a store before a
+ * later load; sequentially consistent operations do (C11's single total
+ * order), so these four are seq_cst:
+ *
+ *   publisher: vos__ring_publish(index)   then vos__ring_peer_flags()
+ *              -> kick the eventfd if the peer's NEED_WAKEUP is set
+ *   sleeper:   vos__ring_set_flag(NEED_WAKEUP) then vos__ring_peek(index)
+ *              -> sleep only if the ring is still empty
+ *
+ * At least one side sees the other's store, so a request is never left
+ * in a ring whose consumer sleeps without a kick coming.  (On x86 the
+ * publish is an xchg, a full barrier; we use no standalone fence, which
+ * ThreadSanitizer cannot model.)
+ */
+
+/* Publish our producer index: also a release of the entries before it. */
+static inline void vos__ring_publish(uint32_t *p, uint32_t v)
 {
-	return __atomic_load_n(p, __ATOMIC_RELAXED);
+	__atomic_store_n(p, v, __ATOMIC_SEQ_CST);
 }
 
+/* The other side's index, for the sleeper's last look. */
+static inline uint32_t vos__ring_peek(const uint32_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_SEQ_CST);
+}
+
+/* The other side's flag word, after our publish. */
+static inline uint32_t vos__ring_peer_flags(const uint32_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_SEQ_CST);
+}
+
+/* Set a flag in our own flag word (NEED_WAKEUP before sleeping; IDLE). */
 static inline void vos__ring_set_flag(uint32_t *p, uint32_t f)
 {
-	__atomic_fetch_or(p, f, __ATOMIC_RELAXED);
+	__atomic_fetch_or(p, f, __ATOMIC_SEQ_CST);
 }
 
+/* Clear a flag in our own word: nothing is ordered by it (a stale
+ * NEED_WAKEUP only costs the peer one needless kick). */
 static inline void vos__ring_clear_flag(uint32_t *p, uint32_t f)
 {
 	__atomic_fetch_and(p, ~f, __ATOMIC_RELAXED);
-}
-
-/*
- * vos__ring_fence: the full barrier of the sleep/wake handshake (store
- * then load, which release/acquire do not order).  The publisher does
- *     store index; fence; load peer's NEED_WAKEUP -> kick if set
- * and the sleeper does
- *     store NEED_WAKEUP; fence; load index -> sleep only if still empty
- * so at least one of them sees the other's store: a request is never left
- * in a ring whose consumer sleeps without a kick coming.
- */
-static inline void vos__ring_fence(void)
-{
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
 #endif /* VOS_RING_H */

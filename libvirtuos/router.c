@@ -480,10 +480,10 @@ static int router_open(struct vos_transport_host *host, void **priv)
 		}
 		/* a service that is down must not stop the program: shm
 		 * attaches when first used */
-		snprintf(s->options, sizeof(s->options), "%s%s%s",
-			 rt->routes.svc[i].options,
-			 i && rt->routes.svc[i].options[0] ? "," : "",
-			 i && !strcmp(tn, "shm") ? "lazy=1" : "");
+		/* (fits: options are < 256 bytes, s->options holds 300) */
+		strcpy(s->options, rt->routes.svc[i].options);
+		if (i && !strcmp(tn, "shm"))
+			strcat(s->options, s->options[0] ? ",lazy=1" : "lazy=1");
 		s->host.queue_depth = rt->depth;
 		s->host.options = s->options;
 		s->host.complete = sub_complete;

@@ -9,6 +9,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <grp.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -31,10 +32,26 @@ static char exp_dir[300]; /* stord's export root */
 static char routes[300];
 static struct td netd, stord;
 
+static int rm_one(const char *path, const struct stat *sb, int type,
+		  struct FTW *f)
+{
+	(void)sb; (void)type; (void)f;
+	remove(path); /* best effort */
+	return 0;
+}
+
+/* Each test runs in its own process: remove its directory at its exit. */
+static void remove_work(void)
+{
+	if (work[0])
+		nftw(work, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static void make_work(void)
 {
 	const char *t = getenv("TMPDIR");
 
+	atexit(remove_work);
 	snprintf(work, sizeof(work), "%s/vos-svc-XXXXXX", t && *t ? t : "/tmp");
 	ck_assert_ptr_nonnull(mkdtemp(work));
 	snprintf(exp_dir, sizeof(exp_dir), "%s/export", work);
@@ -849,9 +866,15 @@ START_TEST(client_killed_cycles)
 	       fd1, rss0, rss1, sfd0, sfd1, srss0, srss1);
 	ck_assert_int_eq(fd1, fd0);
 	ck_assert_int_eq(sfd1, sfd0);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	/* the sanitizers keep freed memory in quarantine, so RSS says
+	 * nothing here; LeakSanitizer checks the daemons at their exit */
+	(void)rss0; (void)rss1; (void)srss0; (void)srss1;
+#else
 	/* allocator noise, not growth: 1000 leaked regions would be GiBs */
 	ck_assert_int_le(rss1, rss0 + 1024);
 	ck_assert_int_le(srss1, srss0 + 1024);
+#endif
 	teardown_both();
 }
 END_TEST

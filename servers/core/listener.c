@@ -39,9 +39,20 @@ struct conn {
 	int kind;
 	int fd;
 	struct srv_client *c;
+	struct conn *next; /* every open connection, for the stop */
 };
 
 static int epfd;
+static struct conn *conns;
+
+static void conn_unlink(struct conn *k)
+{
+	for (struct conn **pp = &conns; *pp; pp = &(*pp)->next)
+		if (*pp == k) {
+			*pp = k->next;
+			return;
+		}
+}
 
 void srv_log(int level, const char *fmt, ...)
 {
@@ -134,12 +145,17 @@ static void conn_close(struct conn *k)
 {
 	epoll_ctl(epfd, EPOLL_CTL_DEL, k->fd, NULL);
 	if (k->kind == CONN_CLIENT) {
-		/* the worker owns the socket now and closes it */
+		/* the worker owns the socket now and closes it; once dying
+		 * is set it may free the client at any moment, so nothing of
+		 * it is touched after the store */
+		struct srv_worker *w = k->c->w;
+
 		atomic_store(&k->c->dying, true);
-		srv_worker_kick(k->c->w);
+		srv_worker_kick(w);
 	} else {
 		close(k->fd);
 	}
+	conn_unlink(k);
 	free(k);
 }
 
@@ -267,6 +283,8 @@ static int add(int kind, int fd)
 		free(k);
 		return -1;
 	}
+	k->next = conns;
+	conns = k;
 	return 0;
 }
 
@@ -426,14 +444,18 @@ int srv_main(const struct srv_service *svc, int argc, char **argv)
 		}
 	}
 
-	/* stop: drop every client, let the workers release them, exit */
-	pthread_mutex_lock(&srv.reg_lock);
-	for (unsigned i = 0; i < srv.nreg; i++) {
-		shutdown(srv.reg[i]->sock, SHUT_RDWR);
-		atomic_store(&srv.reg[i]->dying, true);
+	/* stop: drop every connection (clients are released by their
+	 * workers, which close their sockets), then the workers */
+	while (conns) {
+		struct conn *k = conns;
+
+		if (k->kind == CONN_CLIENT)
+			shutdown(k->fd, SHUT_RDWR);
+		conn_close(k);
 	}
-	pthread_mutex_unlock(&srv.reg_lock);
 	srv_workers_stop();
+	free(srv.reg);
+	close(epfd);
 	unlink(srv.cfg.socket_path);
 	if (srv.cfg.pidfile[0])
 		unlink(srv.cfg.pidfile);

@@ -140,8 +140,10 @@ struct srv_client {
 	bool poll_armed;       /* an engine poll watches efd_sq */
 	bool cancelling;
 	bool broken;           /* broke the protocol: being dropped */
-	atomic_bool dying;     /* set by the listener: control socket closed */
 	atomic_uint stat_inflight;
+	/* set by the listener: control socket closed.  Kept away from the
+	 * plain bools above, which the compiler may load together. */
+	atomic_bool dying;
 	atomic_ullong stat_done;
 	struct srv_client *next; /* in its worker's list */
 };

@@ -325,12 +325,11 @@ static void publish(struct srv_worker *w)
 		if (!c->cq_dirty)
 			continue;
 		c->cq_dirty = false;
-		/* release: the entries are written before the tail */
-		vos__ring_store_release(&c->hdr->cq_tail, c->cq_tail);
-		/* full fence: the tail store before our load of the client's
-		 * NEED_WAKEUP (pairs with the fence in shm_wait) */
-		vos__ring_fence();
-		if (vos__ring_load_flags(&c->hdr->client_flags) &
+		/* publish the tail (releasing the entries), then look at the
+		 * client's NEED_WAKEUP: the publisher's half of the handshake
+		 * in ring.h (the client's is shm_wait()) */
+		vos__ring_publish(&c->hdr->cq_tail, c->cq_tail);
+		if (vos__ring_peer_flags(&c->hdr->client_flags) &
 		    VOS_WIRE_CLIENT_NEED_WAKEUP) {
 			uint64_t one = 1;
 
@@ -425,16 +424,16 @@ static void sleep_now(struct srv_worker *w)
 	struct srv_client *c;
 	bool work = false;
 
+	/* the sleeper's half of the handshake in ring.h: NEED_WAKEUP in
+	 * every client's header, then a last look at every request tail (the
+	 * client's shm_submit() is the other half) */
 	for (c = w->clients; c; c = c->next)
 		vos__ring_set_flag(&c->hdr->server_flags,
 				   VOS_WIRE_SERVER_NEED_WAKEUP);
-	/* full fence: NEED_WAKEUP is stored before we look at the tails
-	 * (pairs with the fence in shm_submit) */
-	vos__ring_fence();
 	for (c = w->clients; c && !work; c = c->next)
 		work = !c->cancelling && !c->broken &&
 		       c->inflight < srv.cfg.max_inflight &&
-		       vos__ring_load_acquire(&c->hdr->sq_tail) != c->sq_head;
+		       vos__ring_peek(&c->hdr->sq_tail) != c->sq_head;
 	if (!work) {
 		for (c = w->clients; c; c = c->next)
 			if (!c->cancelling &&

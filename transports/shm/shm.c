@@ -382,13 +382,11 @@ static int shm_submit(void *priv, const struct vos_req *reqs, unsigned n)
 	if (queued) {
 		vos__ring_clear_flag(&s->hdr->client_flags,
 				     VOS_WIRE_CLIENT_IDLE);
-		/* release: the entries above are written before the tail */
-		vos__ring_store_release(&s->hdr->sq_tail, s->sq_tail);
-		/* full fence: our tail store before our load of the
-		 * service's NEED_WAKEUP (pairs with the worker's fence in
-		 * servers/core/worker.c) */
-		vos__ring_fence();
-		if (vos__ring_load_flags(&s->hdr->server_flags) &
+		/* publish the tail (releasing the entries above), then look
+		 * at the service's NEED_WAKEUP: the publisher's half of the
+		 * handshake in ring.h (the worker's is sleep_now()) */
+		vos__ring_publish(&s->hdr->sq_tail, s->sq_tail);
+		if (vos__ring_peer_flags(&s->hdr->server_flags) &
 		    VOS_WIRE_SERVER_NEED_WAKEUP) {
 			uint64_t one = 1;
 
@@ -475,11 +473,14 @@ static int shm_wait(void *priv, int64_t timeout_ns)
 		return -EIO;
 	if (s->inflight == 0)
 		return -EAGAIN;
+	/* the sleeper's half of the handshake in ring.h: NEED_WAKEUP, then
+	 * a last look at the completion tail (the worker's publish() is the
+	 * other half) */
 	vos__ring_set_flag(&s->hdr->client_flags, VOS_WIRE_CLIENT_NEED_WAKEUP);
-	/* full fence: NEED_WAKEUP is stored before we look at the tail
-	 * (pairs with the worker's fence after it publishes) */
-	vos__ring_fence();
-	n = shm_reap(s);
+	if (vos__ring_peek(&s->hdr->cq_tail) == s->cq_head)
+		n = 0;
+	else
+		n = shm_reap(s);
 	if (n > 0 || !s->attached) {
 		if (s->attached)
 			vos__ring_clear_flag(&s->hdr->client_flags,
