@@ -1,8 +1,9 @@
 #!/bin/bash
 # test.sh - install the dependencies, build libvirtuos, and run the whole
 # test suite: -Werror build, `make check` on the io_uring backend and on the
-# compat backend, again under ASan+UBSan, under TSan; an install check; a
-# minute of fuzzing (clang, libFuzzer); and `make distcheck`.
+# compat backend (with netd and stord started for real), again under
+# ASan+UBSan, under TSan; an install check; fuzzing of every decoder of
+# shared memory (clang, libFuzzer); and `make distcheck`.
 # Prints one summary line at the end: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -104,17 +105,26 @@ status=1
 if [ -d "$top/_build/werror" ]; then install_check; status=$?; fi
 record "install check" "$status" /dev/null 0
 
-# Fuzz the core's bookkeeping for a minute (fuzz/fuzz_core.c), from the
-# seed corpus; a crash or an invariant's abort fails the run.
-echo "=== fuzz (60 s)"
+# Fuzz every decoder of what the other side writes: the core's bookkeeping
+# against a hostile transport (60 s, from the seed corpus), the service's
+# ring-entry decoder, the client's result and header decoders, and the
+# control-channel decoder (30 s each).  A crash, a sanitizer report or an
+# invariant's abort fails the run.
+echo "=== fuzz (60 s + 3 x 30 s)"
 if configure_build fuzz CC=clang --enable-fuzz --enable-werror --disable-shared; then
 	fz=$top/_build/fuzz
-	mkdir -p "$fz/corpus"
-	(cd "$fz" && ./fuzz/fuzz_core -max_total_time=60 -max_len=4096 \
-		-artifact_prefix="$fz/" -print_final_stats=1 \
-		corpus "$top/fuzz/corpus/core" >"$fz/fuzz.log" 2>&1)
-	record fuzz_core $? "$fz/fuzz.log" 40
-	grep -E "^Done|stat::number_of_executed_units" "$fz/fuzz.log" || true
+	for target in core:60 server_decode:30 client_result:30 control_msg:30; do
+		name=${target%%:*}
+		mkdir -p "$fz/corpus-$name"
+		seeds=()
+		[ -d "$top/fuzz/corpus/$name" ] && seeds=("$top/fuzz/corpus/$name")
+		(cd "$fz" && "./fuzz/fuzz_$name" -max_total_time="${target#*:}" \
+			-max_len=8192 -artifact_prefix="$fz/$name-" \
+			-print_final_stats=1 "corpus-$name" "${seeds[@]}" \
+			>"$fz/fuzz-$name.log" 2>&1)
+		record "fuzz_$name" $? "$fz/fuzz-$name.log" 40
+		echo "fuzz_$name: $(grep -E "^Done" "$fz/fuzz-$name.log")"
+	done
 fi
 
 echo "=== make distcheck"
