@@ -8,7 +8,8 @@ set -euo pipefail
 pkgs=(build-essential autoconf automake libtool pkg-config man-db
       liburing-dev libaio-dev curl ca-certificates)
 if [ "${1:-}" = "--test" ]; then
-	pkgs+=(check clang libclang-rt-14-dev)
+	# iproute2: tests/services/netns.test makes namespaces and a veth
+	pkgs+=(check clang libclang-rt-14-dev iproute2)
 fi
 
 if [ "$(id -u)" -ne 0 ]; then
