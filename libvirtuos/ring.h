@@ -40,9 +40,10 @@ static inline bool vos__ring_layout(uint32_t entries, uint32_t slot_size,
 	l->data_off = l->cq_off +
 		      (uint64_t)entries * sizeof(struct vos_wire_cqe);
 	l->data_off = (l->data_off + 4095) & ~(uint64_t)4095;
-	l->data_size = (uint64_t)entries * slot_size;
+	l->data_size = (uint64_t)entries * (VOS_WIRE_SMALL_SLOT + slot_size);
 	l->size = l->data_off + l->data_size;
-	return true;
+	/* offsets on the wire are 32-bit */
+	return l->data_size <= UINT32_MAX;
 }
 
 /*

@@ -314,8 +314,11 @@ static int router_reap(void *priv)
 	int total = 0;
 
 	for (unsigned i = 0; i < rt->nsvc; i++) {
-		int r = rt->svc[i].ops->reap(rt->svc[i].priv);
+		int r;
 
+		if (!rt->svc[i].inflight)
+			continue; /* nothing can come from it */
+		r = rt->svc[i].ops->reap(rt->svc[i].priv);
 		if (r > 0)
 			total += r;
 	}

@@ -54,8 +54,10 @@ static int put_path(struct cursor *c, const char *path, uint32_t *off,
 	size_t n = strnlen(path, c->s->size);
 	uint8_t *p;
 
-	if (n >= 4096 || reserve(c, (uint32_t)n + 1, 1, off, &p) < 0)
+	if (n >= 4096)
 		return -ENAMETOOLONG;
+	if (reserve(c, (uint32_t)n + 1, 1, off, &p) < 0)
+		return -ENOSPC;
 	memcpy(p, path, n + 1);
 	*len = (uint32_t)n + 1;
 	return 0;
@@ -258,7 +260,7 @@ int vos__wire_encode(const struct vos_req *r, int32_t fd, int32_t fd2,
 	default: /* scalars only */
 		break;
 	}
-	return ret == -ENOSPC ? -EINVAL : ret;
+	return ret;
 }
 
 static int64_t copy_addr_back(const struct vos_req *r,

@@ -24,8 +24,10 @@ struct vos__wire_slot {
  * service reads into the slot.  fd and fd2 are the service's names for
  * r->fd and r->fd2 (the caller maps them).  Transfers longer than the
  * slot are shortened to it (a short read or write, as sockets and pipes
- * may give).  Returns 0, or -errno for a request this protocol cannot
- * carry (-ENAMETOOLONG, -EOPNOTSUPP for ancillary data, -EINVAL).
+ * may give; w->len < r->len tells).  Returns 0, -ENOSPC if the request's
+ * fixed parts do not fit the slot, or -errno for a request this protocol
+ * cannot carry (-ENAMETOOLONG, -EOPNOTSUPP for ancillary data,
+ * -EINVAL).
  */
 int vos__wire_encode(const struct vos_req *r, int32_t fd, int32_t fd2,
 		     uint64_t tag, const struct vos__wire_slot *slot,

@@ -13,7 +13,9 @@
  *   offset 0         struct vos_wire_header (one page)
  *   sq_off           sq_entries x struct vos_wire_req  (client -> service)
  *   cq_off           cq_entries x struct vos_wire_cqe  (service -> client)
- *   data_off         data area: sq_entries slots of slot_size bytes
+ *   data_off         data area: sq_entries small slots of
+ *                    VOS_WIRE_SMALL_SLOT bytes, then sq_entries slots of
+ *                    slot_size bytes
  *
  * Each side trusts nothing it reads from the region: the service treats
  * the client as hostile and the client treats the service as possibly
@@ -37,14 +39,17 @@ extern "C" {
 #define VOS_WIRE_MIN_SLOT 4096u
 #define VOS_WIRE_MAX_SLOT (1u << 20)
 #define VOS_WIRE_HEADER_SIZE 4096u
+/* Each tag has a small slot (packed together, so a batch of small
+ * requests touches a few cache lines and pages) and a large one. */
+#define VOS_WIRE_SMALL_SLOT 256u
 
 /* header.server_flags: written by the service, read by the client. */
 #define VOS_WIRE_SERVER_NEED_WAKEUP 0x1u /* asleep: kick the sq eventfd */
 #define VOS_WIRE_SERVER_STOPPED 0x2u     /* no completion will come again */
 /* header.client_flags: written by the client, read by the service. */
 #define VOS_WIRE_CLIENT_NEED_WAKEUP 0x1u /* asleep: kick the cq eventfd */
-#define VOS_WIRE_CLIENT_IDLE 0x2u        /* nothing outstanding: the
-                                          * service need not spin on it */
+#define VOS_WIRE_CLIENT_IDLE 0x2u        /* advisory, version 1 servers
+                                          * ignore it (doc/protocol.md) */
 
 /*
  * The header page.  Each index lives on its own 64-byte line with only
@@ -60,27 +65,36 @@ struct vos_wire_header {
 	uint32_t cq_entries;  /* == sq_entries */
 	uint32_t sq_off;      /* byte offset of the request ring */
 	uint32_t cq_off;      /* byte offset of the completion ring */
-	uint32_t slot_size;   /* data bytes per slot; the slot of tag t
-	                       * starts at data_off + t * slot_size */
+	uint32_t slot_size;   /* bytes per large slot: tag t's small slot is
+	                       * at data_off + t * VOS_WIRE_SMALL_SLOT, its
+	                       * large one at data_off + sq_entries *
+	                       * VOS_WIRE_SMALL_SLOT + t * slot_size */
 	uint32_t epoch;       /* identifies the service instance */
 	uint64_t data_off;    /* byte offset of the data area */
-	uint64_t data_size;   /* sq_entries * slot_size */
+	uint64_t data_size;   /* sq_entries * (SMALL_SLOT + slot_size) */
 	uint64_t region_size; /* bytes in the whole region */
 	uint8_t pad0[8];
+	/* Each index and each flag word on its own 64-byte line, written by
+	 * one side only: a side that only needs the other's index when its
+	 * ring looks full never pulls a line the other keeps writing. */
 	/* line 1: written by the client */
-	uint32_t sq_tail;      /* next request entry the client fills */
-	uint32_t client_flags; /* VOS_WIRE_CLIENT_* */
-	uint8_t pad1[56];
+	uint32_t sq_tail; /* next request entry the client fills */
+	uint8_t pad1[60];
 	/* line 2: written by the service */
-	uint32_t sq_head;      /* next request entry the service reads */
-	uint32_t server_flags; /* VOS_WIRE_SERVER_* */
-	uint8_t pad2[56];
+	uint32_t sq_head; /* next request entry the service reads */
+	uint8_t pad2[60];
 	/* line 3: written by the service */
 	uint32_t cq_tail; /* next completion entry the service fills */
 	uint8_t pad3[60];
 	/* line 4: written by the client */
 	uint32_t cq_head; /* next completion entry the client reads */
 	uint8_t pad4[60];
+	/* line 5: written by the service */
+	uint32_t server_flags; /* VOS_WIRE_SERVER_* */
+	uint8_t pad5[60];
+	/* line 6: written by the client */
+	uint32_t client_flags; /* VOS_WIRE_CLIENT_* */
+	uint8_t pad6[60];
 };
 
 /*
@@ -171,7 +185,7 @@ struct vos_wire_attach_reply {
 #define VOS_WIRE_MSG_MAX 4096u
 
 #if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
-_Static_assert(sizeof(struct vos_wire_header) == 320, "wire header");
+_Static_assert(sizeof(struct vos_wire_header) == 448, "wire header");
 _Static_assert(sizeof(struct vos_wire_req) == 64, "wire request");
 _Static_assert(sizeof(struct vos_wire_cqe) == 32, "wire completion");
 _Static_assert(sizeof(struct vos_wire_msghdr) == 16, "wire msghdr");

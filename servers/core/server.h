@@ -126,6 +126,7 @@ struct srv_client {
 	uint64_t data_size;
 	uint32_t entries, slot_size;
 	uint32_t sq_head, cq_tail; /* our copies of the indices we own */
+	uint32_t cq_head_seen;     /* the client's head when we last looked */
 	bool cq_dirty;
 
 	struct srv_req *reqs;  /* entries of them, by tag */
@@ -160,6 +161,7 @@ struct srv_worker {
 	bool wake_armed;
 	pthread_mutex_t lock; /* guards incoming */
 	struct srv_client *incoming;
+	atomic_bool has_incoming; /* a hint: incoming may be non-empty */
 	struct srv_client *clients;
 	atomic_uint nclients;
 	atomic_bool stop;

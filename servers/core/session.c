@@ -101,7 +101,6 @@ struct srv_client *srv_client_new(int sock, const struct vos_wire_attach *a,
 		goto nomem;
 	for (uint32_t i = 0; i < c->nfds_cap; i++)
 		c->fds[i].real = -1;
-	c->hdr->client_flags = VOS_WIRE_CLIENT_IDLE;
 	*err = memfd; /* the caller sends it, then closes it */
 	return c;
 sys:

@@ -36,6 +36,7 @@
 #include "server.h"
 
 #define BATCH 32
+#define SPIN_CLOCK_EVERY 16
 #define ENG_DEPTH 4096u
 #define UD_WAKE ((uint64_t)2)
 #define UD_CANCEL ((uint64_t)4)
@@ -79,13 +80,16 @@ static uint64_t rng_next(struct srv_worker *w)
 static bool post(struct srv_worker *w, struct srv_client *c, uint32_t tag,
 		 int64_t res)
 {
-	/* acquire: the client's reads of entries before its head are done
-	 * before we overwrite them */
-	uint32_t head = vos__ring_load_acquire(&c->hdr->cq_head);
 	struct vos_wire_cqe e = { tag, res, 0, 0, 0 };
 
-	if ((uint32_t)(c->cq_tail - head) >= c->entries)
-		return false;
+	/* the client's head is read only when the ring looks full; acquire:
+	 * the client's reads of the entries before it are done before we
+	 * overwrite them */
+	if ((uint32_t)(c->cq_tail - c->cq_head_seen) >= c->entries) {
+		c->cq_head_seen = vos__ring_load_acquire(&c->hdr->cq_head);
+		if ((uint32_t)(c->cq_tail - c->cq_head_seen) >= c->entries)
+			return false;
+	}
 	if (srv.cfg.fault_garbage) {
 		/* fault injection: what a broken service might write */
 		e.tag = rng_next(w);
@@ -452,20 +456,28 @@ static void *worker_main(void *arg)
 {
 	struct srv_worker *w = arg;
 	int64_t spin_ns = (int64_t)srv.cfg.spin_us * 1000, spin_end = 0;
+	unsigned idle = 0; /* passes without work since the last work */
 	bool spinning = false;
 
 	for (;;) {
 		struct srv_client **pp, *c;
 		unsigned work = 0;
 
-		pthread_mutex_lock(&w->lock);
-		while ((c = w->incoming)) {
-			w->incoming = c->next;
-			c->next = w->clients;
-			w->clients = c;
-			work++;
+		/* new clients: a relaxed look first, the lock only when there
+		 * are some (it is taken once per attach, not per pass) */
+		if (atomic_load_explicit(&w->has_incoming,
+					 memory_order_relaxed)) {
+			pthread_mutex_lock(&w->lock);
+			while ((c = w->incoming)) {
+				w->incoming = c->next;
+				c->next = w->clients;
+				w->clients = c;
+				work++;
+			}
+			atomic_store_explicit(&w->has_incoming, false,
+					      memory_order_relaxed);
+			pthread_mutex_unlock(&w->lock);
 		}
-		pthread_mutex_unlock(&w->lock);
 		if (atomic_load(&w->stop) && !w->clients)
 			break;
 
@@ -488,18 +500,23 @@ static void *worker_main(void *arg)
 			work += reap(w, 0, 0);
 		publish(w);
 		if (work) {
-			if (spinning)
-				spin_end = now_ns() + spin_ns;
+			idle = 0; /* the spin budget starts again when idle */
 			continue;
 		}
 		if (!spinning && spin_ns > 0 &&
 		    atomic_fetch_add(&srv.spinners, 1) < srv.max_spinners) {
 			spinning = true;
-			spin_end = now_ns() + spin_ns;
 		} else if (!spinning && spin_ns > 0) {
 			atomic_fetch_sub(&srv.spinners, 1);
 		}
-		if (spinning && now_ns() < spin_end) {
+		/* the clock is read once per SPIN_CLOCK_EVERY idle passes */
+		if (spinning && idle++ % SPIN_CLOCK_EVERY == 0) {
+			if (idle == 1)
+				spin_end = now_ns() + spin_ns;
+			else if (now_ns() >= spin_end)
+				idle = 0;
+		}
+		if (spinning && idle) {
 			cpu_relax();
 			continue;
 		}
@@ -537,6 +554,7 @@ void srv_worker_add(struct srv_client *c)
 	pthread_mutex_lock(&best->lock);
 	c->next = best->incoming;
 	best->incoming = c;
+	atomic_store_explicit(&best->has_incoming, true, memory_order_relaxed);
 	pthread_mutex_unlock(&best->lock);
 	srv_worker_kick(best);
 }

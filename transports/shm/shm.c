@@ -68,6 +68,7 @@ struct shm {
 	struct vos_wire_cqe *cq;
 	uint8_t *data;
 	uint32_t sq_tail, cq_head; /* our copies of the indices we own */
+	uint32_t sq_head_seen;     /* the service's head when we last looked */
 	uint32_t gen;              /* 1..GEN_MAX, bumped per attachment */
 	uint32_t epoch;
 	bool logged_down;
@@ -76,6 +77,7 @@ struct shm {
 	struct vos_req *req;
 	struct vos_wire_req *sent;
 	uint8_t *busy;
+	uint8_t *large; /* which of its two slots the tag's request uses */
 	uint32_t inflight;
 	char desc[160];
 };
@@ -206,6 +208,7 @@ static int attach(struct shm *s)
 	s->slot_size = s->hdr->slot_size;
 	/* the service starts both rings empty: anything else is not ours */
 	s->sq_tail = vos__ring_load_acquire(&s->hdr->sq_tail);
+	s->sq_head_seen = vos__ring_load_acquire(&s->hdr->sq_head);
 	s->cq_head = vos__ring_load_acquire(&s->hdr->cq_head);
 	s->epoch = s->hdr->epoch;
 	s->sock = sock;
@@ -268,8 +271,9 @@ static int shm_tr_open(struct vos_transport_host *host, void **priv)
 	s->req = calloc(s->depth, sizeof(*s->req));
 	s->sent = calloc(s->depth, sizeof(*s->sent));
 	s->busy = calloc(s->depth, 1);
+	s->large = calloc(s->depth, 1);
 	snprintf(s->desc, sizeof(s->desc), "shm (%s, not attached)", s->path);
-	if (!s->req || !s->sent || !s->busy) {
+	if (!s->req || !s->sent || !s->busy || !s->large) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -287,8 +291,45 @@ fail:
 	free(s->req);
 	free(s->sent);
 	free(s->busy);
+	free(s->large);
 	free(s);
 	return r;
+}
+
+/* Tag t's data slot: small (packed with the others) or large. */
+static void slot_of(const struct shm *s, uint32_t t, struct vos__wire_slot *sl)
+{
+	if (s->large[t]) {
+		uint64_t off = (uint64_t)s->entries * VOS_WIRE_SMALL_SLOT +
+			       (uint64_t)t * s->slot_size;
+
+		sl->base = s->data + off;
+		sl->off = (uint32_t)off;
+		sl->size = s->slot_size;
+	} else {
+		sl->base = s->data + (uint64_t)t * VOS_WIRE_SMALL_SLOT;
+		sl->off = t * VOS_WIRE_SMALL_SLOT;
+		sl->size = VOS_WIRE_SMALL_SLOT;
+	}
+}
+
+/* Ops whose len is a byte count the slot may shorten. */
+static bool wire_transfers(uint8_t op)
+{
+	switch (op) {
+	case VOS_OP_READ: case VOS_OP_WRITE: case VOS_OP_PREAD:
+	case VOS_OP_PWRITE: case VOS_OP_SEND: case VOS_OP_RECV:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Ops whose byte count is not in len: always the large slot. */
+static bool vectored(uint8_t op)
+{
+	return op == VOS_OP_READV || op == VOS_OP_WRITEV ||
+	       op == VOS_OP_SENDMSG || op == VOS_OP_RECVMSG;
 }
 
 /* Map a client fd to the service's number.  0, or -EIO for an fd of an
@@ -351,9 +392,14 @@ static int shm_submit(void *priv, const struct vos_req *reqs, unsigned n)
 					  r->op == VOS_OP_CLOSE ? 0 : -EIO);
 			continue;
 		}
-		if (s->sq_tail - vos__ring_load_acquire(&s->hdr->sq_head) >=
-		    s->entries)
-			break; /* a service that does not consume: stop here */
+		/* the service's head is read only when the ring looks full
+		 * (its line stays where it is, in the service's cache) */
+		if (s->sq_tail - s->sq_head_seen >= s->entries) {
+			s->sq_head_seen =
+				vos__ring_load_acquire(&s->hdr->sq_head);
+			if (s->sq_tail - s->sq_head_seen >= s->entries)
+				break; /* a service that does not consume */
+		}
 		ret = map_fd(s, r->fd, is_at_op(r->op), &fd);
 		if (ret == 0 && r->op == VOS_OP_RENAMEAT)
 			ret = map_fd(s, r->fd2, true, &fd2);
@@ -363,11 +409,21 @@ static int shm_submit(void *priv, const struct vos_req *reqs, unsigned n)
 					  r->op == VOS_OP_CLOSE ? 0 : ret);
 			continue;
 		}
-		slot.base = s->data + (uint64_t)tag * s->slot_size;
-		slot.off = tag * s->slot_size;
-		slot.size = s->slot_size;
+		/* the small slot first; the large one if the request does not
+		 * fit it whole */
+		s->large[tag] = vectored(r->op);
+		slot_of(s, tag, &slot);
 		ret = vos__wire_encode(r, fd, fd2, tag, &slot, &w);
+		if (!s->large[tag] &&
+		    (ret == -ENOSPC || (ret == 0 && w.len < r->len &&
+					wire_transfers(r->op)))) {
+			s->large[tag] = 1;
+			slot_of(s, tag, &slot);
+			ret = vos__wire_encode(r, fd, fd2, tag, &slot, &w);
+		}
 		if (ret < 0) {
+			if (ret == -ENOSPC)
+				ret = -EINVAL;
 			s->host->complete(s->host, tag, ret);
 			continue;
 		}
@@ -380,8 +436,6 @@ static int shm_submit(void *priv, const struct vos_req *reqs, unsigned n)
 		queued++;
 	}
 	if (queued) {
-		vos__ring_clear_flag(&s->hdr->client_flags,
-				     VOS_WIRE_CLIENT_IDLE);
 		/* publish the tail (releasing the entries above), then look
 		 * at the service's NEED_WAKEUP: the publisher's half of the
 		 * handshake in ring.h (the worker's is sleep_now()) */
@@ -426,9 +480,7 @@ static int shm_reap(void *priv)
 			service_lost(s, "completed a request it was not given");
 			return n;
 		}
-		slot.base = s->data + tag * s->slot_size;
-		slot.off = (uint32_t)tag * s->slot_size;
-		slot.size = s->slot_size;
+		slot_of(s, (uint32_t)tag, &slot);
 		res = vos__wire_result(&s->req[tag], &s->sent[tag], &slot, e.res);
 		if (res >= 0 && vos__wire_returns_fd(&s->req[tag]))
 			res = res > FD_MASK ? -EIO :
@@ -442,8 +494,6 @@ static int shm_reap(void *priv)
 	 * reuse them */
 	s->cq_head = head;
 	vos__ring_store_release(&s->hdr->cq_head, head);
-	if (s->inflight == 0)
-		vos__ring_set_flag(&s->hdr->client_flags, VOS_WIRE_CLIENT_IDLE);
 	return n;
 }
 
@@ -528,6 +578,7 @@ static void shm_close(void *priv)
 	free(s->req);
 	free(s->sent);
 	free(s->busy);
+	free(s->large);
 	free(s);
 }
 

@@ -1,0 +1,636 @@
+/*
+ * vos-bench-services - the paper's experiments over the shm transport,
+ * each beside its native baseline measured in the same run.  It starts
+ * its own netd and stord (from the build tree, or --sbin DIR).
+ *
+ *  1. ring round trip: a NOP through netd's ring (both sides spinning)
+ *     vs a raw two-thread cache-line ping-pong (the floor) and a
+ *     request/response ping-pong on two lines;
+ *  2. fcntl(F_GETFL) dispatch through netd, spinning and with forced
+ *     wake-ups (client spin 0, daemon --spin-us 0), vs the system call
+ *     (paper, Fig. 7: 0.7x and 1/14x of native speed);
+ *  3. the tmpfs write sweep through stord (16 MiB per chunk size, copying
+ *     path) at batch 1 and batch 32 vs write(2) (paper, Fig. 3/4);
+ *  4. fork N processes that each attach to netd, make one call and exit,
+ *     vs the same with a local call, N = 1..64 (paper, Fig. 10);
+ *  5. TCP 1-byte round trip on loopback through netd vs native.
+ *
+ * Medians of --reps runs; every figure is printed with its baseline and
+ * their ratio.  Never part of `make check`.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <virtuos/virtuos.h>
+
+static int reps = 7;
+static char sbin[512] = "servers";
+static char work[128];
+static pid_t netd_pid, stord_pid;
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return v[n / 2];
+}
+
+static void die(const char *what, long err)
+{
+	fprintf(stderr, "vos-bench-services: %s: %s\n", what,
+		strerror((int)(err < 0 ? -err : err)));
+	exit(1);
+}
+
+/* ---- daemons -------------------------------------------------------------- */
+
+static pid_t start(const char *prog, const char *sock, const char *a1,
+		   const char *a2, const char *a3, const char *a4)
+{
+	char bin[700], rd[8] = { 0 };
+	int p[2];
+	pid_t pid;
+
+	snprintf(bin, sizeof(bin), "%s/%s/%s", sbin, prog, prog);
+	if (access(bin, X_OK) < 0)
+		snprintf(bin, sizeof(bin), "%s/%s", sbin, prog);
+	if (pipe(p) < 0)
+		die("pipe", errno);
+	pid = fork();
+	if (pid == 0) {
+		dup2(p[1], 3);
+		execl(bin, bin, "-f", "-c", "/dev/null", "-s", sock,
+		      "--ready-fd", "3", "--log-level", "0", a1, a2, a3, a4,
+		      (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	if (read(p[0], rd, sizeof(rd) - 1) <= 0) {
+		fprintf(stderr, "vos-bench-services: %s did not start (give "
+			"--sbin DIR: the build's servers/ or an sbin dir)\n",
+			bin);
+		exit(1);
+	}
+	close(p[0]);
+	return pid;
+}
+
+static void stop(pid_t *pid)
+{
+	if (*pid > 0) {
+		kill(*pid, SIGTERM);
+		waitpid(*pid, NULL, 0);
+	}
+	*pid = 0;
+}
+
+/* (Re)start netd with a spin budget; start stord once. */
+static void daemons(const char *netd_spin_us)
+{
+	char s[256], root[256];
+
+	stop(&netd_pid);
+	snprintf(s, sizeof(s), "%s/netd.sock", work);
+	netd_pid = start("netd", s, "--spin-us", netd_spin_us, NULL, NULL);
+	if (!stord_pid) {
+		snprintf(s, sizeof(s), "%s/stord.sock", work);
+		snprintf(root, sizeof(root), "/dev/shm/vos-bench-%d",
+			 (int)getpid());
+		mkdir(root, 0755);
+		stord_pid = start("stord", s, "--root", root, NULL, NULL);
+	}
+}
+
+static struct vos_ctx *ctx_spin(int64_t spin_ns)
+{
+	struct vos_config cfg;
+	struct vos_ctx *ctx;
+	int r;
+
+	vos_config_init(&cfg);
+	cfg.spin_ns = spin_ns;
+	r = vos_ctx_create(&cfg, &ctx);
+	if (r < 0)
+		die("vos_ctx_create (routes)", r);
+	return ctx;
+}
+
+/* ---- 1: ring round trip vs ping-pong --------------------------------------- */
+
+static _Atomic uint64_t line_a __attribute__((aligned(64)));
+static _Atomic uint64_t line_b __attribute__((aligned(64)));
+static _Atomic int pp_stop;
+
+/* one line: odd values are requests, the next even value the answer;
+ * two lines: the request in line_a, the answer copied into line_b */
+static void *ponger(void *arg)
+{
+	bool two = arg != NULL;
+	uint64_t seen = 0;
+
+	while (!atomic_load_explicit(&pp_stop, memory_order_relaxed)) {
+		uint64_t v = atomic_load_explicit(&line_a, memory_order_acquire);
+
+		if (v == seen || (!two && !(v & 1)))
+			continue;
+		seen = v;
+		if (two)
+			atomic_store_explicit(&line_b, v, memory_order_release);
+		else
+			atomic_store_explicit(&line_a, v + 1,
+					      memory_order_release);
+	}
+	return NULL;
+}
+
+/* ns per round trip: one line (request and answer in it) or two. */
+static double pingpong(bool two)
+{
+	enum { N = 100000 };
+	double v[15];
+	pthread_t t;
+
+	for (int r = 0; r < reps; r++) {
+		int64_t t0;
+
+		atomic_store(&line_a, 0);
+		atomic_store(&line_b, 0);
+		atomic_store(&pp_stop, 0);
+		pthread_create(&t, NULL, ponger, two ? &t : NULL);
+		t0 = now_ns();
+		for (uint64_t i = 0; i < N; i++) {
+			if (two) {
+				atomic_store_explicit(&line_a, i + 1,
+						      memory_order_release);
+				while (atomic_load_explicit(&line_b,
+					memory_order_acquire) != i + 1)
+					;
+			} else {
+				atomic_store_explicit(&line_a, 2 * i + 1,
+						      memory_order_release);
+				while (atomic_load_explicit(&line_a,
+					memory_order_acquire) != 2 * i + 2)
+					;
+			}
+		}
+		v[r] = (double)(now_ns() - t0) / N;
+		atomic_store(&pp_stop, 1);
+		pthread_join(t, NULL);
+	}
+	return median(v, reps);
+}
+
+static double vos_loop_ns(struct vos_ctx *ctx, int fd, int n, int kind)
+{
+	double v[15];
+
+	for (int r = 0; r < reps; r++) {
+		int64_t t0 = now_ns();
+
+		for (int i = 0; i < n; i++) {
+			int x = kind == 0 ? vos_nop(ctx) :
+				vos_fcntl(ctx, fd, F_GETFL, 0);
+
+			if (x < 0)
+				die("call through netd", x);
+		}
+		v[r] = (double)(now_ns() - t0) / n;
+	}
+	return median(v, reps);
+}
+
+static double native_fcntl_ns(int fd, int n)
+{
+	double v[15];
+
+	for (int r = 0; r < reps; r++) {
+		int64_t t0 = now_ns();
+
+		for (int i = 0; i < n; i++)
+			if (fcntl(fd, F_GETFL) < 0)
+				die("fcntl", errno);
+		v[r] = (double)(now_ns() - t0) / n;
+	}
+	return median(v, reps);
+}
+
+static void part1_2(void)
+{
+	struct vos_config cfg;
+	struct vos_ctx *ring, *ctx;
+	char o[300];
+	double pp1, pp2, nop, fc_native, fc_spin, fc_wake;
+	int sfd, nfd, r;
+
+	pp1 = pingpong(false);
+	pp2 = pingpong(true);
+	daemons("50");
+	/* the ring itself: a NOP carried to netd (the shm transport alone) */
+	vos_config_init(&cfg);
+	snprintf(o, sizeof(o), "path=%s/netd.sock", work);
+	cfg.transport = "shm";
+	cfg.options = o;
+	r = vos_ctx_create(&cfg, &ring);
+	if (r < 0)
+		die("shm context", r);
+	nop = vos_loop_ns(ring, -1, 50000, 0);
+	vos_ctx_destroy(ring);
+	printf("\n1. Ring round trip (NOP through netd, both sides spinning)\n");
+	printf("   %-34s %9.0f ns\n", "cache-line ping-pong, one line", pp1);
+	printf("   %-34s %9.0f ns\n", "request/answer on two lines", pp2);
+	printf("   %-34s %9.0f ns   %.1fx the one-line floor, %.1fx two lines\n",
+	       "vos NOP through netd's ring", nop, nop / pp1, nop / pp2);
+
+	/* fcntl(F_GETFL) dispatch on a netd socket */
+	ctx = ctx_spin(-1);
+	sfd = vos_socket(ctx, AF_INET, SOCK_STREAM, 0);
+	nfd = socket(AF_INET, SOCK_STREAM, 0);
+	if (sfd < 0 || nfd < 0)
+		die("socket", sfd < 0 ? sfd : errno);
+	fc_native = native_fcntl_ns(nfd, 200000);
+	fc_spin = vos_loop_ns(ctx, sfd, 50000, 1);
+	vos_ctx_destroy(ctx);
+	daemons("0");
+	ctx = ctx_spin(0);
+	sfd = vos_socket(ctx, AF_INET, SOCK_STREAM, 0);
+	if (sfd < 0)
+		die("socket", sfd);
+	fc_wake = vos_loop_ns(ctx, sfd, 3000, 1);
+	vos_ctx_destroy(ctx);
+	close(nfd);
+	daemons("50");
+	printf("\n2. fcntl(F_GETFL) dispatch (paper: 0.7x native speed "
+	       "spinning, 1/14x with wake-ups)\n");
+	printf("   %-34s %9.0f ns\n", "fcntl(2), native", fc_native);
+	printf("   %-34s %9.0f ns   speed %.2fx native (1/%.1f)\n",
+	       "through netd, spinning", fc_spin, fc_native / fc_spin,
+	       fc_spin / fc_native);
+	printf("   %-34s %9.0f ns   speed %.3fx native (1/%.0f)\n",
+	       "through netd, forced wake-ups", fc_wake, fc_native / fc_wake,
+	       fc_wake / fc_native);
+}
+
+/* ---- 3: tmpfs write sweep through stord ------------------------------------ */
+
+#define SWEEP_TOTAL (16u << 20)
+
+static double sweep_native(const char *path, uint32_t size, const char *buf)
+{
+	double v[15];
+
+	for (int r = 0; r < reps; r++) {
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int64_t t0 = now_ns();
+
+		for (uint32_t done = 0; done < SWEEP_TOTAL; done += size)
+			if (write(fd, buf, size) != (ssize_t)size)
+				die("write", errno);
+		v[r] = (double)SWEEP_TOTAL / 1e6 /
+		       ((double)(now_ns() - t0) / 1e9);
+		close(fd);
+	}
+	return median(v, reps);
+}
+
+static double sweep_vos(struct vos_ctx *ctx, const char *path, uint32_t size,
+			const char *buf, int batch)
+{
+	double v[15];
+
+	for (int r = 0; r < reps; r++) {
+		int fd = vos_openat(ctx, AT_FDCWD, path,
+				    O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		uint64_t off = 0;
+		int inflight = 0;
+		int64_t t0;
+
+		if (fd < 0)
+			die("open through stord", fd);
+		t0 = now_ns();
+		while (off < SWEEP_TOTAL) {
+			if (batch == 1) {
+				ssize_t n = vos_write(ctx, fd, buf, size);
+
+				if (n <= 0)
+					die("write through stord", n);
+				off += (uint64_t)n;
+				continue;
+			}
+			{
+				/* batches of 32, two in flight: the next batch
+				 * is queued while the service runs this one */
+				struct vos_req q[32];
+				struct vos_cqe c[64];
+				int k = 0;
+
+				while (inflight + batch <= 2 * batch &&
+				       off < SWEEP_TOTAL) {
+					for (k = 0; k < batch && off < SWEEP_TOTAL;
+					     k++) {
+						vos_prep_pwrite(&q[k], fd, buf, size,
+								off);
+						off += size;
+					}
+					if (vos_submit(ctx, q, (unsigned)k) != k)
+						die("submit", EIO);
+					inflight += k;
+				}
+				while (inflight > (off < SWEEP_TOTAL ? batch : 0)) {
+					int n = vos_wait(ctx, c, 64, 1, -1);
+
+					if (n < 0)
+						die("wait", n);
+					for (int i = 0; i < n; i++)
+						if (c[i].res != (int64_t)size)
+							die("short write", EIO);
+					inflight -= n;
+				}
+			}
+		}
+		v[r] = (double)SWEEP_TOTAL / 1e6 /
+		       ((double)(now_ns() - t0) / 1e9);
+		vos_close(ctx, fd);
+	}
+	return median(v, reps);
+}
+
+static void part3(void)
+{
+	static const uint32_t sizes[] = { 32, 256, 4096, 32768, 65536,
+					  262144, 1u << 20, 2u << 20 };
+	char native[256], routed[256];
+	struct vos_ctx *ctx = ctx_spin(-1);
+	char *buf = malloc(2u << 20);
+
+	memset(buf, 'w', 2u << 20);
+	snprintf(native, sizeof(native), "/dev/shm/vos-bench-%d/native",
+		 (int)getpid());
+	snprintf(routed, sizeof(routed), "/dev/shm/vos-bench-%d/routed",
+		 (int)getpid());
+	printf("\n3. tmpfs write sweep, 16 MiB per size, MB/s (paper: >1x "
+	       "below 64 KiB, 0.8x at 2 MiB)\n"
+	       "   b=1: the blocking wrapper; b=32: batches of 32 pwrites, two "
+	       "batches in flight\n");
+	printf("   %8s %10s %12s %7s %12s %7s\n", "chunk", "write(2)",
+	       "stord b=1", "ratio", "stord b=32", "ratio");
+	for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		uint32_t sz = sizes[i];
+		double n = sweep_native(native, sz, buf);
+		double b1 = sweep_vos(ctx, routed, sz, buf, 1);
+		double b32 = sz <= (1u << 20) ? sweep_vos(ctx, routed, sz, buf, 32)
+					      : 0;
+
+		printf("   %8u %10.0f %12.0f %6.2fx", sz, n, b1, b1 / n);
+		if (b32 > 0)
+			printf(" %12.0f %6.2fx\n", b32, b32 / n);
+		else
+			printf(" %12s %7s\n", "-", "-");
+	}
+	printf("   (copying path: each chunk is copied into the 1 MiB data slot;\n"
+	       "    larger chunks go in slot-sized pieces.  The zero-copy path\n"
+	       "    (vos_buf_alloc) does not exist yet.)\n");
+	vos_ctx_destroy(ctx);
+	free(buf);
+}
+
+/* ---- 4: fork N attaching processes ------------------------------------------ */
+
+static double fork_n(int n, bool routed)
+{
+	double v[15];
+
+	for (int r = 0; r < reps; r++) {
+		int64_t t0 = now_ns();
+
+		for (int i = 0; i < n; i++) {
+			pid_t p = fork();
+
+			if (p == 0) {
+				struct vos_ctx *ctx;
+				int s;
+
+				if (!routed) {
+					s = socket(AF_INET, SOCK_STREAM, 0);
+					_exit(s < 0);
+				}
+				if (vos_ctx_create(NULL, &ctx) < 0)
+					_exit(1);
+				s = vos_socket(ctx, AF_INET, SOCK_STREAM, 0);
+				_exit(s < 0);
+			}
+		}
+		for (int i = 0; i < n; i++) {
+			int st;
+
+			if (wait(&st) < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
+				die("child", EIO);
+		}
+		v[r] = (double)(now_ns() - t0) / 1e3;
+	}
+	return median(v, reps);
+}
+
+static void part4(void)
+{
+	static const int ns[] = { 1, 2, 4, 8, 16, 32, 64 };
+
+	printf("\n4. fork N processes that each make one socket and exit, us "
+	       "(paper: 52x falling to 8x)\n");
+	printf("   %4s %12s %14s %8s\n", "N", "native", "through netd",
+	       "ratio");
+	for (unsigned i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
+		double a = fork_n(ns[i], false), b = fork_n(ns[i], true);
+
+		printf("   %4d %12.0f %14.0f %7.1fx\n", ns[i], a, b, b / a);
+	}
+}
+
+/* ---- 5: TCP 1-byte round trip ---------------------------------------------- */
+
+static double tcp_rtt(struct vos_ctx *ctx)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sin);
+	int one = 1, l, s, a;
+	double v[15];
+	char c = 'x';
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (ctx) {
+		l = vos_socket(ctx, AF_INET, SOCK_STREAM, 0);
+		vos_bind(ctx, l, (struct sockaddr *)&sin, sizeof(sin));
+		vos_listen(ctx, l, 1);
+		vos_getsockname(ctx, l, (struct sockaddr *)&sin, &sl);
+		s = vos_socket(ctx, AF_INET, SOCK_STREAM, 0);
+		vos_connect(ctx, s, (struct sockaddr *)&sin, sizeof(sin));
+		a = vos_accept(ctx, l, NULL, NULL, 0);
+		vos_setsockopt(ctx, s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		vos_setsockopt(ctx, a, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	} else {
+		l = socket(AF_INET, SOCK_STREAM, 0);
+		bind(l, (struct sockaddr *)&sin, sizeof(sin));
+		listen(l, 1);
+		getsockname(l, (struct sockaddr *)&sin, &sl);
+		s = socket(AF_INET, SOCK_STREAM, 0);
+		if (connect(s, (struct sockaddr *)&sin, sizeof(sin)) < 0)
+			die("connect", errno);
+		a = accept(l, NULL, NULL);
+		setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		setsockopt(a, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
+	if (l < 0 || s < 0 || a < 0)
+		die("tcp setup", EIO);
+	for (int r = 0; r < reps; r++) {
+		enum { N = 5000 };
+		int64_t t0 = now_ns();
+
+		for (int i = 0; i < N; i++) {
+			/* one side sends, the other echoes: one round trip */
+			if (ctx) {
+				if (vos_send(ctx, s, &c, 1, 0) != 1 ||
+				    vos_recv(ctx, a, &c, 1, 0) != 1 ||
+				    vos_send(ctx, a, &c, 1, 0) != 1 ||
+				    vos_recv(ctx, s, &c, 1, 0) != 1)
+					die("tcp through netd", EIO);
+			} else if (send(s, &c, 1, 0) != 1 ||
+				   recv(a, &c, 1, 0) != 1 ||
+				   send(a, &c, 1, 0) != 1 ||
+				   recv(s, &c, 1, 0) != 1) {
+				die("tcp", errno);
+			}
+		}
+		v[r] = (double)(now_ns() - t0) / N;
+	}
+	if (ctx) {
+		vos_close(ctx, a);
+		vos_close(ctx, s);
+		vos_close(ctx, l);
+	} else {
+		close(a);
+		close(s);
+		close(l);
+	}
+	return median(v, reps);
+}
+
+static void part5(void)
+{
+	struct vos_ctx *ctx = ctx_spin(-1);
+	double n = tcp_rtt(NULL), v = tcp_rtt(ctx);
+
+	vos_ctx_destroy(ctx);
+	printf("\n5. TCP 1-byte round trip on loopback (one process plays both "
+	       "ends: 4 calls per round trip)\n");
+	printf("   %-34s %9.0f ns\n", "native", n);
+	printf("   %-34s %9.0f ns   %.2fx native\n", "through netd", v, v / n);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: vos-bench-services [options]\n"
+"The paper's experiments over the shm transport, each beside its native\n"
+"baseline from the same run.  Starts its own netd and stord.\n\n"
+"  --sbin DIR   where netd and stord are (default: ./servers, the build\n"
+"               tree; or an installed sbin directory)\n"
+"  --reps N     runs per figure; the median is printed (default 7)\n"
+"  --only LIST  parts to run, e.g. 1,2,5 (default all: 1..5)\n"
+"  -h, --help   this text\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "sbin", required_argument, NULL, 's' },
+		{ "reps", required_argument, NULL, 'r' },
+		{ "only", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *only = "12345";
+	char routes[256], root[128];
+	FILE *f;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (c) {
+		case 's': snprintf(sbin, sizeof(sbin), "%s", optarg); break;
+		case 'r': reps = atoi(optarg); break;
+		case 'o': only = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (reps < 1 || reps > 15) {
+		fprintf(stderr, "vos-bench-services: --reps takes 1..15\n");
+		return 2;
+	}
+	snprintf(work, sizeof(work), "/tmp/vos-bench-XXXXXX");
+	if (!mkdtemp(work))
+		die("mkdtemp", errno);
+	snprintf(root, sizeof(root), "/dev/shm/vos-bench-%d", (int)getpid());
+	snprintf(routes, sizeof(routes), "%s/routes.conf", work);
+	f = fopen(routes, "w");
+	if (!f)
+		die("routes file", errno);
+	fprintf(f, "service netd shm path=%s/netd.sock\n"
+		   "service stord shm path=%s/stord.sock,slot=1048576\n"
+		   "family inet netd\npath %s stord\n", work, work, root);
+	fclose(f);
+	setenv("VOS_ROUTES", routes, 1);
+	signal(SIGPIPE, SIG_IGN);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	daemons("50");
+	printf("vos-bench-services: medians of %d runs; CPUs online: %ld\n",
+	       reps, sysconf(_SC_NPROCESSORS_ONLN));
+	if (strchr(only, '1') || strchr(only, '2'))
+		part1_2();
+	if (strchr(only, '3'))
+		part3();
+	if (strchr(only, '4'))
+		part4();
+	if (strchr(only, '5'))
+		part5();
+	stop(&netd_pid);
+	stop(&stord_pid);
+	{
+		char cmd[512];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s %s", work, root);
+		if (system(cmd) != 0)
+			fprintf(stderr, "vos-bench-services: cleanup failed\n");
+	}
+	return 0;
+}
