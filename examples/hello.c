@@ -16,7 +16,7 @@ int main(int argc, char **argv)
 	int64_t len[2] = { 0, 0 };
 	int fd, n, err;
 
-	err = vos_ctx_create(NULL, &ctx); /* defaults: io_uring-local */
+	err = vos_ctx_create(NULL, &ctx); /* defaults: see virtuos(7) */
 	if (err < 0) {
 		fprintf(stderr, "vos_ctx_create: %s\n", strerror(-err));
 		return 1;

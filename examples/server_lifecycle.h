@@ -79,4 +79,16 @@ static inline int lc_stop_fd(void)
 	return fd < 0 ? -errno : fd;
 }
 
+/*
+ * Whether an accept error means the listening socket itself is gone (its
+ * service died: -EIO, -ECONNRESET; or it was closed: -EBADF...), so that
+ * accepting again would only fail again.  Other errors (-EMFILE,
+ * -ECONNABORTED...) pass.
+ */
+static inline bool lc_listener_gone(int64_t res)
+{
+	return res == -EIO || res == -ECONNRESET || res == -EBADF ||
+	       res == -ENOTSOCK || res == -EINVAL;
+}
+
 #endif

@@ -40,14 +40,15 @@ static void usage(FILE *f)
 "                         FD and close it\n"
 "  -h, --help             this text\n"
 "\n"
-"The transport comes from $VOS_TRANSPORT (default io_uring-local).\n"
+"The transport comes from $VOS_TRANSPORT; by default it is io_uring-local,\n"
+"or routed to netd/stord when a routes file ($VOS_ROUTES) exists.\n"
 "SIGINT or SIGTERM stops the server; it prints its totals and exits 0.\n");
 }
 
 struct server {
 	struct vos_ctx *ctx;
 	int lfd, max_conns, nconns;
-	bool accepting, stopping;
+	bool accepting, stopping, failed;
 	unsigned long long accepted, bytes;
 	struct conn *conns;        /* list of open connections */
 	struct request_queue next; /* to submit at the end of this round */
@@ -138,6 +139,12 @@ static void on_accept(struct server *s, int64_t res)
 	if (res < 0) {
 		if (res != -ECANCELED)
 			fprintf(stderr, "vecho: accept: %s\n", strerror((int)-res));
+		if (lc_listener_gone(res)) {
+			fprintf(stderr, "vecho: the listening socket is gone; "
+				"stopping\n");
+			s->stopping = s->failed = true;
+			return;
+		}
 		queue_accept(s);
 		return;
 	}
@@ -252,5 +259,5 @@ int main(int argc, char **argv)
 	vos_close(s.ctx, s.lfd);
 	vos_ctx_destroy(s.ctx);
 	rq_free(&s.next);
-	return 0;
+	return s.failed ? 1 : 0;
 }

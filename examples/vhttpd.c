@@ -9,6 +9,8 @@
  * Nothing above the root is served: a target with a ".." segment gets 403,
  * and after every open the server checks, through /proc/self/fd, that the
  * file it opened lies under the root, so a symlink pointing out is 403 too.
+ * When a routes file sends the root to a storage service (stord), that
+ * service confines every path to its export instead (EXDEV -> 403).
  *
  * Every step of a request (recv, openat, statx, pread, send, close) is one
  * vos request whose user_data is the connection; one is in flight per
@@ -63,9 +65,10 @@ struct conn {
 struct server {
 	struct vos_ctx *ctx;
 	int lfd, rootfd, max_conns, nconns, idle_timeout;
+	bool check_links; /* the root is a local directory: check each open */
 	char root[PATH_MAX];
 	size_t root_len;
-	bool accepting, stopping;
+	bool accepting, stopping, failed;
 	struct conn *conns;
 	struct request_queue next; /* to submit at the end of this round */
 	unsigned long long requests;
@@ -88,7 +91,8 @@ static void usage(FILE *f)
 "\n"
 "Serves GET and HEAD with keep-alive; index.html for directories; never\n"
 "anything outside DIR (\"..\" and symlinks out of DIR get 403).\n"
-"The transport comes from $VOS_TRANSPORT (default io_uring-local).\n"
+"The transport comes from $VOS_TRANSPORT; by default it is io_uring-local,\n"
+"or routed to netd/stord when a routes file ($VOS_ROUTES) exists.\n"
 "SIGINT or SIGTERM stops the server.\n");
 }
 
@@ -491,7 +495,9 @@ static void on_conn(struct server *s, struct conn *c, int64_t res)
 			respond_error(s, c, 404, "Not Found", false);
 			return;
 		}
-		if (res == -EACCES || res == -EPERM) {
+		if (res == -EACCES || res == -EPERM || res == -EXDEV) {
+			/* EXDEV: a storage service refused a path out of
+			 * its export */
 			respond_error(s, c, 403, "Forbidden", false);
 			return;
 		}
@@ -500,7 +506,7 @@ static void on_conn(struct server *s, struct conn *c, int64_t res)
 			return;
 		}
 		c->file = (int)res;
-		if (!under_root(s, c->file)) {
+		if (s->check_links && !under_root(s, c->file)) {
 			close_file(s, c);
 			respond_error(s, c, 403, "Forbidden", false);
 			return;
@@ -607,6 +613,12 @@ static void on_accept(struct server *s, int64_t res)
 		vos_close(s->ctx, (int)res);
 	} else if (res != -ECANCELED) {
 		fprintf(stderr, "vhttpd: accept: %s\n", strerror((int)-res));
+		if (lc_listener_gone(res)) {
+			fprintf(stderr, "vhttpd: the listening socket is gone; "
+				"stopping\n");
+			s->stopping = s->failed = true;
+			return;
+		}
 	}
 	queue_accept(s);
 }
@@ -701,6 +713,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vhttpd: %s: %s\n", s.root, strerror(-s.rootfd));
 		return 1;
 	}
+	/* If the root is served by a storage service (a routes file sends
+	 * its prefix to stord), its fd is a placeholder that /proc cannot
+	 * resolve, and the service confines every path to its export. */
+	s.check_links = under_root(&s, s.rootfd);
+	if (!s.check_links)
+		fprintf(stderr, "vhttpd: %s is served by a storage service; "
+			"its confinement applies\n", s.root);
 	ret = rq_init(&s.next, cfg.queue_depth);
 	stopfd = lc_stop_fd();
 	s.lfd = lc_listen(s.ctx, bind_addr, port, 1024, &port);
@@ -753,5 +772,5 @@ int main(int argc, char **argv)
 	vos_close(s.ctx, s.rootfd);
 	vos_ctx_destroy(s.ctx);
 	rq_free(&s.next);
-	return 0;
+	return s.failed ? 1 : 0;
 }
