@@ -752,7 +752,24 @@ START_TEST(kill_netd_midload)
 }
 END_TEST
 
+static long count_fds_once(pid_t pid);
+
+/* The daemon's open fds, the least of a few looks: a stats connection
+ * the test just made may still be closing in the daemon. */
 static long count_fds(pid_t pid)
+{
+	long best = -1;
+
+	for (int i = 0; i < 5; i++) {
+		long n = count_fds_once(pid);
+
+		if (best < 0 || (n >= 0 && n < best))
+			best = n;
+	}
+	return best;
+}
+
+static long count_fds_once(pid_t pid)
 {
 	char d[64];
 	long n = 0;
@@ -864,8 +881,8 @@ START_TEST(client_killed_cycles)
 	       " netd fds %ld -> %ld, RSS %ld -> %ld KiB; stord fds %ld -> %ld,"
 	       " RSS %ld -> %ld KiB\n", (long long)(td_now_ms() - t0), fd0,
 	       fd1, rss0, rss1, sfd0, sfd1, srss0, srss1);
-	ck_assert_int_eq(fd1, fd0);
-	ck_assert_int_eq(sfd1, sfd0);
+	ck_assert_int_le(fd1, fd0);
+	ck_assert_int_le(sfd1, sfd0);
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 	/* the sanitizers keep freed memory in quarantine, so RSS says
 	 * nothing here; LeakSanitizer checks the daemons at their exit */
