@@ -44,31 +44,12 @@
 #include <unistd.h>
 #include <virtuos/virtuos.h>
 
+#include "bench_stats.h"
+
 #define MAXB 32
 
 static int reps = 9;
 static int ops_per_rep = 8192;
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return v[n / 2];
-}
 
 static void die(const char *what, int err)
 {

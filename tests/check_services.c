@@ -140,6 +140,20 @@ static int listener(struct vos_ctx *ctx, struct sockaddr_in *sin)
 	return l;
 }
 
+/* A connected TCP pair through ctx: listener *l, client *s, accepted *a. */
+static void tcp_pair(struct vos_ctx *ctx, int *l, int *s, int *a)
+{
+	struct sockaddr_in sin;
+
+	*l = listener(ctx, &sin);
+	*s = vos_socket(ctx, AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(*s, 0);
+	ck_assert_int_eq(vos_connect(ctx, *s, (struct sockaddr *)&sin,
+				     sizeof(sin)), 0);
+	*a = vos_accept(ctx, *l, NULL, NULL, 0);
+	ck_assert_int_ge(*a, 0);
+}
+
 /* ---- files through stord ------------------------------------------------ */
 
 START_TEST(files_through_stord)
@@ -256,7 +270,6 @@ END_TEST
 START_TEST(routing_mixed)
 {
 	struct vos_ctx *ctx;
-	struct sockaddr_in sin;
 	char p[400], local[400], st[4096], buf[16] = { 0 };
 	long before;
 	int fd, lfd, l, s, a, pp[2];
@@ -276,13 +289,7 @@ START_TEST(routing_mixed)
 	ck_assert_int_eq(pread(lfd, buf, 1, 0), 1);
 	ck_assert_int_eq(buf[0], 'L');
 	/* a socket: netd */
-	l = listener(ctx, &sin);
-	s = vos_socket(ctx, AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ge(s, 0);
-	ck_assert_int_eq(vos_connect(ctx, s, (struct sockaddr *)&sin,
-				     sizeof(sin)), 0);
-	a = vos_accept(ctx, l, NULL, NULL, 0);
-	ck_assert_int_ge(a, 0);
+	tcp_pair(ctx, &l, &s, &a);
 	/* a pipe: local */
 	ck_assert_int_eq(pipe(pp), 0);
 	ck_assert_int_eq(vos_write(ctx, pp[1], "P", 1), 1);
@@ -578,12 +585,7 @@ START_TEST(inflight_bound_two_clients)
 		char buf[4];
 
 		ctx = ctx_routed();
-		l = listener(ctx, &sin);
-		s = vos_socket(ctx, AF_INET, SOCK_STREAM, 0);
-		ck_assert_int_eq(vos_connect(ctx, s, (struct sockaddr *)&sin,
-					     sizeof(sin)), 0);
-		a = vos_accept(ctx, l, NULL, NULL, 0);
-		ck_assert_int_ge(a, 0);
+		tcp_pair(ctx, &l, &s, &a);
 		for (int i = 0; i < 500; i++) {
 			ck_assert_int_eq(vos_send(ctx, s, "ping", 4, 0), 4);
 			ck_assert_int_eq(vos_recv(ctx, a, buf, 4, MSG_WAITALL),
@@ -646,7 +648,6 @@ static void writer(const char *path, int ack, int stop)
 START_TEST(kill_netd_midload)
 {
 	struct vos_ctx *ctx;
-	struct sockaddr_in sin;
 	char p[400], buf[4096];
 	static char chunk[16384];
 	int ack[2], stop[2], st, l, s, a, s2, a2;
@@ -668,12 +669,7 @@ START_TEST(kill_netd_midload)
 	close(ack[1]);
 	/* this process streams through netd */
 	ctx = ctx_routed();
-	l = listener(ctx, &sin);
-	s = vos_socket(ctx, AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_eq(vos_connect(ctx, s, (struct sockaddr *)&sin,
-				     sizeof(sin)), 0);
-	a = vos_accept(ctx, l, NULL, NULL, 0);
-	ck_assert_int_ge(a, 0);
+	tcp_pair(ctx, &l, &s, &a);
 	for (int i = 0; i < 200; i++) {
 		ck_assert_int_eq(vos_send(ctx, s, chunk, sizeof(chunk), 0),
 				 sizeof(chunk));
@@ -713,13 +709,7 @@ START_TEST(kill_netd_midload)
 		ck_assert_int_eq(read(ack[0], &acked, sizeof(acked)), 4);
 	/* restart netd: new sockets work in this same process */
 	start_netd(NULL);
-	l = listener(ctx, &sin);
-	s2 = vos_socket(ctx, AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ge(s2, 0);
-	ck_assert_int_eq(vos_connect(ctx, s2, (struct sockaddr *)&sin,
-				     sizeof(sin)), 0);
-	a2 = vos_accept(ctx, l, NULL, NULL, 0);
-	ck_assert_int_ge(a2, 0);
+	tcp_pair(ctx, &l, &s2, &a2);
 	ck_assert_int_eq(vos_send(ctx, s2, "again", 5, 0), 5);
 	ck_assert_int_eq(vos_recv(ctx, a2, buf, 5, MSG_WAITALL), 5);
 	ck_assert_int_eq(memcmp(buf, "again", 5), 0);
@@ -815,7 +805,6 @@ static void attach_and_die(void)
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		struct vos_ctx *ctx;
-		struct sockaddr_in sin;
 		char p[400], buf[8];
 		int l, s, a;
 
@@ -824,11 +813,7 @@ static void attach_and_die(void)
 		path_in(p, sizeof(p), "cycle");
 		if (vos_openat(ctx, AT_FDCWD, p, O_RDWR | O_CREAT, 0600) < 0)
 			_exit(2);
-		l = listener(ctx, &sin);
-		s = vos_socket(ctx, AF_INET, SOCK_STREAM, 0);
-		if (vos_connect(ctx, s, (struct sockaddr *)&sin, sizeof(sin)))
-			_exit(3);
-		a = vos_accept(ctx, l, NULL, NULL, 0);
+		tcp_pair(ctx, &l, &s, &a);
 		{
 			struct vos_req r;
 

@@ -33,6 +33,17 @@ static int number(const char *key, const char *val, unsigned min,
 	return 0;
 }
 
+static int number_int(const char *key, const char *val, unsigned min,
+		      unsigned max, int *out)
+{
+	unsigned v;
+
+	if (number(key, val, min, max, &v) < 0)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
 static int copy(const char *key, const char *val, char *dst, size_t cap)
 {
 	if (strlen(val) >= cap) {
@@ -71,22 +82,10 @@ static int apply(const char *key, const char *val)
 	if (strcmp(key, "max-slot") == 0)
 		return number(key, val, VOS_WIRE_MIN_SLOT, VOS_WIRE_MAX_SLOT,
 			      &c->max_slot);
-	if (strcmp(key, "log-level") == 0) {
-		unsigned v;
-
-		if (number(key, val, 0, 2, &v) < 0)
-			return -1;
-		c->log_level = (int)v;
-		return 0;
-	}
-	if (strcmp(key, "ready-fd") == 0) {
-		unsigned v;
-
-		if (number(key, val, 0, 65535, &v) < 0)
-			return -1;
-		c->ready_fd = (int)v;
-		return 0;
-	}
+	if (strcmp(key, "log-level") == 0)
+		return number_int(key, val, 0, 2, &c->log_level);
+	if (strcmp(key, "ready-fd") == 0)
+		return number_int(key, val, 0, 65535, &c->ready_fd);
 	if (strcmp(key, "foreground") == 0) {
 		c->foreground = strcmp(val, "yes") == 0 || strcmp(val, "1") == 0;
 		return 0;
