@@ -98,7 +98,16 @@ install_check() {
 	"$dest/hello-static" "$dest/in.txt" | cmp - "$dest/in.txt" || return 1
 	MANWIDTH=80 man -M "$dest$prefix/share/man" vos_prep_read 2>/dev/null |
 		grep -q "prepare libvirtuos requests" || return 1
-	echo "installed: headers, libvirtuos.so and .a, virtuos.pc, man pages: ok"
+	# the daemons and vosctl, with their pages (stord's is an alias)
+	local run=(env LD_LIBRARY_PATH="$dest$prefix/lib")
+	"${run[@]}" "$dest$prefix/sbin/netd" --help | grep -q "network service" || return 1
+	"${run[@]}" "$dest$prefix/sbin/stord" --help | grep -q "export root" || return 1
+	"${run[@]}" "$dest$prefix/bin/vosctl" --help | grep -q "vosctl" || return 1
+	for page in netd stord vosctl virtuos-routes; do
+		MANWIDTH=80 man -M "$dest$prefix/share/man" "$page" 2>/dev/null |
+			grep -q "^NAME" || return 1
+	done
+	echo "installed: headers, libvirtuos.so and .a, virtuos.pc, netd, stord, vosctl, man pages: ok"
 }
 echo "=== install"
 status=1
