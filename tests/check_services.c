@@ -995,6 +995,97 @@ START_TEST(version_mismatch_refused)
 }
 END_TEST
 
+/* ---- the daemons as programs: help, config file, flags ------------------ */
+
+/* Run servers/PROG/PROG with args; its stdout+stderr into out; status. */
+static int run_daemon(const char *prog, const char *const *args, char *out,
+		      size_t cap)
+{
+	const char *top = getenv("top_builddir");
+	char cmd[2048];
+	size_t n = 0;
+	FILE *f;
+	int st;
+
+	n += (size_t)snprintf(cmd, sizeof(cmd), "%s/servers/%s/%s",
+			      top ? top : ".", prog, prog);
+	for (int i = 0; args[i]; i++)
+		n += (size_t)snprintf(cmd + n, sizeof(cmd) - n, " '%s'", args[i]);
+	snprintf(cmd + n, sizeof(cmd) - n, " 2>&1");
+	f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	n = fread(out, 1, cap - 1, f);
+	out[n] = '\0';
+	st = pclose(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+START_TEST(daemon_help_config_flags)
+{
+	const char *help[] = { "--help", NULL };
+	char out[8192], conf[400], sock[400];
+	FILE *f;
+
+	make_work();
+	ck_assert_int_eq(run_daemon("netd", help, out, sizeof(out)), 0);
+	ck_assert_ptr_nonnull(strstr(out, "--netns NAME"));
+	ck_assert_int_eq(run_daemon("stord", help, out, sizeof(out)), 0);
+	ck_assert_ptr_nonnull(strstr(out, "--root DIR"));
+	/* the config file sets, flags override it */
+	snprintf(conf, sizeof(conf), "%s/stord.conf", work);
+	snprintf(sock, sizeof(sock), "%s/conf.sock", work);
+	f = fopen(conf, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "# a comment\nroot = %s\nmax-inflight = 3\nspin-us = 7\n",
+		exp_dir);
+	fclose(f);
+	{
+		const char *a[] = { "-c", conf, NULL };
+		const char *b[] = { "-c", conf, "--max-inflight", "5", NULL };
+
+		td_start(&stord, "stord", sock, a);
+		ck_assert_int_eq(td_stop(&stord), 0);
+		td_start(&stord, "stord", sock, b);
+		ck_assert_int_eq(td_stop(&stord), 0);
+	}
+	{
+		char log[4096] = { 0 };
+		FILE *l = fopen(stord.log, "r");
+
+		ck_assert_ptr_nonnull(l);
+		ck_assert_uint_gt(fread(log, 1, sizeof(log) - 1, l), 0);
+		fclose(l);
+		ck_assert_ptr_nonnull(strstr(log, "spin 7 us, max 3 in flight"));
+		ck_assert_ptr_nonnull(strstr(log, "spin 7 us, max 5 in flight"));
+		ck_assert_ptr_nonnull(strstr(log, "stopped"));
+	}
+	/* mistakes are named, with their line, and exit 2 */
+	f = fopen(conf, "w");
+	fprintf(f, "root = %s\nmax-inflight = lots\n", exp_dir);
+	fclose(f);
+	{
+		const char *a[] = { "-c", conf, "-f", NULL };
+		const char *b[] = { "--no-such-flag", "1", NULL };
+		const char *c[] = { "-c", "/nonexistent.conf", NULL };
+
+		ck_assert_int_eq(run_daemon("stord", a, out, sizeof(out)), 2);
+		ck_assert_ptr_nonnull(strstr(out, "max-inflight must be a number"));
+		ck_assert_ptr_nonnull(strstr(out, "stord.conf:2"));
+		ck_assert_int_eq(run_daemon("netd", b, out, sizeof(out)), 2);
+		ck_assert_ptr_nonnull(strstr(out, "unknown setting 'no-such-flag'"));
+		ck_assert_int_eq(run_daemon("netd", c, out, sizeof(out)), 2);
+		ck_assert_ptr_nonnull(strstr(out, "cannot read /nonexistent.conf"));
+	}
+	/* stord without a root says so */
+	{
+		const char *a[] = { "-c", "/dev/null", "-f", "-s", sock, NULL };
+
+		ck_assert_int_eq(run_daemon("stord", a, out, sizeof(out)), 1);
+		ck_assert_ptr_nonnull(strstr(out, "no export root"));
+	}
+}
+END_TEST
+
 static Suite *services_suite(void)
 {
 	Suite *s = suite_create("services");
@@ -1008,6 +1099,7 @@ static Suite *services_suite(void)
 	tcase_add_test(f, files_through_stord);
 	tcase_add_test(f, routing_mixed);
 	tcase_add_test(f, routes_file_errors);
+	tcase_add_test(f, daemon_help_config_flags);
 	tcase_add_test(c, stord_confinement);
 	tcase_add_test(c, stord_permissions);
 	tcase_add_test(x, inflight_bound_two_clients);
