@@ -1086,6 +1086,44 @@ START_TEST(daemon_help_config_flags)
 }
 END_TEST
 
+/* SIGTERM right after a client leaves: the stop must not be lost while a
+ * worker tears the client down (it once slept through its stop kick and
+ * hung in pthread_join).  Workers that never spin make the window wide. */
+START_TEST(stop_right_after_detach)
+{
+	const char *args[] = { "--spin-us", "0", "--log-level", "0", NULL };
+	int64_t worst = 0;
+
+	make_work();
+	write_routes();
+	for (int i = 0; i < 30; i++) {
+		struct vos_config cfg;
+		struct vos_ctx *ctx;
+		int64_t t0;
+
+		start_netd(args);
+		vos_config_init(&cfg);
+		cfg.spin_ns = 0;
+		ck_assert_int_eq(vos_ctx_create(&cfg, &ctx), 0);
+		for (int k = 0; k < 20; k++) {
+			int s = vos_socket(ctx, AF_INET, SOCK_STREAM, 0);
+
+			ck_assert_int_ge(s, 0);
+			ck_assert_int_eq(vos_fcntl(ctx, s, F_GETFL, 0) & O_ACCMODE,
+					 O_RDWR);
+			ck_assert_int_eq(vos_close(ctx, s), 0);
+		}
+		vos_ctx_destroy(ctx);
+		t0 = td_now_ms();
+		ck_assert_int_eq(td_stop(&netd), 0);
+		if (td_now_ms() - t0 > worst)
+			worst = td_now_ms() - t0;
+	}
+	printf("stop_right_after_detach: 30 stops, the slowest took %lld ms\n",
+	       (long long)worst);
+}
+END_TEST
+
 static Suite *services_suite(void)
 {
 	Suite *s = suite_create("services");
@@ -1107,6 +1145,7 @@ static Suite *services_suite(void)
 	tcase_add_test(x, client_killed_cycles);
 	tcase_add_test(x, garbage_from_daemon);
 	tcase_add_test(x, version_mismatch_refused);
+	tcase_add_test(x, stop_right_after_detach);
 	suite_add_tcase(s, f);
 	suite_add_tcase(s, c);
 	suite_add_tcase(s, x);

@@ -20,6 +20,7 @@
 #define SRV_SERVER_H
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -165,6 +166,7 @@ struct srv_worker {
 	struct srv_client *clients;
 	atomic_uint nclients;
 	atomic_bool stop;
+	int start_err;        /* the engine's creation, on its thread */
 	uint64_t rng;         /* fault injection */
 	char path[4096], path2[4096]; /* scratch for synchronous path calls */
 };
@@ -176,6 +178,7 @@ struct srv {
 	struct srv_config cfg;
 	unsigned nworkers;
 	struct srv_worker workers[SRV_MAX_WORKERS];
+	sem_t started;         /* each worker posts once its engine exists */
 	atomic_uint spinners;  /* workers spinning now */
 	unsigned max_spinners; /* CPUs */
 	uint32_t epoch;

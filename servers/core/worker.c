@@ -28,6 +28,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <semaphore.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -434,10 +435,15 @@ static void sleep_now(struct srv_worker *w)
 	for (c = w->clients; c; c = c->next)
 		vos__ring_set_flag(&c->hdr->server_flags,
 				   VOS_WIRE_SERVER_NEED_WAKEUP);
+	/* a kick is consumed when the eventfd is drained, so the flags a
+	 * kick announces are looked at again here, before sleeping */
+	work = (atomic_load(&w->stop) && !w->clients) ||
+	       atomic_load_explicit(&w->has_incoming, memory_order_relaxed);
 	for (c = w->clients; c && !work; c = c->next)
-		work = !c->cancelling && !c->broken &&
-		       c->inflight < srv.cfg.max_inflight &&
-		       vos__ring_peek(&c->hdr->sq_tail) != c->sq_head;
+		work = (atomic_load(&c->dying) && !c->cancelling) ||
+		       (!c->cancelling && !c->broken &&
+			c->inflight < srv.cfg.max_inflight &&
+			vos__ring_peek(&c->hdr->sq_tail) != c->sq_head);
 	if (!work) {
 		for (c = w->clients; c; c = c->next)
 			if (!c->cancelling &&
@@ -452,9 +458,8 @@ static void sleep_now(struct srv_worker *w)
 				     VOS_WIRE_SERVER_NEED_WAKEUP);
 }
 
-static void *worker_main(void *arg)
+static void *worker_main(struct srv_worker *w)
 {
-	struct srv_worker *w = arg;
 	int64_t spin_ns = (int64_t)srv.cfg.spin_us * 1000, spin_end = 0;
 	unsigned idle = 0; /* passes without work since the last work */
 	bool spinning = false;
@@ -487,6 +492,7 @@ static void *worker_main(void *arg)
 
 				if (teardown(w, c)) { /* c is freed */
 					*pp = next;
+					work++; /* look at stop before sleeping */
 					continue;
 				}
 			} else {
@@ -559,38 +565,71 @@ void srv_worker_add(struct srv_client *c)
 	srv_worker_kick(best);
 }
 
+/*
+ * Each worker creates its own engine, on its own thread: the engine's
+ * io_uring requests (its internal polls included) then belong to the thread
+ * that waits for them, which is how io_uring wants a ring used.  (With the
+ * rings made by the main thread, a wake-up could wait for the main thread
+ * to run task work, and at stop it never did.)
+ */
+static int engine_create(struct srv_worker *w)
+{
+	struct vos_config cfg;
+
+	vos_config_init(&cfg);
+	cfg.transport = "io_uring-local";
+	cfg.options = srv.cfg.engine_options;
+	cfg.queue_depth = ENG_DEPTH;
+	cfg.spin_ns = 0; /* the worker has spun already */
+	return vos_ctx_create(&cfg, &w->eng);
+}
+
+static void *worker_thread(void *arg)
+{
+	struct srv_worker *w = arg;
+
+	w->start_err = engine_create(w);
+	sem_post(&srv.started);
+	if (w->start_err < 0)
+		return NULL;
+	worker_main(w);
+	vos_ctx_destroy(w->eng); /* on the thread that made it */
+	return NULL;
+}
+
 int srv_workers_start(void)
 {
+	unsigned started = 0;
+	int err = 0;
+
+	sem_init(&srv.started, 0, 0);
 	for (unsigned i = 0; i < srv.nworkers; i++) {
 		struct srv_worker *w = &srv.workers[i];
-		struct vos_config cfg;
-		int ret;
 
-		vos_config_init(&cfg);
-		cfg.transport = "io_uring-local";
-		cfg.options = srv.cfg.engine_options;
-		cfg.queue_depth = ENG_DEPTH;
-		cfg.spin_ns = 0; /* the worker has spun already */
-		ret = vos_ctx_create(&cfg, &w->eng);
-		if (ret < 0) {
-			srv_log(0, "worker %u: cannot create the engine: %s", i,
-				strerror(-ret));
-			return -1;
-		}
-		if (i == 0)
-			srv_log(1, "engine: %s", vos_ctx_describe(w->eng));
 		w->idx = i;
 		w->eng_depth = ENG_DEPTH;
 		w->rng = 0x9e3779b97f4a7c15ull ^ (uint64_t)now_ns() ^ i;
 		w->wake_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		pthread_mutex_init(&w->lock, NULL);
 		if (w->wake_efd < 0 ||
-		    pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+		    pthread_create(&w->thread, NULL, worker_thread, w) != 0) {
 			srv_log(0, "worker %u: cannot start: %s", i,
 				strerror(errno));
 			return -1;
 		}
+		started++;
 	}
+	for (unsigned i = 0; i < started; i++)
+		sem_wait(&srv.started);
+	for (unsigned i = 0; i < started; i++)
+		if (srv.workers[i].start_err < 0 && !err) {
+			err = srv.workers[i].start_err;
+			srv_log(0, "worker %u: cannot create the engine: %s", i,
+				strerror(-err));
+		}
+	if (err)
+		return -1;
+	srv_log(1, "engine: %s", vos_ctx_describe(srv.workers[0].eng));
 	return 0;
 }
 
@@ -605,7 +644,6 @@ void srv_workers_stop(void)
 		struct srv_worker *w = &srv.workers[i];
 
 		pthread_join(w->thread, NULL);
-		vos_ctx_destroy(w->eng);
 		close(w->wake_efd);
 	}
 }
