@@ -1124,6 +1124,69 @@ START_TEST(stop_right_after_detach)
 }
 END_TEST
 
+/* Run vosctl with args (VOS_ROUTES is ours); output into out; status. */
+static int run_vosctl(const char *args, char *out, size_t cap)
+{
+	const char *top = getenv("top_builddir");
+	char cmd[1024];
+	size_t n;
+	FILE *f;
+	int st;
+
+	snprintf(cmd, sizeof(cmd), "%s/servers/vosctl/vosctl %s 2>&1",
+		 top ? top : ".", args);
+	f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	n = fread(out, 1, cap - 1, f);
+	out[n] = '\0';
+	st = pclose(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+START_TEST(vosctl_list_and_clear)
+{
+	struct vos_ctx *ctx;
+	char out[8192];
+	int s;
+
+	setup_both();
+	ctx = ctx_routed();
+	s = vos_socket(ctx, AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(s, 0);
+	/* both up; this process attached to netd with nothing in flight */
+	ck_assert_int_eq(run_vosctl("list", out, sizeof(out)), 0);
+	ck_assert_msg(strstr(out, "netd       up") && strstr(out, "stord      up"),
+		      "%s", out);
+	{
+		char pid[64];
+
+		snprintf(pid, sizeof(pid), "client 1 pid %d ", (int)getpid());
+		ck_assert_msg(strstr(out, pid), "%s", out);
+	}
+	/* clear refuses a running service */
+	ck_assert_int_eq(run_vosctl("clear netd", out, sizeof(out)), 1);
+	ck_assert_ptr_nonnull(strstr(out, "is running"));
+	/* netd dies: list says so (exit 1), clear removes its socket */
+	td_kill(&netd);
+	ck_assert_int_eq(run_vosctl("list", out, sizeof(out)), 1);
+	ck_assert_msg(strstr(out, "netd       down"), "%s", out);
+	ck_assert_int_eq(access(netd.sock, F_OK), 0); /* left behind */
+	ck_assert_int_eq(run_vosctl("clear netd", out, sizeof(out)), 0);
+	ck_assert_int_eq(access(netd.sock, F_OK), -1);
+	/* and the program gets failures, not a hang: the first call finds
+	 * the service dead (-ECONNRESET, a socket call), the next one cannot
+	 * attach (-EIO) */
+	s = vos_socket(ctx, AF_INET, SOCK_STREAM, 0);
+	ck_assert_msg(s == -ECONNRESET || s == -EIO, "%d", s);
+	ck_assert_int_eq(vos_socket(ctx, AF_INET, SOCK_STREAM, 0), -EIO);
+	ck_assert_int_eq(run_vosctl("stats /nonexistent.sock", out, sizeof(out)),
+			 1);
+	ck_assert_int_eq(run_vosctl("--bogus", out, sizeof(out)), 2);
+	vos_ctx_destroy(ctx);
+	ck_assert_int_eq(td_stop(&stord), 0);
+}
+END_TEST
+
 static Suite *services_suite(void)
 {
 	Suite *s = suite_create("services");
@@ -1138,6 +1201,7 @@ static Suite *services_suite(void)
 	tcase_add_test(f, routing_mixed);
 	tcase_add_test(f, routes_file_errors);
 	tcase_add_test(f, daemon_help_config_flags);
+	tcase_add_test(f, vosctl_list_and_clear);
 	tcase_add_test(c, stord_confinement);
 	tcase_add_test(c, stord_permissions);
 	tcase_add_test(x, inflight_bound_two_clients);
