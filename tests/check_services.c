@@ -1124,6 +1124,44 @@ START_TEST(stop_right_after_detach)
 }
 END_TEST
 
+/* fork: the child attaches afresh (no fd-table clone in version 1): its
+ * copies of the parent's service fds fail with -EIO, new ones work, and
+ * the parent's attachment is untouched. */
+START_TEST(fork_child_attaches_afresh)
+{
+	struct vos_ctx *ctx;
+	int l, s, a, st;
+	char buf[8];
+	pid_t pid;
+
+	setup_both();
+	ctx = ctx_routed();
+	tcp_pair(ctx, &l, &s, &a);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int ok = vos_after_fork(ctx) == 0;
+		int l2, s2, a2;
+
+		ok &= vos_send(ctx, s, "x", 1, 0) == -EIO;
+		ok &= vos_close(ctx, s) == 0;
+		tcp_pair(ctx, &l2, &s2, &a2);
+		ok &= vos_send(ctx, s2, "kid", 3, 0) == 3;
+		ok &= vos_recv(ctx, a2, buf, 3, MSG_WAITALL) == 3;
+		vos_ctx_destroy(ctx);
+		_exit(ok ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %d", st);
+	/* the parent's sockets still work */
+	ck_assert_int_eq(vos_send(ctx, s, "mom", 3, 0), 3);
+	ck_assert_int_eq(vos_recv(ctx, a, buf, 3, MSG_WAITALL), 3);
+	ck_assert_int_eq(memcmp(buf, "mom", 3), 0);
+	vos_ctx_destroy(ctx);
+	teardown_both();
+}
+END_TEST
+
 /* Run vosctl with args (VOS_ROUTES is ours); output into out; status. */
 static int run_vosctl(const char *args, char *out, size_t cap)
 {
@@ -1202,6 +1240,7 @@ static Suite *services_suite(void)
 	tcase_add_test(f, routes_file_errors);
 	tcase_add_test(f, daemon_help_config_flags);
 	tcase_add_test(f, vosctl_list_and_clear);
+	tcase_add_test(f, fork_child_attaches_afresh);
 	tcase_add_test(c, stord_confinement);
 	tcase_add_test(c, stord_permissions);
 	tcase_add_test(x, inflight_bound_two_clients);
