@@ -43,7 +43,7 @@ static int rm_one(const char *path, const struct stat *sb, int type,
 /* Each test runs in its own process: remove its directory at its exit. */
 static void remove_work(void)
 {
-	if (work[0])
+	if (work[0] && !getenv("VOS_TEST_KEEP")) /* keep logs for a look */
 		nftw(work, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 

@@ -104,7 +104,7 @@ static bool measure_punted_inline(struct io_uring *ring)
 {
 	enum { ROUNDS = 7, OPS = 8 };
 	int64_t sys[ROUNDS], ur[ROUNDS];
-	static char buf[4096];
+	char buf[4096] = { 0 }; /* ours: contexts may open on several threads */
 	bool inline_wins = true;
 	int fd;
 
