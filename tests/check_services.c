@@ -997,6 +997,23 @@ END_TEST
 
 /* ---- the daemons as programs: help, config file, flags ------------------ */
 
+/* Run a shell command; its stdout and stderr into out; its exit status. */
+static int run_cmd(const char *cmd, char *out, size_t cap)
+{
+	char full[2100];
+	size_t n;
+	FILE *f;
+	int st;
+
+	snprintf(full, sizeof(full), "%s 2>&1", cmd);
+	f = popen(full, "r");
+	ck_assert_ptr_nonnull(f);
+	n = fread(out, 1, cap - 1, f);
+	out[n] = '\0';
+	st = pclose(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 /* Run servers/PROG/PROG with args; its stdout+stderr into out; status. */
 static int run_daemon(const char *prog, const char *const *args, char *out,
 		      size_t cap)
@@ -1004,20 +1021,12 @@ static int run_daemon(const char *prog, const char *const *args, char *out,
 	const char *top = getenv("top_builddir");
 	char cmd[2048];
 	size_t n = 0;
-	FILE *f;
-	int st;
 
 	n += (size_t)snprintf(cmd, sizeof(cmd), "%s/servers/%s/%s",
 			      top ? top : ".", prog, prog);
 	for (int i = 0; args[i]; i++)
 		n += (size_t)snprintf(cmd + n, sizeof(cmd) - n, " '%s'", args[i]);
-	snprintf(cmd + n, sizeof(cmd) - n, " 2>&1");
-	f = popen(cmd, "r");
-	ck_assert_ptr_nonnull(f);
-	n = fread(out, 1, cap - 1, f);
-	out[n] = '\0';
-	st = pclose(f);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return run_cmd(cmd, out, cap);
 }
 
 START_TEST(daemon_help_config_flags)
@@ -1167,18 +1176,10 @@ static int run_vosctl(const char *args, char *out, size_t cap)
 {
 	const char *top = getenv("top_builddir");
 	char cmd[1024];
-	size_t n;
-	FILE *f;
-	int st;
 
-	snprintf(cmd, sizeof(cmd), "%s/servers/vosctl/vosctl %s 2>&1",
+	snprintf(cmd, sizeof(cmd), "%s/servers/vosctl/vosctl %s",
 		 top ? top : ".", args);
-	f = popen(cmd, "r");
-	ck_assert_ptr_nonnull(f);
-	n = fread(out, 1, cap - 1, f);
-	out[n] = '\0';
-	st = pclose(f);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return run_cmd(cmd, out, cap);
 }
 
 START_TEST(vosctl_list_and_clear)
