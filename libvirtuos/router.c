@@ -32,6 +32,7 @@
 
 #include "builtin_transports.h"
 #include "internal.h"
+#include "op_kinds.h"
 #include "options.h"
 #include "routes.h"
 
@@ -163,13 +164,6 @@ static unsigned by_path(const struct router *rt, const char *path,
 	return best;
 }
 
-static bool is_at(uint8_t op)
-{
-	return op == VOS_OP_OPENAT || op == VOS_OP_STATX ||
-	       op == VOS_OP_UNLINKAT || op == VOS_OP_MKDIRAT ||
-	       op == VOS_OP_RENAMEAT;
-}
-
 /* Where r goes: its service in *svc and the request to send in *out.
  * 0, or -errno to fail it here. */
 static int route(struct router *rt, const struct vos_req *r, unsigned *svc,
@@ -192,7 +186,7 @@ static int route(struct router *rt, const struct vos_req *r, unsigned *svc,
 	default:
 		break;
 	}
-	if (is_at(r->op) && r->fd == AT_FDCWD) {
+	if (vos__op_is_at(r->op) && r->fd == AT_FDCWD) {
 		const char *rel = NULL;
 
 		*svc = by_path(rt, (const char *)(uintptr_t)r->addr, &rel);
@@ -220,14 +214,6 @@ static int route(struct router *rt, const struct vos_req *r, unsigned *svc,
 			return -EXDEV; /* across services, like across mounts */
 	}
 	return 0;
-}
-
-static bool makes_fd(const struct vos_req *r)
-{
-	return r->op == VOS_OP_OPENAT || r->op == VOS_OP_SOCKET ||
-	       r->op == VOS_OP_ACCEPT ||
-	       (r->op == VOS_OP_FCNTL && (r->op_flags == F_DUPFD ||
-					  r->op_flags == F_DUPFD_CLOEXEC));
 }
 
 /* Hand batch[0..n) to service s; undo what it did not take.  Returns how
@@ -276,7 +262,7 @@ static int router_submit(void *priv, const struct vos_req *reqs, unsigned n)
 				return done ? (int)done : -EBUSY;
 			nb = 0;
 		}
-		if (err == 0 && s != 0 && makes_fd(r)) {
+		if (err == 0 && s != 0 && vos__op_makes_fd(r)) {
 			t->ph = open("/dev/null", O_RDONLY | O_CLOEXEC);
 			if (t->ph >= 0 && r->op == VOS_OP_FCNTL && r->arg) {
 				/* F_DUPFD's lowest number applies to ours */

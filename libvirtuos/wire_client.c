@@ -363,29 +363,3 @@ int64_t vos__wire_result(const struct vos_req *r, const struct vos_wire_req *w,
 	}
 #undef a
 }
-
-bool vos__wire_returns_fd(const struct vos_req *r)
-{
-	switch (r->op) {
-	case VOS_OP_OPENAT: case VOS_OP_SOCKET: case VOS_OP_ACCEPT:
-		return true;
-	case VOS_OP_FCNTL:
-		return r->op_flags == F_DUPFD || r->op_flags == F_DUPFD_CLOEXEC;
-	default:
-		return false;
-	}
-}
-
-bool vos__wire_is_socket_op(uint8_t op)
-{
-	switch (op) {
-	case VOS_OP_SOCKET: case VOS_OP_BIND: case VOS_OP_LISTEN:
-	case VOS_OP_ACCEPT: case VOS_OP_CONNECT: case VOS_OP_SHUTDOWN:
-	case VOS_OP_SEND: case VOS_OP_RECV: case VOS_OP_SENDMSG:
-	case VOS_OP_RECVMSG: case VOS_OP_SETSOCKOPT: case VOS_OP_GETSOCKOPT:
-	case VOS_OP_GETSOCKNAME: case VOS_OP_GETPEERNAME:
-		return true;
-	default:
-		return false;
-	}
-}

@@ -43,11 +43,4 @@ int vos__wire_encode(const struct vos_req *r, int32_t fd, int32_t fd2,
 int64_t vos__wire_result(const struct vos_req *r, const struct vos_wire_req *w,
 			 const struct vos__wire_slot *slot, int64_t res);
 
-/* Whether a successful r returns a new file descriptor of the service. */
-bool vos__wire_returns_fd(const struct vos_req *r);
-
-/* Whether r is a socket operation (it fails with -ECONNRESET, not -EIO,
- * when its service dies). */
-bool vos__wire_is_socket_op(uint8_t op);
-
 #endif /* VOS_WIRE_CLIENT_H */

@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdbool.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -82,25 +84,23 @@ static inline void td_start(struct td *d, const char *prog, const char *sock,
 	close(p[0]);
 }
 
-/* SIGTERM and wait (at most 20 s); returns the exit status. */
+/* SIGTERM and wait (at most 20 s, on a pidfd: no polling); returns the
+ * exit status, or -1 if it had to be killed. */
 static inline int td_stop(struct td *d)
 {
-	int st = 0;
-	int64_t end = td_now_ms() + 20000;
+	int st = 0, pfd = (int)syscall(SYS_pidfd_open, d->pid, 0);
+	struct pollfd p = { pfd, POLLIN, 0 };
+	bool exited;
 
+	ck_assert_int_ge(pfd, 0);
 	kill(d->pid, SIGTERM);
-	while (waitpid(d->pid, &st, WNOHANG) == 0) {
-		struct timespec ts = { 0, 2000000 };
-
-		if (td_now_ms() > end) {
-			kill(d->pid, SIGKILL);
-			waitpid(d->pid, &st, 0);
-			return -1;
-		}
-		nanosleep(&ts, NULL); /* polling the exit, bounded */
-	}
+	exited = poll(&p, 1, 20000) == 1;
+	close(pfd);
+	if (!exited)
+		kill(d->pid, SIGKILL);
+	waitpid(d->pid, &st, 0);
 	d->pid = 0;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return exited && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 static inline void td_kill(struct td *d)

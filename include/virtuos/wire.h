@@ -45,7 +45,9 @@ extern "C" {
 
 /* header.server_flags: written by the service, read by the client. */
 #define VOS_WIRE_SERVER_NEED_WAKEUP 0x1u /* asleep: kick the sq eventfd */
-#define VOS_WIRE_SERVER_STOPPED 0x2u     /* no completion will come again */
+#define VOS_WIRE_SERVER_STOPPED 0x2u     /* reserved: no completion will
+                                          * come again (version 1 does
+                                          * not set it) */
 /* header.client_flags: written by the client, read by the service. */
 #define VOS_WIRE_CLIENT_NEED_WAKEUP 0x1u /* asleep: kick the cq eventfd */
 #define VOS_WIRE_CLIENT_IDLE 0x2u        /* advisory, version 1 servers

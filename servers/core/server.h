@@ -153,7 +153,6 @@ struct srv_client {
 /* ---- workers (worker.c) ------------------------------------------------ */
 
 struct srv_worker {
-	unsigned idx;
 	pthread_t thread;
 	struct vos_ctx *eng;
 	uint32_t eng_depth;

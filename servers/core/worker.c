@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "op_kinds.h"
 #include "server.h"
 
 #define BATCH 32
@@ -113,14 +114,6 @@ static void req_release(struct srv_client *c, struct srv_req *q)
 	atomic_fetch_add_explicit(&c->stat_done, 1, memory_order_relaxed);
 }
 
-static bool returns_fd(const struct srv_req *q)
-{
-	return q->op == VOS_OP_OPENAT || q->op == VOS_OP_SOCKET ||
-	       q->op == VOS_OP_ACCEPT ||
-	       (q->op == VOS_OP_FCNTL &&
-		(q->r.op_flags == F_DUPFD || q->r.op_flags == F_DUPFD_CLOEXEC));
-}
-
 /* A request is done with result res: fix up fds and out-parameters, and
  * post its completion. */
 static void finish(struct srv_worker *w, struct srv_req *q, int64_t res)
@@ -128,7 +121,7 @@ static void finish(struct srv_worker *w, struct srv_req *q, int64_t res)
 	struct srv_client *c = q->c;
 
 	q->in_engine = false;
-	if (res >= 0 && returns_fd(q)) {
+	if (res >= 0 && vos__op_makes_fd(&q->r)) {
 		bool sock = q->op == VOS_OP_SOCKET || q->op == VOS_OP_ACCEPT ||
 			    (q->fdi >= 0 && c->fds[q->fdi].socket);
 		int idx = c->cancelling ? -ECONNRESET :
@@ -179,19 +172,6 @@ static void client_broken(struct srv_client *c, const char *why)
 	srv_log(0, "client %llu (pid %d) broke the protocol: %s; dropping it",
 		(unsigned long long)c->id, (int)c->cred.pid, why);
 	shutdown(c->sock, SHUT_RDWR);
-}
-
-static bool uses_fd(uint8_t op)
-{
-	return op != VOS_OP_NOP && op != VOS_OP_SOCKET &&
-	       op != VOS_OP_TIMEOUT && op != VOS_OP_CANCEL;
-}
-
-static bool is_at_op(uint8_t op)
-{
-	return op == VOS_OP_OPENAT || op == VOS_OP_STATX ||
-	       op == VOS_OP_UNLINKAT || op == VOS_OP_MKDIRAT ||
-	       op == VOS_OP_RENAMEAT;
 }
 
 static int map_one(struct srv_client *c, bool at, int32_t *fd, int32_t *held)
@@ -300,8 +280,9 @@ static unsigned drain(struct srv_worker *w, struct srv_client *c)
 				continue;
 			}
 			q->r.off = (uint64_t)(uintptr_t)t;
-		} else if (ret == 0 && uses_fd(q->op)) {
-			ret = map_one(c, is_at_op(q->op), &q->r.fd, &q->fdi);
+		} else if (ret == 0 && vos__op_names_fd(q->op)) {
+			ret = map_one(c, vos__op_is_at(q->op), &q->r.fd,
+				      &q->fdi);
 			if (ret == 0 && q->op == VOS_OP_RENAMEAT)
 				ret = map_one(c, true, &q->r.fd2, &q->fdi2);
 		}
@@ -606,7 +587,6 @@ int srv_workers_start(void)
 	for (unsigned i = 0; i < srv.nworkers; i++) {
 		struct srv_worker *w = &srv.workers[i];
 
-		w->idx = i;
 		w->eng_depth = ENG_DEPTH;
 		w->rng = 0x9e3779b97f4a7c15ull ^ (uint64_t)now_ns() ^ i;
 		w->wake_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

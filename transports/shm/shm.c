@@ -41,6 +41,7 @@
 
 #include "control_msg.h"
 #include "internal.h"
+#include "op_kinds.h"
 #include "options.h"
 #include "ring.h"
 #include "wire_client.h"
@@ -107,7 +108,7 @@ static void fail_all(struct shm *s)
 		s->inflight--;
 		s->host->complete(s->host, t,
 				  s->req[t].op == VOS_OP_CLOSE ? 0 :
-				  vos__wire_is_socket_op(s->req[t].op) ?
+				  vos__op_is_socket(s->req[t].op) ?
 				  -ECONNRESET : -EIO);
 	}
 }
@@ -346,13 +347,6 @@ static int map_fd(const struct shm *s, int32_t fd, bool at, int32_t *out)
 	return 0;
 }
 
-static bool is_at_op(uint8_t op)
-{
-	return op == VOS_OP_OPENAT || op == VOS_OP_STATX ||
-	       op == VOS_OP_UNLINKAT || op == VOS_OP_MKDIRAT ||
-	       op == VOS_OP_RENAMEAT;
-}
-
 /* Whether the request names no fd of an attachment (so a new attachment
  * can serve it). */
 static bool fresh_op(const struct vos_req *r)
@@ -360,7 +354,7 @@ static bool fresh_op(const struct vos_req *r)
 	if (r->op == VOS_OP_SOCKET || r->op == VOS_OP_NOP ||
 	    r->op == VOS_OP_TIMEOUT)
 		return true;
-	return is_at_op(r->op) && r->fd == AT_FDCWD &&
+	return vos__op_is_at(r->op) && r->fd == AT_FDCWD &&
 	       (r->op != VOS_OP_RENAMEAT || r->fd2 == AT_FDCWD);
 }
 
@@ -400,7 +394,7 @@ static int shm_submit(void *priv, const struct vos_req *reqs, unsigned n)
 			if (s->sq_tail - s->sq_head_seen >= s->entries)
 				break; /* a service that does not consume */
 		}
-		ret = map_fd(s, r->fd, is_at_op(r->op), &fd);
+		ret = map_fd(s, r->fd, vos__op_is_at(r->op), &fd);
 		if (ret == 0 && r->op == VOS_OP_RENAMEAT)
 			ret = map_fd(s, r->fd2, true, &fd2);
 		if (ret < 0) {
@@ -482,7 +476,7 @@ static int shm_reap(void *priv)
 		}
 		slot_of(s, (uint32_t)tag, &slot);
 		res = vos__wire_result(&s->req[tag], &s->sent[tag], &slot, e.res);
-		if (res >= 0 && vos__wire_returns_fd(&s->req[tag]))
+		if (res >= 0 && vos__op_makes_fd(&s->req[tag]))
 			res = res > FD_MASK ? -EIO :
 			      (int64_t)((s->gen << FD_BITS) | (uint32_t)res);
 		s->busy[tag] = 0;
