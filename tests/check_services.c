@@ -748,7 +748,7 @@ struct usage {
 	long fds, rss;
 };
 
-static long count_fds_once(pid_t pid)
+static long count_fds(pid_t pid)
 {
 	char d[64];
 	struct dirent *e;
@@ -781,18 +781,12 @@ static long rss_kib(pid_t pid)
 	return v;
 }
 
-/* The fds are the least of a few looks: a stats connection the test just
- * made may still be closing in the daemon. */
+/* (td_stats() returns only once the daemon has closed its end of the
+ * stats connection, so no connection of ours is counted.) */
 static struct usage usage_of(pid_t pid)
 {
-	struct usage u = { -1, rss_kib(pid) };
+	struct usage u = { count_fds(pid), rss_kib(pid) };
 
-	for (int i = 0; i < 5; i++) {
-		long n = count_fds_once(pid);
-
-		if (u.fds < 0 || (n >= 0 && n < u.fds))
-			u.fds = n;
-	}
 	return u;
 }
 

@@ -131,6 +131,15 @@ static inline int td_stats(const char *sock, char *buf, size_t cap)
 	}
 	vos__ctl_send(s, VOS_WIRE_MSG_STATS, 0, NULL, 0, NULL, 0);
 	n = vos__ctl_recv(s, m, sizeof(m) - 1, fds, &nfds, 5000);
+	/* then the daemon's end closes: wait for that (at most 5 s), so a
+	 * caller that next counts the daemon's fds does not count this one */
+	if (n > 0) {
+		struct pollfd p = { s, POLLIN, 0 };
+		char c;
+
+		if (poll(&p, 1, 5000) == 1 && recv(s, &c, 1, 0) != 0)
+			n = -EBADMSG;
+	}
 	close(s);
 	if (n <= (int)sizeof(struct vos_wire_msg))
 		return n < 0 ? n : -EBADMSG;
