@@ -1,14 +1,15 @@
 /*
  * fuzz_client_result.c - libFuzzer target: the client's decoders of what
  * a (possibly byzantine) service leaves in shared memory: the region
- * header check (vos__ring_check_header) and the result copy-back
- * (vos__wire_result), for requests vos__wire_encode() really made.
+ * header check (vos__header_check, on a private copy) and the result
+ * copy-back (vos__wire_result), for requests vos__wire_encode() really
+ * made.
  *
  * Input: a header page's bytes; then a request choice (op, lengths), the
  * slot's bytes as the service left them, and a result.  The user buffers
  * are exactly the sizes the request names, so ASan reports any copy-back
  * beyond them; a result that is not -EIO or within what was asked
- * aborts.
+ * aborts, and so does a geometry accepted that does not fit its mapping.
  */
 #define _GNU_SOURCE
 #include "config.h"
@@ -21,8 +22,8 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 
-#include "ring.h"
-#include "wire_client.h"
+#include "encode.h"
+#include "layout.h"
 
 #define SLOT 4096
 
@@ -44,14 +45,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		VOS_OP_READ, VOS_OP_PREAD, VOS_OP_RECV, VOS_OP_READV,
 		VOS_OP_WRITE, VOS_OP_STATX, VOS_OP_IOCTL, VOS_OP_ACCEPT,
 		VOS_OP_GETSOCKNAME, VOS_OP_GETSOCKOPT, VOS_OP_RECVMSG,
-		VOS_OP_SENDMSG, VOS_OP_FSYNC, VOS_OP_OPENAT,
+		VOS_OP_SENDMSG, VOS_OP_FSYNC, VOS_OP_OPENAT, VOS_OP_WRITEV,
+		VOS_OP_SEND, VOS_OP_SETSOCKOPT, VOS_OP_BIND,
 	};
 	struct vos_wire_header h;
-	struct vos__wire_slot slot;
+	struct vos__geom g;
+	struct vos__shared data;
+	struct vos__slot slot = { 0, SLOT };
 	struct vos_wire_req w;
 	struct vos_req r;
 	uint8_t *area;
-	uint32_t len, sel, lens;
+	uint32_t len, sel, lens, mapped;
 	int64_t res, out;
 
 	/* 1: any header, checked against any mapping size */
@@ -60,7 +64,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	memcpy(&h, d, sizeof(h));
 	d += sizeof(h);
 	n -= sizeof(h);
-	(void)vos__ring_check_header(&h, take(&d, &n));
+	mapped = take(&d, &n);
+	if (vos__header_check(&h, mapped, &g) == 0 &&
+	    (g.size > mapped || g.data_off + g.data_size != g.size ||
+	     g.data_off < g.cq_off + (uint64_t)g.entries * 32))
+		abort(); /* a geometry that does not fit what is mapped */
 
 	/* 2: a request, its slot as the service left it, a result */
 	sel = take(&d, &n);
@@ -68,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	lens = take(&d, &n);
 	res = (int64_t)(int32_t)take(&d, &n) * (take(&d, &n) % 3 == 0 ? 4096 : 1);
 	area = calloc(1, SLOT);
-	slot = (struct vos__wire_slot){ area, 0, SLOT };
+	vos__shared_init(&data, area, SLOT);
 	memset(&r, 0, sizeof(r));
 	r.op = ops[sel % sizeof(ops)];
 	{
@@ -86,7 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		r.len = len;
 		r.addr = (uint64_t)(uintptr_t)buf;
 		switch (r.op) {
-		case VOS_OP_READV:
+		case VOS_OP_READV: case VOS_OP_WRITEV:
 			r.addr = (uint64_t)(uintptr_t)iov;
 			r.len = 2;
 			r.off = lens & 1 ? VOS_OFF_CURRENT : 0;
@@ -117,20 +125,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		case VOS_OP_OPENAT:
 			r.addr = (uint64_t)(uintptr_t)path;
 			break;
+		case VOS_OP_BIND: case VOS_OP_SETSOCKOPT:
+			r.len = len % 300;
+			break;
 		default:
 			break;
 		}
-		if (vos__wire_encode(&r, 3, -1, 0, &slot, &w) == 0) {
+		if (vos__wire_encode(&r, 3, -1, 0, &data, &slot, lens & 2, &w) == 0) {
 			/* the service scribbles on the slot */
 			memcpy(area, d, n < SLOT ? n : SLOT);
-			out = vos__wire_result(&r, &w, &slot, res);
+			out = vos__wire_result(&r, &w, &data, res);
 			if (out != res && out != -EIO)
 				abort();
-			if (out > 0 && r.op != VOS_OP_FSYNC &&
-			    r.op != VOS_OP_OPENAT && r.op != VOS_OP_IOCTL &&
-			    r.op != VOS_OP_ACCEPT && r.op != VOS_OP_GETSOCKNAME &&
-			    r.op != VOS_OP_GETSOCKOPT && (uint64_t)out > w.len &&
-			    r.op != VOS_OP_RECVMSG && r.op != VOS_OP_SENDMSG)
+			if (out > 0 && (r.op == VOS_OP_READ || r.op == VOS_OP_PREAD ||
+					r.op == VOS_OP_RECV || r.op == VOS_OP_READV ||
+					r.op == VOS_OP_WRITE || r.op == VOS_OP_SEND ||
+					r.op == VOS_OP_WRITEV) &&
+			    (uint64_t)out > w.len)
 				abort();
 		}
 		free(buf);

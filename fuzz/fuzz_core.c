@@ -64,7 +64,7 @@ static int fz_submit(void *priv, const struct vos_req *reqs, unsigned n)
 		const struct vos_req *r = &reqs[i];
 
 		if (r->op >= VOS_OP__COUNT || r->flags || r->reserved ||
-		    r->reserved2 || r->user_data >= DEPTH)
+		    r->user_data >= DEPTH)
 			abort(); /* the core let an invalid request through */
 		if (f->nheld == MAX_HELD)
 			return (int)i; /* "full": the core must cope */

@@ -1,12 +1,13 @@
 /*
- * fuzz_server_decode.c - libFuzzer target: the service's decoder of ring
- * entries (servers/core/decode.c) against a hostile client.
+ * fuzz_server_decode.c - libFuzzer target: the service's decoder of
+ * request entries (libvirtuos/wire/decode.c) against a hostile client.
  *
  * Input: a data area size choice, then the data area's bytes, then any
- * number of 64-byte request entries.  For each entry srv_decode() runs;
- * if it accepts the entry, every buffer it hands to the engine must lie
- * inside the data area (or in the request's private copies), and
- * srv_encode_result() with an arbitrary result must write only there.
+ * number of 64-byte request entries.  For each entry vos__dreq_decode()
+ * runs; if it accepts the entry, every buffer it hands to the executor
+ * must lie inside the data area or in the decoded request's private
+ * copies, every path it names must copy out (or fail) within bounds, and
+ * vos__dreq_write_back() with an arbitrary result must write only there.
  * ASan catches any access outside; the checks below abort() on a buffer
  * that escapes.
  */
@@ -20,19 +21,20 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 
-#include "server.h"
+#include "decode.h"
+#include "opdef.h"
 
-struct srv srv; /* decode.c does not use it; the header declares it */
+static uint8_t *area;
+static size_t area_size;
 
-static void inside(const struct srv_client *c, const struct srv_req *q,
-		   const void *p, uint64_t len)
+static void inside(const struct vos__dreq *q, const void *p, uint64_t len)
 {
 	const uint8_t *b = p;
 
 	if (!p)
 		return;
-	if (b >= c->data && len <= c->data_size &&
-	    (uint64_t)(b - c->data) <= c->data_size - len)
+	if (b >= area && len <= area_size &&
+	    (uint64_t)(b - area) <= area_size - len)
 		return;
 	if (b >= (const uint8_t *)q && b + len <= (const uint8_t *)(q + 1))
 		return;
@@ -41,67 +43,71 @@ static void inside(const struct srv_client *c, const struct srv_req *q,
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
-	struct srv_client c;
-	struct srv_req q;
-	size_t size;
+	struct vos__shared data;
+	static struct vos__dreq q;
+	char path[4096];
 
 	if (n < 2)
 		return 0;
-	size = (size_t)(d[0] | d[1] << 8) % 8192;
+	area_size = (size_t)(d[0] | d[1] << 8) % 8192;
 	d += 2;
 	n -= 2;
-	if (size > n)
-		size = n;
-	memset(&c, 0, sizeof(c));
-	c.data = malloc(size ? size : 1);
-	memcpy(c.data, d, size);
-	c.data_size = size;
-	c.entries = 64;
-	d += size;
-	n -= size;
+	if (area_size > n)
+		area_size = n;
+	area = malloc(area_size ? area_size : 1);
+	memcpy(area, d, area_size);
+	vos__shared_init(&data, area, area_size);
+	d += area_size;
+	n -= area_size;
 	for (; n >= sizeof(struct vos_wire_req);
 	     d += sizeof(struct vos_wire_req), n -= sizeof(struct vos_wire_req)) {
+		const struct vos__opdef *def;
 		struct vos_wire_req w;
+		const struct vos_req *r = &q.r;
 
 		memcpy(&w, d, sizeof(w));
-		memset(&q, 0, sizeof(q));
-		q.op = w.op;
-		if (srv_decode(&c, &w, &q) != 0)
+		if (vos__dreq_decode(&data, &w, &q) != 0)
 			continue;
-		switch (q.r.op) {
-		case VOS_OP_READ: case VOS_OP_PREAD: case VOS_OP_RECV:
-		case VOS_OP_WRITE: case VOS_OP_PWRITE: case VOS_OP_SEND:
-		case VOS_OP_SETSOCKOPT: case VOS_OP_BIND: case VOS_OP_CONNECT:
-			inside(&c, &q, (void *)(uintptr_t)q.r.addr, q.r.len);
+		def = vos__opdef(r->op);
+		if (!def)
+			abort(); /* accepted an op out of range */
+		switch (def->addr) {
+		case VOS__ARG_BUF_IN: case VOS__ARG_BUF_OUT:
+		case VOS__ARG_SOCKADDR_IN: case VOS__ARG_OPT_IN:
+			inside(&q, (void *)(uintptr_t)r->addr, r->len);
 			break;
-		case VOS_OP_STATX:
-			inside(&c, &q, (void *)(uintptr_t)q.r.addr2,
-			       sizeof(struct statx));
-			/* fall through: the path */
-		case VOS_OP_OPENAT: case VOS_OP_UNLINKAT: case VOS_OP_MKDIRAT:
-			if (q.r.addr)
-				inside(&c, &q, (void *)(uintptr_t)q.r.addr,
-				       strlen((char *)(uintptr_t)q.r.addr) + 1);
-			break;
-		case VOS_OP_ACCEPT: case VOS_OP_GETSOCKNAME:
-		case VOS_OP_GETPEERNAME: case VOS_OP_GETSOCKOPT:
-			if (q.r.addr2) {
-				inside(&c, &q, (void *)(uintptr_t)q.r.addr2,
+		case VOS__ARG_SOCKADDR_OUT: case VOS__ARG_OPT_OUT:
+			if (r->addr2) {
+				inside(&q, (void *)(uintptr_t)r->addr2,
 				       sizeof(socklen_t));
-				inside(&c, &q, (void *)(uintptr_t)q.r.addr,
-				       q.alen);
+				inside(&q, (void *)(uintptr_t)r->addr, q.alen);
 			}
 			break;
-		case VOS_OP_SENDMSG: case VOS_OP_RECVMSG:
-			inside(&c, &q, q.msg.msg_name, q.msg.msg_namelen);
-			inside(&c, &q, q.iov.iov_base, q.iov.iov_len);
+		case VOS__ARG_INT_INOUT:
+			inside(&q, (void *)(uintptr_t)r->addr, sizeof(int));
+			break;
+		case VOS__ARG_MSG_IN: case VOS__ARG_MSG_OUT:
+			inside(&q, q.msg.msg_name, q.msg.msg_namelen);
+			inside(&q, q.iov.iov_base, q.iov.iov_len);
+			break;
+		case VOS__ARG_PATH:
+			if (r->addr)
+				abort(); /* paths are copied, never pointed at */
+			if (vos__dreq_path(&data, &q, 0, path, sizeof(path)) >= 0 &&
+			    !memchr(path, '\0', sizeof(path)))
+				abort();
 			break;
 		default:
 			break;
 		}
+		if (def->addr2 == VOS__ARG_STATX_OUT)
+			inside(&q, (void *)(uintptr_t)r->addr2,
+			       sizeof(struct statx));
+		if (def->addr2 == VOS__ARG_PATH)
+			vos__dreq_path(&data, &q, 1, path, sizeof(path));
 		/* the result goes back; an arbitrary one */
-		srv_encode_result(&c, &q, (int64_t)(w.arg % 70000));
+		vos__dreq_write_back(&data, &q, (int64_t)(w.arg % 70000));
 	}
-	free(c.data);
+	free(area);
 	return 0;
 }

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,9 @@
  * microseconds on our machines (doc/architecture.md), so polling for
  * 20 us is cheaper than sleeping whenever the answer is that close. */
 #define VOS__DEFAULT_SPIN_NS 20000
+
+/* struct vos_config as libvirtuos 0.1 had it */
+#define CONFIG_SIZE_0_1 offsetof(struct vos_config, deadline_ns)
 
 /* Destroyed handles, kept so that stale pointers fail with -EBADF. */
 static pthread_mutex_t dead_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -52,6 +56,7 @@ void vos__queue_reset(struct vos__impl *impl)
 {
 	for (uint32_t i = 0; i < impl->depth; i++) {
 		impl->slots[i].state = VOS__SLOT_FREE;
+		impl->slots[i].deadline = 0;
 		/* hand out low tags first: they index transports' arrays */
 		impl->free_tags[i] = impl->depth - 1 - i;
 	}
@@ -60,6 +65,7 @@ void vos__queue_reset(struct vos__impl *impl)
 	impl->outstanding = 0;
 	impl->pend_head = impl->pend_tail = 0;
 	impl->sync_done = false;
+	impl->ndeadlines = 0;
 }
 
 int vos_ctx_create(const struct vos_config *ucfg, struct vos_ctx **ctxp)
@@ -76,12 +82,14 @@ int vos_ctx_create(const struct vos_config *ucfg, struct vos_ctx **ctxp)
 	*ctxp = NULL;
 	vos_config_init(&cfg);
 	if (ucfg) {
-		if (ucfg->size != sizeof(cfg))
+		/* this version's struct, or 0.1's (without deadline_ns) */
+		if (ucfg->size != sizeof(cfg) && ucfg->size != CONFIG_SIZE_0_1)
 			return -EINVAL;
-		cfg = *ucfg;
+		memcpy(&cfg, ucfg, ucfg->size);
+		cfg.size = sizeof(cfg);
 	}
 	if (cfg.queue_depth == 0 || cfg.queue_depth > VOS_MAX_QUEUE_DEPTH ||
-	    cfg.flags != 0 || cfg.reserved != 0)
+	    cfg.flags != 0 || cfg.reserved != 0 || cfg.deadline_ns < 0)
 		return -EINVAL;
 
 	name = cfg.transport ? cfg.transport : getenv("VOS_TRANSPORT");
@@ -117,8 +125,10 @@ int vos_ctx_create(const struct vos_config *ucfg, struct vos_ctx **ctxp)
 		goto nomem;
 	vos__queue_reset(impl);
 	impl->spin_ns = cfg.spin_ns < 0 ? VOS__DEFAULT_SPIN_NS : cfg.spin_ns;
+	impl->deadline_ns = cfg.deadline_ns;
 	impl->ops = ops;
 	impl->host.queue_depth = impl->depth;
+	impl->host.flags = 0;
 	impl->host.options = impl->options;
 	impl->host.complete = vos__complete;
 

@@ -11,6 +11,9 @@
 #include <virtuos/transport.h>
 #include <virtuos/virtuos.h>
 
+#include "log.h"
+#include "validate.h"
+
 #define vos__container_of(ptr, type, member) \
 	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
@@ -24,7 +27,9 @@ enum {
 
 struct vos__slot {
 	uint64_t user_data;
+	int64_t deadline; /* CLOCK_MONOTONIC ns, or 0: none */
 	uint8_t state;
+	bool expired;     /* its deadline passed: -ECANCELED means -ETIMEDOUT */
 };
 
 /* Everything a live context owns.  The public handle points here. */
@@ -46,6 +51,9 @@ struct vos__impl {
 	uint32_t pend_mask, pend_head, pend_tail;
 
 	int64_t spin_ns;
+	int64_t deadline_ns;   /* the context's, or 0 */
+	uint32_t ndeadlines;   /* tags in flight with a deadline */
+	int64_t next_deadline; /* the soonest of them (may be stale: early) */
 	int64_t sync_res;
 	bool sync_done;
 	uint64_t bad_completions; /* tags the transport got wrong */
@@ -70,9 +78,6 @@ static inline int vos__impl_get(const struct vos_ctx *ctx,
 	return *impl ? 0 : -EBADF;
 }
 
-/* validate.c */
-int vos__validate(const struct vos_req *req);
-
 /* registry.c */
 void vos__register_builtin(void);
 
@@ -82,13 +87,6 @@ void vos__complete(struct vos_transport_host *host, uint64_t tag,
 		   int64_t res);
 void vos__queue_reset(struct vos__impl *impl);
 
-/* time.c */
-int64_t vos__now_ns(void);
-
-/* log.c */
-enum { VOS__LOG_ERROR = 0, VOS__LOG_INFO = 1, VOS__LOG_DEBUG = 2 };
-void vos__log(int level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
 
 static inline void vos__cpu_relax(void)
 {

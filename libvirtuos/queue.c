@@ -37,18 +37,34 @@ static inline void pend_push(struct vos__impl *impl, uint64_t user_data,
 
 static inline void tag_release(struct vos__impl *impl, uint32_t tag)
 {
-	impl->slots[tag].state = VOS__SLOT_FREE;
+	struct vos__slot *s = &impl->slots[tag];
+
+	if (s->deadline) {
+		s->deadline = 0;
+		impl->ndeadlines--;
+	}
+	s->state = VOS__SLOT_FREE;
 	impl->free_tags[impl->nfree++] = tag;
 	impl->in_flight--;
 }
 
+/* Take a tag; deadline_ms is the request's (0: the context's). */
 static inline uint32_t tag_take(struct vos__impl *impl, uint64_t user_data,
-				uint8_t state)
+				uint8_t state, uint32_t deadline_ms)
 {
 	uint32_t tag = impl->free_tags[--impl->nfree];
+	struct vos__slot *s = &impl->slots[tag];
 
-	impl->slots[tag].user_data = user_data;
-	impl->slots[tag].state = state;
+	s->user_data = user_data;
+	s->state = state;
+	s->expired = false;
+	s->deadline = 0;
+	if (deadline_ms != VOS_NO_DEADLINE && (deadline_ms || impl->deadline_ns)) {
+		s->deadline = vos__now_ns() + (deadline_ms ?
+			      (int64_t)deadline_ms * 1000000 : impl->deadline_ns);
+		if (impl->ndeadlines++ == 0 || s->deadline < impl->next_deadline)
+			impl->next_deadline = s->deadline;
+	}
 	impl->in_flight++;
 	return tag;
 }
@@ -64,6 +80,8 @@ void vos__complete(struct vos_transport_host *host, uint64_t tag, int64_t res)
 		return;
 	}
 	slot = &impl->slots[tag];
+	if (slot->expired && res == -ECANCELED)
+		res = -ETIMEDOUT; /* the core cancelled it at its deadline */
 	switch (slot->state) {
 	case VOS__SLOT_ASYNC:
 		pend_push(impl, slot->user_data, res);
@@ -137,9 +155,88 @@ static int stage(struct vos__impl *impl, const struct vos_req *req, int err,
 		*res = err;
 		return 0;
 	}
-	out->user_data = tag_take(impl, req->user_data, state);
+	out->user_data = tag_take(impl, req->user_data, state,
+				  req->deadline_ms);
 	impl->outstanding++;
 	return 1;
+}
+
+/* Cancel the request with this tag, from inside the core: the cancel's
+ * own completion is dropped.  false if there is no room for it. */
+static bool cancel_internal(struct vos__impl *impl, uint32_t tag)
+{
+	struct vos_req c;
+
+	if (impl->outstanding >= impl->depth)
+		return false;
+	vos_prep_cancel(&c, 0);
+	c.off = tag;
+	c.user_data = tag_take(impl, 0, VOS__SLOT_INTERNAL, VOS_NO_DEADLINE);
+	impl->outstanding++;
+	return flush(impl, &c, 1) == 1;
+}
+
+/* The request with tag t ran past its deadline: the transport fails it
+ * (-ETIMEDOUT; a ring transport gives its peer up), or, if it cannot, the
+ * core cancels it and reports -ETIMEDOUT if the cancel wins.  false if
+ * nothing could be done now (no room for the cancel). */
+static bool expire_one(struct vos__impl *impl, uint32_t t)
+{
+	struct vos__slot *s = &impl->slots[t];
+	int64_t d = s->deadline;
+	int ret;
+
+	s->deadline = 0;
+	impl->ndeadlines--;
+	s->expired = true;
+	ret = impl->ops->expire ? impl->ops->expire(impl->priv, t)
+				: -EOPNOTSUPP;
+	if (ret != -EOPNOTSUPP || cancel_internal(impl, t))
+		return true;
+	if (s->state != VOS__SLOT_FREE) { /* again later */
+		s->deadline = d;
+		impl->ndeadlines++;
+	}
+	return false;
+}
+
+/* Expire what is past its deadline; recompute the soonest deadline. */
+static void expire_due(struct vos__impl *impl)
+{
+	int64_t now, next = INT64_MAX;
+
+	if (!impl->ndeadlines)
+		return;
+	now = vos__now_ns();
+	if (now < impl->next_deadline)
+		return;
+	for (uint32_t t = 0; t < impl->depth && impl->ndeadlines; t++) {
+		struct vos__slot *s = &impl->slots[t];
+
+		if (s->state == VOS__SLOT_FREE || !s->deadline)
+			continue;
+		if (s->deadline > now) {
+			next = s->deadline < next ? s->deadline : next;
+			continue;
+		}
+		if (!expire_one(impl, t) && now + 1000000 < next)
+			next = now + 1000000; /* try again in 1 ms */
+	}
+	impl->next_deadline = next;
+}
+
+/* The time to wait for: until the caller's deadline (< 0: none) or the
+ * soonest request deadline, whichever comes first; -1 for no limit. */
+static int64_t wait_left(const struct vos__impl *impl, int64_t deadline,
+			 int64_t now)
+{
+	int64_t until = deadline;
+
+	if (impl->ndeadlines && (until < 0 || impl->next_deadline < until))
+		until = impl->next_deadline;
+	if (until < 0)
+		return -1;
+	return until > now ? until - now : 0;
 }
 
 int vos_submit(struct vos_ctx *ctx, const struct vos_req *reqs, unsigned n)
@@ -202,10 +299,11 @@ static int progress(struct vos__impl *impl, int64_t deadline,
 		    bool (*done)(struct vos__impl *, const void *),
 		    const void *arg)
 {
-	int64_t now, spin_end;
+	int64_t now, spin_end, left;
 	int ret;
 
 	ret = impl->ops->reap(impl->priv);
+	expire_due(impl);
 	if (done(impl, arg))
 		return 0;
 	if (ret < 0)
@@ -218,6 +316,8 @@ static int progress(struct vos__impl *impl, int64_t deadline,
 		spin_end = now + impl->spin_ns;
 		if (deadline >= 0 && deadline < spin_end)
 			spin_end = deadline;
+		if (impl->ndeadlines && impl->next_deadline < spin_end)
+			spin_end = impl->next_deadline;
 		for (unsigned i = 1;; i++) {
 			ret = impl->ops->reap(impl->priv);
 			if (done(impl, arg))
@@ -232,17 +332,19 @@ static int progress(struct vos__impl *impl, int64_t deadline,
 	}
 
 	for (;;) {
-		int64_t left = -1;
-
-		if (deadline >= 0) {
-			left = deadline - vos__now_ns();
-			if (left <= 0)
-				return -ETIME;
-		}
+		now = vos__now_ns();
+		if (deadline >= 0 && now >= deadline)
+			return -ETIME;
+		expire_due(impl);
+		if (done(impl, arg))
+			return 0;
+		left = wait_left(impl, deadline, now);
 		ret = impl->ops->wait(impl->priv, left);
 		if (done(impl, arg))
 			return 0;
-		if (ret < 0 && ret != -EAGAIN)
+		/* a wait cut short by a request's deadline goes round again:
+		 * only the caller's own deadline ends it with -ETIME */
+		if (ret < 0 && ret != -EAGAIN && ret != -ETIME)
 			return ret;
 	}
 }
@@ -327,7 +429,8 @@ int64_t vos__call(struct vos_ctx *ctx, struct vos_req *req)
 
 			vos_prep_cancel(&c, 0);
 			c.off = tag;
-			c.user_data = tag_take(impl, 0, VOS__SLOT_INTERNAL);
+			c.user_data = tag_take(impl, 0, VOS__SLOT_INTERNAL,
+					       VOS_NO_DEADLINE);
 			impl->outstanding++;
 			cancelled = flush(impl, &c, 1) == 1;
 		}

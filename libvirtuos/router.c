@@ -16,15 +16,17 @@
  * when the close completes.
  *
  * Waiting: when requests are in flight at one service only, its wait()
- * blocks.  When several have requests in flight, the router waits on each
- * in turn with short, growing time slices (50 us to 2 ms): correct, but it
- * can add up to 2 ms of latency to a completion in that case (see
- * doc/routing.md, "Limits").
+ * blocks.  When several have requests in flight, the router asks each for
+ * the fd it would sleep on (sleep_fd) and blocks in one ppoll() over all
+ * of them, so a completion from any service wakes it at once.  Only a
+ * transport that has no such fd (io_uring-local on its compat backend)
+ * is still waited on in short, growing time slices (50 us to 2 ms).
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +34,7 @@
 
 #include "builtin_transports.h"
 #include "internal.h"
-#include "op_kinds.h"
+#include "opdef.h"
 #include "options.h"
 #include "routes.h"
 
@@ -169,24 +171,24 @@ static unsigned by_path(const struct router *rt, const char *path,
 static int route(struct router *rt, const struct vos_req *r, unsigned *svc,
 		 struct vos_req *out)
 {
+	const struct vos__opdef *d = vos__opdef(r->op);
 	const struct rfd *m;
 
 	*out = *r;
 	*svc = 0;
-	switch (r->op) {
-	case VOS_OP_NOP: case VOS_OP_TIMEOUT:
+	if (r->op == VOS_OP_CANCEL) {
+		*svc = rt->tags[r->off].svc; /* where its target went */
 		return 0;
-	case VOS_OP_CANCEL:
-		*svc = rt->tags[r->off].svc;
-		return 0;
-	case VOS_OP_SOCKET:
+	}
+	if (d->svc == VOS__SVC_NET && !(d->flags & VOS__OPF_FD)) {
+		/* socket(): by family */
 		if (r->arg < VOS__MAX_FAMILY)
 			*svc = rt->routes.family[r->arg];
 		return 0;
-	default:
-		break;
 	}
-	if (vos__op_is_at(r->op) && r->fd == AT_FDCWD) {
+	if (d->svc == VOS__SVC_LOCAL)
+		return 0; /* names no fd and no path */
+	if ((d->flags & VOS__OPF_AT) && r->fd == AT_FDCWD) {
 		const char *rel = NULL;
 
 		*svc = by_path(rt, (const char *)(uintptr_t)r->addr, &rel);
@@ -196,7 +198,7 @@ static int route(struct router *rt, const struct vos_req *r, unsigned *svc,
 		*svc = m->svc;
 		out->fd = m->remote;
 	}
-	if (r->op == VOS_OP_RENAMEAT) {
+	if (d->flags & VOS__OPF_AT2) {
 		unsigned svc2 = 0;
 
 		if (r->fd2 == AT_FDCWD) {
@@ -311,21 +313,12 @@ static int router_reap(void *priv)
 	return total;
 }
 
-static int router_wait(void *priv, int64_t timeout_ns)
+/* Wait on every busy service in time slices (for a transport without a
+ * sleep fd). */
+static int wait_sliced(struct router *rt, int64_t timeout_ns)
 {
-	struct router *rt = priv;
 	int64_t slice = SLICE_MIN_NS, deadline;
-	unsigned busy = 0, only = 0;
 
-	for (unsigned i = 0; i < rt->nsvc; i++)
-		if (rt->svc[i].inflight) {
-			busy++;
-			only = i;
-		}
-	if (busy == 0)
-		return -EAGAIN;
-	if (busy == 1)
-		return rt->svc[only].ops->wait(rt->svc[only].priv, timeout_ns);
 	deadline = timeout_ns < 0 ? -1 : vos__now_ns() + timeout_ns;
 	for (;;) {
 		for (unsigned i = 0; i < rt->nsvc; i++) {
@@ -349,6 +342,57 @@ static int router_wait(void *priv, int64_t timeout_ns)
 		}
 		slice = slice * 2 > SLICE_MAX_NS ? SLICE_MAX_NS : slice * 2;
 	}
+}
+
+static int router_wait(void *priv, int64_t timeout_ns)
+{
+	struct router *rt = priv;
+	struct pollfd p[VOS__MAX_SERVICES];
+	unsigned busy = 0, only = 0, armed[VOS__MAX_SERVICES], narmed = 0;
+	struct timespec ts, *tsp = NULL;
+	int r = 0, n;
+
+	for (unsigned i = 0; i < rt->nsvc; i++)
+		if (rt->svc[i].inflight) {
+			busy++;
+			only = i;
+		}
+	if (busy == 0)
+		return -EAGAIN;
+	if (busy == 1)
+		return rt->svc[only].ops->wait(rt->svc[only].priv, timeout_ns);
+	/* several: one ppoll over the fds each would sleep on */
+	for (unsigned i = 0; i < rt->nsvc && r >= 0; i++) {
+		struct rsvc *s = &rt->svc[i];
+
+		if (!s->inflight)
+			continue;
+		r = s->ops->sleep_fd ? s->ops->sleep_fd(s->priv) : -EOPNOTSUPP;
+		if (r >= 0) {
+			p[narmed] = (struct pollfd){ r, POLLIN, 0 };
+			armed[narmed++] = i;
+		}
+	}
+	if (r >= 0) {
+		if (timeout_ns >= 0) {
+			ts.tv_sec = timeout_ns / 1000000000;
+			ts.tv_nsec = timeout_ns % 1000000000;
+			tsp = &ts;
+		}
+		r = ppoll(p, narmed, tsp, NULL);
+		if (r < 0)
+			r = -errno;
+	}
+	for (unsigned k = 0; k < narmed; k++)
+		rt->svc[armed[k]].ops->woke(rt->svc[armed[k]].priv);
+	if (r == -EOPNOTSUPP)
+		return wait_sliced(rt, timeout_ns);
+	n = router_reap(rt);
+	if (n > 0)
+		return n;
+	if (r == -EAGAIN || r > 0)
+		return -EAGAIN; /* something was ready: look again */
+	return r < 0 ? r : -ETIME;
 }
 
 static void router_close(void *priv)
@@ -397,6 +441,17 @@ static void router_fd_forget(void *priv, int fd)
 		rt->fds[fd].svc = 0; /* the service's fd stays open there */
 	if (rt->svc[0].ops->fd_forget)
 		rt->svc[0].ops->fd_forget(rt->svc[0].priv, fd);
+}
+
+static int router_expire(void *priv, uint64_t tag)
+{
+	struct router *rt = priv;
+	struct rsvc *s;
+
+	if (tag >= rt->depth || rt->tags[tag].kind == TAG_FREE)
+		return -ENOENT;
+	s = &rt->svc[rt->tags[tag].svc];
+	return s->ops->expire ? s->ops->expire(s->priv, tag) : -EOPNOTSUPP;
 }
 
 static const char *router_describe(void *priv)
@@ -467,13 +522,12 @@ static int router_open(struct vos_transport_host *host, void **priv)
 			r = -ENOENT;
 			goto fail;
 		}
-		/* a service that is down must not stop the program: shm
-		 * attaches when first used */
 		/* (fits: options are < 256 bytes, s->options holds 300) */
 		strcpy(s->options, rt->routes.svc[i].options);
-		if (i && !strcmp(tn, "shm"))
-			strcat(s->options, s->options[0] ? ",lazy=1" : "lazy=1");
 		s->host.queue_depth = rt->depth;
+		/* a service that is down must not stop the program: it is
+		 * reached when first used */
+		s->host.flags = i ? VOS_TRANSPORT_LAZY : 0;
 		s->host.options = s->options;
 		s->host.complete = sub_complete;
 		r = s->ops->open(&s->host, &s->priv);
@@ -511,4 +565,5 @@ const struct vos_transport_ops vos__transport_routed = {
 	.after_fork = router_after_fork,
 	.fd_forget = router_fd_forget,
 	.describe = router_describe,
+	.expire = router_expire,
 };

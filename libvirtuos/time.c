@@ -5,7 +5,7 @@
 
 #include <time.h>
 
-#include "internal.h"
+#include "log.h"
 
 int64_t vos__now_ns(void)
 {

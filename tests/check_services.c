@@ -925,7 +925,7 @@ START_TEST(version_mismatch_refused)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	char m[VOS_WIRE_MSG_MAX];
-	int fds[VOS__CTL_MAX_FDS];
+	int fds[VOS__SHM_MAX_FDS];
 	unsigned nfds;
 	struct vos_wire_msg h = { VOS_WIRE_MAGIC, VOS_WIRE_VERSION + 1,
 				  VOS_WIRE_MSG_ATTACH, 0,
@@ -944,7 +944,7 @@ START_TEST(version_mismatch_refused)
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", netd.sock);
 	ck_assert_int_eq(connect(s, (struct sockaddr *)&sun, sizeof(sun)), 0);
 	ck_assert_int_eq(send(s, &msg, sizeof(msg), 0), sizeof(msg));
-	n = vos__ctl_recv(s, m, sizeof(m) - 1, fds, &nfds, 5000);
+	n = vos__shm_ctl_recv(s, m, sizeof(m) - 1, fds, &nfds, 5000);
 	ck_assert_int_gt(n, (int)sizeof(rep));
 	memcpy(&rep, m, sizeof(rep));
 	m[n] = '\0';
@@ -1057,8 +1057,8 @@ START_TEST(daemon_help_config_flags)
 		ck_assert_ptr_nonnull(l);
 		ck_assert_uint_gt(fread(log, 1, sizeof(log) - 1, l), 0);
 		fclose(l);
-		ck_assert_ptr_nonnull(strstr(log, "spin 7 us, max 3 in flight"));
-		ck_assert_ptr_nonnull(strstr(log, "spin 7 us, max 5 in flight"));
+		ck_assert_ptr_nonnull(strstr(log, "spin 7 us; per client 3 in flight"));
+		ck_assert_ptr_nonnull(strstr(log, "spin 7 us; per client 5 in flight"));
 		ck_assert_ptr_nonnull(strstr(log, "stopped"));
 	}
 	/* mistakes are named, with their line, and exit 2 */

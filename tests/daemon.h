@@ -21,7 +21,7 @@
 #include <unistd.h>
 #include <virtuos/wire.h>
 
-#include "control_msg.h"
+#include "shm_control.h"
 
 struct td {
 	pid_t pid;
@@ -119,7 +119,7 @@ static inline int td_stats(const char *sock, char *buf, size_t cap)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	char m[VOS_WIRE_MSG_MAX];
-	int fds[VOS__CTL_MAX_FDS];
+	int fds[VOS__SHM_MAX_FDS];
 	unsigned nfds;
 	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0), n;
 
@@ -129,8 +129,8 @@ static inline int td_stats(const char *sock, char *buf, size_t cap)
 		close(s);
 		return n;
 	}
-	vos__ctl_send(s, VOS_WIRE_MSG_STATS, 0, NULL, 0, NULL, 0);
-	n = vos__ctl_recv(s, m, sizeof(m) - 1, fds, &nfds, 5000);
+	vos__shm_ctl_send(s, VOS_WIRE_MSG_STATS, 0, NULL, 0, NULL, 0);
+	n = vos__shm_ctl_recv(s, m, sizeof(m) - 1, fds, &nfds, 5000);
 	/* then the daemon's end closes: wait for that (at most 5 s), so a
 	 * caller that next counts the daemon's fds does not count this one */
 	if (n > 0) {

@@ -46,12 +46,18 @@ extern "C" {
 #endif
 
 /* Bumped whenever struct vos_transport_ops or struct vos_transport_host
- * change incompatibly. */
-#define VOS_TRANSPORT_ABI 1
+ * change incompatibly.  2: host flags; sleep_fd, woke and expire. */
+#define VOS_TRANSPORT_ABI 2
+
+/* host->flags */
+#define VOS_TRANSPORT_LAZY 0x1u /* open() must not fail because a peer is
+                                 * down: connect when first used (the
+                                 * routing layer sets it for services) */
 
 struct vos_transport_host {
 	/* Requests that may be in flight at once; tags are < queue_depth. */
 	uint32_t queue_depth;
+	uint32_t flags; /* VOS_TRANSPORT_* */
 	/* Transport options string ("key=value,..."), or "" (never NULL). */
 	const char *options;
 	/* Report the completion of the request with this tag.  See above. */
@@ -97,6 +103,25 @@ struct vos_transport_ops {
 	/* A short description of the instance, e.g. "io_uring-local (uring)".
 	 * May be NULL (the name is used). */
 	const char *(*describe)(void *priv);
+
+	/* Waiting on several transports at once (the routing layer does).
+	 * sleep_fd: get ready to sleep and return an fd that becomes readable
+	 * (POLLIN or POLLHUP) when reap() may have something to deliver; or
+	 * -EAGAIN if reap() has something now (do not sleep).  After the
+	 * sleep, whatever ended it, the core calls woke() on every transport
+	 * whose sleep_fd returned an fd, then reap().  Both may be NULL: the
+	 * transport is then waited on with wait() in time slices. */
+	int (*sleep_fd)(void *priv);
+	void (*woke)(void *priv);
+
+	/* The request with this tag ran past its deadline (vos_req's
+	 * deadline_ms, or the context's).  The transport completes it with
+	 * -ETIMEDOUT (a ring transport also declares its peer failed: the
+	 * other requests in flight there fail as if it had died).  Returns
+	 * 0, -ENOENT (not in flight), or -EOPNOTSUPP (NULL works too): the
+	 * core then cancels the request and reports -ETIMEDOUT for it if the
+	 * cancel wins. */
+	int (*expire)(void *priv, uint64_t tag);
 };
 
 /*

@@ -33,8 +33,8 @@ extern "C" {
 #endif
 
 #define VOS_VERSION_MAJOR 0
-#define VOS_VERSION_MINOR 1
-#define VOS_VERSION_STRING "0.1.0"
+#define VOS_VERSION_MINOR 2
+#define VOS_VERSION_STRING "0.2.0"
 
 /* Operations.  The numbering is part of the ABI: append, never reorder. */
 enum vos_op {
@@ -107,9 +107,16 @@ struct vos_req {
 	uint32_t op_flags;   /* open flags, msg flags, fcntl cmd, events, ... */
 	uint64_t arg;        /* mode, fcntl arg, level, domain, length ... */
 	int32_t fd2;         /* renameat: new dirfd; socket: protocol */
-	uint32_t reserved2;  /* must be 0 */
+	uint32_t deadline_ms; /* 0: the context's deadline (if any); else the
+	                       * call must complete within this many ms, or
+	                       * it completes with -ETIMEDOUT (see
+	                       * vos_config.deadline_ns); VOS_NO_DEADLINE:
+	                       * none, whatever the context says */
 	uint64_t user_data;  /* returned untouched in the completion */
 };
+
+/* vos_req.deadline_ms: this call has no deadline. */
+#define VOS_NO_DEADLINE 0xffffffffu
 
 /* A completion. */
 struct vos_cqe {
@@ -132,6 +139,15 @@ struct vos_config {
 	                         * sleeps; 0: never spin; <0: the default */
 	uint32_t flags;         /* reserved, 0 */
 	uint32_t reserved;
+	/* Since 0.2 (a config of the 0.1 size is still accepted):
+	 * every call must complete within deadline_ns, or it completes
+	 * with -ETIMEDOUT; through a service, the service is then taken
+	 * for dead (its other calls fail, the next call that makes an fd
+	 * attaches again), so a service that stops answering cannot make a
+	 * program wait forever.  0: none (the default: a recv may wait for
+	 * its peer as long as the peer takes).  A request's deadline_ms
+	 * overrides it. */
+	int64_t deadline_ns;
 };
 
 struct vos_ctx;
@@ -140,7 +156,8 @@ struct vos_ctx;
 
 /*
  * vos_config_init - fill *cfg with the defaults: queue depth 256, the
- * transport named by $VOS_TRANSPORT (else "io_uring-local"), default spin.
+ * transport named by $VOS_TRANSPORT (else "io_uring-local"), default spin,
+ * no deadline.
  */
 void vos_config_init(struct vos_config *cfg);
 
@@ -148,7 +165,8 @@ void vos_config_init(struct vos_config *cfg);
  * vos_ctx_create - create a context.  cfg may be NULL for the defaults.
  * Returns 0 and stores the context in *ctxp, or:
  *   -EINVAL   cfg->size unknown, queue_depth 0 or above VOS_MAX_QUEUE_DEPTH,
- *             flags not 0, ctxp NULL, malformed options;
+ *             flags not 0, deadline_ns negative, ctxp NULL, malformed
+ *             options;
  *   -ENOENT   no transport by that name;
  *   -ENOMEM   out of memory;
  *   any error of the transport's open (e.g. -ECONNREFUSED for a daemon).
@@ -203,6 +221,8 @@ int vos_fd_forget(struct vos_ctx *ctx, int fd);
  * still accepted and completes with an error:
  *   -EINVAL   unknown op, flags or reserved fields not zero, iovcnt above
  *             VOS_IOV_MAX, unsupported fcntl command or ioctl request;
+ *   -ETIMEDOUT  (later) the request's deadline passed (vos_req.deadline_ms,
+ *             vos_config.deadline_ns);
  *   -EFAULT   NULL buffer/path/iovec with a non-zero length;
  *   -EBADF    negative fd where one is needed;
  *   -ENOENT   (cancel) no such request in flight.

@@ -3,8 +3,8 @@
  *
  * This is an ABI: the layout of the memory a client and a service share,
  * and of the messages on their control channel.  The shm transport (one
- * kernel, memfd + eventfd) and the xen transport (grant references + event
- * channels) speak it alike.  doc/protocol.md is the specification; this
+ * kernel: a sealed memfd and a doorbell socket) and the xen transport
+ * (grant references + event channels) speak it alike.  doc/protocol.md is the specification; this
  * file is its C form.  Every structure has a fixed size, checked below,
  * and no field holds a pointer: shared data is addressed by byte offsets.
  *
@@ -32,7 +32,7 @@ extern "C" {
 #endif
 
 #define VOS_WIRE_MAGIC 0x56534f56u /* "VOSV" in little-endian memory */
-#define VOS_WIRE_VERSION 1u
+#define VOS_WIRE_VERSION 2u
 
 /* Limits a service enforces on an attach request. */
 #define VOS_WIRE_MAX_ENTRIES 4096u
@@ -44,14 +44,13 @@ extern "C" {
 #define VOS_WIRE_SMALL_SLOT 256u
 
 /* header.server_flags: written by the service, read by the client. */
-#define VOS_WIRE_SERVER_NEED_WAKEUP 0x1u /* asleep: kick the sq eventfd */
+#define VOS_WIRE_SERVER_NEED_WAKEUP 0x1u /* asleep: ring its doorbell */
 #define VOS_WIRE_SERVER_STOPPED 0x2u     /* reserved: no completion will
-                                          * come again (version 1 does
-                                          * not set it) */
+                                          * come again (not set yet) */
 /* header.client_flags: written by the client, read by the service. */
-#define VOS_WIRE_CLIENT_NEED_WAKEUP 0x1u /* asleep: kick the cq eventfd */
-#define VOS_WIRE_CLIENT_IDLE 0x2u        /* advisory, version 1 servers
-                                          * ignore it (doc/protocol.md) */
+#define VOS_WIRE_CLIENT_NEED_WAKEUP 0x1u /* asleep: ring its doorbell */
+#define VOS_WIRE_CLIENT_IDLE 0x2u        /* advisory; services ignore it
+                                          * (doc/protocol.md) */
 
 /*
  * The header page.  Each index lives on its own 64-byte line with only
@@ -153,7 +152,9 @@ struct vos_wire_msghdr {
 
 enum vos_wire_msg_type {
 	VOS_WIRE_MSG_ATTACH = 1,       /* client -> service */
-	VOS_WIRE_MSG_ATTACH_REPLY = 2, /* + SCM_RIGHTS: memfd, sq efd, cq efd */
+	VOS_WIRE_MSG_ATTACH_REPLY = 2, /* + the region and the doorbell (shm:
+	                                * SCM_RIGHTS, a sealed memfd and a
+	                                * SOCK_SEQPACKET socket) */
 	VOS_WIRE_MSG_DETACH = 3,       /* client -> service; no reply */
 	VOS_WIRE_MSG_GROW = 4,         /* grow the data area */
 	VOS_WIRE_MSG_CLONE_FDS = 5,    /* a forked child takes a copy of its
@@ -174,7 +175,8 @@ struct vos_wire_attach {
 	uint32_t sq_entries; /* wanted ring size (power of two) */
 	uint32_t slot_size;  /* wanted data bytes per slot */
 	uint32_t flags;      /* 0 */
-	uint32_t reserved;   /* 0 */
+	uint32_t umask;      /* the client's file mode creation mask (0..0777):
+	                      * files the service creates for it get it */
 };
 
 struct vos_wire_attach_reply {

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "server.h"
@@ -74,8 +75,46 @@ static int apply(const char *key, const char *val)
 		return number(key, val, 0, 1000000, &c->spin_us);
 	if (strcmp(key, "max-inflight") == 0)
 		return number(key, val, 1, 4096, &c->max_inflight);
+	if (strcmp(key, "max-inflight-uid") == 0)
+		return number(key, val, 1, 1u << 20, &c->max_inflight_uid);
 	if (strcmp(key, "max-clients") == 0)
 		return number(key, val, 1, 65536, &c->max_clients);
+	if (strcmp(key, "max-clients-uid") == 0)
+		return number(key, val, 1, 65536, &c->max_clients_uid);
+	if (strcmp(key, "max-fds") == 0) {
+		c->set_max_fds = true;
+		return number(key, val, 1, SRV_FD_LIMIT, &c->max_fds);
+	}
+	if (strcmp(key, "max-fds-uid") == 0) {
+		c->set_max_fds_uid = true;
+		return number(key, val, 1, 1u << 24, &c->max_fds_uid);
+	}
+	if (strcmp(key, "max-pending") == 0)
+		return number(key, val, 1, 65536, &c->max_pending);
+	if (strcmp(key, "max-pending-uid") == 0)
+		return number(key, val, 1, 65536, &c->max_pending_uid);
+	if (strcmp(key, "attach-timeout-ms") == 0)
+		return number(key, val, 10, 600000, &c->attach_timeout_ms);
+	if (strcmp(key, "slow-threads") == 0)
+		return number(key, val, 1, 1024, &c->slow_threads);
+	if (strcmp(key, "max-slow") == 0)
+		return number(key, val, 1, 1024, &c->max_slow);
+	if (strcmp(key, "max-slow-uid") == 0)
+		return number(key, val, 1, 1024, &c->max_slow_uid);
+	if (strcmp(key, "socket-mode") == 0) {
+		char *e;
+		unsigned long v = strtoul(val, &e, 8);
+
+		if (!*val || *e || v > 0777) {
+			fprintf(stderr, "%s: socket-mode must be octal, 0 to "
+				"0777, not '%s'\n", srv.svc->name, val);
+			return -1;
+		}
+		c->socket_mode = (unsigned)v;
+		return 0;
+	}
+	if (strcmp(key, "socket-group") == 0)
+		return copy(key, val, c->socket_group, sizeof(c->socket_group));
 	if (strcmp(key, "max-entries") == 0)
 		return number(key, val, 1, VOS_WIRE_MAX_ENTRIES,
 			      &c->max_entries);
@@ -176,9 +215,28 @@ void srv_usage(FILE *out)
 		"      --workers N       worker threads (default: one per CPU)\n"
 		"      --spin-us N       a worker spins this long before sleeping\n"
 		"                        (default 50; at most one spinning per CPU)\n"
+		"      --socket-mode MODE  the socket's permissions, octal (default\n"
+		"                        0666: any local user may be a client)\n"
+		"      --socket-group GROUP  the socket's group (name or number)\n"
+		"\n"
+		"Bounds (per client and per uid, so no user can take the daemon\n"
+		"from the others; doc/security.md):\n"
 		"      --max-inflight N  requests one client may have running\n"
 		"                        (default 256)\n"
+		"      --max-inflight-uid N  ... all clients of one uid (1024)\n"
 		"      --max-clients N   attached clients (default 1024)\n"
+		"      --max-clients-uid N  ... of one uid (default 64)\n"
+		"      --max-fds N       open fds per client (default: 1024, or\n"
+		"                        RLIMIT_NOFILE/16 if that is less)\n"
+		"      --max-fds-uid N   ... all clients of one uid (default:\n"
+		"                        RLIMIT_NOFILE/4, at most 8192)\n"
+		"      --max-pending N   connections not yet attached (default 64)\n"
+		"      --max-pending-uid N  ... of one uid (default 8)\n"
+		"      --attach-timeout-ms N  for them to attach (default 2000)\n"
+		"      --slow-threads N  threads for calls that may block, such as\n"
+		"                        opening a FIFO (default 16)\n"
+		"      --max-slow N      such calls running per client (default 2)\n"
+		"      --max-slow-uid N  ... per uid (default 4)\n"
 		"      --max-entries N   largest ring a client may ask for (4096)\n"
 		"      --max-slot BYTES  largest data slot per request (1048576)\n"
 		"      --engine OPTS     io_uring-local options for the executor,\n"
@@ -197,6 +255,38 @@ void srv_usage(FILE *out)
 		srv.svc->extra_help ? srv.svc->extra_help : "", srv.svc->name);
 }
 
+/*
+ * The fd bounds that were not set follow the daemon's own limit, raised
+ * to its hard limit first: a client may hold at most 1/16 of it (at most
+ * 1024), a uid 1/4 (at most 8192), so that neither one client nor one
+ * user can run the daemon out of fds for the others.  Set ones are
+ * clamped to the same fractions.
+ */
+void srv_config_limits(void)
+{
+	struct srv_config *c = &srv.cfg;
+	struct rlimit rl;
+	unsigned nofile = 1024;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		if (rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+			getrlimit(RLIMIT_NOFILE, &rl);
+		}
+		nofile = rl.rlim_cur > (1u << 24) ? (1u << 24)
+						  : (unsigned)rl.rlim_cur;
+	}
+	if (!c->set_max_fds || c->max_fds > nofile / 16)
+		c->max_fds = nofile / 16 < 1024 ? nofile / 16 : 1024;
+	if (!c->set_max_fds_uid || c->max_fds_uid > nofile / 4)
+		c->max_fds_uid = nofile / 4 < 8192 ? nofile / 4 : 8192;
+	if (c->max_fds < 1)
+		c->max_fds = 1;
+	if (c->max_fds_uid < c->max_fds)
+		c->max_fds_uid = c->max_fds;
+}
+
 /* 0: go on; 1: exit 0 (help/version printed); -1: exit 2. */
 int srv_config_parse(int argc, char **argv)
 {
@@ -209,7 +299,16 @@ int srv_config_parse(int argc, char **argv)
 		 srv.svc->default_socket);
 	c->spin_us = 50;
 	c->max_inflight = 256;
+	c->max_inflight_uid = 1024;
 	c->max_clients = 1024;
+	c->max_clients_uid = 64;
+	c->max_pending = 64;
+	c->max_pending_uid = 8;
+	c->attach_timeout_ms = 2000;
+	c->slow_threads = 16;
+	c->max_slow = 2;
+	c->max_slow_uid = 4;
+	c->socket_mode = 0666;
 	c->max_entries = VOS_WIRE_MAX_ENTRIES;
 	c->max_slot = VOS_WIRE_MAX_SLOT;
 	c->log_level = 1;

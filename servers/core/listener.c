@@ -1,19 +1,28 @@
 /*
- * listener.c - the daemon's main thread: the control socket, attaching
- * and detaching clients, answering vosctl, and stopping on SIGTERM.
+ * listener.c - the daemon's main thread: the endpoint (through a server
+ * channel), attaching and detaching clients, answering vosctl, and
+ * stopping on SIGTERM.
  *
  * A control connection starts "pending".  Its first message decides what
- * it is: ATTACH makes it a client (the reply carries the region memfd and
- * the two eventfds), STATS gets a text report and is closed.  An attached
- * client's connection stays open for its lifetime: when it closes (the
- * client exited, was killed, or detached), the listener marks the client
- * dying and its worker releases everything it held.
+ * it is: ATTACH makes it a client (the reply carries the region and the
+ * doorbell), STATS gets a text report and is closed.  Pending connections
+ * are bounded (--max-pending, and --max-pending-uid per uid) and must
+ * speak within --attach-timeout-ms, so connections that never say anything
+ * cannot use up the daemon's fds.  An attached client's connection stays
+ * open for its lifetime: when it closes (the client exited, was killed,
+ * or detached), the listener marks the client dying and its worker
+ * releases everything it held.
+ *
+ * The stop is bounded: SIGTERM marks every client dying and gives the
+ * workers STOP_GRACE_NS to tear them down; a daemon whose clients left
+ * calls it cannot interrupt exits anyway, within 2 s, whatever they did.
  */
 #define _GNU_SOURCE
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,15 +30,17 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "control_msg.h"
+#include "control.h"
 #include "server.h"
+
+#define STOP_GRACE_NS 1500000000LL
 
 struct srv srv;
 
@@ -39,20 +50,17 @@ struct conn {
 	int kind;
 	int fd;
 	struct srv_client *c;
-	struct conn *next; /* every open connection, for the stop */
+	struct srv_uid *uid;   /* pending: whose */
+	int64_t deadline;      /* pending: when it must have spoken */
+	struct conn *next, **pprev;          /* every open connection */
+	struct conn *pnext, **ppprev;        /* pending, oldest first */
 };
 
 static int epfd;
 static struct conn *conns;
-
-static void conn_unlink(struct conn *k)
-{
-	for (struct conn **pp = &conns; *pp; pp = &(*pp)->next)
-		if (*pp == k) {
-			*pp = k->next;
-			return;
-		}
-}
+static struct conn *pending, **pending_tail = &pending;
+static unsigned npending;
+static int64_t refused_logged; /* rate limit for "too many" */
 
 void srv_log(int level, const char *fmt, ...)
 {
@@ -95,6 +103,16 @@ void srv_registry_remove(struct srv_client *c)
 	pthread_mutex_unlock(&srv.reg_lock);
 }
 
+static void send_msg(int fd, uint16_t type, int32_t status, const void *p,
+		     uint32_t len)
+{
+	char buf[VOS_WIRE_MSG_MAX];
+	int n = vos__ctl_frame(buf, sizeof(buf), type, status, p, len);
+
+	if (n > 0)
+		srv.chan->send(fd, buf, (uint32_t)n); /* never blocks */
+}
+
 static void reply_text(int fd, int32_t status, const char *fmt, ...)
 {
 	char buf[VOS_WIRE_MSG_MAX - sizeof(struct vos_wire_msg)];
@@ -108,8 +126,7 @@ static void reply_text(int fd, int32_t status, const char *fmt, ...)
 		n = 0;
 	if ((size_t)n >= sizeof(buf))
 		n = sizeof(buf) - 1;
-	vos__ctl_send(fd, VOS_WIRE_MSG_REPLY, status, buf, (uint32_t)n + 1,
-		      NULL, 0);
+	send_msg(fd, VOS_WIRE_MSG_REPLY, status, buf, (uint32_t)n + 1);
 }
 
 static void stats(int fd)
@@ -119,10 +136,10 @@ static void stats(int fd)
 
 	len += (size_t)snprintf(buf, sizeof(buf),
 				"service %s pid %d epoch %08x workers %u "
-				"clients %u socket %s\n", srv.svc->name,
-				(int)getpid(), srv.epoch, srv.nworkers,
-				atomic_load(&srv.nclients),
-				srv.cfg.socket_path);
+				"clients %u pending %u socket %s\n",
+				srv.svc->name, (int)getpid(), srv.epoch,
+				srv.nworkers, atomic_load(&srv.nclients),
+				npending, srv.cfg.socket_path);
 	pthread_mutex_lock(&srv.reg_lock);
 	for (unsigned i = 0; i < srv.nreg && len < sizeof(buf) - 1; i++) {
 		struct srv_client *c = srv.reg[i];
@@ -137,17 +154,39 @@ static void stats(int fd)
 	pthread_mutex_unlock(&srv.reg_lock);
 	if (len >= sizeof(buf))
 		len = sizeof(buf) - 1;
-	vos__ctl_send(fd, VOS_WIRE_MSG_REPLY, 0, buf, (uint32_t)len + 1, NULL,
-		      0);
+	send_msg(fd, VOS_WIRE_MSG_REPLY, 0, buf, (uint32_t)len + 1);
+}
+
+static void pending_unlink(struct conn *k)
+{
+	if (k->kind != CONN_PENDING)
+		return;
+	*k->ppprev = k->pnext;
+	if (k->pnext)
+		k->pnext->ppprev = k->ppprev;
+	else
+		pending_tail = k->ppprev;
+	npending--;
+	srv_give(&k->uid->pending);
+}
+
+/* Take k off the list of connections and free it. */
+static void conn_forget(struct conn *k)
+{
+	*k->pprev = k->next;
+	if (k->next)
+		k->next->pprev = k->pprev;
+	free(k);
 }
 
 static void conn_close(struct conn *k)
 {
 	epoll_ctl(epfd, EPOLL_CTL_DEL, k->fd, NULL);
+	pending_unlink(k);
 	if (k->kind == CONN_CLIENT) {
-		/* the worker owns the socket now and closes it; once dying
-		 * is set it may free the client at any moment, so nothing of
-		 * it is touched after the store */
+		/* the worker owns the connection now and closes it; once
+		 * dying is set it may free the client at any moment, so
+		 * nothing of it is touched after the store */
 		struct srv_worker *w = k->c->w;
 
 		atomic_store(&k->c->dying, true);
@@ -155,24 +194,25 @@ static void conn_close(struct conn *k)
 	} else {
 		close(k->fd);
 	}
-	conn_unlink(k);
-	free(k);
+	conn_forget(k);
 }
 
 static void attach(struct conn *k, const struct vos_wire_msg *h,
 		   const void *payload)
 {
 	struct vos_wire_attach a;
-	struct vos_wire_attach_reply rep = { 0 };
+	struct vos__cred cred;
 	struct srv_client *c;
-	char why[200];
-	int err, fds[3];
+	struct srv_uid *u = k->uid;
+	char why[240];
+	int err;
 
 	if (h->len != sizeof(a)) {
 		reply_text(k->fd, -EINVAL, "malformed attach request");
 		conn_close(k);
 		return;
 	}
+	memcpy(&a, payload, sizeof(a));
 	if (atomic_load(&srv.nclients) >= srv.cfg.max_clients) {
 		reply_text(k->fd, -EUSERS, "%s: %u clients attached already",
 			   srv.svc->name, srv.cfg.max_clients);
@@ -181,36 +221,39 @@ static void attach(struct conn *k, const struct vos_wire_msg *h,
 		conn_close(k);
 		return;
 	}
-	memcpy(&a, payload, sizeof(a));
-	c = srv_client_new(k->fd, &a, &err, why, sizeof(why));
+	if (!srv_take(&u->clients, srv.cfg.max_clients_uid)) {
+		reply_text(k->fd, -EUSERS, "%s: uid %d has %u clients attached "
+			   "already", srv.svc->name, (int)u->uid,
+			   srv.cfg.max_clients_uid);
+		srv_log(0, "attach refused: uid %d has max-clients-uid (%u)",
+			(int)u->uid, srv.cfg.max_clients_uid);
+		conn_close(k);
+		return;
+	}
+	err = srv.chan->cred(k->fd, &cred);
+	if (err == 0 && srv.chan->caps)
+		srv.chan->caps(k->fd, &cred); /* else the guess stays */
+	c = err < 0 ? NULL : srv_client_new(k->fd, &cred, u, &a, &err, why,
+					    sizeof(why));
 	if (!c) {
+		srv_give(&u->clients);
+		if (err < 0 && !why[0])
+			snprintf(why, sizeof(why), "%s", strerror(-err));
 		reply_text(k->fd, err, "%s: %s", srv.svc->name, why);
 		srv_log(0, "attach refused: %s", why);
 		conn_close(k);
 		return;
 	}
-	rep.region_size = c->region_size;
-	rep.epoch = srv.epoch;
-	fds[0] = err; /* the memfd */
-	fds[1] = c->efd_sq;
-	fds[2] = c->efd_cq;
-	if (vos__ctl_send(k->fd, VOS_WIRE_MSG_ATTACH_REPLY, 0, &rep,
-			  sizeof(rep), fds, 3) < 0) {
-		close(fds[0]);
-		c->sock = -1;
-		srv_client_free(c);
-		conn_close(k);
-		return;
-	}
-	close(fds[0]);
 	c->id = ++srv.next_id;
+	pending_unlink(k);
 	k->kind = CONN_CLIENT;
 	k->c = c;
 	atomic_fetch_add(&srv.nclients, 1);
 	registry_add(c);
 	srv_log(1, "attach: client %llu pid %d uid %d gid %d (%u entries x "
 		"%u bytes)", (unsigned long long)c->id, (int)c->cred.pid,
-		(int)c->cred.uid, (int)c->cred.gid, c->entries, c->slot_size);
+		(int)c->cred.uid, (int)c->cred.gid, c->ring.g.entries,
+		c->ring.g.slot_size);
 	srv_worker_add(c);
 }
 
@@ -220,31 +263,29 @@ static void on_message(struct conn *k)
 		struct vos_wire_msg h;
 		char b[VOS_WIRE_MSG_MAX];
 	} m;
-	int fds[VOS__CTL_MAX_FDS];
-	unsigned nfds;
-	int n = vos__ctl_recv(k->fd, m.b, sizeof(m.b), fds, &nfds, 0);
+	struct vos_wire_msg h;
+	int n = srv.chan->recv(k->fd, m.b, sizeof(m.b));
 
-	for (unsigned i = 0; i < nfds; i++)
-		close(fds[i]); /* clients send no fds */
-	if (n == -EPROTO) {
+	if (n == -EAGAIN)
+		return;
+	if (n <= 0 || vos__ctl_parse(m.b, (size_t)n, &h) == -EBADMSG) {
+		conn_close(k); /* gone, or not speaking the protocol */
+		return;
+	}
+	if (h.version != VOS_WIRE_VERSION) {
 		srv_log(0, "refused a client speaking wire protocol version "
-			"%u (this %s speaks %u)", m.h.version, srv.svc->name,
+			"%u (this %s speaks %u)", h.version, srv.svc->name,
 			VOS_WIRE_VERSION);
 		reply_text(k->fd, -EPROTO, "%s speaks wire protocol version "
 			   "%u, not %u", srv.svc->name, VOS_WIRE_VERSION,
-			   m.h.version);
+			   h.version);
 		conn_close(k);
 		return;
 	}
-	if (n <= 0) {
-		if (n != -EAGAIN && n != -ETIMEDOUT)
-			conn_close(k);
-		return;
-	}
 	if (k->kind == CONN_PENDING) {
-		if (m.h.type == VOS_WIRE_MSG_ATTACH)
-			attach(k, &m.h, m.b + sizeof(m.h));
-		else if (m.h.type == VOS_WIRE_MSG_STATS) {
+		if (h.type == VOS_WIRE_MSG_ATTACH)
+			attach(k, &h, m.b + sizeof(h));
+		else if (h.type == VOS_WIRE_MSG_STATS) {
 			stats(k->fd);
 			conn_close(k);
 		} else {
@@ -253,79 +294,102 @@ static void on_message(struct conn *k)
 		}
 		return;
 	}
-	switch (m.h.type) {
+	switch (h.type) {
 	case VOS_WIRE_MSG_DETACH:
 		conn_close(k);
 		break;
 	case VOS_WIRE_MSG_GROW:
 	case VOS_WIRE_MSG_CLONE_FDS:
 		reply_text(k->fd, -EOPNOTSUPP, "%s: not supported by wire "
-			   "protocol version 1 servers yet", srv.svc->name);
+			   "protocol version %u servers yet", srv.svc->name,
+			   VOS_WIRE_VERSION);
 		break;
 	default:
 		reply_text(k->fd, -EINVAL, "unexpected message type %u",
-			   m.h.type);
+			   h.type);
 		break;
 	}
 }
 
-static int add(int kind, int fd)
+static struct conn *add(int kind, int fd)
 {
 	struct conn *k = calloc(1, sizeof(*k));
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
 
 	if (!k)
-		return -1;
+		return NULL;
 	k->kind = kind;
 	k->fd = fd;
 	ev.data.ptr = k;
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		free(k);
-		return -1;
+		return NULL;
 	}
 	k->next = conns;
+	if (conns)
+		conns->pprev = &k->next;
+	k->pprev = &conns;
 	conns = k;
-	return 0;
+	return k;
 }
 
-static int bind_socket(void)
+/* New connections: each becomes pending, if its uid and the daemon are
+ * below their bounds; else it is closed at once. */
+static void on_connect(int lfd)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	const char *path = srv.cfg.socket_path;
-	char dir[sizeof(sun.sun_path)], *slash;
-	int fd, probe;
+	for (int i = 0; i < 64; i++) {
+		struct vos__cred cred;
+		struct srv_uid *u;
+		struct conn *k;
+		int fd = srv.chan->accept(lfd);
 
-	if (strlen(path) >= sizeof(sun.sun_path) || !*path) {
-		srv_log(0, "socket path '%s' is empty or too long", path);
-		return -1;
-	}
-	strcpy(sun.sun_path, path);
-	strcpy(dir, path);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		mkdir(dir, 0755); /* /run/virtuos on first start */
-	}
-	/* a live daemon on the path: refuse; a stale socket: replace */
-	probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (probe >= 0 && connect(probe, (struct sockaddr *)&sun,
-				  sizeof(sun)) == 0) {
-		close(probe);
-		srv_log(0, "another daemon is serving %s", path);
-		return -1;
-	}
-	if (probe >= 0)
-		close(probe);
-	unlink(path);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    chmod(path, 0666) < 0 || listen(fd, 128) < 0) {
-		srv_log(0, "cannot listen on %s: %s", path, strerror(errno));
-		if (fd >= 0)
+		if (fd < 0)
+			return;
+		u = srv.chan->cred(fd, &cred) == 0 ? srv_uid_get(cred.uid)
+						  : NULL;
+		if (!u || npending >= srv.cfg.max_pending ||
+		    !srv_take(&u->pending, srv.cfg.max_pending_uid)) {
+			int64_t now = srv_now_ns();
+
+			if (now - refused_logged > 1000000000LL) {
+				refused_logged = now;
+				srv_log(0, "refusing connections: %u pending "
+					"(at most %u, %u per uid; uid %d)",
+					npending, srv.cfg.max_pending,
+					srv.cfg.max_pending_uid,
+					u ? (int)u->uid : -1);
+			}
 			close(fd);
-		return -1;
+			continue;
+		}
+		k = add(CONN_PENDING, fd);
+		if (!k) {
+			srv_give(&u->pending);
+			close(fd);
+			continue;
+		}
+		k->uid = u;
+		k->deadline = srv_now_ns() +
+			      (int64_t)srv.cfg.attach_timeout_ms * 1000000;
+		k->pnext = NULL;
+		k->ppprev = pending_tail;
+		*pending_tail = k;
+		pending_tail = &k->pnext;
+		npending++;
 	}
-	return fd;
+}
+
+/* Close pending connections that did not speak in time; the ms until the
+ * next deadline (-1: none). */
+static int expire_pending(void)
+{
+	int64_t now = srv_now_ns();
+
+	while (pending && pending->deadline <= now)
+		conn_close(pending);
+	if (!pending)
+		return -1;
+	return (int)((pending->deadline - now) / 1000000) + 1;
 }
 
 static int daemonize(void)
@@ -347,9 +411,28 @@ static int daemonize(void)
 	return 0;
 }
 
+static int socket_gid(void)
+{
+	const char *g = srv.cfg.socket_group;
+	struct group *gr;
+	char *e;
+	long v;
+
+	if (!g[0])
+		return -1;
+	v = strtol(g, &e, 10);
+	if (!*e && v >= 0)
+		return (int)v;
+	gr = getgrnam(g);
+	return gr ? (int)gr->gr_gid : -2;
+}
+
 int srv_main(const struct srv_service *svc, int argc, char **argv)
 {
+	struct vos__listen_opts lo;
 	struct epoll_event evs[64];
+	struct timespec rt;
+	char why[256];
 	sigset_t mask;
 	long ncpu;
 	int lfd, sfd, r;
@@ -359,8 +442,10 @@ int srv_main(const struct srv_service *svc, int argc, char **argv)
 	r = srv_config_parse(argc, argv);
 	if (r != 0)
 		return r > 0 ? 0 : 2;
+	srv.chan = srv_channel(NULL);
 	if (svc->setup && svc->setup() < 0)
 		return 1;
+	srv_config_limits();
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	srv.max_spinners = ncpu > 0 ? (unsigned)ncpu : 1;
 	srv.nworkers = srv.cfg.workers ? srv.cfg.workers : srv.max_spinners;
@@ -370,9 +455,19 @@ int srv_main(const struct srv_service *svc, int argc, char **argv)
 		srv.epoch = (uint32_t)time(NULL) ^ (uint32_t)getpid();
 	pthread_mutex_init(&srv.reg_lock, NULL);
 
-	lfd = bind_socket();
-	if (lfd < 0)
+	lo.mode = srv.cfg.socket_mode;
+	lo.gid = socket_gid();
+	lo.backlog = 128;
+	if (lo.gid == -2) {
+		srv_log(0, "socket-group %s: no such group",
+			srv.cfg.socket_group);
 		return 1;
+	}
+	if (srv.chan->listen(srv.cfg.socket_path, &lo, &lfd, why,
+			     sizeof(why)) < 0) {
+		srv_log(0, "%s", why);
+		return 1;
+	}
 	if (!srv.cfg.foreground && daemonize() < 0) {
 		srv_log(0, "cannot daemonize: %s", strerror(errno));
 		return 1;
@@ -391,19 +486,28 @@ int srv_main(const struct srv_service *svc, int argc, char **argv)
 	sigaddset(&mask, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGUSR1); /* only the slow pool's threads take it */
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (sfd < 0 || epfd < 0 || add(CONN_LISTEN, lfd) < 0 ||
-	    add(CONN_SIGNAL, sfd) < 0) {
+	if (sfd < 0 || epfd < 0 || !add(CONN_LISTEN, lfd) ||
+	    !add(CONN_SIGNAL, sfd) || srv_slow_start() < 0) {
 		srv_log(0, "setup failed: %s", strerror(errno));
 		return 1;
 	}
 	if (srv_workers_start() < 0)
 		return 1;
-	srv_log(1, "serving on %s (%u workers, spin %u us, max %u in flight "
-		"per client, wire protocol %u, epoch %08x)",
-		srv.cfg.socket_path, srv.nworkers, srv.cfg.spin_us,
-		srv.cfg.max_inflight, VOS_WIRE_VERSION, srv.epoch);
+	srv_log(1, "serving on %s (mode %04o; %u workers, spin %u us; per "
+		"client %u in flight, %u fds; per uid %u clients, %u in flight, "
+		"%u fds; wire protocol %u, epoch %08x)", srv.cfg.socket_path,
+		srv.cfg.socket_mode, srv.nworkers, srv.cfg.spin_us,
+		srv.cfg.max_inflight, srv.cfg.max_fds, srv.cfg.max_clients_uid,
+		srv.cfg.max_inflight_uid, srv.cfg.max_fds_uid,
+		VOS_WIRE_VERSION, srv.epoch);
 	if (srv.cfg.ready_fd >= 0) {
 		if (write(srv.cfg.ready_fd, "ready\n", 6) != 6)
 			srv_log(0, "cannot write to --ready-fd %d",
@@ -412,7 +516,7 @@ int srv_main(const struct srv_service *svc, int argc, char **argv)
 	}
 
 	while (!atomic_load(&srv.stopping)) {
-		int n = epoll_wait(epfd, evs, 64, -1);
+		int n = epoll_wait(epfd, evs, 64, expire_pending());
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -431,34 +535,47 @@ int srv_main(const struct srv_service *svc, int argc, char **argv)
 						si.ssi_signo);
 				atomic_store(&srv.stopping, true);
 			} else if (k->kind == CONN_LISTEN) {
-				int fd = accept4(lfd, NULL, NULL,
-						 SOCK_CLOEXEC | SOCK_NONBLOCK);
-
-				if (fd >= 0 && add(CONN_PENDING, fd) < 0)
-					close(fd);
+				on_connect(lfd);
 			} else if (evs[i].events & EPOLLIN) {
 				on_message(k);
 			} else {
 				conn_close(k);
 			}
+			if (atomic_load(&srv.stopping))
+				break; /* k may be gone; the rest can wait */
 		}
 	}
 
 	/* stop: drop every connection (clients are released by their
-	 * workers, which close their sockets), then the workers */
+	 * workers, which close their connections), then the workers, within
+	 * a bound */
+	clock_gettime(CLOCK_REALTIME, &rt);
 	while (conns) {
 		struct conn *k = conns;
 
+		if (k->kind == CONN_LISTEN) { /* unlisten closes it */
+			epoll_ctl(epfd, EPOLL_CTL_DEL, k->fd, NULL);
+			conn_forget(k);
+			continue;
+		}
 		if (k->kind == CONN_CLIENT)
 			shutdown(k->fd, SHUT_RDWR);
 		conn_close(k);
 	}
-	srv_workers_stop();
-	free(srv.reg);
-	close(epfd);
-	unlink(srv.cfg.socket_path);
+	srv.chan->unlisten(srv.cfg.socket_path, lfd);
 	if (srv.cfg.pidfile[0])
 		unlink(srv.cfg.pidfile);
+	if (!srv_workers_stop((int64_t)rt.tv_sec * 1000000000 + rt.tv_nsec +
+			      STOP_GRACE_NS)) {
+		srv_log(0, "stopped: %u client(s) still had calls the daemon "
+			"could not interrupt; exiting without waiting for them",
+			atomic_load(&srv.nclients));
+		_exit(0);
+	}
+	srv_slow_stop();
+	free(srv.reg);
+	close(epfd);
+	close(sfd);
 	srv_log(1, "stopped");
 	return 0;
 }

@@ -3,18 +3,23 @@
  *
  * A daemon is this core plus a struct srv_service: the policy that says
  * which calls the service takes and how it runs the ones it handles
- * itself.  The core does everything else: the control socket, attaching
- * clients (region, eventfds, credentials), the workers that drain the
- * rings and run requests on the foundation's engine (a vos_ctx on the
- * io_uring-local transport per worker), per-client fd tables, the bound on
- * in-flight requests per client, and releasing all a client held when it
- * goes away.
+ * itself.  The core does everything else, on top of the wire component
+ * (libvirtuos/wire: the rings, decoding, the channel interface): the
+ * endpoint and attaching clients (through a server channel), the workers
+ * that drain the rings and run requests on the foundation's engine (a
+ * vos_ctx on the io_uring-local transport per worker), timers, a pool of
+ * threads for calls that may block, per-client fd tables, the bounds per
+ * client and per uid, and releasing all a client held when it goes away.
  *
- *   listener.c   control socket, attach/detach, stats, signals
- *   session.c    one attached client: region, fd table, teardown
- *   worker.c     the worker loop: spin, then sleep
- *   decode.c     ring entry -> request, validating every field
+ *   listener.c   the endpoint, attach/detach, pending connections, stats,
+ *                signals, the stop
+ *   session.c    one attached client: its ring, fd table, credentials
+ *   worker.c     the worker loop: drain, run, post; spin, then sleep
+ *   timers.c     TIMEOUT requests, kept by the worker (no engine slot)
+ *   slow.c       the slow-call pool: calls that may block (path calls)
+ *   uids.c       what each uid holds, for the per-uid bounds
  *   config.c     flags and the config file
+ *   channels.c   the server channels this daemon can listen on
  */
 #ifndef SRV_SERVER_H
 #define SRV_SERVER_H
@@ -25,18 +30,19 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <sys/socket.h>
 #include <sys/types.h>
 #include <virtuos/virtuos.h>
 #include <virtuos/wire.h>
 
-#include "ring.h"
+#include "channel.h"
+#include "decode.h"
+#include "ring_server.h"
 
-#define SRV_MAX_GROUPS 64
-#define SRV_MAX_FDS 65536 /* per client; fits the client's 20-bit field */
 #define SRV_MAX_WORKERS 64
+#define SRV_FD_LIMIT (1u << 20) /* fits the client's 20-bit field */
 
 struct srv_client;
+struct srv_req;
 
 /* ---- configuration (config.c) ------------------------------------------ */
 
@@ -45,16 +51,31 @@ struct srv_config {
 	char config_file[256];
 	char pidfile[256];
 	bool foreground;
-	unsigned workers;       /* 0: one per CPU */
-	unsigned spin_us;       /* worker spin before sleeping */
-	unsigned max_inflight;  /* per client */
+	unsigned workers;        /* 0: one per CPU */
+	unsigned spin_us;        /* worker spin before sleeping */
+	unsigned max_inflight;   /* requests running, per client */
+	unsigned max_inflight_uid; /* ... per uid (all its clients) */
 	unsigned max_clients;
-	unsigned max_entries;   /* largest ring a client may ask for */
-	unsigned max_slot;      /* largest slot a client may ask for */
+	unsigned max_clients_uid;
+	unsigned max_fds;        /* open fds per client */
+	unsigned max_fds_uid;    /* ... per uid */
+	unsigned max_pending;    /* connections that have not attached yet */
+	unsigned max_pending_uid;
+	unsigned attach_timeout_ms; /* for them to say what they want */
+	unsigned slow_threads;   /* threads for calls that may block */
+	unsigned max_slow;       /* such calls running, per client */
+	unsigned max_slow_uid;   /* ... per uid */
+	unsigned max_entries;    /* largest ring a client may ask for */
+	unsigned max_slot;       /* largest slot a client may ask for */
+	unsigned socket_mode;    /* the endpoint's permission bits */
+	char socket_group[64];   /* its group (name or number), or "" */
 	char engine_options[128];
-	int log_level;          /* 0 errors, 1 info (default), 2 debug */
-	bool fault_garbage;     /* fault injection: corrupt completions */
-	int ready_fd;           /* write "ready\n" here once serving, or -1 */
+	int log_level;           /* 0 errors, 1 info (default), 2 debug */
+	bool fault_garbage;      /* fault injection: corrupt completions */
+	int ready_fd;            /* write "ready\n" here once serving, or -1 */
+	/* which were set by the file or a flag (others get computed
+	 * defaults once the fd limit is known) */
+	bool set_max_fds, set_max_fds_uid;
 };
 
 /* ---- what makes netd netd and stord stord ------------------------------ */
@@ -73,34 +94,68 @@ struct srv_service {
 	/* The fd *at() calls with VOS_WIRE_FD_ROOT resolve against, or -1. */
 	int root_fd;
 	/*
-	 * Vet or run one request for client c (fds already mapped to real
-	 * ones; FD_ROOT already replaced by root_fd).  Returns 0 to have the
-	 * engine run r, 1 if it ran r itself (result in *res), or -errno to
-	 * refuse it.  Runs on a worker thread.
+	 * Vet or run one request q of client c (its fds already mapped to
+	 * real ones in q->d.r; FD_ROOT already replaced by root_fd; the
+	 * private copies in q->d are what the kernel will see).  Returns
+	 * SRV_RUN to have the core run it, SRV_DONE if it ran it itself
+	 * (result in *res), SRV_SLOW to have run_slow() run it on a pool
+	 * thread, or -errno to refuse it.  Runs on a worker thread: it must
+	 * not block.
 	 */
-	int (*execute)(struct srv_client *c, struct vos_req *r, int64_t *res);
+	int (*execute)(struct srv_client *c, struct srv_req *q, int64_t *res);
+	/* Run q on a slow-pool thread (it may block; it is interrupted with
+	 * EINTR when its client goes away or the daemon stops).  Returns the
+	 * result.  path and path2 are the thread's scratch (PATH_MAX). */
+	int64_t (*run_slow)(struct srv_client *c, struct srv_req *q,
+			    char *path, char *path2);
+	/* A socket was made by q (socket, accept): remember what the
+	 * policy needs (family, type) in the fd entry.  May be NULL. */
+	void (*fd_made)(struct srv_client *c, struct srv_req *q, int idx);
 };
+
+enum { SRV_RUN = 0, SRV_DONE = 1, SRV_SLOW = 2 };
+
+/* ---- what each uid holds (uids.c) --------------------------------------- */
+
+struct srv_uid {
+	uid_t uid;
+	atomic_uint clients, pending, inflight, fds, slow;
+	/* a worker left requests of this uid in a ring because of its bound:
+	 * the next release kicks every worker */
+	atomic_bool starved;
+	struct srv_uid *next;
+};
+
+/* The entry of uid (made on first use; entries live as long as the
+ * daemon: there are as many as there are users).  NULL: out of memory. */
+struct srv_uid *srv_uid_get(uid_t uid);
+/* Take one unit of counter *ctr if it is below max: true if taken. */
+bool srv_take(atomic_uint *ctr, unsigned max);
+static inline void srv_give(atomic_uint *ctr)
+{
+	atomic_fetch_sub_explicit(ctr, 1, memory_order_relaxed);
+}
 
 /* ---- one request of a client ------------------------------------------- */
 
 enum { SRV_REQ_FREE = 0, SRV_REQ_RUNNING, SRV_REQ_UNPOSTED };
+enum { SRV_AT_NONE = 0, SRV_AT_ENGINE, SRV_AT_TIMER, SRV_AT_SLOW };
 
 struct srv_req {
 	struct srv_client *c;
 	uint32_t tag;
 	uint8_t state;
 	uint8_t op;
-	bool in_engine;         /* submitted to the engine, not done */
+	uint8_t where;          /* SRV_AT_*: where it runs */
+	bool cancel_sent;       /* an engine cancel is on its way */
 	int32_t fdi, fdi2;      /* fd-table entries held, or -1 */
 	int64_t res;            /* for UNPOSTED */
-	struct vos_req r;       /* what the engine runs */
-	/* private copies of lengths and headers the kernel reads, so the
-	 * client cannot change them under the kernel (decode.c) */
-	socklen_t alen;
-	uint32_t alen_off;      /* where alen goes back in the data area */
-	struct msghdr msg;
-	struct iovec iov;
-	uint32_t msg_off;       /* the wire msghdr, for recvmsg */
+	uint64_t expires;       /* timers: CLOCK_MONOTONIC ns */
+	uint32_t heap_idx;      /* timers: place in the worker's heap */
+	struct srv_req *slow_next; /* slow pool: queue / done list */
+	atomic_int slow_state;  /* slow pool: queued, running, done */
+	pthread_t slow_thread;  /* slow pool: who runs it */
+	struct vos__dreq d;     /* the decoded request (private copies) */
 };
 
 /* ---- one attached client (session.c) ----------------------------------- */
@@ -110,41 +165,37 @@ struct srv_fd {
 	uint32_t refs;  /* the table's own (while open) + requests using it */
 	bool open;
 	bool socket;
+	int family, type; /* sockets: for the policy */
 };
 
 struct srv_client {
 	uint64_t id;
-	struct ucred cred;
-	gid_t groups[SRV_MAX_GROUPS];
-	int ngroups;
-	int sock, efd_sq, efd_cq;
-	uint8_t *region;
-	uint64_t region_size;
-	struct vos_wire_header *hdr;
-	struct vos_wire_req *sq;
-	struct vos_wire_cqe *cq;
-	uint8_t *data;
-	uint64_t data_size;
-	uint32_t entries, slot_size;
-	uint32_t sq_head, cq_tail; /* our copies of the indices we own */
-	uint32_t cq_head_seen;     /* the client's head when we last looked */
-	bool cq_dirty;
+	struct vos__cred cred;
+	unsigned umask;
+	struct srv_uid *uid;
+	int conn;                /* the control connection */
+	struct vos__offer offer; /* the region and the doorbell */
+	struct vos__rs ring;
 
-	struct srv_req *reqs;  /* entries of them, by tag */
-	uint32_t inflight;     /* requests RUNNING or UNPOSTED */
+	struct srv_req *reqs;    /* entries of them, by tag */
+	uint32_t inflight;       /* requests RUNNING or UNPOSTED */
 	uint32_t unposted;
+	uint32_t slow_running;   /* its calls on the slow pool */
+	uint32_t timers;
 
 	struct srv_fd *fds;
 	uint32_t nfds_cap;
-	uint32_t fd_hint;      /* lowest index that may be free */
+	uint32_t nfds_open;
+	uint32_t fd_hint;        /* lowest index that may be free */
 
 	struct srv_worker *w;
-	bool poll_armed;       /* an engine poll watches efd_sq */
+	bool poll_armed;         /* an engine poll watches the doorbell */
+	bool poll_cancel_sent;   /* teardown: its cancel is on its way */
 	bool cancelling;
-	bool broken;           /* broke the protocol: being dropped */
+	bool broken;             /* broke the protocol: being dropped */
 	atomic_uint stat_inflight;
-	/* set by the listener: control socket closed.  Kept away from the
-	 * plain bools above, which the compiler may load together. */
+	/* set by the listener: control connection closed.  Kept away from
+	 * the plain bools above, which the compiler may load together. */
 	atomic_bool dying;
 	atomic_ullong stat_done;
 	struct srv_client *next; /* in its worker's list */
@@ -157,27 +208,32 @@ struct srv_worker {
 	struct vos_ctx *eng;
 	uint32_t eng_depth;
 	uint32_t eng_out;     /* engine requests not yet completed */
-	int wake_efd;         /* the listener kicks it for new clients */
+	int wake_efd;         /* the listener and the slow pool kick it */
 	bool wake_armed;
-	pthread_mutex_t lock; /* guards incoming */
+	pthread_mutex_t lock; /* guards incoming and slow_done */
 	struct srv_client *incoming;
-	atomic_bool has_incoming; /* a hint: incoming may be non-empty */
+	struct srv_req *slow_done; /* finished on the slow pool */
+	atomic_bool has_incoming;  /* hints: the lists may be non-empty */
+	atomic_bool has_slow_done;
 	struct srv_client *clients;
 	atomic_uint nclients;
 	atomic_bool stop;
 	int start_err;        /* the engine's creation, on its thread */
 	uint64_t rng;         /* fault injection */
-	char path[4096], path2[4096]; /* scratch for synchronous path calls */
+	struct srv_req **heap; /* timers, soonest first */
+	uint32_t nheap, heap_cap;
 };
 
 /* ---- the daemon ---------------------------------------------------------- */
 
 struct srv {
 	const struct srv_service *svc;
+	const struct vos__chan_server *chan;
 	struct srv_config cfg;
 	unsigned nworkers;
 	struct srv_worker workers[SRV_MAX_WORKERS];
 	sem_t started;         /* each worker posts once its engine exists */
+	sem_t exited;          /* ... and once it has stopped */
 	atomic_uint spinners;  /* workers spinning now */
 	unsigned max_spinners; /* CPUs */
 	uint32_t epoch;
@@ -196,6 +252,7 @@ int srv_main(const struct srv_service *svc, int argc, char **argv);
 
 /* config.c */
 int srv_config_parse(int argc, char **argv);
+void srv_config_limits(void);
 void srv_usage(FILE *out);
 
 /* listener.c */
@@ -203,9 +260,14 @@ void srv_log(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void srv_registry_remove(struct srv_client *c);
 
+/* channels.c: the server channel named name (NULL: the default) */
+const struct vos__chan_server *srv_channel(const char *name);
+
 /* session.c */
-struct srv_client *srv_client_new(int sock, const struct vos_wire_attach *a,
-				  int *err, char *why, size_t whylen);
+struct srv_client *srv_client_new(int conn, const struct vos__cred *cred,
+				  struct srv_uid *uid,
+				  const struct vos_wire_attach *a, int *err,
+				  char *why, size_t whylen);
 void srv_client_free(struct srv_client *c);
 int srv_fd_install(struct srv_client *c, int real, bool socket);
 int srv_fd_get(struct srv_client *c, int32_t idx, int *real);
@@ -215,13 +277,30 @@ void srv_fd_shutdown_all(struct srv_client *c);
 
 /* worker.c */
 int srv_workers_start(void);
-void srv_workers_stop(void);
+bool srv_workers_stop(int64_t deadline_ns);
 void srv_worker_add(struct srv_client *c);
 void srv_worker_kick(struct srv_worker *w);
+int64_t srv_now_ns(void);
+void srv_finish(struct srv_worker *w, struct srv_req *q, int64_t res);
 
-/* decode.c */
-int srv_decode(struct srv_client *c, const struct vos_wire_req *w,
-	       struct srv_req *q);
-void srv_encode_result(struct srv_client *c, struct srv_req *q, int64_t res);
+/* timers.c (worker thread only) */
+int srv_timer_add(struct srv_worker *w, struct srv_req *q);
+bool srv_timer_cancel(struct srv_worker *w, struct srv_req *q);
+/* Fire what is due; the ns until the next one (-1: none). */
+int64_t srv_timers_run(struct srv_worker *w);
+void srv_timers_free(struct srv_worker *w);
+
+/* slow.c */
+int srv_slow_start(void);
+void srv_slow_stop(void);
+/* Queue q (worker thread).  0, or -errno (it then did not queue it). */
+int srv_slow_push(struct srv_req *q);
+/* Cancel q if still queued: true (it completes with -ECANCELED);
+ * false: it runs, and is interrupted. */
+bool srv_slow_cancel(struct srv_req *q);
+/* Interrupt c's calls on the pool (its teardown; again until done). */
+void srv_slow_interrupt(struct srv_client *c);
+/* Deliver finished calls to w (worker thread). */
+void srv_slow_reap(struct srv_worker *w);
 
 #endif /* SRV_SERVER_H */

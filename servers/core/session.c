@@ -1,6 +1,7 @@
 /*
- * session.c - one attached client: its region, eventfds, credentials and
- * fd table (the client's shadow state), and releasing all of it.
+ * session.c - one attached client: its ring (offered through the
+ * channel), credentials and fd table (the client's shadow state), and
+ * releasing all of it.
  *
  * The fd table maps the small numbers a client uses to the daemon's real
  * fds.  An entry is reference-counted: the table holds one reference while
@@ -8,133 +9,103 @@
  * close drops the table's reference; the real fd is closed, and the number
  * can be handed out again, only when the last request using it is done.
  * So a request never runs on a real fd number that has since been reused
- * (possibly for another client).
+ * (possibly for another client).  A client may hold at most max-fds open
+ * fds, and all clients of one uid max-fds-uid: well below the daemon's own
+ * limit, so no user can make the daemon run out of fds for the others.
  */
 #define _GNU_SOURCE
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "control.h"
+#include "layout.h"
 #include "server.h"
 
-struct srv_client *srv_client_new(int sock, const struct vos_wire_attach *a,
-				  int *err, char *why, size_t whylen)
+struct srv_client *srv_client_new(int conn, const struct vos__cred *cred,
+				  struct srv_uid *uid,
+				  const struct vos_wire_attach *a, int *err,
+				  char *why, size_t whylen)
 {
-	struct vos__ring_layout l;
+	struct vos_wire_attach_reply rep = { 0 };
+	char msg[VOS_WIRE_MSG_MAX];
+	struct vos__geom g;
 	struct srv_client *c;
-	socklen_t sl = sizeof(struct ucred);
-	int memfd = -1;
+	int n;
 
 	*err = -EINVAL;
-	if (a->flags || a->reserved || a->sq_entries > srv.cfg.max_entries ||
+	if (a->flags || a->umask > 0777 || a->sq_entries > srv.cfg.max_entries ||
 	    a->slot_size > srv.cfg.max_slot ||
-	    !vos__ring_layout(a->sq_entries, a->slot_size, &l)) {
+	    !vos__geom_make(a->sq_entries, a->slot_size, &g)) {
 		snprintf(why, whylen, "ring of %u entries x %u bytes refused "
 			 "(at most %u x %u, powers of two, slots multiples of 64 "
-			 "and >= %u)", a->sq_entries, a->slot_size,
-			 srv.cfg.max_entries, srv.cfg.max_slot,
+			 "and >= %u; flags 0; umask <= 0777)", a->sq_entries,
+			 a->slot_size, srv.cfg.max_entries, srv.cfg.max_slot,
 			 VOS_WIRE_MIN_SLOT);
 		return NULL;
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		goto nomem;
-	c->sock = sock;
-	c->efd_sq = c->efd_cq = -1;
-	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &c->cred, &sl) < 0) {
-		*err = -errno;
-		snprintf(why, whylen, "SO_PEERCRED: %s", strerror(errno));
-		free(c);
-		return NULL;
-	}
-	sl = sizeof(c->groups);
-	if (getsockopt(sock, SOL_SOCKET, SO_PEERGROUPS, c->groups, &sl) == 0)
-		c->ngroups = (int)(sl / sizeof(gid_t));
-	else
-		c->ngroups = 0; /* more than SRV_MAX_GROUPS: primary only */
-
-	c->entries = a->sq_entries;
-	c->slot_size = a->slot_size;
-	c->region_size = l.size;
-	c->data_size = l.data_size;
-	memfd = memfd_create("vos-region", MFD_CLOEXEC);
-	if (memfd < 0 || ftruncate(memfd, (off_t)l.size) < 0)
-		goto sys;
-	c->region = mmap(NULL, l.size, PROT_READ | PROT_WRITE, MAP_SHARED,
-			 memfd, 0);
-	if (c->region == MAP_FAILED) {
-		c->region = NULL;
-		goto sys;
-	}
-	c->hdr = (struct vos_wire_header *)c->region;
-	c->hdr->magic = VOS_WIRE_MAGIC;
-	c->hdr->version = VOS_WIRE_VERSION;
-	c->hdr->header_size = VOS_WIRE_HEADER_SIZE;
-	c->hdr->sq_entries = c->hdr->cq_entries = c->entries;
-	c->hdr->sq_off = l.sq_off;
-	c->hdr->cq_off = l.cq_off;
-	c->hdr->slot_size = c->slot_size;
-	c->hdr->epoch = srv.epoch;
-	c->hdr->data_off = l.data_off;
-	c->hdr->data_size = l.data_size;
-	c->hdr->region_size = l.size;
-	c->sq = (struct vos_wire_req *)(c->region + l.sq_off);
-	c->cq = (struct vos_wire_cqe *)(c->region + l.cq_off);
-	c->data = c->region + l.data_off;
-	c->efd_sq = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	c->efd_cq = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (c->efd_sq < 0 || c->efd_cq < 0)
-		goto sys;
-	c->reqs = calloc(c->entries, sizeof(*c->reqs));
+	c->conn = -1;
+	c->offer.priv = c->offer.give[0] = c->offer.give[1] = -1;
+	c->cred = *cred;
+	c->uid = uid;
+	c->umask = a->umask;
+	c->reqs = calloc(g.entries, sizeof(*c->reqs));
 	c->nfds_cap = 64;
 	c->fds = calloc(c->nfds_cap, sizeof(*c->fds));
 	if (!c->reqs || !c->fds)
 		goto nomem;
 	for (uint32_t i = 0; i < c->nfds_cap; i++)
 		c->fds[i].real = -1;
-	*err = memfd; /* the caller sends it, then closes it */
+	*err = srv.chan->make_offer(g.size, &c->offer);
+	if (*err < 0) {
+		snprintf(why, whylen, "cannot make the region: %s",
+			 strerror(-*err));
+		goto fail;
+	}
+	/* the header before the client can see the region */
+	vos__rs_init(&c->ring, c->offer.map, c->offer.size, &g, srv.epoch);
+	rep.region_size = g.size;
+	rep.epoch = srv.epoch;
+	n = vos__ctl_frame(msg, sizeof(msg), VOS_WIRE_MSG_ATTACH_REPLY, 0, &rep,
+			   sizeof(rep));
+	*err = n < 0 ? n : srv.chan->send_offer(conn, msg, (uint32_t)n,
+						&c->offer);
+	if (*err < 0) {
+		snprintf(why, whylen, "cannot hand the region over: %s",
+			 strerror(-*err));
+		goto fail;
+	}
+	c->conn = conn;
 	return c;
-sys:
-	*err = -errno;
-	snprintf(why, whylen, "cannot make the region: %s", strerror(errno));
-	goto fail;
 nomem:
 	*err = -ENOMEM;
 	snprintf(why, whylen, "out of memory");
 fail:
-	if (memfd >= 0)
-		close(memfd);
-	if (c) {
-		c->sock = -1; /* the caller still owns it */
-		srv_client_free(c);
-	}
+	if (c)
+		srv_client_free(c); /* conn is still the caller's */
 	return NULL;
 }
 
 /* Release everything.  The worker calls this once no request of c runs
- * (in the engine or anywhere else). */
+ * (in the engine, on a timer, on the slow pool). */
 void srv_client_free(struct srv_client *c)
 {
 	for (uint32_t i = 0; c->fds && i < c->nfds_cap; i++)
-		if (c->fds[i].real >= 0)
+		if (c->fds[i].real >= 0) {
 			close(c->fds[i].real);
-	if (c->region)
-		munmap(c->region, c->region_size);
-	if (c->efd_sq >= 0)
-		close(c->efd_sq);
-	if (c->efd_cq >= 0)
-		close(c->efd_cq);
-	if (c->sock >= 0)
-		close(c->sock);
+			srv_give(&c->uid->fds);
+		}
+	srv.chan->withdraw(&c->offer);
+	if (c->conn >= 0)
+		close(c->conn);
 	free(c->fds);
 	free(c->reqs);
 	free(c);
@@ -144,6 +115,8 @@ int srv_fd_install(struct srv_client *c, int real, bool socket)
 {
 	uint32_t i;
 
+	if (c->nfds_open >= srv.cfg.max_fds)
+		return -EMFILE;
 	for (i = c->fd_hint; i < c->nfds_cap; i++)
 		if (c->fds[i].real < 0)
 			break;
@@ -151,7 +124,7 @@ int srv_fd_install(struct srv_client *c, int real, bool socket)
 		uint32_t cap = c->nfds_cap * 2;
 		struct srv_fd *n;
 
-		if (cap > SRV_MAX_FDS)
+		if (cap > SRV_FD_LIMIT)
 			return -EMFILE;
 		n = realloc(c->fds, cap * sizeof(*n));
 		if (!n)
@@ -161,8 +134,11 @@ int srv_fd_install(struct srv_client *c, int real, bool socket)
 		c->fds = n;
 		c->nfds_cap = cap;
 	}
-	c->fds[i] = (struct srv_fd){ real, 1, true, socket };
+	if (!srv_take(&c->uid->fds, srv.cfg.max_fds_uid))
+		return -EMFILE;
+	c->fds[i] = (struct srv_fd){ real, 1, true, socket, 0, 0 };
 	c->fd_hint = i + 1;
+	c->nfds_open++;
 	return (int)i;
 }
 
@@ -185,6 +161,7 @@ void srv_fd_put(struct srv_client *c, int32_t idx)
 	f = &c->fds[idx];
 	if (--f->refs == 0) {
 		close(f->real);
+		srv_give(&c->uid->fds);
 		f->real = -1;
 		f->open = false;
 		if ((uint32_t)idx < c->fd_hint)
@@ -197,6 +174,7 @@ int srv_fd_close(struct srv_client *c, int32_t idx)
 	if (idx < 0 || (uint32_t)idx >= c->nfds_cap || !c->fds[idx].open)
 		return -EBADF;
 	c->fds[idx].open = false;
+	c->nfds_open--;
 	srv_fd_put(c, idx);
 	return 0;
 }

@@ -6,19 +6,25 @@
  * io_uring-local transport, which runs each request the fastest way it
  * knows (a direct call, RWF_NOWAIT, io_uring, or a pool thread).  A
  * worker never blocks while it has work: requests that wait (a recv with
- * no data) wait in the engine.
+ * no data) wait in the engine, timers wait in the worker's heap
+ * (timers.c), calls that may block in the kernel run on the slow pool
+ * (slow.c).
  *
  * Sleeping: after spin_us with nothing to do (and only while fewer than
  * one worker per CPU spin), a worker sets NEED_WAKEUP in each client's
- * header, fences, looks at every ring once more, and then blocks in its
- * engine, where a poll on each client's sq eventfd and on its own wake
- * eventfd is armed.  A client that publishes requests and sees NEED_WAKEUP
- * kicks the eventfd; the fence pairing is described in ring.h.
+ * header, looks at every ring once more (ring_server.c, the sleeper's
+ * half of the handshake), and then blocks in its engine, where a poll on
+ * each client's doorbell and on its own wake eventfd is armed, bounded by
+ * its next timer.
  *
- * Fairness: a client may have at most max_inflight requests running; the
- * rest wait in its ring, so one client flooding its ring cannot take the
- * engine from the others.  Each pass takes at most BATCH entries per
- * client.
+ * Bounds (none of them can be turned against another client):
+ *   - a client may have at most --max-inflight requests running, and all
+ *     clients of one uid --max-inflight-uid; the rest wait in the ring;
+ *   - the engine keeps a reserve: one slot per client for its doorbell
+ *     poll, CANCEL_RESERVE for cancels, one for the wake poll; requests
+ *     are taken only while the reserve stays free, so a teardown's cancels
+ *     and the poll that wakes a worker can always be submitted;
+ *   - each pass takes at most BATCH entries per client.
  */
 #define _GNU_SOURCE
 #include "config.h"
@@ -34,18 +40,21 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "op_kinds.h"
+#include "opdef.h"
 #include "server.h"
 
 #define BATCH 32
 #define SPIN_CLOCK_EVERY 16
 #define ENG_DEPTH 4096u
+#define CANCEL_RESERVE 64u
+#define RETRY_NS 1000000      /* a poll could not be armed: look again */
+#define INTERRUPT_NS 20000000 /* re-interrupt slow calls of a teardown */
 #define UD_WAKE ((uint64_t)2)
 #define UD_CANCEL ((uint64_t)4)
-/* a client's sq poll: the client's address with bit 0 set */
+/* a client's doorbell poll: the client's address with bit 0 set */
 #define UD_POLL(c) ((uint64_t)(uintptr_t)(c) | 1u)
 
-static int64_t now_ns(void)
+int64_t srv_now_ns(void)
 {
 	struct timespec ts;
 
@@ -77,58 +86,70 @@ static uint64_t rng_next(struct srv_worker *w)
 	return w->rng;
 }
 
-/* Put one completion in c's ring; false if the ring is full (the client
- * has not consumed). */
-static bool post(struct srv_worker *w, struct srv_client *c, uint32_t tag,
-		 int64_t res)
+/* Engine slots that must stay free: a doorbell poll per client, cancels,
+ * the wake poll. */
+static uint32_t reserve(const struct srv_worker *w)
 {
-	struct vos_wire_cqe e = { tag, res, 0, 0, 0 };
+	return atomic_load_explicit(&w->nclients, memory_order_relaxed) +
+	       CANCEL_RESERVE + 1;
+}
 
-	/* the client's head is read only when the ring looks full; acquire:
-	 * the client's reads of the entries before it are done before we
-	 * overwrite them */
-	if ((uint32_t)(c->cq_tail - c->cq_head_seen) >= c->entries) {
-		c->cq_head_seen = vos__ring_load_acquire(&c->hdr->cq_head);
-		if ((uint32_t)(c->cq_tail - c->cq_head_seen) >= c->entries)
-			return false;
-	}
-	if (srv.cfg.fault_garbage) {
-		/* fault injection: what a broken service might write */
-		e.tag = rng_next(w);
-		e.res = (int64_t)rng_next(w);
-		if (rng_next(w) % 4 == 0)
-			c->cq_tail += (uint32_t)rng_next(w);
-	}
-	c->cq[c->cq_tail & (c->entries - 1)] = e;
-	c->cq_tail++;
-	c->cq_dirty = true;
-	return true;
+static bool can_take(const struct srv_client *c)
+{
+	return !c->cancelling && !c->broken &&
+	       c->inflight < srv.cfg.max_inflight;
 }
 
 static void req_release(struct srv_client *c, struct srv_req *q)
 {
 	q->state = SRV_REQ_FREE;
 	c->inflight--;
+	srv_give(&c->uid->inflight);
 	atomic_store_explicit(&c->stat_inflight, c->inflight,
 			      memory_order_relaxed);
 	atomic_fetch_add_explicit(&c->stat_done, 1, memory_order_relaxed);
+	/* requests of this uid wait for room, maybe on another worker */
+	if (atomic_load_explicit(&c->uid->starved, memory_order_relaxed) &&
+	    atomic_exchange(&c->uid->starved, false))
+		for (unsigned i = 0; i < srv.nworkers; i++)
+			if (&srv.workers[i] != c->w)
+				srv_worker_kick(&srv.workers[i]);
+}
+
+static bool post(struct srv_worker *w, struct srv_client *c, uint32_t tag,
+		 int64_t res)
+{
+	if (srv.cfg.fault_garbage) {
+		/* fault injection: what a broken service might write */
+		vos__rs_corrupt(&c->ring, rng_next(w), rng_next(w));
+		return true;
+	}
+	return vos__rs_post(&c->ring, tag, res);
 }
 
 /* A request is done with result res: fix up fds and out-parameters, and
  * post its completion. */
-static void finish(struct srv_worker *w, struct srv_req *q, int64_t res)
+void srv_finish(struct srv_worker *w, struct srv_req *q, int64_t res)
 {
 	struct srv_client *c = q->c;
 
-	q->in_engine = false;
-	if (res >= 0 && vos__op_makes_fd(&q->r)) {
-		bool sock = q->op == VOS_OP_SOCKET || q->op == VOS_OP_ACCEPT ||
+	q->where = SRV_AT_NONE;
+	if (res >= 0 && vos__op_makes_fd(&q->d.r)) {
+		bool sock = vos__op_is_socket(q->op) ||
 			    (q->fdi >= 0 && c->fds[q->fdi].socket);
 		int idx = c->cancelling ? -ECONNRESET :
 			  srv_fd_install(c, (int)res, sock);
 
-		if (idx < 0)
+		if (idx < 0) {
 			close((int)res);
+		} else {
+			if (q->fdi >= 0) { /* accept, dup: same kind */
+				c->fds[idx].family = c->fds[q->fdi].family;
+				c->fds[idx].type = c->fds[q->fdi].type;
+			}
+			if (srv.svc->fd_made)
+				srv.svc->fd_made(c, q, idx);
+		}
 		res = idx;
 	}
 	srv_fd_put(c, q->fdi);
@@ -138,7 +159,7 @@ static void finish(struct srv_worker *w, struct srv_req *q, int64_t res)
 		req_release(c, q);
 		return;
 	}
-	srv_encode_result(c, q, res);
+	vos__dreq_write_back(&c->ring.data, &q->d, res);
 	if (!post(w, c, q->tag, res)) {
 		q->state = SRV_REQ_UNPOSTED;
 		q->res = res;
@@ -150,7 +171,7 @@ static void finish(struct srv_worker *w, struct srv_req *q, int64_t res)
 
 static void retry_unposted(struct srv_worker *w, struct srv_client *c)
 {
-	for (uint32_t t = 0; t < c->entries && c->unposted; t++) {
+	for (uint32_t t = 0; t < c->ring.g.entries && c->unposted; t++) {
 		struct srv_req *q = &c->reqs[t];
 
 		if (q->state != SRV_REQ_UNPOSTED)
@@ -162,16 +183,17 @@ static void retry_unposted(struct srv_worker *w, struct srv_client *c)
 	}
 }
 
-/* The client broke the protocol: drop it (the listener sees the socket
- * close and tears the session down). */
+/* The client broke the protocol: drop it (the listener sees the control
+ * connection close and marks it dying). */
 static void client_broken(struct srv_client *c, const char *why)
 {
 	if (c->broken)
 		return;
 	c->broken = true;
-	srv_log(0, "client %llu (pid %d) broke the protocol: %s; dropping it",
-		(unsigned long long)c->id, (int)c->cred.pid, why);
-	shutdown(c->sock, SHUT_RDWR);
+	srv_log(0, "client %llu (pid %d uid %d) broke the protocol: %s; "
+		"dropping it", (unsigned long long)c->id, (int)c->cred.pid,
+		(int)c->cred.uid, why);
+	shutdown(c->conn, SHUT_RDWR);
 }
 
 static int map_one(struct srv_client *c, bool at, int32_t *fd, int32_t *held)
@@ -202,29 +224,70 @@ static void flush(struct srv_worker *w, struct srv_req **batch, unsigned *nb)
 	if (*nb == 0)
 		return;
 	for (unsigned i = 0; i < *nb; i++)
-		rs[i] = batch[i]->r;
+		rs[i] = batch[i]->d.r;
 	took = vos_submit(w->eng, rs, *nb);
 	if (took < 0)
 		took = 0;
 	for (unsigned i = 0; i < *nb; i++) {
 		if ((int)i < took) {
-			batch[i]->in_engine = true;
+			batch[i]->where = SRV_AT_ENGINE;
 			w->eng_out++;
 		} else {
-			finish(w, batch[i], -EAGAIN);
+			srv_finish(w, batch[i], -EAGAIN);
 		}
 	}
 	*nb = 0;
 }
 
-static void cancel_in_engine(struct srv_worker *w, uint64_t target)
+/* Submit an engine cancel of target (its user_data).  false if the
+ * engine has no room at all (try again next pass). */
+static bool cancel_in_engine(struct srv_worker *w, uint64_t target)
 {
 	struct vos_req r;
 
+	if (w->eng_out + 1 >= w->eng_depth)
+		return false;
 	vos_prep_cancel(&r, target);
 	r.user_data = UD_CANCEL;
-	if (vos_submit(w->eng, &r, 1) == 1)
-		w->eng_out++;
+	if (vos_submit(w->eng, &r, 1) != 1)
+		return false;
+	w->eng_out++;
+	return true;
+}
+
+/* A CANCEL from the client, for its request with tag target.  true if it
+ * is to go to the engine (as a cancel of that request). */
+static bool client_cancel(struct srv_worker *w, struct srv_client *c,
+			  struct srv_req *q, uint64_t target)
+{
+	struct srv_req *t = target < c->ring.g.entries ? &c->reqs[target]
+						       : NULL;
+
+	if (!t || t == q || t->state != SRV_REQ_RUNNING) {
+		srv_finish(w, q, -ENOENT);
+		return false;
+	}
+	switch (t->where) {
+	case SRV_AT_TIMER:
+		srv_timer_cancel(w, t);
+		srv_finish(w, t, -ECANCELED);
+		srv_finish(w, q, 0);
+		return false;
+	case SRV_AT_SLOW:
+		if (srv_slow_cancel(t)) {
+			srv_finish(w, t, -ECANCELED);
+			srv_finish(w, q, 0);
+		} else {
+			srv_finish(w, q, -EALREADY);
+		}
+		return false;
+	case SRV_AT_ENGINE:
+		q->d.r.off = (uint64_t)(uintptr_t)t;
+		return true;
+	default:
+		srv_finish(w, q, -ENOENT);
+		return false;
+	}
 }
 
 /* Take requests from c's ring.  Returns how many. */
@@ -232,28 +295,33 @@ static unsigned drain(struct srv_worker *w, struct srv_client *c)
 {
 	struct srv_req *batch[BATCH];
 	unsigned nb = 0, n = 0;
-	uint32_t tail;
+	int avail;
 
-	if (c->broken || c->cancelling)
+	if (!can_take(c))
 		return 0;
-	/* acquire: the entries up to tail are read after the index */
-	tail = vos__ring_load_acquire(&c->hdr->sq_tail);
-	if ((uint32_t)(tail - c->sq_head) > c->entries) {
+	avail = vos__rs_pending(&c->ring);
+	if (avail < 0) {
 		client_broken(c, "impossible request index");
 		return 0;
 	}
-	while (c->sq_head != tail && n < BATCH &&
-	       c->inflight < srv.cfg.max_inflight &&
-	       w->eng_out + nb + 4 < w->eng_depth) {
-		struct vos_wire_req e = c->sq[c->sq_head & (c->entries - 1)];
+	while (avail > 0 && n < BATCH && c->inflight < srv.cfg.max_inflight &&
+	       w->eng_out + nb + reserve(w) < w->eng_depth) {
+		const struct vos__opdef *d;
+		struct vos_wire_req e;
 		struct srv_req *q;
 		int64_t res = 0;
 		int ret;
 
-		c->sq_head++;
+		if (!srv_take(&c->uid->inflight, srv.cfg.max_inflight_uid)) {
+			atomic_store(&c->uid->starved, true);
+			break;
+		}
+		vos__rs_take(&c->ring, &e);
+		avail--;
 		n++;
-		if (e.tag >= c->entries ||
+		if (e.tag >= c->ring.g.entries ||
 		    c->reqs[e.tag].state != SRV_REQ_FREE) {
+			srv_give(&c->uid->inflight);
 			client_broken(c, "bad or busy tag");
 			break;
 		}
@@ -262,68 +330,66 @@ static unsigned drain(struct srv_worker *w, struct srv_client *c)
 		q->tag = (uint32_t)e.tag;
 		q->op = e.op;
 		q->fdi = q->fdi2 = -1;
-		q->in_engine = false;
+		q->where = SRV_AT_NONE;
+		q->cancel_sent = false;
 		q->state = SRV_REQ_RUNNING;
 		c->inflight++;
-		ret = srv_decode(c, &e, q);
-		if (ret == 0 && q->op == VOS_OP_CLOSE) {
-			finish(w, q, srv_fd_close(c, q->r.fd));
+		ret = vos__dreq_decode(&c->ring.data, &e, &q->d);
+		d = vos__opdef(e.op);
+		if (ret < 0) {
+			srv_finish(w, q, ret);
 			continue;
 		}
-		if (ret == 0 && q->op == VOS_OP_CANCEL) {
-			struct srv_req *t = e.off < c->entries ?
-					    &c->reqs[e.off] : NULL;
-
-			flush(w, batch, &nb);
-			if (!t || t->state != SRV_REQ_RUNNING || !t->in_engine) {
-				finish(w, q, -ENOENT);
+		switch (q->op) {
+		case VOS_OP_CLOSE:
+			srv_finish(w, q, srv_fd_close(c, q->d.r.fd));
+			continue;
+		case VOS_OP_CANCEL:
+			flush(w, batch, &nb); /* the target may be staged */
+			if (client_cancel(w, c, q, e.off))
+				break; /* to the engine, below */
+			continue;
+		case VOS_OP_TIMEOUT:
+			ret = srv_timer_add(w, q);
+			if (ret < 0)
+				srv_finish(w, q, ret);
+			continue;
+		default:
+			if (d->flags & (VOS__OPF_FD | VOS__OPF_AT))
+				ret = map_one(c, d->flags & VOS__OPF_AT,
+					      &q->d.r.fd, &q->fdi);
+			if (ret == 0 && (d->flags & VOS__OPF_AT2))
+				ret = map_one(c, true, &q->d.r.fd2, &q->fdi2);
+			if (ret == 0)
+				ret = srv.svc->execute(c, q, &res);
+			if (ret < 0 || ret == SRV_DONE) {
+				srv_finish(w, q, ret < 0 ? ret : res);
 				continue;
 			}
-			q->r.off = (uint64_t)(uintptr_t)t;
-		} else if (ret == 0 && vos__op_names_fd(q->op)) {
-			ret = map_one(c, vos__op_is_at(q->op), &q->r.fd,
-				      &q->fdi);
-			if (ret == 0 && q->op == VOS_OP_RENAMEAT)
-				ret = map_one(c, true, &q->r.fd2, &q->fdi2);
+			if (ret == SRV_SLOW) {
+				ret = srv_slow_push(q);
+				if (ret < 0)
+					srv_finish(w, q, ret);
+				continue;
+			}
+			break;
 		}
-		if (ret == 0 && q->op != VOS_OP_CANCEL)
-			ret = srv.svc->execute(c, &q->r, &res);
-		if (ret != 0) {
-			finish(w, q, ret < 0 ? ret : res);
-			continue;
-		}
-		q->r.user_data = (uint64_t)(uintptr_t)q;
+		q->d.r.user_data = (uint64_t)(uintptr_t)q;
 		batch[nb++] = q;
 	}
 	flush(w, batch, &nb);
 	atomic_store_explicit(&c->stat_inflight, c->inflight,
 			      memory_order_relaxed);
-	/* release: our reads of the entries are done before the client may
-	 * overwrite them */
-	vos__ring_store_release(&c->hdr->sq_head, c->sq_head);
+	vos__rs_consumed(&c->ring);
 	return n;
 }
 
-/* Publish posted completions; kick clients that sleep. */
+/* Publish posted completions; ring the doorbells of clients that sleep. */
 static void publish(struct srv_worker *w)
 {
-	for (struct srv_client *c = w->clients; c; c = c->next) {
-		if (!c->cq_dirty)
-			continue;
-		c->cq_dirty = false;
-		/* publish the tail (releasing the entries), then look at the
-		 * client's NEED_WAKEUP: the publisher's half of the handshake
-		 * in ring.h (the client's is shm_wait()) */
-		vos__ring_publish(&c->hdr->cq_tail, c->cq_tail);
-		if (vos__ring_peer_flags(&c->hdr->client_flags) &
-		    VOS_WIRE_CLIENT_NEED_WAKEUP) {
-			uint64_t one = 1;
-
-			if (write(c->efd_cq, &one, sizeof(one)) < 0) {
-				/* overflow only: a kick is pending anyway */
-			}
-		}
-	}
+	for (struct srv_client *c = w->clients; c; c = c->next)
+		if (vos__rs_publish(&c->ring))
+			srv.chan->notify(&c->offer);
 }
 
 static unsigned handle(struct srv_worker *w, const struct vos_cqe *e, int n)
@@ -341,9 +407,12 @@ static unsigned handle(struct srv_worker *w, const struct vos_cqe *e, int n)
 			struct srv_client *c = (void *)(uintptr_t)(ud & ~1ull);
 
 			c->poll_armed = false;
-			drain_efd(c->efd_sq);
+			/* a client that closed or shut down its doorbell is
+			 * gone or hostile: either way, drop it */
+			if (srv.chan->drain(&c->offer) < 0 && !c->cancelling)
+				client_broken(c, "its doorbell hung up");
 		} else {
-			finish(w, (struct srv_req *)(uintptr_t)ud, e[i].res);
+			srv_finish(w, (struct srv_req *)(uintptr_t)ud, e[i].res);
 		}
 	}
 	return (unsigned)(n > 0 ? n : 0);
@@ -357,86 +426,124 @@ static unsigned reap(struct srv_worker *w, int min, int64_t timeout)
 	return handle(w, e, n);
 }
 
-/* Tear down a client the listener gave up on, step by step: cancel what
- * runs, then free it once nothing does.  true when freed. */
-static bool teardown(struct srv_worker *w, struct srv_client *c)
+/* Tear down a client the listener gave up on, step by step: stop its
+ * timers, interrupt its slow calls, cancel what runs in the engine (as
+ * room allows; the reserve guarantees some), then free it once nothing
+ * runs.  true when freed. */
+static bool teardown(struct srv_worker *w, struct srv_client *c,
+		     bool *waiting_slow)
 {
+	bool slow = false;
+
 	if (!c->cancelling) {
 		c->cancelling = true;
 		srv_fd_shutdown_all(c);
-		for (uint32_t t = 0; t < c->entries; t++) {
-			struct srv_req *q = &c->reqs[t];
-
-			if (q->state == SRV_REQ_UNPOSTED) {
-				c->unposted--;
-				req_release(c, q);
-			} else if (q->state == SRV_REQ_RUNNING && q->in_engine) {
-				cancel_in_engine(w, (uint64_t)(uintptr_t)q);
-			}
-		}
-		if (c->poll_armed)
-			cancel_in_engine(w, UD_POLL(c));
 	}
+	for (uint32_t t = 0; t < c->ring.g.entries && c->inflight; t++) {
+		struct srv_req *q = &c->reqs[t];
+
+		if (q->state == SRV_REQ_UNPOSTED) {
+			c->unposted--;
+			req_release(c, q);
+		} else if (q->state != SRV_REQ_RUNNING) {
+			continue;
+		} else if (q->where == SRV_AT_TIMER) {
+			srv_timer_cancel(w, q);
+			srv_finish(w, q, -ECANCELED);
+		} else if (q->where == SRV_AT_SLOW) {
+			slow = true;
+		} else if (q->where == SRV_AT_ENGINE && !q->cancel_sent) {
+			q->cancel_sent = cancel_in_engine(
+				w, (uint64_t)(uintptr_t)q);
+		}
+	}
+	if (slow) {
+		srv_slow_interrupt(c);
+		*waiting_slow = true;
+	}
+	if (c->poll_armed && !c->poll_cancel_sent)
+		c->poll_cancel_sent = cancel_in_engine(w, UD_POLL(c));
 	if (c->inflight || c->poll_armed)
 		return false;
 	srv_log(1, "detach: client %llu pid %d uid %d (%llu requests)",
 		(unsigned long long)c->id, (int)c->cred.pid, (int)c->cred.uid,
 		(unsigned long long)atomic_load(&c->stat_done));
 	srv_registry_remove(c);
+	srv_give(&c->uid->clients);
 	srv_client_free(c);
 	atomic_fetch_sub(&w->nclients, 1);
 	atomic_fetch_sub(&srv.nclients, 1);
 	return true;
 }
 
-static void arm_poll(struct srv_worker *w, int fd, uint64_t ud, bool *armed)
+static bool arm_poll(struct srv_worker *w, int fd, uint64_t ud, bool *armed)
 {
 	struct vos_req r;
 
 	if (*armed)
-		return;
+		return true;
 	vos_prep_poll(&r, fd, POLLIN);
 	r.user_data = ud;
-	if (vos_submit(w->eng, &r, 1) == 1) {
-		*armed = true;
-		w->eng_out++;
-	}
+	if (vos_submit(w->eng, &r, 1) != 1)
+		return false;
+	*armed = true;
+	w->eng_out++;
+	return true;
 }
 
-/* Nothing to do: sleep until a client or the listener kicks, or the
- * engine completes something. */
-static void sleep_now(struct srv_worker *w)
+/* Nothing to do: sleep until a client or the listener kicks, the engine
+ * completes something, or the next timer is due. */
+static void sleep_now(struct srv_worker *w, int64_t timeout)
 {
 	struct srv_client *c;
-	bool work = false;
+	bool work, armed = true;
 
-	/* the sleeper's half of the handshake in ring.h: NEED_WAKEUP in
-	 * every client's header, then a last look at every request tail (the
-	 * client's shm_submit() is the other half) */
+	/* the sleeper's half of the handshake: NEED_WAKEUP in every
+	 * client's header, then a last look at every request tail (the
+	 * client's submit is the other half) */
 	for (c = w->clients; c; c = c->next)
-		vos__ring_set_flag(&c->hdr->server_flags,
-				   VOS_WIRE_SERVER_NEED_WAKEUP);
-	/* a kick is consumed when the eventfd is drained, so the flags a
-	 * kick announces are looked at again here, before sleeping */
+		vos__rs_sleep_begin(&c->ring);
+	/* a kick is consumed when the eventfd is drained, so what a kick
+	 * announces is looked at again here, before sleeping */
 	work = (atomic_load(&w->stop) && !w->clients) ||
-	       atomic_load_explicit(&w->has_incoming, memory_order_relaxed);
+	       atomic_load_explicit(&w->has_incoming, memory_order_relaxed) ||
+	       atomic_load_explicit(&w->has_slow_done, memory_order_relaxed);
 	for (c = w->clients; c && !work; c = c->next)
 		work = (atomic_load(&c->dying) && !c->cancelling) ||
-		       (!c->cancelling && !c->broken &&
-			c->inflight < srv.cfg.max_inflight &&
-			vos__ring_peek(&c->hdr->sq_tail) != c->sq_head);
+		       (can_take(c) && vos__rs_has_requests(&c->ring));
 	if (!work) {
 		for (c = w->clients; c; c = c->next)
-			if (!c->cancelling &&
-			    c->inflight < srv.cfg.max_inflight)
-				arm_poll(w, c->efd_sq, UD_POLL(c),
-					 &c->poll_armed);
-		arm_poll(w, w->wake_efd, UD_WAKE, &w->wake_armed);
-		reap(w, 1, -1);
+			if (can_take(c))
+				armed &= arm_poll(w, c->offer.wait_fd,
+						  UD_POLL(c), &c->poll_armed);
+		armed &= arm_poll(w, w->wake_efd, UD_WAKE, &w->wake_armed);
+		/* a poll the engine did not take would be a lost wake-up:
+		 * look again soon instead */
+		if (!armed && (timeout < 0 || timeout > RETRY_NS))
+			timeout = RETRY_NS;
+		reap(w, 1, timeout);
 	}
 	for (c = w->clients; c; c = c->next)
-		vos__ring_clear_flag(&c->hdr->server_flags,
-				     VOS_WIRE_SERVER_NEED_WAKEUP);
+		vos__rs_sleep_end(&c->ring);
+}
+
+static void take_incoming(struct srv_worker *w, unsigned *work)
+{
+	struct srv_client *c;
+
+	/* a relaxed look first, the lock only when there are some (it is
+	 * taken once per attach, not per pass) */
+	if (!atomic_load_explicit(&w->has_incoming, memory_order_relaxed))
+		return;
+	pthread_mutex_lock(&w->lock);
+	while ((c = w->incoming)) {
+		w->incoming = c->next;
+		c->next = w->clients;
+		w->clients = c;
+		(*work)++;
+	}
+	atomic_store_explicit(&w->has_incoming, false, memory_order_relaxed);
+	pthread_mutex_unlock(&w->lock);
 }
 
 static void *worker_main(struct srv_worker *w)
@@ -448,31 +555,20 @@ static void *worker_main(struct srv_worker *w)
 	for (;;) {
 		struct srv_client **pp, *c;
 		unsigned work = 0;
+		bool waiting_slow = false;
+		int64_t next_timer;
 
-		/* new clients: a relaxed look first, the lock only when there
-		 * are some (it is taken once per attach, not per pass) */
-		if (atomic_load_explicit(&w->has_incoming,
-					 memory_order_relaxed)) {
-			pthread_mutex_lock(&w->lock);
-			while ((c = w->incoming)) {
-				w->incoming = c->next;
-				c->next = w->clients;
-				w->clients = c;
-				work++;
-			}
-			atomic_store_explicit(&w->has_incoming, false,
-					      memory_order_relaxed);
-			pthread_mutex_unlock(&w->lock);
-		}
+		take_incoming(w, &work);
 		if (atomic_load(&w->stop) && !w->clients)
 			break;
-
+		srv_slow_reap(w);
+		next_timer = srv_timers_run(w);
 		for (pp = &w->clients; (c = *pp);) {
 			if (atomic_load(&c->dying)) {
 				struct srv_client *next = c->next;
 
-				if (teardown(w, c)) { /* c is freed */
-					*pp = next;
+				if (teardown(w, c, &waiting_slow)) {
+					*pp = next; /* c is freed */
 					work++; /* look at stop before sleeping */
 					continue;
 				}
@@ -499,8 +595,8 @@ static void *worker_main(struct srv_worker *w)
 		/* the clock is read once per SPIN_CLOCK_EVERY idle passes */
 		if (spinning && idle++ % SPIN_CLOCK_EVERY == 0) {
 			if (idle == 1)
-				spin_end = now_ns() + spin_ns;
-			else if (now_ns() >= spin_end)
+				spin_end = srv_now_ns() + spin_ns;
+			else if (srv_now_ns() >= spin_end)
 				idle = 0;
 		}
 		if (spinning && idle) {
@@ -511,7 +607,10 @@ static void *worker_main(struct srv_worker *w)
 			atomic_fetch_sub(&srv.spinners, 1);
 			spinning = false;
 		}
-		sleep_now(w);
+		if (waiting_slow &&
+		    (next_timer < 0 || next_timer > INTERRUPT_NS))
+			next_timer = INTERRUPT_NS;
+		sleep_now(w, next_timer);
 		publish(w);
 	}
 	if (spinning)
@@ -571,10 +670,14 @@ static void *worker_thread(void *arg)
 
 	w->start_err = engine_create(w);
 	sem_post(&srv.started);
-	if (w->start_err < 0)
+	if (w->start_err < 0) {
+		sem_post(&srv.exited);
 		return NULL;
+	}
 	worker_main(w);
 	vos_ctx_destroy(w->eng); /* on the thread that made it */
+	srv_timers_free(w);
+	sem_post(&srv.exited);
 	return NULL;
 }
 
@@ -584,11 +687,12 @@ int srv_workers_start(void)
 	int err = 0;
 
 	sem_init(&srv.started, 0, 0);
+	sem_init(&srv.exited, 0, 0);
 	for (unsigned i = 0; i < srv.nworkers; i++) {
 		struct srv_worker *w = &srv.workers[i];
 
 		w->eng_depth = ENG_DEPTH;
-		w->rng = 0x9e3779b97f4a7c15ull ^ (uint64_t)now_ns() ^ i;
+		w->rng = 0x9e3779b97f4a7c15ull ^ (uint64_t)srv_now_ns() ^ i;
 		w->wake_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		pthread_mutex_init(&w->lock, NULL);
 		if (w->wake_efd < 0 ||
@@ -613,17 +717,30 @@ int srv_workers_start(void)
 	return 0;
 }
 
-/* Stop: every client must already be marked dying. */
-void srv_workers_stop(void)
+/* Stop: every client must already be marked dying.  Waits for the
+ * workers until deadline (CLOCK_REALTIME ns): true if they all stopped
+ * (and were joined), false if some are still tearing down. */
+bool srv_workers_stop(int64_t deadline)
 {
+	struct timespec ts = { (time_t)(deadline / 1000000000),
+			       (long)(deadline % 1000000000) };
+
 	for (unsigned i = 0; i < srv.nworkers; i++) {
 		atomic_store(&srv.workers[i].stop, true);
 		srv_worker_kick(&srv.workers[i]);
 	}
 	for (unsigned i = 0; i < srv.nworkers; i++) {
-		struct srv_worker *w = &srv.workers[i];
+		int r;
 
-		pthread_join(w->thread, NULL);
-		close(w->wake_efd);
+		do
+			r = sem_timedwait(&srv.exited, &ts);
+		while (r < 0 && errno == EINTR);
+		if (r < 0)
+			return false;
 	}
+	for (unsigned i = 0; i < srv.nworkers; i++) {
+		pthread_join(srv.workers[i].thread, NULL);
+		close(srv.workers[i].wake_efd);
+	}
+	return true;
 }

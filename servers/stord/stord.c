@@ -5,9 +5,15 @@
  * every path is resolved with openat2(RESOLVE_BENEATH |
  * RESOLVE_NO_MAGICLINKS) from the directory the call names (the export
  * root for paths the client routes here), so neither "..", an absolute
- * path, a symlink nor a /proc magic link leads out of it.  Path calls run
+ * path, a symlink nor a /proc magic link leads out of it.
+ *
+ * Path calls run on the server core's slow pool, never on a worker: an
+ * open of a FIFO waits for the other end, a lookup on slow media for the
+ * disk, and a worker serves many clients.  On the pool thread they run
  * with the client's credentials (fsuid, fsgid and supplementary groups,
- * set per thread), so the kernel's permission checks are the client's.
+ * set per thread; each switch is checked, and a failed one refuses the
+ * call), so the kernel's permission checks are the client's; the
+ * client's umask (sent when it attached) applies to what it creates.
  * Calls on open fds (read, write, fsync...) go to the engine; their
  * permissions were checked when the fd was opened, as in the kernel.
  */
@@ -24,12 +30,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "opdef.h"
 #include "server.h"
 
 #define RESOLVE (RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)
 
 static char root_path[4096];
-static gid_t own_groups[SRV_MAX_GROUPS];
+static gid_t own_groups[VOS__CRED_MAX_GROUPS];
 static int own_ngroups;
 
 static int stord_option(const char *key, const char *val)
@@ -59,27 +66,40 @@ static int stord_setup(void)
 			strerror(errno));
 		return -1;
 	}
-	own_ngroups = getgroups(SRV_MAX_GROUPS, own_groups);
+	own_ngroups = getgroups(VOS__CRED_MAX_GROUPS, own_groups);
 	if (own_ngroups < 0)
 		own_ngroups = 0;
+	/* only the client's umask applies to what it creates */
+	umask(0);
 	srv_log(1, "export root %s", root_path);
 	return 0;
 }
 
-/* This thread's file-system identity becomes the client's (raw system
- * calls: glibc's wrappers would change every thread's). */
-static void become(const struct srv_client *c)
+/* This thread's file-system identity (raw system calls: glibc's wrappers
+ * would change every thread's).  setfsuid/setfsgid say nothing about
+ * failure, so each is read back.  0, or -EPERM if any step failed. */
+static int become_ids(uid_t uid, gid_t gid, int ngroups, const gid_t *groups)
 {
-	syscall(SYS_setgroups, c->ngroups, c->groups);
-	syscall(SYS_setfsgid, c->cred.gid);
-	syscall(SYS_setfsuid, c->cred.uid);
+	if (syscall(SYS_setgroups, ngroups, groups) != 0)
+		return -EPERM;
+	syscall(SYS_setfsgid, gid);
+	if ((gid_t)syscall(SYS_setfsgid, (gid_t)-1) != gid)
+		return -EPERM;
+	syscall(SYS_setfsuid, uid);
+	if ((uid_t)syscall(SYS_setfsuid, (uid_t)-1) != uid)
+		return -EPERM;
+	return 0;
 }
 
-static void become_self(void)
+static int become(const struct srv_client *c)
 {
-	syscall(SYS_setfsuid, geteuid());
-	syscall(SYS_setfsgid, getegid());
-	syscall(SYS_setgroups, own_ngroups, own_groups);
+	return become_ids(c->cred.uid, c->cred.gid, c->cred.ngroups,
+			  c->cred.groups);
+}
+
+static int become_self(void)
+{
+	return become_ids(geteuid(), getegid(), own_ngroups, own_groups);
 }
 
 static int resolve(int dirfd, const char *path, uint64_t flags, uint64_t mode)
@@ -89,21 +109,6 @@ static int resolve(int dirfd, const char *path, uint64_t flags, uint64_t mode)
 	long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
 
 	return fd < 0 ? -errno : (int)fd;
-}
-
-/* Copy the client's path out of shared memory (bounded by the data area,
- * which it may change under us) into buf.  -EFAULT if unterminated. */
-static int copy_path(const struct srv_client *c, uint64_t addr, char *buf)
-{
-	const char *p = (const char *)(uintptr_t)addr;
-	size_t room = c->data_size - (size_t)((const uint8_t *)p - c->data);
-	size_t n = strnlen(p, room < 4096 ? room : 4096);
-
-	if (n == room || n >= 4096)
-		return -ENAMETOOLONG;
-	memcpy(buf, p, n);
-	buf[n] = '\0';
-	return 0;
 }
 
 /* Split path into its directory (opened beneath dirfd, O_PATH) and its
@@ -127,50 +132,60 @@ static int parent_of(int dirfd, char *path, char **leaf)
 	return resolve(dirfd, path, O_PATH | O_DIRECTORY, 0);
 }
 
-static int64_t path_call(struct srv_client *c, struct vos_req *r)
+static int64_t path_call(struct srv_client *c, struct srv_req *q, char *path,
+			 char *path2)
 {
-	struct srv_worker *w = c->w;
+	const struct vos_req *r = &q->d.r;
 	char *leaf, *leaf2;
 	int64_t ret;
 	int fd, fd2;
 
-	if (copy_path(c, r->addr, w->path) < 0)
-		return -ENAMETOOLONG;
-	if (r->op == VOS_OP_RENAMEAT && copy_path(c, r->addr2, w->path2) < 0)
-		return -ENAMETOOLONG;
+	ret = vos__dreq_path(&c->ring.data, &q->d, 0, path, 4096);
+	if (ret >= 0 && r->op == VOS_OP_RENAMEAT)
+		ret = vos__dreq_path(&c->ring.data, &q->d, 1, path2, 4096);
+	if (ret < 0)
+		return ret;
 	switch (r->op) {
-	case VOS_OP_OPENAT:
-		return resolve(r->fd, w->path, r->op_flags, r->arg);
+	case VOS_OP_OPENAT: {
+		uint64_t mode = r->arg;
+
+		if (r->op_flags & (O_CREAT | __O_TMPFILE))
+			mode &= ~(uint64_t)c->umask;
+		return resolve(r->fd, path, r->op_flags, mode);
+	}
 	case VOS_OP_STATX:
-		if (!w->path[0] && (r->op_flags & AT_EMPTY_PATH))
+		if (!path[0] && (r->op_flags & AT_EMPTY_PATH)) {
 			fd = dup(r->fd);
-		else
-			fd = resolve(r->fd, w->path, O_PATH |
+			if (fd < 0)
+				return -errno;
+		} else {
+			fd = resolve(r->fd, path, O_PATH |
 				     (r->op_flags & AT_SYMLINK_NOFOLLOW ?
 				      O_NOFOLLOW : 0), 0);
-		if (fd < 0)
-			return fd;
+			if (fd < 0)
+				return fd;
+		}
 		ret = statx(fd, "", AT_EMPTY_PATH | (r->op_flags &
 			    AT_STATX_SYNC_TYPE), (unsigned)r->arg,
 			    (struct statx *)(uintptr_t)r->addr2) < 0 ? -errno : 0;
 		close(fd);
 		return ret;
 	case VOS_OP_UNLINKAT: case VOS_OP_MKDIRAT:
-		fd = parent_of(r->fd, w->path, &leaf);
+		fd = parent_of(r->fd, path, &leaf);
 		if (fd < 0)
 			return fd;
 		if (r->op == VOS_OP_UNLINKAT)
 			ret = unlinkat(fd, leaf, (int)r->op_flags);
 		else
-			ret = mkdirat(fd, leaf, (mode_t)r->arg);
+			ret = mkdirat(fd, leaf, (mode_t)r->arg & ~c->umask);
 		ret = ret < 0 ? -errno : 0;
 		close(fd);
 		return ret;
 	case VOS_OP_RENAMEAT:
-		fd = parent_of(r->fd, w->path, &leaf);
+		fd = parent_of(r->fd, path, &leaf);
 		if (fd < 0)
 			return fd;
-		fd2 = parent_of(r->fd2, w->path2, &leaf2);
+		fd2 = parent_of(r->fd2, path2, &leaf2);
 		if (fd2 < 0) {
 			close(fd);
 			return fd2;
@@ -185,21 +200,33 @@ static int64_t path_call(struct srv_client *c, struct vos_req *r)
 	}
 }
 
-static int stord_execute(struct srv_client *c, struct vos_req *r, int64_t *res)
+static int64_t stord_run_slow(struct srv_client *c, struct srv_req *q,
+			      char *path, char *path2)
 {
-	switch (r->op) {
-	case VOS_OP_OPENAT: case VOS_OP_STATX: case VOS_OP_UNLINKAT:
-	case VOS_OP_MKDIRAT: case VOS_OP_RENAMEAT:
-		become(c);
-		*res = path_call(c, r);
-		become_self();
-		return 1;
-	case VOS_OP_SOCKET: case VOS_OP_BIND: case VOS_OP_LISTEN:
-	case VOS_OP_ACCEPT: case VOS_OP_CONNECT:
-		return -EOPNOTSUPP; /* sockets are netd's */
-	default:
-		return 0;
+	int64_t res = become(c);
+
+	if (res == 0)
+		res = path_call(c, q, path, path2);
+	if (become_self() < 0) {
+		/* the thread cannot get its own identity back: it has only
+		 * the client's, less than its own; say so once */
+		srv_log(0, "slow pool: cannot restore the daemon's "
+			"credentials on a thread");
 	}
+	return res;
+}
+
+static int stord_execute(struct srv_client *c, struct srv_req *q, int64_t *res)
+{
+	const struct vos__opdef *d = vos__opdef(q->op);
+
+	(void)c;
+	(void)res;
+	if (d->svc == VOS__SVC_NET)
+		return -EOPNOTSUPP; /* sockets are netd's */
+	if (d->svc == VOS__SVC_FILE)
+		return SRV_SLOW; /* path calls may block: the slow pool */
+	return SRV_RUN;
 }
 
 static struct srv_service stord = {
@@ -215,6 +242,7 @@ static struct srv_service stord = {
 	.setup = stord_setup,
 	.root_fd = -1,
 	.execute = stord_execute,
+	.run_slow = stord_run_slow,
 };
 
 int main(int argc, char **argv)

@@ -23,7 +23,7 @@
 #include <unistd.h>
 #include <virtuos/wire.h>
 
-#include "control_msg.h"
+#include "shm_control.h"
 #include "options.h"
 #include "routes.h"
 
@@ -51,7 +51,7 @@ static int query(const char *sock, char *buf, size_t cap)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	char m[VOS_WIRE_MSG_MAX];
-	int fds[VOS__CTL_MAX_FDS];
+	int fds[VOS__SHM_MAX_FDS];
 	unsigned nfds;
 	int s, n;
 
@@ -66,9 +66,9 @@ static int query(const char *sock, char *buf, size_t cap)
 		close(s);
 		return n;
 	}
-	n = vos__ctl_send(s, VOS_WIRE_MSG_STATS, 0, NULL, 0, NULL, 0);
+	n = vos__shm_ctl_send(s, VOS_WIRE_MSG_STATS, 0, NULL, 0, NULL, 0);
 	if (n == 0)
-		n = vos__ctl_recv(s, m, sizeof(m) - 1, fds, &nfds, 5000);
+		n = vos__shm_ctl_recv(s, m, sizeof(m) - 1, fds, &nfds, 5000);
 	close(s);
 	for (unsigned i = 0; n >= 0 && i < nfds; i++)
 		close(fds[i]);

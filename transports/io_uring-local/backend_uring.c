@@ -436,6 +436,23 @@ static int u_wait(void *priv, int64_t timeout_ns)
 	return u_reap(u);
 }
 
+/* The ring's fd is readable when completions are there.  (With
+ * COOP_TASKRUN a completion may wait as task work: the kernel then wakes
+ * a thread sleeping in poll, runs the work on its way back and restarts
+ * the poll, which sees the completion.) */
+static int u_sleep_fd(void *priv)
+{
+	struct uring_be *u = priv;
+
+	if (u->queued) {
+		io_uring_submit(&u->ring);
+		u->queued = 0;
+	}
+	if (io_uring_cq_ready(&u->ring))
+		return -EAGAIN;
+	return u->ring.ring_fd;
+}
+
 /*
  * Cancel everything of ours in the ring and wait (at most CLOSE_DRAIN_NS)
  * until it has all completed: the kernel tears a closed ring down
@@ -510,6 +527,7 @@ const struct vos__backend vos__backend_uring = {
 	.flush = u_flush,
 	.reap = u_reap,
 	.wait = u_wait,
+	.sleep_fd = u_sleep_fd,
 	.close = u_close,
 	.after_fork = u_after_fork,
 };

@@ -78,17 +78,11 @@ static int parse_options(const char *s, struct options *o)
 
 void vos__local_complete(struct vos__local *l, uint32_t tag, int64_t res)
 {
-	if (res >= 0) {
-		switch (l->op_of[tag]) {
-		case VOS_OP_OPENAT:
-		case VOS_OP_SOCKET:
-		case VOS_OP_ACCEPT:
-		case VOS_OP_FCNTL: /* F_DUPFD: res is a new fd; else harmless */
-			/* a new file under a number we may have seen before */
-			vos__fdclass_forget(&l->fdc, (int)res);
-			break;
-		}
-	}
+	/* a new file under a number we may have seen before (for fcntl
+	 * other than F_DUPFD res is no fd: forgetting it is harmless) */
+	if (res >= 0 &&
+	    vos__op_has(l->op_of[tag], VOS__OPF_NEWFD | VOS__OPF_NEWFD_DUP))
+		vos__fdclass_forget(&l->fdc, (int)res);
 	l->host->complete(l->host, tag, res);
 }
 
@@ -342,6 +336,22 @@ static int l_wait(void *priv, int64_t timeout_ns)
 	return n + p;
 }
 
+static int l_sleep_fd(void *priv)
+{
+	struct vos__local *l = priv;
+
+	if (!l->be->sleep_fd)
+		return -EOPNOTSUPP; /* the compat backend sleeps in ppoll */
+	if (reap_pool(l) > 0)
+		return -EAGAIN;
+	return l->be->sleep_fd(l->be_priv);
+}
+
+static void l_woke(void *priv)
+{
+	(void)priv; /* reap() takes what woke us */
+}
+
 static void local_free(struct vos__local *l)
 {
 	vos__pool_destroy(l->pool);
@@ -469,6 +479,8 @@ const struct vos_transport_ops vos__transport_local = {
 	.submit = l_submit,
 	.reap = l_reap,
 	.wait = l_wait,
+	.sleep_fd = l_sleep_fd,
+	.woke = l_woke,
 	.close = l_close,
 	.after_fork = l_after_fork,
 	.fd_forget = l_fd_forget,

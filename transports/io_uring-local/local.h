@@ -23,6 +23,8 @@
 #include <sys/types.h>
 #include <virtuos/transport.h>
 
+#include "opdef.h"
+
 /* ---- fd classes (fdclass.c) ------------------------------------------- */
 
 enum {
@@ -58,21 +60,16 @@ void vos__fdclass_free(struct vos__fdclass *c);
 int64_t vos__exec(const struct vos_req *r, bool nowait);
 
 /* Whether the op reads (true) or writes (false) data; for the NO_NOWAIT
- * bits and for the direction a stream op waits on. */
+ * bits and for the direction a stream op waits on (the op table's). */
 static inline bool vos__op_is_read(uint8_t op)
 {
-	switch (op) {
-	case VOS_OP_READ: case VOS_OP_PREAD: case VOS_OP_READV:
-	case VOS_OP_RECV: case VOS_OP_RECVMSG: case VOS_OP_ACCEPT:
-		return true;
-	}
-	return false;
+	return vos__op_has(op, VOS__OPF_READ);
 }
 
 /* Whether the op moves file data (read, write, pread, ... writev). */
 static inline bool vos__op_is_rw(uint8_t op)
 {
-	return op >= VOS_OP_READ && op <= VOS_OP_WRITEV;
+	return vos__op_has(op, VOS__OPF_RW);
 }
 
 /* ---- worker pool (workpool.c) ------------------------------------------ */
@@ -123,6 +120,9 @@ struct vos__backend {
 	 * write to l->pool_efd), for at most timeout_ns (< 0: no limit).
 	 * Returns the number delivered, 0, -ETIME or -EINTR. */
 	int (*wait)(void *priv, int64_t timeout_ns);
+	/* An fd that becomes readable when wait() would return, or -EAGAIN
+	 * (something is ready now); NULL: there is none. */
+	int (*sleep_fd)(void *priv);
 	/* Release everything.  inherited: we are in a forked child that never
 	 * called after_fork: touch nothing shared with the parent (do not
 	 * cancel its requests), just drop this process's references. */

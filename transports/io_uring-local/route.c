@@ -2,8 +2,9 @@
  * route.c - where each request runs (see local.h for the four routes).
  *
  * The rules, and the measurements behind them (doc/architecture.md):
- *   - calls that never wait for a device or a peer (fcntl, ioctl, socket,
- *     bind, listen, get/setsockopt, get*name, shutdown, close) run INLINE:
+ *   - calls that never wait for a device or a peer (the op table's DIRECT
+ *     ops: fcntl, ioctl, socket, bind, listen, get/setsockopt, get*name,
+ *     shutdown, close, nop) run INLINE:
  *     a syscall costs 0.1-0.3 us, io_uring's round trip 0.3 us and a thread
  *     hop tens of us;
  *   - file reads and writes go TRY first: preadv2/pwritev2 with RWF_NOWAIT
@@ -50,20 +51,9 @@ enum vos__route vos__route(struct vos__local *l, const struct vos_req *r,
 			   uint8_t *fdc)
 {
 	*fdc = 0;
+	if (vos__op_has(r->op, VOS__OPF_DIRECT))
+		return VOS__INLINE; /* never waits (the op table says so) */
 	switch (r->op) {
-	case VOS_OP_NOP:
-	case VOS_OP_CLOSE:
-	case VOS_OP_FCNTL:
-	case VOS_OP_IOCTL:
-	case VOS_OP_SOCKET:
-	case VOS_OP_BIND:
-	case VOS_OP_LISTEN:
-	case VOS_OP_SHUTDOWN:
-	case VOS_OP_SETSOCKOPT:
-	case VOS_OP_GETSOCKOPT:
-	case VOS_OP_GETSOCKNAME:
-	case VOS_OP_GETPEERNAME:
-		return VOS__INLINE;
 	case VOS_OP_READ: case VOS_OP_WRITE: case VOS_OP_PREAD:
 	case VOS_OP_PWRITE: case VOS_OP_READV: case VOS_OP_WRITEV:
 		*fdc = vos__fdclass_get(&l->fdc, r->fd);

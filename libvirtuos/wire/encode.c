@@ -1,0 +1,414 @@
+/*
+ * encode.c - a request's buffers into its data slot, and its result's
+ * outputs back (the client end of doc/protocol.md, section 4).
+ *
+ * Going out, this file writes the slot; coming back, the slot is memory
+ * the service may still be writing: every value is copied out once
+ * (vos__peer_read) and checked in the copy, and user buffers are filled
+ * only with lengths checked against what was asked.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+
+#include "encode.h"
+#include "opdef.h"
+
+#define ADDR_MAX 128u /* sizeof(struct sockaddr_storage) */
+#define OPT_MAX 256u  /* option values carried (doc/protocol.md) */
+
+struct cursor {
+	const struct vos__shared *data;
+	const struct vos__slot *s;
+	uint32_t used;
+};
+
+/* Reserve n bytes aligned to align in the slot: their data-area offset in
+ * *off.  -ENOSPC if they do not fit. */
+static int reserve(struct cursor *c, uint32_t n, uint32_t align,
+		   uint32_t *off)
+{
+	uint32_t at = (c->used + align - 1) & ~(align - 1);
+
+	if (at > c->s->size || n > c->s->size - at)
+		return -ENOSPC;
+	c->used = at + n;
+	*off = c->s->off + at;
+	return 0;
+}
+
+static uint32_t room(const struct cursor *c, uint32_t align)
+{
+	uint32_t at = (c->used + align - 1) & ~(align - 1);
+
+	return at >= c->s->size ? 0 : c->s->size - at;
+}
+
+/* Reserve n bytes and copy src (private) into them. */
+static int put(struct cursor *c, const void *src, uint32_t n, uint32_t align,
+	       uint32_t *off)
+{
+	int ret = reserve(c, n, align, off);
+
+	if (ret == 0 && n)
+		vos__peer_write(c->data, *off, src, n);
+	return ret;
+}
+
+static int put_path(struct cursor *c, const char *path, uint32_t *off,
+		    uint32_t *len)
+{
+	size_t n = strnlen(path, 4096);
+
+	if (n >= 4096)
+		return -ENAMETOOLONG;
+	*len = (uint32_t)n + 1;
+	return put(c, path, (uint32_t)n + 1, 1, off);
+}
+
+static uint64_t iov_total(const struct iovec *iov, uint32_t cnt)
+{
+	uint64_t t = 0;
+
+	for (uint32_t i = 0; i < cnt; i++)
+		t += iov[i].iov_len;
+	return t;
+}
+
+/* The first n bytes of the iovecs into the data area at off. */
+static void gather(const struct vos__shared *data, uint32_t off,
+		   const struct iovec *iov, uint32_t cnt, uint32_t n)
+{
+	for (uint32_t i = 0; i < cnt && n; i++) {
+		uint32_t k = iov[i].iov_len < n ? (uint32_t)iov[i].iov_len : n;
+
+		vos__peer_write(data, off, iov[i].iov_base, k);
+		off += k;
+		n -= k;
+	}
+}
+
+/* n bytes from the data area at off into the iovecs (n already checked
+ * against what was sent). */
+static void scatter(const struct vos__shared *data, uint32_t off,
+		    const struct iovec *iov, uint32_t cnt, uint64_t n)
+{
+	for (uint32_t i = 0; i < cnt && n; i++) {
+		uint64_t k = iov[i].iov_len < n ? iov[i].iov_len : n;
+
+		vos__peer_read(data, off, iov[i].iov_base, (size_t)k);
+		off += (uint32_t)k;
+		n -= k;
+	}
+}
+
+/* A buffer of up to want bytes (all of it, unless may_shorten); the
+ * length taken in *len. */
+static int put_buf(struct cursor *c, uint64_t want, bool may_shorten,
+		   uint32_t *off, uint32_t *len)
+{
+	uint32_t r = room(c, 8);
+
+	if (want > r && !may_shorten)
+		return -ENOSPC;
+	*len = want < r ? (uint32_t)want : r;
+	return reserve(c, *len, 8, off);
+}
+
+/* An address buffer (ADDR_MAX) and its socklen_t: for accept and
+ * get*name, where both may be absent. */
+static int put_addr_out(struct cursor *c, const struct vos_req *r,
+			struct vos_wire_req *w)
+{
+	const socklen_t *lenp = (const socklen_t *)(uintptr_t)r->addr2;
+	socklen_t in;
+	int ret;
+
+	if (!lenp)
+		return 0; /* no address wanted: addr2_len 0 says so */
+	memcpy(&in, lenp, sizeof(in));
+	in = in > ADDR_MAX ? ADDR_MAX : in;
+	ret = reserve(c, ADDR_MAX, 8, &w->addr);
+	if (ret == 0)
+		ret = put(c, &in, sizeof(in), 4, &w->addr2);
+	w->addr_len = ADDR_MAX;
+	w->addr2_len = sizeof(socklen_t);
+	return ret;
+}
+
+/* getsockopt: the option buffer (what *optlen says, at most OPT_MAX)
+ * and the socklen_t. */
+static int put_opt_out(struct cursor *c, const struct vos_req *r,
+		       struct vos_wire_req *w)
+{
+	socklen_t in;
+	int ret;
+
+	memcpy(&in, (const void *)(uintptr_t)r->addr2, sizeof(in));
+	in = in > OPT_MAX ? OPT_MAX : in;
+	ret = put(c, &in, sizeof(in), 4, &w->addr2);
+	if (ret == 0)
+		ret = reserve(c, in, 8, &w->addr);
+	w->addr_len = in;
+	w->addr2_len = sizeof(socklen_t);
+	return ret;
+}
+
+/* sendmsg/recvmsg: header, name area (ADDR_MAX), data, at fixed distances
+ * from addr (doc/protocol.md). */
+static int put_msg(struct cursor *c, const struct vos_req *r, bool in,
+		   bool may_shorten, struct vos_wire_req *w)
+{
+	const struct msghdr *m = (const struct msghdr *)(uintptr_t)r->addr;
+	struct vos_wire_msghdr h = { 0 };
+	uint32_t hoff, noff, doff;
+	int ret;
+
+	if (m->msg_controllen)
+		return -EOPNOTSUPP; /* ancillary data does not cross */
+	if (m->msg_name && m->msg_namelen > ADDR_MAX)
+		return -EINVAL;
+	if (reserve(c, sizeof(h), 8, &hoff) < 0 ||
+	    reserve(c, ADDR_MAX, 8, &noff) < 0)
+		return -ENOSPC;
+	h.name_len = m->msg_name ? m->msg_namelen : 0;
+	if (in && h.name_len)
+		vos__peer_write(c->data, noff, m->msg_name, h.name_len);
+	ret = put_buf(c, iov_total(m->msg_iov, (uint32_t)m->msg_iovlen),
+		      may_shorten, &doff, &h.data_len);
+	if (ret < 0)
+		return ret;
+	if (in)
+		gather(c->data, doff, m->msg_iov, (uint32_t)m->msg_iovlen,
+		       h.data_len);
+	vos__peer_write(c->data, hoff, &h, sizeof(h));
+	w->addr = hoff;
+	w->addr_len = (doff - hoff) + h.data_len;
+	return 0;
+}
+
+bool vos__wire_wants_large(const struct vos_req *r)
+{
+	const struct vos__opdef *d = vos__opdef(r->op);
+
+	return d && (d->addr == VOS__ARG_IOV_IN || d->addr == VOS__ARG_IOV_OUT ||
+		     d->addr == VOS__ARG_MSG_IN || d->addr == VOS__ARG_MSG_OUT);
+}
+
+int vos__wire_encode(const struct vos_req *r, int32_t fd, int32_t fd2,
+		     uint64_t tag, const struct vos__shared *data,
+		     const struct vos__slot *slot, bool may_shorten,
+		     struct vos_wire_req *w)
+{
+	const struct vos__opdef *d = vos__opdef(r->op);
+	struct cursor c = { data, slot, 0 };
+	const void *ua = (const void *)(uintptr_t)r->addr;
+	int ret = 0;
+
+	if (!d)
+		return -EINVAL;
+	memset(w, 0, sizeof(*w));
+	w->op = r->op;
+	w->fd = fd;
+	w->off = r->off;
+	w->len = r->len;
+	w->op_flags = r->op_flags;
+	w->arg = r->arg;
+	w->fd2 = fd2;
+	w->tag = tag;
+	if (vos__op_makes_fd(r) && (d->flags & VOS__OPF_NEWFD_DUP))
+		w->arg = 0; /* F_DUPFD: the service picks its own number */
+
+	switch (d->addr) {
+	case VOS__ARG_BUF_IN:
+	case VOS__ARG_BUF_OUT:
+		ret = put_buf(&c, r->len, may_shorten, &w->addr, &w->addr_len);
+		if (ret == 0 && d->addr == VOS__ARG_BUF_IN)
+			vos__peer_write(data, w->addr, ua, w->addr_len);
+		w->len = w->addr_len;
+		break;
+	case VOS__ARG_IOV_IN:
+	case VOS__ARG_IOV_OUT: {
+		bool rd = d->addr == VOS__ARG_IOV_OUT;
+
+		ret = put_buf(&c, iov_total(ua, r->len), may_shorten, &w->addr,
+			      &w->addr_len);
+		if (ret == 0 && !rd)
+			gather(data, w->addr, ua, r->len, w->addr_len);
+		/* one buffer: a plain (p)read or (p)write on the wire */
+		if (r->off == VOS_OFF_CURRENT)
+			w->op = rd ? VOS_OP_READ : VOS_OP_WRITE;
+		else
+			w->op = rd ? VOS_OP_PREAD : VOS_OP_PWRITE;
+		w->len = w->addr_len;
+		break;
+	}
+	case VOS__ARG_PATH:
+		ret = put_path(&c, ua, &w->addr, &w->addr_len);
+		break;
+	case VOS__ARG_SOCKADDR_IN:
+		if (r->len > ADDR_MAX)
+			return -EINVAL;
+		ret = put(&c, ua, r->len, 8, &w->addr);
+		w->addr_len = r->len;
+		break;
+	case VOS__ARG_SOCKADDR_OUT:
+		ret = put_addr_out(&c, r, w);
+		break;
+	case VOS__ARG_OPT_IN:
+		if (r->len > OPT_MAX)
+			return -EINVAL;
+		ret = put(&c, ua, r->len, 8, &w->addr);
+		w->addr_len = r->len;
+		break;
+	case VOS__ARG_OPT_OUT:
+		ret = put_opt_out(&c, r, w);
+		break;
+	case VOS__ARG_INT_INOUT:
+		ret = put(&c, ua, sizeof(int), 4, &w->addr);
+		w->addr_len = sizeof(int);
+		break;
+	case VOS__ARG_MSG_IN:
+	case VOS__ARG_MSG_OUT:
+		ret = put_msg(&c, r, d->addr == VOS__ARG_MSG_IN, may_shorten, w);
+		break;
+	default:
+		break; /* scalars only */
+	}
+	if (ret < 0)
+		return ret;
+	switch (d->addr2) {
+	case VOS__ARG_PATH:
+		ret = put_path(&c, (const char *)(uintptr_t)r->addr2, &w->addr2,
+			       &w->addr2_len);
+		break;
+	case VOS__ARG_STATX_OUT:
+		ret = reserve(&c, sizeof(struct statx), 8, &w->addr2);
+		w->addr2_len = sizeof(struct statx);
+		break;
+	default:
+		break; /* none, or the SOCKLEN placed with addr */
+	}
+	return ret;
+}
+
+/* accept, get*name: the address and its length back. */
+static int64_t addr_back(const struct vos_req *r, const struct vos_wire_req *w,
+			 const struct vos__shared *data, int64_t res)
+{
+	socklen_t *ulen = (socklen_t *)(uintptr_t)r->addr2;
+	socklen_t in, out;
+
+	if (!ulen || !w->addr2_len)
+		return res;
+	memcpy(&in, ulen, sizeof(in));
+	if (!vos__peer_read(data, w->addr2, &out, sizeof(out)) ||
+	    out > ADDR_MAX)
+		return -EIO;
+	if (r->addr)
+		vos__peer_read(data, w->addr, (void *)(uintptr_t)r->addr,
+			       in < out ? in : out);
+	memcpy(ulen, &out, sizeof(out));
+	return res;
+}
+
+/* getsockopt: the value and its length back. */
+static int64_t opt_back(const struct vos_req *r, const struct vos_wire_req *w,
+			const struct vos__shared *data, int64_t res)
+{
+	socklen_t out;
+
+	if (!vos__peer_read(data, w->addr2, &out, sizeof(out)) ||
+	    out > w->addr_len)
+		return -EIO;
+	if (r->addr)
+		vos__peer_read(data, w->addr, (void *)(uintptr_t)r->addr, out);
+	memcpy((void *)(uintptr_t)r->addr2, &out, sizeof(out));
+	return res;
+}
+
+/* sendmsg/recvmsg: the count checked; for recvmsg the name, the flags
+ * and the data back. */
+static int64_t msg_back(const struct vos_req *r, const struct vos_wire_req *w,
+			const struct vos__shared *data, bool in, int64_t res)
+{
+	struct msghdr *m = (struct msghdr *)(uintptr_t)r->addr;
+	struct vos_wire_msghdr h;
+	uint32_t name = w->addr + (uint32_t)sizeof(h);
+	uint32_t body = name + ADDR_MAX;
+	uint32_t sent = w->addr_len - (uint32_t)sizeof(h) - ADDR_MAX;
+
+	if ((uint64_t)res > sent)
+		return -EIO;
+	if (in)
+		return res;
+	if (!vos__peer_read(data, w->addr, &h, sizeof(h)) ||
+	    h.name_len > ADDR_MAX)
+		return -EIO;
+	if (m->msg_name) {
+		vos__peer_read(data, name, m->msg_name,
+			       h.name_len < m->msg_namelen ? h.name_len
+							   : m->msg_namelen);
+		m->msg_namelen = h.name_len;
+	}
+	scatter(data, body, m->msg_iov, (uint32_t)m->msg_iovlen,
+		(uint64_t)res);
+	m->msg_flags = (int)h.msg_flags;
+	m->msg_controllen = 0;
+	return res;
+}
+
+int64_t vos__wire_result(const struct vos_req *r, const struct vos_wire_req *w,
+			 const struct vos__shared *data, int64_t res)
+{
+	const struct vos__opdef *d = vos__opdef(r->op);
+
+	if (res < -4095)
+		return -EIO;
+	if (res < 0 || !d)
+		return res;
+	switch (d->addr) {
+	case VOS__ARG_BUF_OUT:
+		if (res > w->len)
+			return -EIO;
+		vos__peer_read(data, w->addr, (void *)(uintptr_t)r->addr,
+			       (size_t)res);
+		break;
+	case VOS__ARG_IOV_OUT:
+		if (res > w->len)
+			return -EIO;
+		scatter(data, w->addr, (const struct iovec *)(uintptr_t)r->addr,
+			r->len, (uint64_t)res);
+		break;
+	case VOS__ARG_BUF_IN:
+	case VOS__ARG_IOV_IN:
+		if (res > w->len)
+			return -EIO;
+		break;
+	case VOS__ARG_INT_INOUT:
+		vos__peer_read(data, w->addr, (void *)(uintptr_t)r->addr,
+			       sizeof(int));
+		break;
+	case VOS__ARG_SOCKADDR_OUT:
+		return addr_back(r, w, data, res);
+	case VOS__ARG_OPT_OUT:
+		return opt_back(r, w, data, res);
+	case VOS__ARG_MSG_IN:
+	case VOS__ARG_MSG_OUT:
+		return msg_back(r, w, data, d->addr == VOS__ARG_MSG_IN, res);
+	default:
+		break;
+	}
+	if (d->addr2 == VOS__ARG_STATX_OUT) {
+		if (res != 0)
+			return -EIO;
+		vos__peer_read(data, w->addr2, (void *)(uintptr_t)r->addr2,
+			       sizeof(struct statx));
+	}
+	return res;
+}

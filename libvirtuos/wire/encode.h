@@ -1,0 +1,52 @@
+/*
+ * encode.h - the client end's marshalling: struct vos_req (user pointers)
+ * into struct vos_wire_req (offsets into the request's data slot), and
+ * the service's result back into the user's buffers.  What each op
+ * carries is its argument kinds in the op table (opdef.h).
+ */
+#ifndef VOS_WIRE_ENCODE_H
+#define VOS_WIRE_ENCODE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <virtuos/virtuos.h>
+#include <virtuos/wire.h>
+
+#include "peer_mem.h"
+
+/* A request's data slot: offset and size in the data area. */
+struct vos__slot {
+	uint32_t off;
+	uint32_t size;
+};
+
+/* Whether r always needs the large slot (its data has a header of its
+ * own or is gathered from several buffers). */
+bool vos__wire_wants_large(const struct vos_req *r);
+
+/*
+ * Encode r (already validated by the core) into *w, writing what the
+ * service reads into the slot (in data, the data area).  fd and fd2 are
+ * the service's names for r->fd and r->fd2 (the caller maps them).  With
+ * may_shorten, a transfer longer than the slot is shortened to it (a
+ * short read or write; w->len < r->len tells); without, that is -ENOSPC.
+ * Returns 0, -ENOSPC if the request does not fit the slot, or -errno for
+ * a request this protocol cannot carry (-ENAMETOOLONG, -EINVAL,
+ * -EOPNOTSUPP for ancillary data).
+ */
+int vos__wire_encode(const struct vos_req *r, int32_t fd, int32_t fd2,
+		     uint64_t tag, const struct vos__shared *data,
+		     const struct vos__slot *slot, bool may_shorten,
+		     struct vos_wire_req *w);
+
+/*
+ * Check the service's result res for request r (sent as *w) and copy the
+ * output the service left in the slot back to r's buffers (each value is
+ * read once, through peer_mem.h, and checked in the copy).  Returns res,
+ * or -EIO if it is impossible: a count beyond what was asked, an output
+ * length beyond its buffer, an error code out of range.
+ */
+int64_t vos__wire_result(const struct vos_req *r, const struct vos_wire_req *w,
+			 const struct vos__shared *data, int64_t res);
+
+#endif /* VOS_WIRE_ENCODE_H */

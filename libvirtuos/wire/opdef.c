@@ -1,0 +1,107 @@
+/*
+ * opdef.c - the op table (see opdef.h), and vos_op_name().
+ */
+#include "config.h"
+
+#include <fcntl.h>
+
+#include "opdef.h"
+
+#define A(kind) VOS__ARG_##kind
+#define F(flag) VOS__OPF_##flag
+
+const struct vos__opdef vos__opdefs[VOS_OP__COUNT] = {
+	[VOS_OP_NOP] = { "nop", "vos_nop", A(NONE), A(NONE), VOS__SVC_LOCAL,
+		F(DIRECT) },
+	[VOS_OP_OPENAT] = { "openat", "vos_openat", A(PATH), A(NONE),
+		VOS__SVC_FILE, F(AT) | F(NEWFD) | F(NEED_ADDR) },
+	[VOS_OP_CLOSE] = { "close", "vos_close", A(NONE), A(NONE),
+		VOS__SVC_ANY, F(FD) | F(DIRECT) },
+	[VOS_OP_READ] = { "read", "vos_read", A(BUF_OUT), A(NONE),
+		VOS__SVC_ANY, F(FD) | F(XFER) | F(READ) | F(RW) | F(BUF_LEN) },
+	[VOS_OP_WRITE] = { "write", "vos_write", A(BUF_IN), A(NONE),
+		VOS__SVC_ANY, F(FD) | F(XFER) | F(RW) | F(BUF_LEN) },
+	[VOS_OP_PREAD] = { "pread", "vos_pread", A(BUF_OUT), A(NONE),
+		VOS__SVC_ANY, F(FD) | F(XFER) | F(READ) | F(RW) | F(BUF_LEN) },
+	[VOS_OP_PWRITE] = { "pwrite", "vos_pwrite", A(BUF_IN), A(NONE),
+		VOS__SVC_ANY, F(FD) | F(XFER) | F(RW) | F(BUF_LEN) },
+	[VOS_OP_READV] = { "readv", "vos_readv", A(IOV_OUT), A(NONE),
+		VOS__SVC_ANY, F(FD) | F(READ) | F(RW) | F(IOVEC) },
+	[VOS_OP_WRITEV] = { "writev", "vos_writev", A(IOV_IN), A(NONE),
+		VOS__SVC_ANY, F(FD) | F(RW) | F(IOVEC) },
+	[VOS_OP_FSYNC] = { "fsync", "vos_fsync", A(NONE), A(NONE),
+		VOS__SVC_ANY, F(FD) },
+	[VOS_OP_FDATASYNC] = { "fdatasync", "vos_fdatasync", A(NONE), A(NONE),
+		VOS__SVC_ANY, F(FD) },
+	[VOS_OP_STATX] = { "statx", "vos_statx", A(PATH), A(STATX_OUT),
+		VOS__SVC_FILE, F(AT) | F(NEED_ADDR) | F(NEED_ADDR2) },
+	[VOS_OP_FTRUNCATE] = { "ftruncate", "vos_ftruncate", A(NONE), A(NONE),
+		VOS__SVC_ANY, F(FD) },
+	[VOS_OP_FALLOCATE] = { "fallocate", "vos_fallocate", A(NONE), A(NONE),
+		VOS__SVC_ANY, F(FD) },
+	[VOS_OP_UNLINKAT] = { "unlinkat", "vos_unlinkat", A(PATH), A(NONE),
+		VOS__SVC_FILE, F(AT) | F(NEED_ADDR) },
+	[VOS_OP_MKDIRAT] = { "mkdirat", "vos_mkdirat", A(PATH), A(NONE),
+		VOS__SVC_FILE, F(AT) | F(NEED_ADDR) },
+	[VOS_OP_RENAMEAT] = { "renameat", "vos_renameat", A(PATH), A(PATH),
+		VOS__SVC_FILE, F(AT) | F(AT2) | F(NEED_ADDR) | F(NEED_ADDR2) },
+	[VOS_OP_FCNTL] = { "fcntl", "vos_fcntl", A(NONE), A(NONE),
+		VOS__SVC_ANY, F(FD) | F(NEWFD_DUP) | F(DIRECT) },
+	[VOS_OP_IOCTL] = { "ioctl", "vos_ioctl", A(INT_INOUT), A(NONE),
+		VOS__SVC_ANY, F(FD) | F(NEED_ADDR) | F(DIRECT) },
+	[VOS_OP_SOCKET] = { "socket", "vos_socket", A(NONE), A(NONE),
+		VOS__SVC_NET, F(NEWFD) | F(DIRECT) },
+	[VOS_OP_BIND] = { "bind", "vos_bind", A(SOCKADDR_IN), A(NONE),
+		VOS__SVC_NET, F(FD) | F(NEED_ADDR) | F(DIRECT) },
+	[VOS_OP_LISTEN] = { "listen", "vos_listen", A(NONE), A(NONE),
+		VOS__SVC_NET, F(FD) | F(DIRECT) },
+	[VOS_OP_ACCEPT] = { "accept", "vos_accept", A(SOCKADDR_OUT),
+		A(SOCKLEN), VOS__SVC_NET, F(FD) | F(NEWFD) | F(READ) },
+	[VOS_OP_CONNECT] = { "connect", "vos_connect", A(SOCKADDR_IN), A(NONE),
+		VOS__SVC_NET, F(FD) | F(NEED_ADDR) },
+	[VOS_OP_SHUTDOWN] = { "shutdown", "vos_shutdown", A(NONE), A(NONE),
+		VOS__SVC_NET, F(FD) | F(DIRECT) },
+	[VOS_OP_SEND] = { "send", "vos_send", A(BUF_IN), A(NONE), VOS__SVC_NET,
+		F(FD) | F(XFER) | F(BUF_LEN) },
+	[VOS_OP_RECV] = { "recv", "vos_recv", A(BUF_OUT), A(NONE),
+		VOS__SVC_NET, F(FD) | F(XFER) | F(READ) | F(BUF_LEN) },
+	[VOS_OP_SENDMSG] = { "sendmsg", "vos_sendmsg", A(MSG_IN), A(NONE),
+		VOS__SVC_NET, F(FD) | F(NEED_ADDR) },
+	[VOS_OP_RECVMSG] = { "recvmsg", "vos_recvmsg", A(MSG_OUT), A(NONE),
+		VOS__SVC_NET, F(FD) | F(READ) | F(NEED_ADDR) },
+	[VOS_OP_SETSOCKOPT] = { "setsockopt", "vos_setsockopt", A(OPT_IN),
+		A(NONE), VOS__SVC_NET, F(FD) | F(BUF_LEN) | F(DIRECT) },
+	[VOS_OP_GETSOCKOPT] = { "getsockopt", "vos_getsockopt", A(OPT_OUT),
+		A(SOCKLEN), VOS__SVC_NET, F(FD) | F(NEED_ADDR2) | F(DIRECT) },
+	[VOS_OP_GETSOCKNAME] = { "getsockname", "vos_getsockname",
+		A(SOCKADDR_OUT), A(SOCKLEN), VOS__SVC_NET,
+		F(FD) | F(NEED_ADDR) | F(NEED_ADDR2) | F(DIRECT) },
+	[VOS_OP_GETPEERNAME] = { "getpeername", "vos_getpeername",
+		A(SOCKADDR_OUT), A(SOCKLEN), VOS__SVC_NET,
+		F(FD) | F(NEED_ADDR) | F(NEED_ADDR2) | F(DIRECT) },
+	[VOS_OP_POLL] = { "poll", "vos_poll", A(NONE), A(NONE), VOS__SVC_ANY,
+		F(FD) },
+	[VOS_OP_TIMEOUT] = { "timeout", "vos_sleep", A(NONE), A(NONE),
+		VOS__SVC_LOCAL, 0 },
+	[VOS_OP_CANCEL] = { "cancel", "vos_cancel", A(NONE), A(NONE),
+		VOS__SVC_LOCAL, 0 },
+};
+
+bool vos__op_makes_fd(const struct vos_req *r)
+{
+	const struct vos__opdef *d = vos__opdef(r->op);
+
+	if (!d)
+		return false;
+	if (d->flags & VOS__OPF_NEWFD)
+		return true;
+	return (d->flags & VOS__OPF_NEWFD_DUP) &&
+	       (r->op_flags == F_DUPFD || r->op_flags == F_DUPFD_CLOEXEC);
+}
+
+const char *vos_op_name(unsigned op)
+{
+	const struct vos__opdef *d = vos__opdef(op);
+
+	return d ? d->name : "unknown";
+}

@@ -1,0 +1,103 @@
+/*
+ * opdef.h - everything the code knows about an operation, in one table
+ * (after io_uring's opdef.c).
+ *
+ * One entry per enum vos_op says: its name and blocking wrapper; what the
+ * request's addr and addr2 hold (the argument kinds below), which decide
+ * what the core validates, what the client copies into the data slot and
+ * back, and what the service decodes and writes back; which fds it names
+ * or makes; which service it belongs to; whether its byte count may be
+ * shortened to a slot; and whether a service may run it directly on its
+ * worker (it never waits).  The core (validate.c, router.c), the local
+ * transport (route.c), the client's encoder (encode.c), the service's
+ * decoder (decode.c) and the server core read this table; nothing else
+ * keeps a list of ops.
+ */
+#ifndef VOS_WIRE_OPDEF_H
+#define VOS_WIRE_OPDEF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <virtuos/virtuos.h>
+
+/* What a request's addr or addr2 holds. */
+enum vos__arg {
+	VOS__ARG_NONE = 0,
+	VOS__ARG_BUF_IN,       /* len bytes the call reads (write, send) */
+	VOS__ARG_BUF_OUT,      /* up to len bytes the call fills (read, recv) */
+	VOS__ARG_IOV_IN,       /* struct iovec[len], gathered (writev) */
+	VOS__ARG_IOV_OUT,      /* struct iovec[len], scattered into (readv) */
+	VOS__ARG_PATH,         /* NUL-terminated path */
+	VOS__ARG_SOCKADDR_IN,  /* len bytes of address (bind, connect) */
+	VOS__ARG_SOCKADDR_OUT, /* address buffer sized by addr2's socklen_t;
+	                        * both may be NULL (accept) */
+	VOS__ARG_SOCKLEN,      /* socklen_t, in and out */
+	VOS__ARG_OPT_IN,       /* len bytes of option value */
+	VOS__ARG_OPT_OUT,      /* option buffer sized by addr2's socklen_t */
+	VOS__ARG_INT_INOUT,    /* one int (ioctl) */
+	VOS__ARG_STATX_OUT,    /* struct statx */
+	VOS__ARG_MSG_IN,       /* struct msghdr (sendmsg) */
+	VOS__ARG_MSG_OUT,      /* struct msghdr (recvmsg) */
+};
+
+/* Which service an operation belongs to, when routing by op. */
+enum vos__svc {
+	VOS__SVC_ANY = 0, /* goes where its fd goes (read, close, fcntl...) */
+	VOS__SVC_FILE,    /* a path call: stord's */
+	VOS__SVC_NET,     /* a socket call: netd's */
+	VOS__SVC_LOCAL,   /* names no fd and no path: runs locally (nop,
+	                   * timeout) unless a service is named */
+};
+
+/* Flags. */
+#define VOS__OPF_FD        0x0001u /* fd must be >= 0 */
+#define VOS__OPF_AT        0x0002u /* fd is a directory or AT_FDCWD, addr a
+                                    * path relative to it */
+#define VOS__OPF_AT2       0x0004u /* fd2 is one too, addr2 its path */
+#define VOS__OPF_NEWFD     0x0008u /* a successful result is a new fd */
+#define VOS__OPF_NEWFD_DUP 0x0010u /* ... when op_flags is F_DUPFD* */
+#define VOS__OPF_XFER      0x0020u /* len is a byte count a data slot may
+                                    * shorten (a short read or write) */
+#define VOS__OPF_DIRECT    0x0040u /* never waits for a device or a peer:
+                                    * run it now, on the calling thread */
+#define VOS__OPF_READ      0x0080u /* moves data in (read, recv, accept):
+                                    * waits for POLLIN */
+#define VOS__OPF_RW        0x0100u /* reads or writes file data */
+#define VOS__OPF_NEED_ADDR 0x0200u /* addr must not be NULL */
+#define VOS__OPF_NEED_ADDR2 0x0400u /* addr2 must not be NULL */
+#define VOS__OPF_BUF_LEN   0x0800u /* addr may be NULL only when len is 0 */
+#define VOS__OPF_IOVEC     0x1000u /* addr is an iovec array of len */
+
+struct vos__opdef {
+	const char *name;    /* "read" */
+	const char *wrapper; /* its blocking wrapper, "vos_read" */
+	uint8_t addr, addr2; /* enum vos__arg */
+	uint8_t svc;         /* enum vos__svc */
+	uint16_t flags;      /* VOS__OPF_* */
+};
+
+extern const struct vos__opdef vos__opdefs[VOS_OP__COUNT];
+
+/* The entry of op, or NULL for an op out of range (bound it before
+ * indexing: the op may come from the peer). */
+static inline const struct vos__opdef *vos__opdef(unsigned op)
+{
+	return op < VOS_OP__COUNT ? &vos__opdefs[op] : 0;
+}
+
+static inline bool vos__op_has(unsigned op, uint16_t flag)
+{
+	return op < VOS_OP__COUNT && (vos__opdefs[op].flags & flag);
+}
+
+/* Whether a successful r returns a new file descriptor. */
+bool vos__op_makes_fd(const struct vos_req *r);
+
+/* A socket call (it fails with -ECONNRESET, not -EIO, when its service
+ * dies). */
+static inline bool vos__op_is_socket(unsigned op)
+{
+	return op < VOS_OP__COUNT && vos__opdefs[op].svc == VOS__SVC_NET;
+}
+
+#endif /* VOS_WIRE_OPDEF_H */

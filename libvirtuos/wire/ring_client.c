@@ -1,0 +1,554 @@
+/*
+ * ring_client.c - the generic client end of the ring protocol, on any
+ * channel (ring_client.h; doc/protocol.md).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "encode.h"
+#include "layout.h"
+#include "log.h"
+#include "opdef.h"
+#include "options.h"
+#include "peer_mem.h"
+#include "ring_client.h"
+
+#define DEFAULT_SLOT 65536u
+#define FD_BITS 20
+#define FD_MASK ((1 << FD_BITS) - 1)
+#define GEN_MAX 2047u
+
+struct vos__rc {
+	struct vos_transport_host *host;
+	const struct vos__chan_client *chan;
+	void *ch;
+	uint32_t slot_size;
+	uint32_t depth, entries;
+	pid_t owner;
+
+	/* the current attachment; its geometry is ours, never re-read */
+	bool attached;
+	struct vos__shared region, data;
+	struct vos__geom g;
+	uint32_t sq_tail, cq_head; /* the indices we own */
+	uint32_t sq_head_seen;     /* the service's head when we last looked */
+	uint32_t gen;              /* 1..GEN_MAX, bumped per attachment */
+	uint32_t epoch;
+	bool logged_down;
+
+	/* per tag: the user's request, what we sent, whether in flight */
+	struct vos_req *req;
+	struct vos_wire_req *sent;
+	uint8_t *busy;
+	uint8_t *large; /* which of its two slots the tag's request uses */
+	uint32_t inflight;
+	char desc[160];
+};
+
+/* The process's umask, without changing it: /proc/self/status has it
+ * (Linux 4.7); else the umask(2) round trip. */
+static uint32_t process_umask(void)
+{
+	char line[128];
+	unsigned m;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (f) {
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "Umask: %o", &m) == 1) {
+				fclose(f);
+				return m & 0777;
+			}
+		fclose(f);
+	}
+	m = umask(022);
+	umask(m);
+	return m & 0777;
+}
+
+static void rc_detach(struct vos__rc *s, bool tell)
+{
+	if (!s->attached)
+		return;
+	s->chan->detach(s->ch, tell && s->owner == getpid());
+	s->attached = false;
+	vos__shared_init(&s->region, NULL, 0);
+	vos__shared_init(&s->data, NULL, 0);
+}
+
+/* Every request in flight fails with the error a dead service gives. */
+static void fail_all(struct vos__rc *s)
+{
+	for (uint32_t t = 0; t < s->depth; t++) {
+		if (!s->busy[t])
+			continue;
+		s->busy[t] = 0;
+		s->inflight--;
+		s->host->complete(s->host, t,
+				  s->req[t].op == VOS_OP_CLOSE ? 0 :
+				  vos__op_is_socket(s->req[t].op) ?
+				  -ECONNRESET : -EIO);
+	}
+}
+
+/* The service died, broke the protocol or missed a deadline: fail what
+ * is in flight and let go of the attachment. */
+static void service_lost(struct vos__rc *s, const char *why)
+{
+	vos__log(VOS__LOG_ERROR, "%s: service at %s %s; %u call(s) in "
+		 "flight fail", s->chan->name, s->chan->where(s->ch), why,
+		 s->inflight);
+	rc_detach(s, true);
+	fail_all(s);
+}
+
+static int rc_attach(struct vos__rc *s)
+{
+	struct vos_wire_attach a = { s->entries, s->slot_size, 0,
+				     process_umask() };
+	struct vos__attachment at;
+	struct vos_wire_header h;
+	struct vos__geom g;
+	int ret;
+
+	ret = s->chan->attach(s->ch, &a, &at);
+	if (ret < 0)
+		return ret;
+	vos__shared_init(&s->region, at.map, at.size);
+	/* the header, once, into private memory; only the copy is checked
+	 * and used (a service that changes it later changes nothing) */
+	if (!vos__peer_read(&s->region, 0, &h, sizeof(h)))
+		ret = -EBADMSG;
+	else
+		ret = vos__header_check(&h, at.size, &g);
+	if (ret == 0 && (g.entries < s->entries || g.slot_size < s->slot_size ||
+			 h.epoch != at.epoch ||
+			 !vos__shared_sub(&s->region, g.data_off, g.data_size,
+					  &s->data)))
+		ret = -EBADMSG;
+	if (ret < 0) {
+		vos__log(VOS__LOG_ERROR, "%s: %s: %s", s->chan->name,
+			 s->chan->where(s->ch), ret == -EPROTO
+			 ? "region has another protocol version: refused"
+			 : "malformed region header: refused");
+		s->chan->detach(s->ch, true);
+		vos__shared_init(&s->region, NULL, 0);
+		return ret;
+	}
+	s->g = g;
+	s->entries = g.entries;
+	s->slot_size = g.slot_size;
+	/* both rings start empty, at index 0: we write our own indices and
+	 * check every move of the service's from there */
+	s->sq_tail = s->cq_head = s->sq_head_seen = 0;
+	vos__peer_release(&s->region, VOS__OFF_SQ_TAIL, 0);
+	vos__peer_release(&s->region, VOS__OFF_CQ_HEAD, 0);
+	s->epoch = at.epoch;
+	s->gen = s->gen % GEN_MAX + 1;
+	s->attached = true;
+	s->logged_down = false;
+	snprintf(s->desc, sizeof(s->desc), "%s (%s, epoch %08x)",
+		 s->chan->name, s->chan->where(s->ch), s->epoch);
+	return 0;
+}
+
+static void rc_free(struct vos__rc *s)
+{
+	if (s->ch)
+		s->chan->destroy(s->ch);
+	free(s->req);
+	free(s->sent);
+	free(s->busy);
+	free(s->large);
+	free(s);
+}
+
+int vos__rc_open(struct vos_transport_host *host,
+		 const struct vos__chan_client *chan, void **priv)
+{
+	const char *o = host->options;
+	char key[32], val[256];
+	bool lazy = host->flags & VOS_TRANSPORT_LAZY;
+	struct vos__rc *s;
+	uint64_t v;
+	int r;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->host = host;
+	s->chan = chan;
+	s->slot_size = DEFAULT_SLOT;
+	s->depth = host->queue_depth;
+	s->owner = getpid();
+	r = chan->create(&s->ch);
+	if (r < 0) {
+		s->ch = NULL;
+		rc_free(s);
+		return r;
+	}
+	while ((r = vos__opt_next(&o, key, sizeof(key), val, sizeof(val))) > 0) {
+		if (strcmp(key, "slot") == 0) {
+			if (vos__opt_uint(val, VOS_WIRE_MIN_SLOT,
+					  VOS_WIRE_MAX_SLOT, &v) < 0 || v % 64)
+				r = -EINVAL;
+			else
+				s->slot_size = (uint32_t)v;
+		} else if (strcmp(key, "lazy") == 0) {
+			if (vos__opt_uint(val, 0, 1, &v) < 0)
+				r = -EINVAL;
+			else
+				lazy = lazy || v;
+		} else if (chan->option(s->ch, key, val) != 1) {
+			r = -EINVAL;
+		}
+		if (r < 0)
+			break;
+	}
+	if (r == 0)
+		r = chan->ready(s->ch);
+	if (r < 0 || s->depth > VOS_WIRE_MAX_ENTRIES) {
+		vos__log(VOS__LOG_ERROR, "%s: bad options '%s' (slot= 4096.."
+			 "1048576, a multiple of 64; lazy=0|1; see the "
+			 "transport's page; queue depth <= %u)", chan->name,
+			 host->options, VOS_WIRE_MAX_ENTRIES);
+		rc_free(s);
+		return -EINVAL;
+	}
+	for (s->entries = 1; s->entries < s->depth; s->entries <<= 1)
+		;
+	s->req = calloc(s->depth, sizeof(*s->req));
+	s->sent = calloc(s->depth, sizeof(*s->sent));
+	s->busy = calloc(s->depth, 1);
+	s->large = calloc(s->depth, 1);
+	snprintf(s->desc, sizeof(s->desc), "%s (%s, not attached)",
+		 chan->name, chan->where(s->ch));
+	if (!s->req || !s->sent || !s->busy || !s->large) {
+		rc_free(s);
+		return -ENOMEM;
+	}
+	if (!lazy) {
+		r = rc_attach(s);
+		if (r < 0) {
+			vos__log(VOS__LOG_ERROR, "%s: cannot attach to %s: %s",
+				 chan->name, chan->where(s->ch), strerror(-r));
+			rc_free(s);
+			return r;
+		}
+	}
+	*priv = s;
+	return 0;
+}
+
+/* Tag t's data slot: small (packed with the others) or large. */
+static void slot_of(const struct vos__rc *s, uint32_t t, struct vos__slot *sl)
+{
+	if (s->large[t]) {
+		sl->off = vos__geom_large(&s->g, t);
+		sl->size = s->slot_size;
+	} else {
+		sl->off = vos__geom_small(&s->g, t);
+		sl->size = VOS_WIRE_SMALL_SLOT;
+	}
+}
+
+/* Map a client fd to the service's number.  0, or -EIO for an fd of an
+ * earlier attachment (the service that made it is gone). */
+static int map_fd(const struct vos__rc *s, int32_t fd, bool at, int32_t *out)
+{
+	if (fd < 0) {
+		*out = at && fd == AT_FDCWD ? VOS_WIRE_FD_ROOT : fd;
+		return 0;
+	}
+	if ((uint32_t)fd >> FD_BITS != s->gen)
+		return -EIO;
+	*out = fd & FD_MASK;
+	return 0;
+}
+
+/* Whether the request names no fd of an attachment (so a new attachment
+ * can serve it). */
+static bool fresh_op(const struct vos_req *r)
+{
+	const struct vos__opdef *d = vos__opdef(r->op);
+
+	if (!d || (d->flags & VOS__OPF_FD))
+		return false;
+	if ((d->flags & VOS__OPF_AT) && r->fd != AT_FDCWD)
+		return false;
+	return !(d->flags & VOS__OPF_AT2) || r->fd2 == AT_FDCWD;
+}
+
+/* Encode r for tag into *w: the small slot if it fits whole, else the
+ * large one. */
+static int encode(struct vos__rc *s, const struct vos_req *r, uint32_t tag,
+		  int32_t fd, int32_t fd2, struct vos_wire_req *w)
+{
+	struct vos__slot slot;
+	int ret = -ENOSPC;
+
+	s->large[tag] = vos__wire_wants_large(r);
+	if (!s->large[tag]) {
+		slot_of(s, tag, &slot);
+		ret = vos__wire_encode(r, fd, fd2, tag, &s->data, &slot, false,
+				       w);
+	}
+	if (ret == -ENOSPC) {
+		s->large[tag] = 1;
+		slot_of(s, tag, &slot);
+		ret = vos__wire_encode(r, fd, fd2, tag, &s->data, &slot, true,
+				       w);
+	}
+	return ret == -ENOSPC ? -EINVAL : ret;
+}
+
+int vos__rc_submit(void *priv, const struct vos_req *reqs, unsigned n)
+{
+	struct vos__rc *s = priv;
+	bool tried = false;
+	unsigned i, queued = 0;
+
+	for (i = 0; i < n; i++) {
+		const struct vos_req *r = &reqs[i];
+		const struct vos__opdef *d = vos__opdef(r->op);
+		uint32_t tag = (uint32_t)r->user_data;
+		struct vos_wire_req w;
+		int32_t fd = -1, fd2 = r->fd2;
+		int ret;
+
+		if (!s->attached && !tried && fresh_op(r)) {
+			tried = true;
+			ret = rc_attach(s);
+			if (ret < 0 && !s->logged_down) {
+				vos__log(VOS__LOG_ERROR, "%s: cannot attach to "
+					 "%s: %s", s->chan->name,
+					 s->chan->where(s->ch), strerror(-ret));
+				s->logged_down = true;
+			}
+		}
+		if (!s->attached) {
+			s->host->complete(s->host, tag,
+					  r->op == VOS_OP_CLOSE ? 0 : -EIO);
+			continue;
+		}
+		/* the service's head is read only when the ring looks full
+		 * (its line stays where it is, in the service's cache) */
+		if (s->sq_tail - s->sq_head_seen >= s->entries) {
+			s->sq_head_seen = vos__peer_acquire(&s->region,
+							    VOS__OFF_SQ_HEAD);
+			if (s->sq_tail - s->sq_head_seen > s->entries) {
+				service_lost(s, "published an impossible "
+					     "request index");
+				s->host->complete(s->host, tag, -EIO);
+				tried = true; /* no new attachment this call */
+				continue;
+			}
+			if (s->sq_tail - s->sq_head_seen >= s->entries)
+				break; /* a service that does not consume */
+		}
+		ret = map_fd(s, r->fd, d->flags & VOS__OPF_AT, &fd);
+		if (ret == 0 && (d->flags & VOS__OPF_AT2))
+			ret = map_fd(s, r->fd2, true, &fd2);
+		if (ret == 0)
+			ret = encode(s, r, tag, fd, fd2, &w);
+		if (ret < 0) {
+			/* an fd of a dead instance (closing it is fine), or a
+			 * request the protocol cannot carry */
+			s->host->complete(s->host, tag,
+					  r->op == VOS_OP_CLOSE ? 0 : ret);
+			continue;
+		}
+		vos__peer_write(&s->region, s->g.sq_off +
+				(uint64_t)(s->sq_tail & (s->entries - 1)) *
+				sizeof(w), &w, sizeof(w));
+		s->sq_tail++;
+		s->req[tag] = *r;
+		s->sent[tag] = w;
+		s->busy[tag] = 1;
+		s->inflight++;
+		queued++;
+	}
+	if (queued && s->attached) {
+		/* publish the tail (releasing the entries above), then look
+		 * at the service's NEED_WAKEUP: the publisher's half of the
+		 * handshake (peer_mem.h; the service's half is its sleep) */
+		vos__peer_publish(&s->region, VOS__OFF_SQ_TAIL, s->sq_tail);
+		if (vos__peer_flags(&s->region, VOS__OFF_SERVER_FLAGS) &
+		    VOS_WIRE_SERVER_NEED_WAKEUP)
+			s->chan->notify(s->ch);
+	}
+	return i ? (int)i : -EBUSY;
+}
+
+int vos__rc_reap(void *priv)
+{
+	struct vos__rc *s = priv;
+	uint32_t tail, head;
+	int n = 0;
+
+	if (!s->attached)
+		return 0;
+	head = s->cq_head;
+	/* acquire: the entries up to tail are read after the index */
+	tail = vos__peer_acquire(&s->region, VOS__OFF_CQ_TAIL);
+	if (tail - head > s->entries) {
+		service_lost(s, "published an impossible completion index");
+		return 0;
+	}
+	while (head != tail) {
+		struct vos_wire_cqe e;
+		uint64_t tag;
+		int64_t res;
+
+		/* the entry, once, into private memory */
+		vos__peer_read(&s->region, s->g.cq_off +
+			       (uint64_t)(head & (s->entries - 1)) * sizeof(e),
+			       &e, sizeof(e));
+		head++;
+		tag = e.tag;
+		if (tag >= s->depth || !s->busy[tag]) {
+			s->cq_head = head;
+			vos__peer_release(&s->region, VOS__OFF_CQ_HEAD, head);
+			service_lost(s, "completed a request it was not given");
+			return n;
+		}
+		res = vos__wire_result(&s->req[tag], &s->sent[tag], &s->data,
+				       e.res);
+		if (res >= 0 && vos__op_makes_fd(&s->req[tag]))
+			res = res > FD_MASK ? -EIO :
+			      (int64_t)((s->gen << FD_BITS) | (uint32_t)res);
+		s->busy[tag] = 0;
+		s->inflight--;
+		s->host->complete(s->host, tag, res);
+		n++;
+	}
+	/* release: our reads of the entries happen before the service may
+	 * reuse them */
+	s->cq_head = head;
+	vos__peer_release(&s->region, VOS__OFF_CQ_HEAD, head);
+	return n;
+}
+
+int vos__rc_sleep_fd(void *priv)
+{
+	struct vos__rc *s = priv;
+
+	if (!s->attached || s->inflight == 0)
+		return -EAGAIN;
+	/* the sleeper's half of the handshake: NEED_WAKEUP, then a last
+	 * look at the completion tail (the service's publish is the other
+	 * half) */
+	vos__peer_set_flag(&s->region, VOS__OFF_CLIENT_FLAGS,
+			   VOS_WIRE_CLIENT_NEED_WAKEUP);
+	if (vos__peer_peek(&s->region, VOS__OFF_CQ_TAIL) != s->cq_head) {
+		vos__peer_clear_flag(&s->region, VOS__OFF_CLIENT_FLAGS,
+				     VOS_WIRE_CLIENT_NEED_WAKEUP);
+		return -EAGAIN;
+	}
+	return s->chan->wait_fd(s->ch);
+}
+
+void vos__rc_woke(void *priv)
+{
+	struct vos__rc *s = priv;
+
+	if (!s->attached)
+		return;
+	vos__peer_clear_flag(&s->region, VOS__OFF_CLIENT_FLAGS,
+			     VOS_WIRE_CLIENT_NEED_WAKEUP);
+	if (s->chan->drain(s->ch) < 0) {
+		/* completions it published before going count */
+		vos__rc_reap(s);
+		if (s->attached)
+			service_lost(s, "is gone");
+	}
+}
+
+int vos__rc_wait(void *priv, int64_t timeout_ns)
+{
+	struct vos__rc *s = priv;
+	struct timespec ts, *tsp = NULL;
+	struct pollfd p;
+	int before, n, r, fd;
+
+	if (!s->attached)
+		return -EIO;
+	if (s->inflight == 0)
+		return -EAGAIN;
+	fd = vos__rc_sleep_fd(s);
+	if (fd < 0) {
+		n = vos__rc_reap(s);
+		return n > 0 ? n : -EAGAIN;
+	}
+	p = (struct pollfd){ fd, POLLIN, 0 };
+	if (timeout_ns >= 0) {
+		ts.tv_sec = timeout_ns / 1000000000;
+		ts.tv_nsec = timeout_ns % 1000000000;
+		tsp = &ts;
+	}
+	r = ppoll(&p, 1, tsp, NULL);
+	if (r < 0)
+		r = -errno;
+	before = (int)s->inflight;
+	vos__rc_woke(s);
+	n = s->attached ? vos__rc_reap(s) : before;
+	if (n > 0)
+		return n;
+	if (r < 0)
+		return r;
+	return r == 0 ? -ETIME : -EAGAIN;
+}
+
+int vos__rc_expire(void *priv, uint64_t tag)
+{
+	struct vos__rc *s = priv;
+
+	if (!s->attached || tag >= s->depth || !s->busy[tag])
+		return -ENOENT;
+	/* whatever else came in counts first */
+	vos__rc_reap(s);
+	if (!s->attached || !s->busy[tag])
+		return 0;
+	s->busy[tag] = 0;
+	s->inflight--;
+	s->host->complete(s->host, tag, -ETIMEDOUT);
+	service_lost(s, "did not answer a call within its deadline");
+	return 0;
+}
+
+void vos__rc_close(void *priv)
+{
+	struct vos__rc *s = priv;
+
+	rc_detach(s, true);
+	rc_free(s);
+}
+
+int vos__rc_after_fork(void *priv)
+{
+	struct vos__rc *s = priv;
+
+	/* the parent keeps its attachment; the child drops its copy and
+	 * attaches anew when it makes an fd (no fd-table clone yet) */
+	rc_detach(s, false);
+	memset(s->busy, 0, s->depth);
+	s->inflight = 0;
+	s->owner = getpid();
+	s->gen = s->gen % GEN_MAX + 1;
+	return 0;
+}
+
+const char *vos__rc_describe(void *priv)
+{
+	return ((struct vos__rc *)priv)->desc;
+}

@@ -1,0 +1,293 @@
+/*
+ * shm_client.c - the shm transport: the ring protocol to a service daemon
+ * on the same kernel.  This file is only the channel (wire/channel.h);
+ * the ring itself is the wire component's generic client (ring_client.h).
+ *
+ * Attaching: connect to the daemon's SOCK_SEQPACKET socket, send ATTACH,
+ * receive the region (a memfd) and our end of a doorbell (a
+ * SOCK_SEQPACKET socket pair) with SCM_RIGHTS.  Both are checked before
+ * use: the memfd must be a regular file of exactly the announced size,
+ * sealed against shrinking and growing (so the daemon cannot make us
+ * fault on the mapping), and the doorbell a Unix SOCK_SEQPACKET socket.
+ * A doorbell ring is one byte sent with MSG_DONTWAIT: it never blocks,
+ * whatever anyone did to the socket's flags, and a full doorbell means
+ * it has been rung already.  The daemon's death shows as the doorbell's
+ * hang-up.
+ *
+ * Options ("k=v,...", besides the ring's slot= and lazy=):
+ *   path=SOCKET   the daemon's socket (required)
+ */
+#define _GNU_SOURCE
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "ring_client.h"
+#include "shm_control.h"
+
+#define ATTACH_TIMEOUT_MS 5000
+#define REGION_MAX ((uint64_t)1 << 34)
+#define DRAIN_MAX 256 /* doorbell bytes taken per wake-up, at most */
+
+struct shm_ch {
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int sock, bell;
+	void *map;
+	uint64_t size;
+};
+
+static int ch_create(void **priv)
+{
+	struct shm_ch *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	c->sock = c->bell = -1;
+	*priv = c;
+	return 0;
+}
+
+static int ch_option(void *priv, const char *key, const char *val)
+{
+	struct shm_ch *c = priv;
+
+	if (strcmp(key, "path") != 0)
+		return 0;
+	if (strlen(val) >= sizeof(c->path))
+		return -1;
+	strcpy(c->path, val);
+	return 1;
+}
+
+static int ch_ready(void *priv)
+{
+	return ((struct shm_ch *)priv)->path[0] ? 0 : -EINVAL;
+}
+
+static const char *ch_where(void *priv)
+{
+	return ((struct shm_ch *)priv)->path;
+}
+
+/* The region: a memfd of exactly size bytes, sealed so it can neither
+ * shrink nor grow, nor take other seals. */
+static int check_region(int fd, uint64_t size)
+{
+	const int want = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+	struct stat st;
+	int seals;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size != size)
+		return -EBADMSG;
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0 || (seals & want) != want)
+		return -EBADMSG;
+	return 0;
+}
+
+/* The doorbell: a Unix SOCK_SEQPACKET socket. */
+static int check_bell(int fd)
+{
+	struct stat st;
+	int type = 0, domain = 0;
+	socklen_t l = sizeof(type), l2 = sizeof(domain);
+
+	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &l2) < 0 ||
+	    type != SOCK_SEQPACKET || domain != AF_UNIX)
+		return -EBADMSG;
+	return 0;
+}
+
+static void ch_close_all(struct shm_ch *c)
+{
+	if (c->map)
+		munmap(c->map, c->size);
+	if (c->sock >= 0)
+		close(c->sock);
+	if (c->bell >= 0)
+		close(c->bell);
+	c->map = NULL;
+	c->sock = c->bell = -1;
+}
+
+static int ch_attach(void *priv, const struct vos_wire_attach *a,
+		     struct vos__attachment *out)
+{
+	struct shm_ch *c = priv;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct timeval tv = { ATTACH_TIMEOUT_MS / 1000, 0 };
+	union {
+		struct vos_wire_msg h;
+		char b[VOS_WIRE_MSG_MAX + 1];
+	} m;
+	struct vos_wire_attach_reply rep;
+	int fds[VOS__SHM_MAX_FDS];
+	unsigned nfds = 0;
+	void *map;
+	int n, ret;
+
+	c->sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (c->sock < 0)
+		return -errno;
+	/* a daemon whose backlog is full makes connect wait: at most this */
+	setsockopt(c->sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	memcpy(sun.sun_path, c->path, sizeof(c->path));
+	if (connect(c->sock, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		ret = errno == EAGAIN || errno == EINPROGRESS ? -ETIMEDOUT
+							       : -errno;
+		goto fail;
+	}
+	ret = vos__shm_ctl_send(c->sock, VOS_WIRE_MSG_ATTACH, 0, a, sizeof(*a),
+				NULL, 0);
+	if (ret < 0)
+		goto fail;
+	n = vos__shm_ctl_recv(c->sock, m.b, sizeof(m.b) - 1, fds, &nfds,
+			      ATTACH_TIMEOUT_MS);
+	if (n == -EPROTO) {
+		vos__log(VOS__LOG_ERROR, "shm: %s speaks wire protocol version "
+			 "%u, this library speaks %u: refused", c->path,
+			 m.h.version, VOS_WIRE_VERSION);
+		ret = -EPROTO;
+		goto fail_fds;
+	}
+	if (n <= 0) {
+		ret = n == 0 ? -ECONNRESET : n;
+		goto fail_fds;
+	}
+	if (m.h.type != VOS_WIRE_MSG_ATTACH_REPLY || m.h.status < 0) {
+		m.b[n] = '\0';
+		ret = m.h.status < 0 && m.h.status >= -4095 ? m.h.status
+							    : -EBADMSG;
+		vos__log(VOS__LOG_ERROR, "shm: %s refused to attach: %s",
+			 c->path, m.h.type == VOS_WIRE_MSG_REPLY && m.h.len ?
+			 m.b + sizeof(m.h) : strerror(-ret));
+		goto fail_fds;
+	}
+	ret = -EBADMSG;
+	if (m.h.len != sizeof(rep) || nfds != 2)
+		goto fail_fds;
+	memcpy(&rep, m.b + sizeof(m.h), sizeof(rep));
+	if (rep.region_size < VOS_WIRE_HEADER_SIZE ||
+	    rep.region_size > REGION_MAX || check_region(fds[0],
+							 rep.region_size) < 0 ||
+	    check_bell(fds[1]) < 0) {
+		vos__log(VOS__LOG_ERROR, "shm: %s handed over a region that is "
+			 "not a sealed memfd of the size it said, or a doorbell "
+			 "that is not a SOCK_SEQPACKET socket: refused",
+			 c->path);
+		goto fail_fds;
+	}
+	map = mmap(NULL, rep.region_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   fds[0], 0);
+	if (map == MAP_FAILED) {
+		ret = -errno;
+		goto fail_fds;
+	}
+	close(fds[0]);
+	c->map = map;
+	c->size = rep.region_size;
+	c->bell = fds[1];
+	out->map = map;
+	out->size = rep.region_size;
+	out->epoch = rep.epoch;
+	return 0;
+fail_fds:
+	for (unsigned i = 0; i < nfds; i++)
+		close(fds[i]);
+fail:
+	ch_close_all(c);
+	return ret;
+}
+
+static void ch_notify(void *priv)
+{
+	struct shm_ch *c = priv;
+	char one = 1;
+
+	/* MSG_DONTWAIT: never blocks; EAGAIN means a ring is pending */
+	if (send(c->bell, &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		/* EAGAIN: rung already; EPIPE: the daemon is gone, which the
+		 * next wait sees */
+	}
+}
+
+static int ch_wait_fd(void *priv)
+{
+	return ((struct shm_ch *)priv)->bell;
+}
+
+/* Take what rang; end of stream is the daemon gone.  Bounded: a peer
+ * that keeps ringing cannot keep us here. */
+static int drain_bell(int fd)
+{
+	char buf[64];
+
+	for (int i = 0; i < DRAIN_MAX; i++) {
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (n > 0)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		return -ECONNRESET; /* 0: hung up; an error: gone too */
+	}
+	return 0;
+}
+
+static int ch_drain(void *priv)
+{
+	return drain_bell(((struct shm_ch *)priv)->bell);
+}
+
+static void ch_detach(void *priv, bool tell)
+{
+	struct shm_ch *c = priv;
+
+	if (tell && c->sock >= 0)
+		vos__shm_ctl_send(c->sock, VOS_WIRE_MSG_DETACH, 0, NULL, 0,
+				  NULL, 0);
+	ch_close_all(c);
+}
+
+static void ch_destroy(void *priv)
+{
+	struct shm_ch *c = priv;
+
+	ch_close_all(c);
+	free(c);
+}
+
+static const struct vos__chan_client shm_channel = {
+	.name = "shm",
+	.create = ch_create,
+	.option = ch_option,
+	.ready = ch_ready,
+	.attach = ch_attach,
+	.notify = ch_notify,
+	.wait_fd = ch_wait_fd,
+	.drain = ch_drain,
+	.detach = ch_detach,
+	.destroy = ch_destroy,
+	.where = ch_where,
+};
+
+static int shm_tr_open(struct vos_transport_host *host, void **priv)
+{
+	return vos__rc_open(host, &shm_channel, priv);
+}
+
+const struct vos_transport_ops vos__transport_shm =
+	VOS__RING_TRANSPORT("shm", shm_tr_open);

@@ -1,0 +1,336 @@
+/*
+ * shm_server.c - the shm channel, service end (wire/channel.h): a Unix
+ * SOCK_SEQPACKET endpoint, credentials from the kernel, a sealed memfd
+ * region and a doorbell pair per client.
+ *
+ * Nothing here relies on what the client controls: the region is sealed
+ * (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) before it is handed over,
+ * so no client can truncate it under our mapping; the doorbell is a
+ * socket pair whose two ends are two open file descriptions, so a client
+ * that changes its end's flags changes nothing of ours, and we ring it
+ * with MSG_DONTWAIT anyway; control messages are sent with MSG_DONTWAIT
+ * and anything a client attaches to its messages is closed unread.
+ */
+#define _GNU_SOURCE
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "channel.h"
+#include "shm_control.h"
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77 /* Linux 6.5 */
+#endif
+
+#define DRAIN_MAX 256
+
+static int srv_listen(const char *path, const struct vos__listen_opts *o,
+		      int *lfd, char *why, size_t whylen)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char dir[sizeof(sun.sun_path)], *slash;
+	mode_t old;
+	int fd, probe, err;
+
+	if (strlen(path) >= sizeof(sun.sun_path) || !*path) {
+		snprintf(why, whylen, "socket path '%s' is empty or too long",
+			 path);
+		return -EINVAL;
+	}
+	strcpy(sun.sun_path, path);
+	strcpy(dir, path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		mkdir(dir, 0755); /* /run/virtuos on first start */
+	}
+	/* a live daemon on the path: refuse; a stale socket: replace */
+	probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (probe >= 0 && connect(probe, (struct sockaddr *)&sun,
+				  sizeof(sun)) == 0) {
+		close(probe);
+		snprintf(why, whylen, "another daemon is serving %s", path);
+		return -EADDRINUSE;
+	}
+	if (probe >= 0)
+		close(probe);
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		goto sys;
+	/* created owner-only, then given its mode: never more open than
+	 * asked, not even for a moment */
+	old = umask(0177);
+	err = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (err < 0 || (o->gid >= 0 && chown(path, (uid_t)-1,
+					     (gid_t)o->gid) < 0) ||
+	    chmod(path, o->mode) < 0 || listen(fd, (int)o->backlog) < 0)
+		goto sys;
+	*lfd = fd;
+	return 0;
+sys:
+	err = -errno;
+	snprintf(why, whylen, "cannot listen on %s: %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+static void srv_unlisten(const char *path, int lfd)
+{
+	close(lfd);
+	unlink(path);
+}
+
+static int srv_accept(int lfd)
+{
+	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+	return fd < 0 ? -errno : fd;
+}
+
+/* The effective capabilities of the process behind pidfd, from
+ * /proc/PID/status, if it is still that process when we are done. */
+static bool caps_of(int pidfd, uint64_t *caps)
+{
+	char path[64], line[256];
+	long pid = -1;
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Pid: %ld", &pid) == 1)
+			break;
+	fclose(f);
+	if (pid <= 0)
+		return false; /* gone, or in a pid namespace we cannot see */
+	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %" SCNx64, caps) == 1) {
+			found = true;
+			break;
+		}
+	fclose(f);
+	/* still alive now, so the pid was not reused while we read */
+	return found && syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0;
+}
+
+static int srv_cred(int conn, struct vos__cred *c)
+{
+	struct ucred uc;
+	socklen_t l = sizeof(uc);
+
+	memset(c, 0, sizeof(*c));
+	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &uc, &l) < 0)
+		return -errno;
+	c->pid = uc.pid;
+	c->uid = uc.uid;
+	c->gid = uc.gid;
+	l = sizeof(c->groups);
+	if (getsockopt(conn, SOL_SOCKET, SO_PEERGROUPS, c->groups, &l) == 0)
+		c->ngroups = (int)(l / sizeof(gid_t));
+	else
+		c->ngroups = 0; /* more than fit: the primary group only */
+	c->caps = c->uid == 0 ? ~(uint64_t)0 : 0;
+	c->caps_known = false;
+	return 0;
+}
+
+static int srv_caps(int conn, struct vos__cred *c)
+{
+	socklen_t l;
+	int pidfd = -1;
+	uint64_t caps;
+
+	l = sizeof(pidfd);
+	if (getsockopt(conn, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &l) < 0)
+		return -errno;
+	if (pidfd < 0)
+		return -ESRCH;
+	if (caps_of(pidfd, &caps)) {
+		c->caps = caps;
+		c->caps_known = true;
+	}
+	close(pidfd);
+	return c->caps_known ? 0 : -ESRCH;
+}
+
+static int srv_recv(int conn, void *buf, uint32_t cap)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * VOS__SHM_MAX_FDS)];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { buf, cap };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+			    .msg_control = u.buf,
+			    .msg_controllen = sizeof(u.buf) };
+	ssize_t n = recvmsg(conn, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+	if (n < 0)
+		return -errno;
+	/* clients send no fds: whatever came is closed unread */
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+			for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) /
+					       sizeof(int); i++) {
+				int fd;
+
+				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int),
+				       sizeof(fd));
+				close(fd);
+			}
+	if (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
+		return -EBADMSG;
+	return (int)n;
+}
+
+static int srv_send(int conn, const void *buf, uint32_t len)
+{
+	ssize_t n = send(conn, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EMSGSIZE;
+}
+
+static void offer_close(struct vos__offer *o)
+{
+	if (o->map)
+		munmap(o->map, o->size);
+	if (o->priv >= 0)
+		close(o->priv);
+	for (int i = 0; i < 2; i++)
+		if (o->give[i] >= 0)
+			close(o->give[i]);
+	o->map = NULL;
+	o->priv = o->wait_fd = o->give[0] = o->give[1] = -1;
+}
+
+static int srv_make_offer(uint64_t size, struct vos__offer *o)
+{
+	int memfd, sv[2], err;
+
+	o->map = NULL;
+	o->size = size;
+	o->priv = o->wait_fd = o->give[0] = o->give[1] = -1;
+	memfd = memfd_create("vos-region", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (memfd < 0)
+		return -errno;
+	o->give[0] = memfd;
+	if (ftruncate(memfd, (off_t)size) < 0)
+		goto sys;
+	o->map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	if (o->map == MAP_FAILED) {
+		o->map = NULL;
+		goto sys;
+	}
+	/* from here on nobody can change its size, nor add seals */
+	if (fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+		  F_SEAL_SEAL) < 0)
+		goto sys;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		       0, sv) < 0)
+		goto sys;
+	o->priv = o->wait_fd = sv[0];
+	o->give[1] = sv[1];
+	return 0;
+sys:
+	err = -errno;
+	offer_close(o);
+	return err;
+}
+
+static int srv_send_offer(int conn, const void *reply, uint32_t len,
+			  struct vos__offer *o)
+{
+	ssize_t n;
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 2)];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { (void *)(uintptr_t)reply, len };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+			    .msg_control = u.buf,
+			    .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *c;
+
+	memset(&u, 0, sizeof(u));
+	c = CMSG_FIRSTHDR(&m);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int) * 2);
+	memcpy(CMSG_DATA(c), o->give, sizeof(int) * 2);
+	n = sendmsg(conn, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n < 0)
+		return -errno;
+	/* the client holds them now (or nobody does) */
+	close(o->give[0]);
+	close(o->give[1]);
+	o->give[0] = o->give[1] = -1;
+	return (size_t)n == len ? 0 : -EMSGSIZE;
+}
+
+static void srv_notify(const struct vos__offer *o)
+{
+	char one = 1;
+
+	if (send(o->priv, &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		/* EAGAIN: rung already; EPIPE: the client is gone, which its
+		 * control socket tells the listener */
+	}
+}
+
+static int srv_drain(const struct vos__offer *o)
+{
+	char buf[64];
+
+	for (int i = 0; i < DRAIN_MAX; i++) {
+		ssize_t n = recv(o->priv, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (n > 0)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		return -ECONNRESET; /* hung up, or shut its end down */
+	}
+	return 0;
+}
+
+const struct vos__chan_server vos__shm_server = {
+	.name = "shm",
+	.listen = srv_listen,
+	.unlisten = srv_unlisten,
+	.accept = srv_accept,
+	.cred = srv_cred,
+	.caps = srv_caps,
+	.recv = srv_recv,
+	.send = srv_send,
+	.make_offer = srv_make_offer,
+	.send_offer = srv_send_offer,
+	.notify = srv_notify,
+	.drain = srv_drain,
+	.withdraw = offer_close,
+};
