@@ -153,8 +153,8 @@ struct vos_wire_msghdr {
 enum vos_wire_msg_type {
 	VOS_WIRE_MSG_ATTACH = 1,       /* client -> service */
 	VOS_WIRE_MSG_ATTACH_REPLY = 2, /* + the region and the doorbell (shm:
-	                                * SCM_RIGHTS, a sealed memfd and a
-	                                * SOCK_SEQPACKET socket) */
+	                                * SCM_RIGHTS, a sealed memfd and one
+	                                * end of a SOCK_STREAM socket pair) */
 	VOS_WIRE_MSG_DETACH = 3,       /* client -> service; no reply */
 	VOS_WIRE_MSG_GROW = 4,         /* grow the data area */
 	VOS_WIRE_MSG_CLONE_FDS = 5,    /* a forked child takes a copy of its

@@ -6,7 +6,7 @@
  * (the layout, the rings, the ordering, encoding and decoding, failure)
  * is the wire component's, the same for every channel.
  *
- *   transports/shm   a sealed memfd, a SOCK_SEQPACKET doorbell pair, a
+ *   transports/shm   a sealed memfd, a SOCK_STREAM doorbell pair, a
  *                    SOCK_SEQPACKET control socket (SCM_RIGHTS)
  *   transports/xen   grant references, event channels, xenstore (to come)
  *

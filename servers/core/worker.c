@@ -196,6 +196,19 @@ static void client_broken(struct srv_client *c, const char *why)
 	shutdown(c->conn, SHUT_RDWR);
 }
 
+/* The client's doorbell hung up: it exited (its control connection is
+ * closing too) or shut its end down.  Take no more of its requests and
+ * make sure the listener sees it go. */
+static void client_gone(struct srv_client *c)
+{
+	if (c->broken)
+		return;
+	c->broken = true;
+	srv_log(2, "client %llu (pid %d): its doorbell hung up",
+		(unsigned long long)c->id, (int)c->cred.pid);
+	shutdown(c->conn, SHUT_RDWR);
+}
+
 static int map_one(struct srv_client *c, bool at, int32_t *fd, int32_t *held)
 {
 	int real;
@@ -408,9 +421,9 @@ static unsigned handle(struct srv_worker *w, const struct vos_cqe *e, int n)
 
 			c->poll_armed = false;
 			/* a client that closed or shut down its doorbell is
-			 * gone or hostile: either way, drop it */
+			 * gone (or hostile): either way, drop it */
 			if (srv.chan->drain(&c->offer) < 0 && !c->cancelling)
-				client_broken(c, "its doorbell hung up");
+				client_gone(c);
 		} else {
 			srv_finish(w, (struct srv_req *)(uintptr_t)ud, e[i].res);
 		}

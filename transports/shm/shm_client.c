@@ -4,11 +4,11 @@
  * the ring itself is the wire component's generic client (ring_client.h).
  *
  * Attaching: connect to the daemon's SOCK_SEQPACKET socket, send ATTACH,
- * receive the region (a memfd) and our end of a doorbell (a
- * SOCK_SEQPACKET socket pair) with SCM_RIGHTS.  Both are checked before
+ * receive the region (a memfd) and our end of a doorbell (a Unix
+ * SOCK_STREAM socket pair) with SCM_RIGHTS.  Both are checked before
  * use: the memfd must be a regular file of exactly the announced size,
  * sealed against shrinking and growing (so the daemon cannot make us
- * fault on the mapping), and the doorbell a Unix SOCK_SEQPACKET socket.
+ * fault on the mapping), and the doorbell a Unix SOCK_STREAM socket.
  * A doorbell ring is one byte sent with MSG_DONTWAIT: it never blocks,
  * whatever anyone did to the socket's flags, and a full doorbell means
  * it has been rung already.  The daemon's death shows as the doorbell's
@@ -96,7 +96,7 @@ static int check_region(int fd, uint64_t size)
 	return 0;
 }
 
-/* The doorbell: a Unix SOCK_SEQPACKET socket. */
+/* The doorbell: a Unix SOCK_STREAM socket. */
 static int check_bell(int fd)
 {
 	struct stat st;
@@ -106,7 +106,7 @@ static int check_bell(int fd)
 	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode) ||
 	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l) < 0 ||
 	    getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &l2) < 0 ||
-	    type != SOCK_SEQPACKET || domain != AF_UNIX)
+	    type != SOCK_STREAM || domain != AF_UNIX)
 		return -EBADMSG;
 	return 0;
 }
@@ -186,7 +186,7 @@ static int ch_attach(void *priv, const struct vos_wire_attach *a,
 	    check_bell(fds[1]) < 0) {
 		vos__log(VOS__LOG_ERROR, "shm: %s handed over a region that is "
 			 "not a sealed memfd of the size it said, or a doorbell "
-			 "that is not a SOCK_SEQPACKET socket: refused",
+			 "that is not a SOCK_STREAM socket: refused",
 			 c->path);
 		goto fail_fds;
 	}
@@ -238,6 +238,8 @@ static int drain_bell(int fd)
 	for (int i = 0; i < DRAIN_MAX; i++) {
 		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 
+		if (n > 0 && (size_t)n < sizeof(buf))
+			return 0; /* a stream: less than asked is all there was */
 		if (n > 0)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))

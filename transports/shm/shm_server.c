@@ -251,7 +251,7 @@ static int srv_make_offer(uint64_t size, struct vos__offer *o)
 	if (fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
 		  F_SEAL_SEAL) < 0)
 		goto sys;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 		       0, sv) < 0)
 		goto sys;
 	o->priv = o->wait_fd = sv[0];
@@ -310,6 +310,8 @@ static int srv_drain(const struct vos__offer *o)
 	for (int i = 0; i < DRAIN_MAX; i++) {
 		ssize_t n = recv(o->priv, buf, sizeof(buf), MSG_DONTWAIT);
 
+		if (n > 0 && (size_t)n < sizeof(buf))
+			return 0; /* a stream: less than asked is all there was */
 		if (n > 0)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
