@@ -114,25 +114,20 @@ status=1
 if [ -d "$top/_build/werror" ]; then install_check; status=$?; fi
 record "install check" "$status" /dev/null 0
 
-# Fuzz every decoder of what the other side writes: the core's bookkeeping
-# against a hostile transport (60 s, from the seed corpus), the service's
-# ring-entry decoder, the client's result and header decoders, and the
-# control-channel decoder (30 s each).  A crash, a sanitizer report or an
-# invariant's abort fails the run.
-echo "=== fuzz (60 s + 3 x 30 s)"
+# Fuzz every decoder of what the other side writes (`make fuzz`): the
+# core's bookkeeping against a hostile transport (60 s), the service's
+# request decoder, the client's result and header decoders, the control
+# channel, and both ends' ring logic against a peer writing anywhere
+# (30 s each).  A crash, a sanitizer report or an invariant's abort fails
+# the run.
+echo "=== fuzz (60 s + 4 x 30 s)"
 if configure_build fuzz CC=clang --enable-fuzz --enable-werror --disable-shared; then
-	fz=$top/_build/fuzz
-	for target in core:60 server_decode:30 client_result:30 control_msg:30; do
+	for target in core:60 server_decode:30 client_result:30 control_msg:30 ring:30; do
 		name=${target%%:*}
-		mkdir -p "$fz/corpus-$name"
-		seeds=()
-		[ -d "$top/fuzz/corpus/$name" ] && seeds=("$top/fuzz/corpus/$name")
-		(cd "$fz" && "./fuzz/fuzz_$name" -max_total_time="${target#*:}" \
-			-max_len=8192 -artifact_prefix="$fz/$name-" \
-			-print_final_stats=1 "corpus-$name" "${seeds[@]}" \
-			>"$fz/fuzz-$name.log" 2>&1)
-		record "fuzz_$name" $? "$fz/fuzz-$name.log" 40
-		echo "fuzz_$name: $(grep -E "^Done" "$fz/fuzz-$name.log")"
+		(cd "$top/_build/fuzz" && make -s fuzz FUZZ_TARGETS="$name" \
+			FUZZ_TIME="${target#*:}" >"$top/_build/fuzz/make-fuzz-$name.log" 2>&1)
+		record "fuzz_$name" $? "$top/_build/fuzz/make-fuzz-$name.log" 40
+		cat "$top/_build/fuzz/make-fuzz-$name.log"
 	done
 fi
 

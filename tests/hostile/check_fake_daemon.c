@@ -1,22 +1,659 @@
-/* check_fake_daemon.c - placeholder (being written) */
+/*
+ * check_fake_daemon.c - a fake daemon against a real client: the client
+ * end of the boundary (libvirtuos/wire/ring_client.c over the shm
+ * channel) must hold against a service that lies, changes what it shared,
+ * hands over the wrong things or stops answering.  The library treats the
+ * service as possibly byzantine: whatever the fake does, the program gets
+ * results or errors within a bound, never a crash, a hang or a leak.
+ *
+ * The fake runs in a child process (fake()), speaks the control protocol
+ * by hand, makes the region itself and answers requests with a minimal
+ * loop (NOP and everything else: 0), misbehaving as its mode says.  The
+ * victim is this process, with the public API on transport "shm".
+ */
+#define _GNU_SOURCE
 #include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <dirent.h>
+#include <unistd.h>
+#include <virtuos/virtuos.h>
+
+#include "control.h"
 #include "raw.h"
 
-START_TEST(placeholder)
+enum mode {
+	M_GOOD,         /* behaves (the baseline) */
+	M_UNSEALED,     /* the memfd has no seals */
+	M_SHRINKABLE,   /* sealed against growing only */
+	M_WRONG_SIZE,   /* memfd larger than the region it announces */
+	M_BELL_EVENTFD, /* hands an eventfd as the doorbell */
+	M_BELL_DGRAM,   /* a datagram socket as the doorbell */
+	M_EXTRA_FDS,    /* four fds instead of two */
+	M_EPOCH,        /* reply and header disagree on the epoch */
+	M_HUGE,         /* announces a 64 GiB region */
+	M_FLIP,         /* rewrites the header's geometry all the time */
+	M_SILENT,       /* attaches, then never answers */
+	M_BLOCKING_BELL,/* keeps the client's doorbell end: blocking, full */
+	M_GARBAGE,      /* completions with random tags and results */
+	M_INDEX,        /* publishes an impossible completion index */
+	M_HANGUP,       /* answers a few, then closes everything mid-call */
+	M_LIES,         /* results beyond what was asked */
+};
+
+static char work[64], sockpath[100];
+static pid_t fake_pid;
+static int attaches_fd = -1; /* the fake reports each attach here */
+
+static void fail_exit(const char *what)
 {
-	ck_assert_int_eq(1, 1);
+	fprintf(stderr, "fake: %s: %s\n", what, strerror(errno));
+	_exit(3);
+}
+
+struct fake_ring {
+	uint8_t *map;
+	struct vos__geom g;
+	uint32_t sq_head, cq_tail;
+	int bell;
+	enum mode mode;
+	atomic_bool stop;
+};
+
+/* M_FLIP: rewrite the geometry fields between sane and absurd values. */
+static void *flipper(void *arg)
+{
+	struct fake_ring *f = arg;
+	volatile struct vos_wire_header *h = (void *)f->map;
+	uint64_t i = 0;
+
+	while (!atomic_load(&f->stop)) {
+		bool odd = ++i & 1;
+
+		h->data_off = odd ? ((uint64_t)1 << 36) : f->g.data_off;
+		h->sq_entries = odd ? 1u << 30 : f->g.entries;
+		h->slot_size = odd ? 16 : f->g.slot_size;
+		h->region_size = odd ? (uint64_t)-1 : f->g.size;
+		h->cq_off = odd ? 0xffffff00u : f->g.cq_off;
+	}
+	return NULL;
+}
+
+static uint64_t rng = 88172645463325252ull;
+static uint64_t rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+/* Answer requests until the client goes (or forever, if silent). */
+static void serve(struct fake_ring *f)
+{
+	struct vos_wire_header *h = (void *)f->map;
+	struct vos_wire_req *sq = (void *)(f->map + f->g.sq_off);
+	struct vos_wire_cqe *cq = (void *)(f->map + f->g.cq_off);
+	unsigned answered = 0;
+
+	for (;;) {
+		struct pollfd p = { f->bell, POLLIN, 0 };
+		uint32_t tail = __atomic_load_n(&h->sq_tail, __ATOMIC_ACQUIRE);
+		char buf[64];
+
+		while (f->sq_head != tail) {
+			struct vos_wire_req w = sq[f->sq_head++ & (f->g.entries - 1)];
+			struct vos_wire_cqe e = { w.tag, 0, 0, 0, 0 };
+
+			if (f->mode == M_FLIP && answered++ == 0) {
+				/* flip from the first call on: the client
+				 * checked a sane header at attach, and must
+				 * never look at it again */
+				pthread_t t;
+
+				pthread_create(&t, NULL, flipper, f);
+			}
+			if (f->mode == M_HANGUP && ++answered > 3)
+				_exit(0); /* everything closes mid-call */
+			if (f->mode == M_GARBAGE) {
+				e.tag = rnd() % 4 ? rnd() % 8 : rnd();
+				e.res = (int64_t)rnd();
+			}
+			if (f->mode == M_LIES)
+				e.res = w.op == VOS_OP_OPENAT ? (1 << 21) + 5 :
+					(int64_t)w.len + 1 + (int64_t)(rnd() % 100);
+			cq[f->cq_tail++ & (f->g.entries - 1)] = e;
+			if (f->mode == M_INDEX)
+				f->cq_tail += 1000;
+		}
+		__atomic_store_n(&h->sq_head, f->sq_head, __ATOMIC_RELEASE);
+		__atomic_store_n(&h->cq_tail, f->cq_tail, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&h->client_flags, __ATOMIC_SEQ_CST) &
+		    VOS_WIRE_CLIENT_NEED_WAKEUP)
+			send(f->bell, "x", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+		__atomic_fetch_or(&h->server_flags, VOS_WIRE_SERVER_NEED_WAKEUP,
+				  __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&h->sq_tail, __ATOMIC_SEQ_CST) == f->sq_head &&
+		    poll(&p, 1, 10000) > 0 &&
+		    recv(f->bell, buf, sizeof(buf), MSG_DONTWAIT) == 0)
+			_exit(0); /* the client hung up */
+		__atomic_fetch_and(&h->server_flags,
+				   ~VOS_WIRE_SERVER_NEED_WAKEUP,
+				   __ATOMIC_RELAXED);
+	}
+}
+
+/* One client: its ATTACH, a region and a doorbell as the mode says. */
+static void fake_client(int conn, enum mode mode)
+{
+	union {
+		struct vos_wire_msg h;
+		char b[VOS_WIRE_MSG_MAX];
+	} m;
+	struct vos_wire_attach a;
+	struct vos_wire_attach_reply rep = { 0 };
+	struct vos_wire_header hdr;
+	struct fake_ring f = { .mode = mode };
+	char msg[VOS_WIRE_MSG_MAX];
+	int fds[4], nfds = 2, memfd, sv[2], n, seals;
+	uint64_t size;
+
+	n = (int)recv(conn, m.b, sizeof(m.b), 0);
+	if (n < (int)(sizeof(m.h) + sizeof(a)) ||
+	    m.h.type != VOS_WIRE_MSG_ATTACH)
+		_exit(4);
+	memcpy(&a, m.b + sizeof(m.h), sizeof(a));
+	if (!vos__geom_make(a.sq_entries, a.slot_size, &f.g))
+		_exit(5);
+	size = f.g.size;
+	memfd = memfd_create("fake-region", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (memfd < 0 ||
+	    ftruncate(memfd, (off_t)(mode == M_WRONG_SIZE ? size + 4096 : size)) < 0)
+		fail_exit("memfd");
+	f.map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	if (f.map == MAP_FAILED)
+		fail_exit("mmap");
+	vos__header_make(&f.g, 0x1234, &hdr);
+	memcpy(f.map, &hdr, sizeof(hdr));
+	seals = mode == M_UNSEALED ? 0 : mode == M_SHRINKABLE ? F_SEAL_GROW :
+		F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+	if (seals && fcntl(memfd, F_ADD_SEALS, seals) < 0)
+		fail_exit("seals");
+	if (socketpair(AF_UNIX, (mode == M_BELL_DGRAM ? SOCK_DGRAM : SOCK_STREAM) |
+		       SOCK_CLOEXEC, 0, sv) < 0)
+		fail_exit("socketpair");
+	f.bell = sv[0];
+	fds[0] = memfd;
+	fds[1] = mode == M_BELL_EVENTFD ? eventfd(0, EFD_CLOEXEC) : sv[1];
+	if (mode == M_EXTRA_FDS) {
+		fds[2] = dup(sv[1]);
+		fds[3] = dup(memfd);
+		nfds = 4;
+	}
+	rep.region_size = mode == M_HUGE ? (uint64_t)64 << 30 : size;
+	rep.epoch = mode == M_EPOCH ? 0x4321 : 0x1234;
+	n = vos__ctl_frame(msg, sizeof(msg), VOS_WIRE_MSG_ATTACH_REPLY, 0, &rep,
+			   sizeof(rep));
+	{
+		union {
+			char buf[CMSG_SPACE(sizeof(int) * 4)];
+			struct cmsghdr align;
+		} u;
+		struct iovec iov = { msg, (size_t)n };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+				     .msg_control = u.buf,
+				     .msg_controllen = CMSG_SPACE(sizeof(int) * nfds) };
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
+		memset(&u, 0, sizeof(u));
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+		if (sendmsg(conn, &mh, MSG_NOSIGNAL) != n)
+			_exit(6);
+	}
+	if (mode == M_BLOCKING_BELL) {
+		/* the client's end is one open file description: make it
+		 * blocking under the client, and fill what the client would
+		 * read, then never read what it sends */
+		int fl = fcntl(sv[1], F_GETFL);
+
+		fcntl(sv[1], F_SETFL, fl & ~O_NONBLOCK);
+		while (send(sv[0], "x", 1, MSG_DONTWAIT) == 1)
+			;
+	} else {
+		close(sv[1]);
+	}
+	/* the seals hold against their maker too */
+	if (seals & F_SEAL_SHRINK && ftruncate(memfd, 0) == 0)
+		_exit(7);
+	if (write(attaches_fd, "a", 1) != 1)
+		_exit(8);
+	if (mode == M_SILENT || mode == M_BLOCKING_BELL) {
+		/* asleep for good: every request of the client rings the
+		 * doorbell; nothing is ever answered; wait for the client to
+		 * leave */
+		struct vos_wire_header *h = (void *)f.map;
+		char c;
+
+		__atomic_store_n(&h->server_flags, VOS_WIRE_SERVER_NEED_WAKEUP,
+				 __ATOMIC_SEQ_CST);
+		while (recv(conn, &c, 1, 0) > 0)
+			;
+		_exit(0);
+	}
+	serve(&f);
+}
+
+/* The fake daemon: accepts clients one after another, forever (the test
+ * kills it). */
+static void fake(int lfd, enum mode mode)
+{
+	for (;;) {
+		int conn = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		pid_t p;
+
+		if (conn < 0)
+			_exit(2);
+		p = fork();
+		if (p == 0) {
+			close(lfd);
+			fake_client(conn, mode);
+			_exit(0);
+		}
+		close(conn);
+	}
+}
+
+static int fake_attaches_pipe[2];
+
+static void start_fake(enum mode mode)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int lfd;
+
+	if (!work[0]) {
+		const char *t = getenv("TMPDIR");
+
+		snprintf(work, sizeof(work), "%s/vos-fake-XXXXXX",
+			 t && *t ? t : "/tmp");
+		ck_assert_ptr_nonnull(mkdtemp(work));
+	}
+	snprintf(sockpath, sizeof(sockpath), "%s/fake%d.sock", work, (int)mode);
+	unlink(sockpath);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sockpath);
+	lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(lfd, 0);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	ck_assert_int_eq(listen(lfd, 16), 0);
+	ck_assert_int_eq(pipe2(fake_attaches_pipe, O_CLOEXEC), 0);
+	fake_pid = fork();
+	ck_assert_int_ge(fake_pid, 0);
+	if (fake_pid == 0) {
+		signal(SIGCHLD, SIG_IGN); /* its children reap themselves */
+		close(fake_attaches_pipe[0]);
+		attaches_fd = fake_attaches_pipe[1];
+		fake(lfd, mode);
+		_exit(0);
+	}
+	close(lfd);
+	close(fake_attaches_pipe[1]);
+}
+
+static void stop_fake(void)
+{
+	int st;
+
+	if (fake_pid > 0) {
+		kill(-fake_pid, SIGKILL);
+		kill(fake_pid, SIGKILL);
+		waitpid(fake_pid, &st, 0);
+	}
+	fake_pid = 0;
+	close(fake_attaches_pipe[0]);
+	unlink(sockpath);
+}
+
+/* How many attaches the fake has completed (waits up to ms for at least
+ * want). */
+static int attaches(int want, int ms)
+{
+	static int seen;
+	int64_t end = raw_now_ms() + ms;
+	char c;
+
+	while (seen < want && raw_now_ms() < end) {
+		struct pollfd p = { fake_attaches_pipe[0], POLLIN, 0 };
+
+		if (poll(&p, 1, (int)(end - raw_now_ms())) > 0 &&
+		    read(fake_attaches_pipe[0], &c, 1) == 1)
+			seen++;
+	}
+	return seen;
+}
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+static struct vos_ctx *victim(int64_t deadline_ns, bool lazy, int *err)
+{
+	struct vos_config cfg;
+	struct vos_ctx *ctx = NULL;
+	char opts[200];
+
+	vos_config_init(&cfg);
+	snprintf(opts, sizeof(opts), "path=%s%s", sockpath,
+		 lazy ? ",lazy=1" : "");
+	cfg.transport = "shm";
+	cfg.options = opts;
+	cfg.deadline_ns = deadline_ns;
+	*err = vos_ctx_create(&cfg, &ctx);
+	return ctx;
+}
+
+/* ---- refused at attach ------------------------------------------------- */
+
+START_TEST(refuses_bad_offers)
+{
+	static const struct {
+		enum mode m;
+		const char *what;
+	} bad[] = {
+		{ M_UNSEALED, "memfd without seals" },
+		{ M_SHRINKABLE, "memfd that may shrink" },
+		{ M_WRONG_SIZE, "memfd larger than announced" },
+		{ M_BELL_EVENTFD, "an eventfd for a doorbell" },
+		{ M_BELL_DGRAM, "a datagram socket for a doorbell" },
+		{ M_EXTRA_FDS, "four fds for two" },
+		{ M_EPOCH, "epochs that disagree" },
+		{ M_HUGE, "a 64 GiB region" },
+	};
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct vos_ctx *ctx;
+		int err, base;
+
+		start_fake(bad[i].m);
+		base = count_fds();
+		ctx = victim(0, false, &err);
+		ck_assert_msg(err == -EBADMSG && !ctx, "%s: %d", bad[i].what,
+			      err);
+		ck_assert_msg(count_fds() == base, "%s: fds %d -> %d",
+			      bad[i].what, base, count_fds());
+		printf("refused: %s (fds %d -> %d)\n", bad[i].what, base,
+		       count_fds());
+		stop_fake();
+	}
+	rmdir(work);
+}
+END_TEST
+
+/* ---- a header rewritten under the client ----------------------------- */
+
+START_TEST(header_flipped_after_attach)
+{
+	struct vos_ctx *ctx;
+	char path[64], buf[300];
+	int err, ok = 0, fd;
+
+	start_fake(M_FLIP);
+	/* it may catch the header mid-flip (refused) or sane (accepted);
+	 * either way nothing it writes later reaches past the region */
+	for (int tries = 0; tries < 50 && !ok; tries++) {
+		ctx = victim(0, false, &err);
+		if (!ctx) {
+			ck_assert_int_eq(err, -EBADMSG);
+			continue;
+		}
+		ok = 1;
+		for (int i = 0; i < 2000; i++) {
+			memset(path, 'p', sizeof(path) - 1);
+			path[sizeof(path) - 1] = '\0';
+			fd = vos_openat(ctx, AT_FDCWD, path, O_RDONLY, 0);
+			ck_assert_int_ge(fd, 0); /* the fake says fd 0 */
+			ck_assert_int_eq(vos_pwrite(ctx, fd, buf, sizeof(buf),
+						    0), 0);
+			ck_assert_int_eq(vos_nop(ctx), 0);
+		}
+		vos_ctx_destroy(ctx);
+	}
+	ck_assert_msg(ok, "never attached while the header flipped");
+	printf("header flipping under 6000 calls: no fault, every result "
+	       "what the fake answered\n");
+	stop_fake();
+	rmdir(work);
+}
+END_TEST
+
+/* ---- a service that stops answering ---------------------------------- */
+
+START_TEST(silent_service_deadlines)
+{
+	struct vos_ctx *ctx;
+	struct vos_req r;
+	struct vos_cqe c;
+	int64_t t0, dt, dt_call;
+	int err;
+
+	start_fake(M_SILENT);
+	/* no deadline: a bounded wait says -ETIME, no hang */
+	ctx = victim(0, false, &err);
+	ck_assert_int_eq(err, 0);
+	vos_prep_nop(&r);
+	r.user_data = 1;
+	ck_assert_int_eq(vos_submit(ctx, &r, 1), 1);
+	ck_assert_int_eq(vos_wait(ctx, &c, 1, 1, 100000000), -ETIME);
+	/* a per-call deadline: -ETIMEDOUT, and the ring is given up (the
+	 * earlier NOP fails with it) */
+	vos_prep_nop(&r);
+	r.user_data = 2;
+	r.deadline_ms = 150;
+	t0 = raw_now_ms();
+	ck_assert_int_eq(vos_submit(ctx, &r, 1), 1);
+	ck_assert_int_eq(vos_wait(ctx, &c, 1, 1, -1), 1);
+	dt = raw_now_ms() - t0;
+	ck_assert_msg(c.user_data == 1 || c.user_data == 2, "%llu",
+		      (unsigned long long)c.user_data);
+	{
+		struct vos_cqe c2;
+
+		ck_assert_int_eq(vos_wait(ctx, &c2, 1, 1, 1000000000), 1);
+		if (c.user_data == 1)
+			c = c2;
+	}
+	ck_assert_int_eq(c.res, -ETIMEDOUT);
+	ck_assert_msg(dt >= 140 && dt < 1000, "deadline 150 ms, took %lld",
+		      (long long)dt);
+	dt_call = dt;
+	/* the next call attaches afresh */
+	ck_assert_int_eq(attaches(1, 1000), 1);
+	vos_prep_nop(&r);
+	r.deadline_ms = 100;
+	ck_assert_int_eq(vos_submit(ctx, &r, 1), 1);
+	ck_assert_int_eq(vos_wait(ctx, &c, 1, 1, -1), 1);
+	ck_assert_int_eq(c.res, -ETIMEDOUT);
+	ck_assert_int_eq(attaches(2, 2000), 2);
+	vos_ctx_destroy(ctx);
+	/* a context deadline covers the blocking wrappers */
+	ctx = victim(200000000, false, &err);
+	ck_assert_int_eq(err, 0);
+	t0 = raw_now_ms();
+	ck_assert_int_eq(vos_nop(ctx), -ETIMEDOUT);
+	dt = raw_now_ms() - t0;
+	ck_assert_msg(dt >= 190 && dt < 1000, "took %lld", (long long)dt);
+	/* VOS_NO_DEADLINE opts one call out */
+	vos_prep_nop(&r);
+	r.deadline_ms = VOS_NO_DEADLINE;
+	ck_assert_int_eq(vos_submit(ctx, &r, 1), 1);
+	ck_assert_int_eq(vos_wait(ctx, &c, 1, 1, 300000000), -ETIME);
+	vos_ctx_destroy(ctx);
+	printf("silent service: per-call deadline 150 ms -> -ETIMEDOUT after "
+	       "%lld ms; context deadline 200 ms -> -ETIMEDOUT after %lld ms; "
+	       "no wait without a bound\n", (long long)dt_call, (long long)dt);
+	stop_fake();
+	rmdir(work);
+}
+END_TEST
+
+/* ---- a doorbell made blocking and full under the client -------------- */
+
+START_TEST(blocking_full_doorbell)
+{
+	struct vos_ctx *ctx;
+	struct vos_req r[64];
+	int64_t t0, worst = 0;
+	int err;
+
+	start_fake(M_BLOCKING_BELL);
+	ctx = victim(0, false, &err);
+	ck_assert_int_eq(err, 0);
+	ck_assert_int_eq(attaches(1, 2000), 1);
+	/* the fake sleeps (NEED_WAKEUP) and never drains: every submit rings
+	 * a full doorbell whose description is blocking */
+	for (int i = 0; i < 64; i++) {
+		vos_prep_nop(&r[i]);
+		r[i].user_data = (uint64_t)i;
+	}
+	for (int i = 0; i < 64; i++) {
+		int64_t dt;
+
+		t0 = raw_now_ms();
+		ck_assert_int_eq(vos_submit(ctx, &r[i], 1), 1);
+		dt = raw_now_ms() - t0;
+		worst = dt > worst ? dt : worst;
+	}
+	ck_assert_msg(worst < 1000, "a submit took %lld ms", (long long)worst);
+	printf("blocking, full doorbell: 64 submits, the slowest %lld ms\n",
+	       (long long)worst);
+	vos_ctx_destroy(ctx);
+	stop_fake();
+	rmdir(work);
+}
+END_TEST
+
+/* ---- garbage, lies, impossible indices, hang-ups ---------------------- */
+
+static void calls_fail_cleanly(enum mode mode, const char *what)
+{
+	struct vos_ctx *ctx;
+	char buf[100];
+	int err, bad = 0, fd;
+	int64_t worst = 0;
+
+	start_fake(mode);
+	ctx = victim(0, true, &err);
+	ck_assert_int_eq(err, 0);
+	for (int i = 0; i < 100; i++) {
+		int64_t t0 = raw_now_ms(), dt;
+		int64_t res;
+
+		fd = vos_openat(ctx, AT_FDCWD, "f", O_RDONLY, 0);
+		res = fd < 0 ? fd : vos_pread(ctx, fd, buf, sizeof(buf), 0);
+		dt = raw_now_ms() - t0;
+		worst = dt > worst ? dt : worst;
+		/* either an honest answer or an error; a count beyond what
+		 * was asked never reaches the program */
+		ck_assert_msg(res <= (int64_t)sizeof(buf), "%s: res %lld",
+			      what, (long long)res);
+		if (res < 0) {
+			ck_assert_msg(res == -EIO || res == -ECONNRESET ||
+				      res == -EBADF, "%s: %lld", what,
+				      (long long)res);
+			bad++;
+		}
+	}
+	ck_assert_msg(worst < 5000, "%s: a call took %lld ms", what,
+		      (long long)worst);
+	ck_assert_int_gt(bad, 0);
+	printf("%s: %d of 100 calls failed cleanly, the slowest %lld ms\n",
+	       what, bad, (long long)worst);
+	vos_ctx_destroy(ctx);
+	stop_fake();
+	rmdir(work);
+}
+
+START_TEST(garbage_completions)
+{
+	calls_fail_cleanly(M_GARBAGE, "garbage completions");
+}
+END_TEST
+
+START_TEST(results_beyond_asked)
+{
+	calls_fail_cleanly(M_LIES, "results beyond what was asked");
+}
+END_TEST
+
+START_TEST(impossible_completion_index)
+{
+	calls_fail_cleanly(M_INDEX, "impossible completion index");
+}
+END_TEST
+
+START_TEST(hangup_mid_call)
+{
+	calls_fail_cleanly(M_HANGUP, "hang-up mid-call");
+}
+END_TEST
+
+/* ---- the control: a well-behaved fake works --------------------------- */
+
+START_TEST(good_fake_works)
+{
+	struct vos_ctx *ctx;
+	int err;
+
+	start_fake(M_GOOD);
+	ctx = victim(0, false, &err);
+	ck_assert_int_eq(err, 0);
+	for (int i = 0; i < 100; i++)
+		ck_assert_int_eq(vos_nop(ctx), 0);
+	vos_ctx_destroy(ctx);
+	stop_fake();
+	rmdir(work);
 }
 END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("check_fake_daemon");
-	TCase *t = tcase_create("all");
+	Suite *s = suite_create("fake daemon");
+	TCase *t = tcase_create("client end");
 	SRunner *sr;
 	int failed;
 
-	tcase_add_test(t, placeholder);
+	signal(SIGPIPE, SIG_IGN);
+	tcase_set_timeout(t, 120);
+	tcase_add_test(t, good_fake_works);
+	tcase_add_test(t, refuses_bad_offers);
+	tcase_add_test(t, header_flipped_after_attach);
+	tcase_add_test(t, silent_service_deadlines);
+	tcase_add_test(t, blocking_full_doorbell);
+	tcase_add_test(t, garbage_completions);
+	tcase_add_test(t, results_beyond_asked);
+	tcase_add_test(t, impossible_completion_index);
+	tcase_add_test(t, hangup_mid_call);
 	suite_add_tcase(s, t);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
