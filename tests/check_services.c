@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -1219,6 +1220,65 @@ START_TEST(vosctl_list_and_clear)
 }
 END_TEST
 
+/* ---- waiting on two services at once ---------------------------------- */
+
+/* With calls in flight at netd and at stord, a wait blocks in one ppoll
+ * over both services' doorbells: it neither wakes up in time slices nor
+ * misses the completion that comes from either. */
+START_TEST(router_waits_in_one_poll)
+{
+	struct vos_ctx *ctx;
+	struct vos_req r[2];
+	struct vos_cqe c;
+	struct rusage before, after;
+	char fifo[400], buf[8], nb[8];
+	int l, s, a, ffd, wfd;
+	long switches;
+	int64_t t0, dt;
+
+	setup_both();
+	ctx = ctx_routed();
+	tcp_pair(ctx, &l, &s, &a);
+	path_in(fifo, sizeof(fifo), "fifo");
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	wfd = open(fifo, O_RDWR | O_CLOEXEC); /* keeps the open below quick */
+	ck_assert_int_ge(wfd, 0);
+	ffd = vos_openat(ctx, AT_FDCWD, fifo, O_RDONLY, 0);
+	ck_assert_int_ge(ffd, 0);
+	/* a recv at netd and a read at stord, neither with data */
+	vos_prep_recv(&r[0], a, buf, sizeof(buf), 0);
+	r[0].user_data = 1;
+	vos_prep_read(&r[1], ffd, nb, sizeof(nb));
+	r[1].user_data = 2;
+	ck_assert_int_eq(vos_submit(ctx, r, 2), 2);
+	getrusage(RUSAGE_THREAD, &before);
+	ck_assert_int_eq(vos_wait(ctx, &c, 1, 1, 500000000), -ETIME);
+	getrusage(RUSAGE_THREAD, &after);
+	switches = after.ru_nvcsw - before.ru_nvcsw;
+	/* slices of 50 us growing to 2 ms would make hundreds */
+	ck_assert_msg(switches < 20, "%ld voluntary switches in a 500 ms wait",
+		      switches);
+	/* data at stord's end: its completion wakes the wait at once */
+	t0 = td_now_ms();
+	ck_assert_int_eq(write(wfd, "S", 1), 1);
+	ck_assert_int_eq(vos_wait(ctx, &c, 1, 1, 5000000000LL), 1);
+	dt = td_now_ms() - t0;
+	ck_assert_int_eq(c.user_data, 2);
+	ck_assert_int_eq(c.res, 1);
+	/* and then netd's */
+	ck_assert_int_eq(vos_send(ctx, s, "N", 1, 0), 1);
+	ck_assert_int_eq(vos_wait(ctx, &c, 1, 1, 5000000000LL), 1);
+	ck_assert_int_eq(c.user_data, 1);
+	ck_assert_int_eq(c.res, 1);
+	printf("waiting on netd and stord: %ld voluntary switches in 500 ms; "
+	       "stord's completion after %lld ms\n", switches, (long long)dt);
+	close(wfd);
+	vos_close(ctx, ffd);
+	vos_ctx_destroy(ctx);
+	teardown_both();
+}
+END_TEST
+
 static Suite *services_suite(void)
 {
 	Suite *s = suite_create("services");
@@ -1235,6 +1295,7 @@ static Suite *services_suite(void)
 	tcase_add_test(f, daemon_help_config_flags);
 	tcase_add_test(f, vosctl_list_and_clear);
 	tcase_add_test(f, fork_child_attaches_afresh);
+	tcase_add_test(f, router_waits_in_one_poll);
 	tcase_add_test(c, stord_confinement);
 	tcase_add_test(c, stord_permissions);
 	tcase_add_test(x, inflight_bound_two_clients);
