@@ -221,7 +221,8 @@ int vos__wire_encode(const struct vos_req *r, int32_t fd, int32_t fd2,
 	w->arg = r->arg;
 	w->fd2 = fd2;
 	w->tag = tag;
-	if (vos__op_makes_fd(r) && (d->flags & VOS__OPF_NEWFD_DUP))
+	if ((d->flags & VOS__OPF_NEWFD_DUP) &&
+	    (r->op_flags == F_DUPFD || r->op_flags == F_DUPFD_CLOEXEC))
 		w->arg = 0; /* F_DUPFD: the service picks its own number */
 
 	switch (d->addr) {

@@ -93,6 +93,21 @@ static inline bool vos__op_has(unsigned op, uint16_t flag)
 /* Whether a successful r returns a new file descriptor. */
 bool vos__op_makes_fd(const struct vos_req *r);
 
+/* Whether the op moves data through buffers of the caller's (read, write,
+ * their p- and v- forms, send, recv, sendmsg, recvmsg): what its argument
+ * kind says. */
+static inline bool vos__op_moves_data(unsigned op)
+{
+	uint8_t a;
+
+	if (op >= VOS_OP__COUNT)
+		return false;
+	a = vos__opdefs[op].addr;
+	return a == VOS__ARG_BUF_IN || a == VOS__ARG_BUF_OUT ||
+	       a == VOS__ARG_IOV_IN || a == VOS__ARG_IOV_OUT ||
+	       a == VOS__ARG_MSG_IN || a == VOS__ARG_MSG_OUT;
+}
+
 /* A socket call (it fails with -ECONNRESET, not -EIO, when its service
  * dies). */
 static inline bool vos__op_is_socket(unsigned op)

@@ -177,17 +177,6 @@ static int submit_aio(struct compat_be *c, const struct vos_req *r)
 	return 0;
 }
 
-static bool is_stream_io(uint8_t op)
-{
-	switch (op) {
-	case VOS_OP_READ: case VOS_OP_WRITE: case VOS_OP_READV:
-	case VOS_OP_WRITEV: case VOS_OP_SEND: case VOS_OP_RECV:
-	case VOS_OP_SENDMSG: case VOS_OP_RECVMSG:
-		return true;
-	}
-	return false;
-}
-
 static int c_submit(void *priv, const struct vos_req *r, uint8_t fdc)
 {
 	struct compat_be *c = priv;
@@ -216,7 +205,8 @@ static int c_submit(void *priv, const struct vos_req *r, uint8_t fdc)
 		park(c, r, PARK_POOL, POLLIN, 0);
 		return 0;
 	}
-	if (kind == VOS__FD_STREAM && is_stream_io(r->op)) {
+	/* data on a stream (at an offset the call itself says -ESPIPE) */
+	if (kind == VOS__FD_STREAM && vos__op_moves_data(r->op)) {
 		bool rd = vos__op_is_read(r->op);
 		uint8_t no_nowait = rd ? VOS__FDC_NO_NOWAIT_RD
 				       : VOS__FDC_NO_NOWAIT_WR;

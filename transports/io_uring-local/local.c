@@ -222,8 +222,8 @@ static void submit_one(struct vos__local *l, const struct vos_req *r)
 
 static bool single_buffer_rw(uint8_t op)
 {
-	return op == VOS_OP_READ || op == VOS_OP_WRITE || op == VOS_OP_PREAD ||
-	       op == VOS_OP_PWRITE;
+	/* file data through one buffer: read, write, pread, pwrite */
+	return vos__op_has(op, VOS__OPF_RW) && !vos__op_has(op, VOS__OPF_IOVEC);
 }
 
 /* Does b continue a, on the same file, in the same direction? */
