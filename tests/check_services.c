@@ -1279,6 +1279,63 @@ START_TEST(router_waits_in_one_poll)
 }
 END_TEST
 
+/* A socket closed with SO_LINGER set and data its peer will not take:
+ * close(2) would wait for the linger time.  It must not wait on a worker
+ * that serves other clients. */
+START_TEST(linger_close_does_not_block_worker)
+{
+	const char *one_worker[] = { "--workers", "1", NULL };
+	struct vos_ctx *a, *b;
+	struct sockaddr_in sin;
+	struct linger lg = { 1, 30 };
+	static char junk[65536];
+	int l, s, peer, n;
+	int64_t t0, worst = 0;
+
+	make_work();
+	write_routes();
+	start_netd(one_worker);
+	a = ctx_routed();
+	b = ctx_routed();
+	/* the peer is a plain socket of this process that never reads */
+	l = listener(a, &sin);
+	s = vos_socket(a, AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(s, 0);
+	ck_assert_int_eq(vos_connect(a, s, (struct sockaddr *)&sin,
+				     sizeof(sin)), 0);
+	peer = vos_accept(a, l, NULL, NULL, 0);
+	ck_assert_int_ge(peer, 0);
+	/* fill both buffers: the rest of what it sends cannot be acked */
+	do
+		n = (int)vos_send(a, s, junk, sizeof(junk), MSG_DONTWAIT);
+	while (n > 0);
+	ck_assert_int_eq(n, -EAGAIN);
+	ck_assert_int_eq(vos_setsockopt(a, s, SOL_SOCKET, SO_LINGER, &lg,
+					sizeof(lg)), 0);
+	t0 = td_now_ms();
+	ck_assert_int_eq(vos_close(a, s), 0);
+	ck_assert_msg(td_now_ms() - t0 < 1000, "close took %lld ms",
+		      (long long)(td_now_ms() - t0));
+	/* the one worker keeps serving the other client */
+	for (int i = 0; i < 200; i++) {
+		int64_t t = td_now_ms();
+
+		ck_assert_int_eq(vos_nop(b), 0);
+		worst = td_now_ms() - t > worst ? td_now_ms() - t : worst;
+	}
+	ck_assert_msg(worst < 1000, "a round trip took %lld ms",
+		      (long long)worst);
+	printf("close with SO_LINGER 30 s and unsent data: returned at once; "
+	       "the other client's slowest round trip %lld ms\n",
+	       (long long)worst);
+	vos_close(a, peer);
+	vos_close(a, l);
+	vos_ctx_destroy(a);
+	vos_ctx_destroy(b);
+	ck_assert_int_eq(td_stop(&netd), 0);
+}
+END_TEST
+
 static Suite *services_suite(void)
 {
 	Suite *s = suite_create("services");
@@ -1296,6 +1353,7 @@ static Suite *services_suite(void)
 	tcase_add_test(f, vosctl_list_and_clear);
 	tcase_add_test(f, fork_child_attaches_afresh);
 	tcase_add_test(f, router_waits_in_one_poll);
+	tcase_add_test(f, linger_close_does_not_block_worker);
 	tcase_add_test(c, stord_confinement);
 	tcase_add_test(c, stord_permissions);
 	tcase_add_test(x, inflight_bound_two_clients);

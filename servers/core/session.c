@@ -94,13 +94,33 @@ fail:
 	return NULL;
 }
 
+/* Close a real fd without blocking the worker: a socket with SO_LINGER
+ * and a timeout would make close(2) wait up to that long, so lingering is
+ * turned off first; the connection then closes in the background, as it
+ * does when a process exits (the kernel ignores SO_LINGER then too). */
+static void close_real(const struct srv_fd *f)
+{
+	if (f->socket) {
+		struct linger l;
+		socklen_t n = sizeof(l);
+
+		if (getsockopt(f->real, SOL_SOCKET, SO_LINGER, &l, &n) == 0 &&
+		    l.l_onoff && l.l_linger > 0) {
+			l.l_onoff = 0;
+			l.l_linger = 0;
+			setsockopt(f->real, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+		}
+	}
+	close(f->real);
+}
+
 /* Release everything.  The worker calls this once no request of c runs
  * (in the engine, on a timer, on the slow pool). */
 void srv_client_free(struct srv_client *c)
 {
 	for (uint32_t i = 0; c->fds && i < c->nfds_cap; i++)
 		if (c->fds[i].real >= 0) {
-			close(c->fds[i].real);
+			close_real(&c->fds[i]);
 			srv_give(&c->uid->fds);
 		}
 	srv.chan->withdraw(&c->offer);
@@ -160,7 +180,7 @@ void srv_fd_put(struct srv_client *c, int32_t idx)
 		return;
 	f = &c->fds[idx];
 	if (--f->refs == 0) {
-		close(f->real);
+		close_real(f);
 		srv_give(&c->uid->fds);
 		f->real = -1;
 		f->open = false;
