@@ -1336,6 +1336,58 @@ START_TEST(linger_close_does_not_block_worker)
 }
 END_TEST
 
+/* O_NONBLOCK belongs to the open file description: cleared through a dup,
+ * it is cleared for the original too.  The daemon's engine must not go on
+ * treating the original as non-blocking (a recv on it would then block a
+ * worker that serves other clients). */
+START_TEST(nonblock_cleared_through_a_dup)
+{
+	const char *one_worker[] = { "--workers", "1", NULL };
+	struct vos_ctx *a, *b;
+	struct vos_req r;
+	struct vos_cqe c;
+	char buf[8];
+	int l, s, peer, d;
+	int64_t worst = 0;
+
+	make_work();
+	write_routes();
+	start_netd(one_worker);
+	a = ctx_routed();
+	b = ctx_routed();
+	tcp_pair(a, &l, &s, &peer);
+	ck_assert_int_eq(vos_fcntl(a, s, F_SETFL, O_NONBLOCK), 0);
+	ck_assert_int_eq(vos_recv(a, s, buf, sizeof(buf), 0), -EAGAIN);
+	d = vos_fcntl(a, s, F_DUPFD, 0);
+	ck_assert_int_ge(d, 0);
+	ck_assert_int_eq(vos_fcntl(a, d, F_SETFL, 0), 0); /* both blocking */
+	ck_assert_int_eq(vos_fcntl(a, s, F_GETFL, 0) & O_NONBLOCK, 0);
+	/* a recv on the original now waits for data, as recv(2) would */
+	vos_prep_recv(&r, s, buf, sizeof(buf), 0);
+	r.user_data = 7;
+	ck_assert_int_eq(vos_submit(a, &r, 1), 1);
+	ck_assert_int_eq(vos_wait(a, &c, 1, 1, 200000000), -ETIME);
+	/* and the one worker serves the other client meanwhile */
+	for (int i = 0; i < 200; i++) {
+		int64_t t = td_now_ms();
+
+		ck_assert_int_eq(vos_nop(b), 0);
+		worst = td_now_ms() - t > worst ? td_now_ms() - t : worst;
+	}
+	ck_assert_msg(worst < 1000, "a round trip took %lld ms",
+		      (long long)worst);
+	ck_assert_int_eq(vos_send(a, peer, "x", 1, 0), 1);
+	ck_assert_int_eq(vos_wait(a, &c, 1, 1, 5000000000LL), 1);
+	ck_assert_int_eq(c.res, 1);
+	printf("O_NONBLOCK cleared through a dup: the recv on the original "
+	       "waited for data; the other client's slowest round trip %lld "
+	       "ms\n", (long long)worst);
+	vos_ctx_destroy(a);
+	vos_ctx_destroy(b);
+	ck_assert_int_eq(td_stop(&netd), 0);
+}
+END_TEST
+
 static Suite *services_suite(void)
 {
 	Suite *s = suite_create("services");
@@ -1354,6 +1406,7 @@ static Suite *services_suite(void)
 	tcase_add_test(f, fork_child_attaches_afresh);
 	tcase_add_test(f, router_waits_in_one_poll);
 	tcase_add_test(f, linger_close_does_not_block_worker);
+	tcase_add_test(f, nonblock_cleared_through_a_dup);
 	tcase_add_test(c, stord_confinement);
 	tcase_add_test(c, stord_permissions);
 	tcase_add_test(x, inflight_bound_two_clients);

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <fcntl.h>
+#include <sys/ioctl.h>
 
 #include "opdef.h"
 
@@ -97,6 +98,12 @@ bool vos__op_makes_fd(const struct vos_req *r)
 		return true;
 	return (d->flags & VOS__OPF_NEWFD_DUP) &&
 	       (r->op_flags == F_DUPFD || r->op_flags == F_DUPFD_CLOEXEC);
+}
+
+bool vos__op_sets_fl(const struct vos_req *r)
+{
+	return (r->op == VOS_OP_FCNTL && r->op_flags == F_SETFL) ||
+	       (r->op == VOS_OP_IOCTL && r->op_flags == (uint32_t)FIONBIO);
 }
 
 const char *vos_op_name(unsigned op)

@@ -93,6 +93,11 @@ static inline bool vos__op_has(unsigned op, uint16_t flag)
 /* Whether a successful r returns a new file descriptor. */
 bool vos__op_makes_fd(const struct vos_req *r);
 
+/* Whether r changes its file's status flags (O_NONBLOCK...): fcntl
+ * F_SETFL, ioctl FIONBIO.  They belong to the open file description, so
+ * every fd that shares it (dups) changes too. */
+bool vos__op_sets_fl(const struct vos_req *r);
+
 /* Whether the op moves data through buffers of the caller's (read, write,
  * their p- and v- forms, send, recv, sendmsg, recvmsg): what its argument
  * kind says. */

@@ -166,6 +166,7 @@ struct srv_fd {
 	bool open;
 	bool socket;
 	int family, type; /* sockets: for the policy */
+	uint32_t desc;    /* its open file description: dups share it */
 };
 
 struct srv_client {
@@ -187,6 +188,7 @@ struct srv_client {
 	uint32_t nfds_cap;
 	uint32_t nfds_open;
 	uint32_t fd_hint;        /* lowest index that may be free */
+	uint32_t desc_seq;       /* names open file descriptions */
 
 	struct srv_worker *w;
 	bool poll_armed;         /* an engine poll watches the doorbell */

@@ -156,7 +156,8 @@ int srv_fd_install(struct srv_client *c, int real, bool socket)
 	}
 	if (!srv_take(&c->uid->fds, srv.cfg.max_fds_uid))
 		return -EMFILE;
-	c->fds[i] = (struct srv_fd){ real, 1, true, socket, 0, 0 };
+	c->fds[i] = (struct srv_fd){ real, 1, true, socket, 0, 0,
+				     ++c->desc_seq };
 	c->fd_hint = i + 1;
 	c->nfds_open++;
 	return (int)i;

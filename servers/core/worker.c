@@ -147,10 +147,20 @@ void srv_finish(struct srv_worker *w, struct srv_req *q, int64_t res)
 				c->fds[idx].family = c->fds[q->fdi].family;
 				c->fds[idx].type = c->fds[q->fdi].type;
 			}
+			if (q->fdi >= 0 && vos__op_has(q->op, VOS__OPF_NEWFD_DUP))
+				c->fds[idx].desc = c->fds[q->fdi].desc;
 			if (srv.svc->fd_made)
 				srv.svc->fd_made(c, q, idx);
 		}
 		res = idx;
+	} else if (res >= 0 && q->fdi >= 0 && vos__op_sets_fl(&q->d.r)) {
+		/* O_NONBLOCK changed for every dup of that file: the engine
+		 * must not route their calls by what it knew (it forgot the
+		 * one the call named itself) */
+		for (uint32_t i = 0; i < c->nfds_cap; i++)
+			if (c->fds[i].real >= 0 && (int32_t)i != q->fdi &&
+			    c->fds[i].desc == c->fds[q->fdi].desc)
+				vos_fd_forget(w->eng, c->fds[i].real);
 	}
 	srv_fd_put(c, q->fdi);
 	srv_fd_put(c, q->fdi2);

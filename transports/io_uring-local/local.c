@@ -113,19 +113,8 @@ static void run_inline(struct vos__local *l, const struct vos_req *r)
 	uint32_t tag = (uint32_t)r->user_data;
 	int64_t res;
 
-	switch (r->op) {
-	case VOS_OP_CLOSE:
+	if (r->op == VOS_OP_CLOSE || vos__op_sets_fl(r))
 		vos__fdclass_forget(&l->fdc, r->fd);
-		break;
-	case VOS_OP_FCNTL:
-		if (r->op_flags == F_SETFL)
-			vos__fdclass_forget(&l->fdc, r->fd);
-		break;
-	case VOS_OP_IOCTL:
-		if (r->op_flags == FIONBIO)
-			vos__fdclass_forget(&l->fdc, r->fd);
-		break;
-	}
 	res = vos__exec(r, false);
 	vos__local_complete(l, tag, res);
 }
