@@ -18,6 +18,9 @@
 #define SUBMIT_BATCH 32
 /* While spinning, read the clock once per this many polls. */
 #define SPIN_CLOCK_EVERY 16
+/* A request past its deadline is cancelled; if it has not completed this
+ * much later, its transport is asked to fail it (expire_one()). */
+#define DEADLINE_GRACE_NS 200000000
 
 static inline uint32_t pend_count(const struct vos__impl *impl)
 {
@@ -60,8 +63,11 @@ static inline uint32_t tag_take(struct vos__impl *impl, uint64_t user_data,
 	s->expired = false;
 	s->deadline = 0;
 	if (deadline_ms != VOS_NO_DEADLINE && (deadline_ms || impl->deadline_ns)) {
-		s->deadline = vos__now_ns() + (deadline_ms ?
-			      (int64_t)deadline_ms * 1000000 : impl->deadline_ns);
+		int64_t now = vos__now_ns();
+		int64_t d = deadline_ms ? (int64_t)deadline_ms * 1000000
+					: impl->deadline_ns;
+
+		s->deadline = d > INT64_MAX - now ? INT64_MAX : now + d;
 		if (impl->ndeadlines++ == 0 || s->deadline < impl->next_deadline)
 			impl->next_deadline = s->deadline;
 	}
@@ -80,7 +86,7 @@ void vos__complete(struct vos_transport_host *host, uint64_t tag, int64_t res)
 		return;
 	}
 	slot = &impl->slots[tag];
-	if (slot->expired && res == -ECANCELED)
+	if (slot->expired && (res == -ECANCELED || res == -EINTR))
 		res = -ETIMEDOUT; /* the core cancelled it at its deadline */
 	switch (slot->state) {
 	case VOS__SLOT_ASYNC:
@@ -176,28 +182,35 @@ static bool cancel_internal(struct vos__impl *impl, uint32_t tag)
 	return flush(impl, &c, 1) == 1;
 }
 
-/* The request with tag t ran past its deadline: the transport fails it
- * (-ETIMEDOUT; a ring transport gives its peer up), or, if it cannot, the
- * core cancels it and reports -ETIMEDOUT if the cancel wins.  false if
- * nothing could be done now (no room for the cancel). */
-static bool expire_one(struct vos__impl *impl, uint32_t t)
+/*
+ * The request with tag t ran past its deadline.  First the core cancels
+ * it, as any transport can: a live service answers at once, and the
+ * request reports -ETIMEDOUT if the cancel wins (or its real result if it
+ * finished first).  If it has still not completed DEADLINE_GRACE_NS
+ * later, the transport's expire() fails it with -ETIMEDOUT; a ring
+ * transport then gives its service up, since a service that answers
+ * neither the call nor its cancel has stopped answering.  false if
+ * nothing could be done now (no room for the cancel): try again soon.
+ */
+static bool expire_one(struct vos__impl *impl, uint32_t t, int64_t now)
 {
 	struct vos__slot *s = &impl->slots[t];
-	int64_t d = s->deadline;
-	int ret;
 
+	if (!s->expired) {
+		s->expired = true; /* before: the cancel may complete it now */
+		if (!cancel_internal(impl, t)) {
+			s->expired = false;
+			return false;
+		}
+		if (s->state != VOS__SLOT_FREE)
+			s->deadline = now + DEADLINE_GRACE_NS;
+		return true;
+	}
 	s->deadline = 0;
 	impl->ndeadlines--;
-	s->expired = true;
-	ret = impl->ops->expire ? impl->ops->expire(impl->priv, t)
-				: -EOPNOTSUPP;
-	if (ret != -EOPNOTSUPP || cancel_internal(impl, t))
-		return true;
-	if (s->state != VOS__SLOT_FREE) { /* again later */
-		s->deadline = d;
-		impl->ndeadlines++;
-	}
-	return false;
+	if (impl->ops->expire)
+		impl->ops->expire(impl->priv, t);
+	return true;
 }
 
 /* Expire what is past its deadline; recompute the soonest deadline. */
@@ -219,8 +232,11 @@ static void expire_due(struct vos__impl *impl)
 			next = s->deadline < next ? s->deadline : next;
 			continue;
 		}
-		if (!expire_one(impl, t) && now + 1000000 < next)
+		if (!expire_one(impl, t, now) && now + 1000000 < next)
 			next = now + 1000000; /* try again in 1 ms */
+		else if (s->state != VOS__SLOT_FREE && s->deadline &&
+			 s->deadline < next)
+			next = s->deadline; /* its grace */
 	}
 	impl->next_deadline = next;
 }

@@ -335,10 +335,12 @@ static int wait_sliced(struct router *rt, int64_t timeout_ns)
 				t = left < t ? left : t;
 			}
 			r = rt->svc[i].ops->wait(rt->svc[i].priv, t);
-			if (r > 0 || (r < 0 && r != -ETIME && r != -EAGAIN))
+			if (r > 0)
 				return r + router_reap(rt);
 			if (router_reap(rt) > 0)
 				return 1;
+			if (r < 0 && r != -ETIME && r != -EAGAIN)
+				return r; /* -EINTR, or the service's error */
 		}
 		slice = slice * 2 > SLICE_MAX_NS ? SLICE_MAX_NS : slice * 2;
 	}

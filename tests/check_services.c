@@ -1388,6 +1388,48 @@ START_TEST(nonblock_cleared_through_a_dup)
 }
 END_TEST
 
+/* A deadline on one call to a live service: the call is cancelled and
+ * says -ETIMEDOUT; the service answered the cancel, so it is not given up:
+ * the program's other calls and fds there go on. */
+START_TEST(deadline_on_a_live_service)
+{
+	struct vos_ctx *ctx;
+	struct vos_req r;
+	struct vos_cqe c;
+	char buf[8];
+	int l, s, a;
+	int64_t t0, dt;
+
+	setup_both();
+	ctx = ctx_routed();
+	tcp_pair(ctx, &l, &s, &a);
+	vos_prep_recv(&r, a, buf, sizeof(buf), 0);
+	r.user_data = 9;
+	r.deadline_ms = 100;
+	t0 = td_now_ms();
+	ck_assert_int_eq(vos_submit(ctx, &r, 1), 1);
+	ck_assert_int_eq(vos_wait(ctx, &c, 1, 1, 5000000000LL), 1);
+	dt = td_now_ms() - t0;
+	ck_assert_int_eq(c.user_data, 9);
+	ck_assert_int_eq(c.res, -ETIMEDOUT);
+	ck_assert_msg(dt >= 95 && dt < 1000, "took %lld ms", (long long)dt);
+	/* the same fds still work: netd was not given up */
+	ck_assert_int_eq(vos_send(ctx, s, "hi", 2, 0), 2);
+	ck_assert_int_eq(vos_recv(ctx, a, buf, 2, MSG_WAITALL), 2);
+	ck_assert_int_eq(memcmp(buf, "hi", 2), 0);
+	/* a call that finishes in time is not touched by its deadline */
+	vos_prep_nop(&r);
+	r.deadline_ms = 1000;
+	ck_assert_int_eq(vos_submit(ctx, &r, 1), 1);
+	ck_assert_int_eq(vos_wait(ctx, &c, 1, 1, 5000000000LL), 1);
+	ck_assert_int_eq(c.res, 0);
+	printf("deadline 100 ms on a recv at a live netd: -ETIMEDOUT after "
+	       "%lld ms, the service kept\n", (long long)dt);
+	vos_ctx_destroy(ctx);
+	teardown_both();
+}
+END_TEST
+
 static Suite *services_suite(void)
 {
 	Suite *s = suite_create("services");
@@ -1407,6 +1449,7 @@ static Suite *services_suite(void)
 	tcase_add_test(f, router_waits_in_one_poll);
 	tcase_add_test(f, linger_close_does_not_block_worker);
 	tcase_add_test(f, nonblock_cleared_through_a_dup);
+	tcase_add_test(f, deadline_on_a_live_service);
 	tcase_add_test(c, stord_confinement);
 	tcase_add_test(c, stord_permissions);
 	tcase_add_test(x, inflight_bound_two_clients);

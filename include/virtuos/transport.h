@@ -115,12 +115,12 @@ struct vos_transport_ops {
 	void (*woke)(void *priv);
 
 	/* The request with this tag ran past its deadline (vos_req's
-	 * deadline_ms, or the context's).  The transport completes it with
-	 * -ETIMEDOUT (a ring transport also declares its peer failed: the
-	 * other requests in flight there fail as if it had died).  Returns
-	 * 0, -ENOENT (not in flight), or -EOPNOTSUPP (NULL works too): the
-	 * core then cancels the request and reports -ETIMEDOUT for it if the
-	 * cancel wins. */
+	 * deadline_ms, or the context's) and the core's cancel of it has not
+	 * been answered either, 200 ms later.  The transport completes it
+	 * with -ETIMEDOUT (a ring transport also declares its peer failed:
+	 * the other requests in flight there fail as if it had died).
+	 * Returns 0, -ENOENT (not in flight), or -EOPNOTSUPP (NULL works
+	 * too: the request then completes whenever it does). */
 	int (*expire)(void *priv, uint64_t tag);
 };
 

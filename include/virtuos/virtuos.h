@@ -140,10 +140,11 @@ struct vos_config {
 	uint32_t flags;         /* reserved, 0 */
 	uint32_t reserved;
 	/* Since 0.2 (a config of the 0.1 size is still accepted):
-	 * every call must complete within deadline_ns, or it completes
-	 * with -ETIMEDOUT; through a service, the service is then taken
-	 * for dead (its other calls fail, the next call that makes an fd
-	 * attaches again), so a service that stops answering cannot make a
+	 * every call must complete within deadline_ns, or it is cancelled
+	 * and completes with -ETIMEDOUT.  Through a service that answers
+	 * neither the call nor its cancel within 200 ms more, the service
+	 * is given up (its other calls fail, the next call that makes an fd
+	 * attaches again): a service that stops answering cannot make a
 	 * program wait forever.  0: none (the default: a recv may wait for
 	 * its peer as long as the peer takes).  A request's deadline_ms
 	 * overrides it. */

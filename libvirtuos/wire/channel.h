@@ -77,8 +77,9 @@ struct vos__cred {
 	gid_t gid;
 	int ngroups;          /* supplementary groups, or 0 if more than fit */
 	gid_t groups[VOS__CRED_MAX_GROUPS];
-	uint64_t caps;        /* effective capabilities (1 << CAP_x) */
-	bool caps_known;      /* false: caps is a guess from the uid */
+	uint64_t caps;        /* capabilities it may use (1 << CAP_x): from
+	                       * the uid (root: all), never from the
+	                       * process, which may exec since */
 };
 
 /* How the service's endpoint is made. */
@@ -108,13 +109,9 @@ struct vos__chan_server {
 	/* Take a new control connection (non-blocking): its fd, or -errno
 	 * (-EAGAIN: none). */
 	int (*accept)(int lfd);
-	/* Who is on the other end of conn: pid, uid, gid, groups (cheap;
-	 * caps guessed from the uid). */
+	/* Who is on the other end of conn, as the kernel recorded it when
+	 * it connected: pid, uid, gid, groups, capabilities by uid. */
 	int (*cred)(int conn, struct vos__cred *c);
-	/* Learn the client's real effective capabilities into c (costs a
-	 * few system calls: done once, at attach).  0, or -errno (the guess
-	 * stays). */
-	int (*caps)(int conn, struct vos__cred *c);
 	/* One control message from conn into buf (anything attached is
 	 * refused): its length, 0 at end, -EAGAIN, -EBADMSG, -errno.  Never
 	 * blocks. */

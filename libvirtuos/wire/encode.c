@@ -150,6 +150,8 @@ static int put_opt_out(struct cursor *c, const struct vos_req *r,
 	int ret;
 
 	memcpy(&in, (const void *)(uintptr_t)r->addr2, sizeof(in));
+	if (!r->addr && in)
+		return -EFAULT; /* no buffer for the value: the kernel says so */
 	in = in > OPT_MAX ? OPT_MAX : in;
 	ret = put(c, &in, sizeof(in), 4, &w->addr2);
 	if (ret == 0)
@@ -344,8 +346,9 @@ static int64_t msg_back(const struct vos_req *r, const struct vos_wire_req *w,
 	uint32_t body = name + ADDR_MAX;
 	uint32_t sent = w->addr_len - (uint32_t)sizeof(h) - ADDR_MAX;
 
-	if ((uint64_t)res > sent)
-		return -EIO;
+	if ((uint64_t)res > sent && (in || !(r->op_flags & MSG_TRUNC)))
+		return -EIO; /* more than was there (MSG_TRUNC: a recvmsg may
+			      * say a datagram's whole length) */
 	if (in)
 		return res;
 	if (!vos__peer_read(data, w->addr, &h, sizeof(h)) ||
@@ -358,7 +361,7 @@ static int64_t msg_back(const struct vos_req *r, const struct vos_wire_req *w,
 		m->msg_namelen = h.name_len;
 	}
 	scatter(data, body, m->msg_iov, (uint32_t)m->msg_iovlen,
-		(uint64_t)res);
+		(uint64_t)res < sent ? (uint64_t)res : sent);
 	m->msg_flags = (int)h.msg_flags;
 	m->msg_controllen = 0;
 	return res;
@@ -375,10 +378,12 @@ int64_t vos__wire_result(const struct vos_req *r, const struct vos_wire_req *w,
 		return res;
 	switch (d->addr) {
 	case VOS__ARG_BUF_OUT:
-		if (res > w->len)
+		/* with MSG_TRUNC, recv says a datagram's whole length */
+		if (res > w->len && !(r->op == VOS_OP_RECV &&
+				      (r->op_flags & MSG_TRUNC)))
 			return -EIO;
 		vos__peer_read(data, w->addr, (void *)(uintptr_t)r->addr,
-			       (size_t)res);
+			       (size_t)(res < w->len ? res : w->len));
 		break;
 	case VOS__ARG_IOV_OUT:
 		if (res > w->len)

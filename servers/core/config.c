@@ -101,6 +101,8 @@ static int apply(const char *key, const char *val)
 		return number(key, val, 1, 1024, &c->max_slow);
 	if (strcmp(key, "max-slow-uid") == 0)
 		return number(key, val, 1, 1024, &c->max_slow_uid);
+	if (strcmp(key, "max-region-mib-uid") == 0)
+		return number(key, val, 1, 1u << 22, &c->max_region_mib_uid);
 	if (strcmp(key, "socket-mode") == 0) {
 		char *e;
 		unsigned long v = strtoul(val, &e, 8);
@@ -237,6 +239,8 @@ void srv_usage(FILE *out)
 		"                        opening a FIFO (default 16)\n"
 		"      --max-slow N      such calls running per client (default 2)\n"
 		"      --max-slow-uid N  ... per uid (default 4)\n"
+		"      --max-region-mib-uid N  shared memory of one uid's clients,\n"
+		"                        MiB (default 1024)\n"
 		"      --max-entries N   largest ring a client may ask for (4096)\n"
 		"      --max-slot BYTES  largest data slot per request (1048576)\n"
 		"      --engine OPTS     io_uring-local options for the executor,\n"
@@ -285,6 +289,14 @@ void srv_config_limits(void)
 		c->max_fds = 1;
 	if (c->max_fds_uid < c->max_fds)
 		c->max_fds_uid = c->max_fds;
+	/* all clients together: what the limit leaves after the daemon's
+	 * own (two per client, the pending connections, engines, pools) */
+	{
+		uint64_t own = 2ull * c->max_clients + c->max_pending + 256;
+
+		srv.max_fds_total = nofile > own + 64 ? (unsigned)(nofile - own)
+						      : nofile / 2;
+	}
 }
 
 /* 0: go on; 1: exit 0 (help/version printed); -1: exit 2. */
@@ -308,6 +320,7 @@ int srv_config_parse(int argc, char **argv)
 	c->slow_threads = 16;
 	c->max_slow = 2;
 	c->max_slow_uid = 4;
+	c->max_region_mib_uid = 1024;
 	c->socket_mode = 0666;
 	c->max_entries = VOS_WIRE_MAX_ENTRIES;
 	c->max_slot = VOS_WIRE_MAX_SLOT;

@@ -129,11 +129,18 @@ static void reply_text(int fd, int32_t status, const char *fmt, ...)
 	send_msg(fd, VOS_WIRE_MSG_REPLY, status, buf, (uint32_t)n + 1);
 }
 
+/* The report vosctl shows.  Anyone may ask (the socket is open to every
+ * client), so each sees the summary and its own uid's clients; root and
+ * the daemon's own uid see every client. */
 static void stats(int fd)
 {
 	char buf[VOS_WIRE_MSG_MAX - sizeof(struct vos_wire_msg)];
+	struct vos__cred who;
+	bool all;
 	size_t len = 0;
 
+	all = srv.chan->cred(fd, &who) == 0 &&
+	      (who.uid == 0 || who.uid == geteuid());
 	len += (size_t)snprintf(buf, sizeof(buf),
 				"service %s pid %d epoch %08x workers %u "
 				"clients %u pending %u socket %s\n",
@@ -144,6 +151,8 @@ static void stats(int fd)
 	for (unsigned i = 0; i < srv.nreg && len < sizeof(buf) - 1; i++) {
 		struct srv_client *c = srv.reg[i];
 
+		if (!all && c->cred.uid != who.uid)
+			continue;
 		len += (size_t)snprintf(buf + len, sizeof(buf) - len,
 			"client %llu pid %d uid %d gid %d inflight %u "
 			"done %llu\n", (unsigned long long)c->id,
@@ -231,8 +240,6 @@ static void attach(struct conn *k, const struct vos_wire_msg *h,
 		return;
 	}
 	err = srv.chan->cred(k->fd, &cred);
-	if (err == 0 && srv.chan->caps)
-		srv.chan->caps(k->fd, &cred); /* else the guess stays */
 	c = err < 0 ? NULL : srv_client_new(k->fd, &cred, u, &a, &err, why,
 					    sizeof(why));
 	if (!c) {
@@ -473,9 +480,15 @@ int srv_main(const struct srv_service *svc, int argc, char **argv)
 		return 1;
 	}
 	if (srv.cfg.pidfile[0]) {
-		FILE *f = fopen(srv.cfg.pidfile, "w");
+		/* 0644 whatever the umask (stord's is 0): only the daemon
+		 * writes it */
+		char line[32];
+		int n = snprintf(line, sizeof(line), "%d\n", (int)getpid());
+		int fd = open(srv.cfg.pidfile, O_WRONLY | O_CREAT | O_TRUNC |
+			      O_NOFOLLOW | O_CLOEXEC, 0644);
 
-		if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f)) {
+		if (fd < 0 || fchmod(fd, 0644) < 0 ||
+		    write(fd, line, (size_t)n) != n || close(fd) < 0) {
 			srv_log(0, "cannot write %s", srv.cfg.pidfile);
 			return 1;
 		}
@@ -503,11 +516,12 @@ int srv_main(const struct srv_service *svc, int argc, char **argv)
 		return 1;
 	srv_log(1, "serving on %s (mode %04o; %u workers, spin %u us; per "
 		"client %u in flight, %u fds; per uid %u clients, %u in flight, "
-		"%u fds; wire protocol %u, epoch %08x)", srv.cfg.socket_path,
-		srv.cfg.socket_mode, srv.nworkers, srv.cfg.spin_us,
-		srv.cfg.max_inflight, srv.cfg.max_fds, srv.cfg.max_clients_uid,
-		srv.cfg.max_inflight_uid, srv.cfg.max_fds_uid,
-		VOS_WIRE_VERSION, srv.epoch);
+		"%u fds, %u MiB; %u fds in all; wire protocol %u, epoch %08x)",
+		srv.cfg.socket_path, srv.cfg.socket_mode, srv.nworkers,
+		srv.cfg.spin_us, srv.cfg.max_inflight, srv.cfg.max_fds,
+		srv.cfg.max_clients_uid, srv.cfg.max_inflight_uid,
+		srv.cfg.max_fds_uid, srv.cfg.max_region_mib_uid,
+		srv.max_fds_total, VOS_WIRE_VERSION, srv.epoch);
 	if (srv.cfg.ready_fd >= 0) {
 		if (write(srv.cfg.ready_fd, "ready\n", 6) != 6)
 			srv_log(0, "cannot write to --ready-fd %d",

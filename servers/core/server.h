@@ -65,6 +65,7 @@ struct srv_config {
 	unsigned slow_threads;   /* threads for calls that may block */
 	unsigned max_slow;       /* such calls running, per client */
 	unsigned max_slow_uid;   /* ... per uid */
+	unsigned max_region_mib_uid; /* shared memory of one uid's clients */
 	unsigned max_entries;    /* largest ring a client may ask for */
 	unsigned max_slot;       /* largest slot a client may ask for */
 	unsigned socket_mode;    /* the endpoint's permission bits */
@@ -120,6 +121,7 @@ enum { SRV_RUN = 0, SRV_DONE = 1, SRV_SLOW = 2 };
 struct srv_uid {
 	uid_t uid;
 	atomic_uint clients, pending, inflight, fds, slow;
+	atomic_ullong region_bytes; /* shared regions of its clients */
 	/* a worker left requests of this uid in a ring because of its bound:
 	 * the next release kicks every worker */
 	atomic_bool starved;
@@ -131,6 +133,8 @@ struct srv_uid {
 struct srv_uid *srv_uid_get(uid_t uid);
 /* Take one unit of counter *ctr if it is below max: true if taken. */
 bool srv_take(atomic_uint *ctr, unsigned max);
+/* Take n bytes of *ctr if that stays within max: true if taken. */
+bool srv_take_bytes(atomic_ullong *ctr, uint64_t n, uint64_t max);
 static inline void srv_give(atomic_uint *ctr)
 {
 	atomic_fetch_sub_explicit(ctr, 1, memory_order_relaxed);
@@ -174,6 +178,7 @@ struct srv_client {
 	struct vos__cred cred;
 	unsigned umask;
 	struct srv_uid *uid;
+	uint64_t region_bytes;   /* charged to its uid */
 	int conn;                /* the control connection */
 	struct vos__offer offer; /* the region and the doorbell */
 	struct vos__rs ring;
@@ -240,6 +245,8 @@ struct srv {
 	unsigned max_spinners; /* CPUs */
 	uint32_t epoch;
 	atomic_uint nclients;
+	atomic_uint fds;       /* clients' fds open in the daemon, all uids */
+	unsigned max_fds_total; /* RLIMIT_NOFILE less the daemon's own */
 	atomic_bool stopping;
 	pthread_mutex_t reg_lock; /* guards the registry below */
 	struct srv_client **reg;
@@ -298,7 +305,8 @@ void srv_slow_stop(void);
 /* Queue q (worker thread).  0, or -errno (it then did not queue it). */
 int srv_slow_push(struct srv_req *q);
 /* Cancel q if still queued: true (it completes with -ECANCELED);
- * false: it runs, and is interrupted. */
+ * false: it runs, and its call is interrupted if it waits (it then
+ * completes with -EINTR). */
 bool srv_slow_cancel(struct srv_req *q);
 /* Interrupt c's calls on the pool (its teardown; again until done). */
 void srv_slow_interrupt(struct srv_client *c);

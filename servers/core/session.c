@@ -57,6 +57,19 @@ struct srv_client *srv_client_new(int conn, const struct vos__cred *cred,
 	c->cred = *cred;
 	c->uid = uid;
 	c->umask = a->umask;
+	/* the shared memory it asks for, against its uid's budget (the
+	 * kernel charges pages the daemon touches to the daemon) */
+	if (!srv_take_bytes(&uid->region_bytes, g.size,
+			    (uint64_t)srv.cfg.max_region_mib_uid << 20)) {
+		*err = -ENOMEM;
+		snprintf(why, whylen, "uid %d has %llu MiB of shared regions "
+			 "already; %llu more would pass max-region-mib-uid (%u)",
+			 (int)uid->uid, (unsigned long long)(atomic_load(
+			 &uid->region_bytes) >> 20), (unsigned long long)(g.size >> 20),
+			 srv.cfg.max_region_mib_uid);
+		goto fail;
+	}
+	c->region_bytes = g.size;
 	c->reqs = calloc(g.entries, sizeof(*c->reqs));
 	c->nfds_cap = 64;
 	c->fds = calloc(c->nfds_cap, sizeof(*c->fds));
@@ -97,8 +110,10 @@ fail:
 /* Close a real fd without blocking the worker: a socket with SO_LINGER
  * and a timeout would make close(2) wait up to that long, so lingering is
  * turned off first; the connection then closes in the background, as it
- * does when a process exits (the kernel ignores SO_LINGER then too). */
-static void close_real(const struct srv_fd *f)
+ * does when a process exits (the kernel ignores SO_LINGER then too).  The
+ * engine forgets what it knew of the number: the next file to get it
+ * (opened anywhere, the slow pool included) is another kind of file. */
+static void close_real(const struct srv_client *c, const struct srv_fd *f)
 {
 	if (f->socket) {
 		struct linger l;
@@ -112,6 +127,8 @@ static void close_real(const struct srv_fd *f)
 		}
 	}
 	close(f->real);
+	if (c->w && c->w->eng)
+		vos_fd_forget(c->w->eng, f->real);
 }
 
 /* Release everything.  The worker calls this once no request of c runs
@@ -120,10 +137,13 @@ void srv_client_free(struct srv_client *c)
 {
 	for (uint32_t i = 0; c->fds && i < c->nfds_cap; i++)
 		if (c->fds[i].real >= 0) {
-			close_real(&c->fds[i]);
+			close_real(c, &c->fds[i]);
 			srv_give(&c->uid->fds);
+			srv_give(&srv.fds);
 		}
 	srv.chan->withdraw(&c->offer);
+	if (c->region_bytes)
+		atomic_fetch_sub(&c->uid->region_bytes, c->region_bytes);
 	if (c->conn >= 0)
 		close(c->conn);
 	free(c->fds);
@@ -156,6 +176,10 @@ int srv_fd_install(struct srv_client *c, int real, bool socket)
 	}
 	if (!srv_take(&c->uid->fds, srv.cfg.max_fds_uid))
 		return -EMFILE;
+	if (!srv_take(&srv.fds, srv.max_fds_total)) {
+		srv_give(&c->uid->fds);
+		return -ENFILE; /* the daemon's own limit, not the client's */
+	}
 	c->fds[i] = (struct srv_fd){ real, 1, true, socket, 0, 0,
 				     ++c->desc_seq };
 	c->fd_hint = i + 1;
@@ -181,8 +205,9 @@ void srv_fd_put(struct srv_client *c, int32_t idx)
 		return;
 	f = &c->fds[idx];
 	if (--f->refs == 0) {
-		close_real(f);
+		close_real(c, f);
 		srv_give(&c->uid->fds);
+		srv_give(&srv.fds);
 		f->real = -1;
 		f->open = false;
 		if ((uint32_t)idx < c->fd_hint)

@@ -212,6 +212,11 @@ bool srv_slow_cancel(struct srv_req *q)
 	gone = atomic_load(&q->slow_state) == SLOW_QUEUED && unqueue(q);
 	if (gone)
 		atomic_store(&q->slow_state, SLOW_DONE);
+	else
+		/* running: interrupt its call if it waits (EINTR) */
+		for (unsigned i = 0; i < pool.nthreads; i++)
+			if (pool.th[i].live && pool.th[i].job == q)
+				pthread_kill(pool.th[i].t, SIGUSR1);
 	pthread_mutex_unlock(&pool.lock);
 	if (gone)
 		q->where = SRV_AT_NONE;

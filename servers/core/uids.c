@@ -42,3 +42,15 @@ bool srv_take(atomic_uint *ctr, unsigned max)
 		ctr, &v, v + 1, memory_order_relaxed, memory_order_relaxed));
 	return true;
 }
+
+bool srv_take_bytes(atomic_ullong *ctr, uint64_t n, uint64_t max)
+{
+	unsigned long long v = atomic_load_explicit(ctr, memory_order_relaxed);
+
+	do {
+		if (n > max || v > max - n)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(
+		ctr, &v, v + n, memory_order_relaxed, memory_order_relaxed));
+	return true;
+}

@@ -94,22 +94,45 @@ static uint32_t reserve(const struct srv_worker *w)
 	       CANCEL_RESERVE + 1;
 }
 
+/* Whether c's requests may be taken now, as far as c itself is
+ * concerned: it is not going, and below its own bound and its uid's. */
 static bool can_take(const struct srv_client *c)
 {
 	return !c->cancelling && !c->broken &&
-	       c->inflight < srv.cfg.max_inflight;
+	       c->inflight < srv.cfg.max_inflight &&
+	       atomic_load_explicit(&c->uid->inflight, memory_order_relaxed) <
+	       srv.cfg.max_inflight_uid;
+}
+
+/* For the sleeper: whether c has requests this worker could take now.  A
+ * client held back only by its uid's bound marks the uid starved, then
+ * looks at the bound once more (seq_cst, pairing with req_release's
+ * decrement and its load of the mark: either it sees the room, or the
+ * releaser sees the mark and kicks every worker). */
+static bool has_work(const struct srv_worker *w, struct srv_client *c)
+{
+	if (c->cancelling || c->broken || c->inflight >= srv.cfg.max_inflight ||
+	    w->eng_out + reserve(w) >= w->eng_depth ||
+	    !vos__rs_has_requests(&c->ring))
+		return false;
+	if (atomic_load(&c->uid->inflight) < srv.cfg.max_inflight_uid)
+		return true;
+	atomic_store(&c->uid->starved, true);
+	return atomic_load(&c->uid->inflight) < srv.cfg.max_inflight_uid;
 }
 
 static void req_release(struct srv_client *c, struct srv_req *q)
 {
 	q->state = SRV_REQ_FREE;
 	c->inflight--;
-	srv_give(&c->uid->inflight);
 	atomic_store_explicit(&c->stat_inflight, c->inflight,
 			      memory_order_relaxed);
 	atomic_fetch_add_explicit(&c->stat_done, 1, memory_order_relaxed);
+	/* seq_cst decrement, then the mark: pairs with has_work() (the
+	 * sleeper marks, then looks at the count) */
+	atomic_fetch_sub(&c->uid->inflight, 1);
 	/* requests of this uid wait for room, maybe on another worker */
-	if (atomic_load_explicit(&c->uid->starved, memory_order_relaxed) &&
+	if (atomic_load(&c->uid->starved) &&
 	    atomic_exchange(&c->uid->starved, false))
 		for (unsigned i = 0; i < srv.nworkers; i++)
 			if (&srv.workers[i] != c->w)
@@ -137,8 +160,13 @@ void srv_finish(struct srv_worker *w, struct srv_req *q, int64_t res)
 	if (res >= 0 && vos__op_makes_fd(&q->d.r)) {
 		bool sock = vos__op_is_socket(q->op) ||
 			    (q->fdi >= 0 && c->fds[q->fdi].socket);
-		int idx = c->cancelling ? -ECONNRESET :
-			  srv_fd_install(c, (int)res, sock);
+		int idx;
+
+		/* made by the engine or elsewhere (the slow pool): the engine
+		 * knows nothing true about this number yet */
+		vos_fd_forget(w->eng, (int)res);
+		idx = c->cancelling ? -ECONNRESET :
+		      srv_fd_install(c, (int)res, sock);
 
 		if (idx < 0) {
 			close((int)res);
@@ -533,7 +561,7 @@ static void sleep_now(struct srv_worker *w, int64_t timeout)
 	       atomic_load_explicit(&w->has_slow_done, memory_order_relaxed);
 	for (c = w->clients; c && !work; c = c->next)
 		work = (atomic_load(&c->dying) && !c->cancelling) ||
-		       (can_take(c) && vos__rs_has_requests(&c->ring));
+		       has_work(w, c);
 	if (!work) {
 		for (c = w->clients; c; c = c->next)
 			if (can_take(c))

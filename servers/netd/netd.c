@@ -22,8 +22,11 @@
  *     CAP_NET_RAW from the kernel (SO_DEBUG, SO_MARK, SO_*BUFFORCE,
  *     SO_PRIORITY above 6, SO_BINDTODEVICE, IP(V6)_TRANSPARENT, ...) need
  *     them from the client; TCP_CONGESTION only names the host allows.
- * A client's capabilities are its effective set when it attached (read
- * through its pidfd; from the uid alone where that is not possible).
+ * A client's privileges follow its uid as the kernel recorded it at
+ * connect(): root may do everything, others what any user may.  (Not the
+ * process's effective capability set: the process may have exec'd a
+ * setuid or file-capability program since, while a child keeps the
+ * socket; the daemon would then lend that program's privileges.)
  */
 #define _GNU_SOURCE
 #include "config.h"

@@ -145,6 +145,12 @@ static int64_t path_call(struct srv_client *c, struct srv_req *q, char *path,
 		ret = vos__dreq_path(&c->ring.data, &q->d, 1, path2, 4096);
 	if (ret < 0)
 		return ret;
+	/* an empty path names nothing (AT_EMPTY_PATH aside), as for the
+	 * kernel */
+	if ((!path[0] && !(r->op == VOS_OP_STATX &&
+			   (r->op_flags & AT_EMPTY_PATH))) ||
+	    (r->op == VOS_OP_RENAMEAT && !path2[0]))
+		return -ENOENT;
 	switch (r->op) {
 	case VOS_OP_OPENAT: {
 		uint64_t mode = r->arg;

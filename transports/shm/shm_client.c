@@ -26,7 +26,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -80,15 +82,19 @@ static const char *ch_where(void *priv)
 }
 
 /* The region: a memfd of exactly size bytes, sealed so it can neither
- * shrink nor grow, nor take other seals. */
+ * shrink nor grow, nor take other seals, on shmem (a hugetlbfs memfd
+ * could fail a fault with SIGBUS when its maker punches a hole and no
+ * huge page is left). */
 static int check_region(int fd, uint64_t size)
 {
 	const int want = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+	struct statfs sfs;
 	struct stat st;
 	int seals;
 
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    (uint64_t)st.st_size != size)
+	    (uint64_t)st.st_size != size || fstatfs(fd, &sfs) < 0 ||
+	    sfs.f_type != TMPFS_MAGIC)
 		return -EBADMSG;
 	seals = fcntl(fd, F_GET_SEALS);
 	if (seals < 0 || (seals & want) != want)

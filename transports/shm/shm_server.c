@@ -32,10 +32,6 @@
 #include "channel.h"
 #include "shm_control.h"
 
-#ifndef SO_PEERPIDFD
-#define SO_PEERPIDFD 77 /* Linux 6.5 */
-#endif
-
 #define DRAIN_MAX 256
 
 static int srv_listen(const char *path, const struct vos__listen_opts *o,
@@ -104,39 +100,6 @@ static int srv_accept(int lfd)
 	return fd < 0 ? -errno : fd;
 }
 
-/* The effective capabilities of the process behind pidfd, from
- * /proc/PID/status, if it is still that process when we are done. */
-static bool caps_of(int pidfd, uint64_t *caps)
-{
-	char path[64], line[256];
-	long pid = -1;
-	bool found = false;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Pid: %ld", &pid) == 1)
-			break;
-	fclose(f);
-	if (pid <= 0)
-		return false; /* gone, or in a pid namespace we cannot see */
-	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "CapEff: %" SCNx64, caps) == 1) {
-			found = true;
-			break;
-		}
-	fclose(f);
-	/* still alive now, so the pid was not reused while we read */
-	return found && syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0;
-}
-
 static int srv_cred(int conn, struct vos__cred *c)
 {
 	struct ucred uc;
@@ -153,28 +116,13 @@ static int srv_cred(int conn, struct vos__cred *c)
 		c->ngroups = (int)(l / sizeof(gid_t));
 	else
 		c->ngroups = 0; /* more than fit: the primary group only */
+	/* Privilege follows the uid the kernel recorded at connect(), which
+	 * nothing the client does later changes: root has every capability,
+	 * others none.  (A process's effective set is no evidence: it may
+	 * have exec'd a setuid or file-capability program since connecting,
+	 * while a child of it keeps the socket.) */
 	c->caps = c->uid == 0 ? ~(uint64_t)0 : 0;
-	c->caps_known = false;
 	return 0;
-}
-
-static int srv_caps(int conn, struct vos__cred *c)
-{
-	socklen_t l;
-	int pidfd = -1;
-	uint64_t caps;
-
-	l = sizeof(pidfd);
-	if (getsockopt(conn, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &l) < 0)
-		return -errno;
-	if (pidfd < 0)
-		return -ESRCH;
-	if (caps_of(pidfd, &caps)) {
-		c->caps = caps;
-		c->caps_known = true;
-	}
-	close(pidfd);
-	return c->caps_known ? 0 : -ESRCH;
 }
 
 static int srv_recv(int conn, void *buf, uint32_t cap)
@@ -327,7 +275,6 @@ const struct vos__chan_server vos__shm_server = {
 	.unlisten = srv_unlisten,
 	.accept = srv_accept,
 	.cred = srv_cred,
-	.caps = srv_caps,
 	.recv = srv_recv,
 	.send = srv_send,
 	.make_offer = srv_make_offer,
