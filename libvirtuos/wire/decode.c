@@ -103,31 +103,25 @@ int vos__dreq_decode(const struct vos__shared *data,
 		q->path_len[0] = w->addr_len;
 		break;
 	case VOS__ARG_SOCKADDR_IN:
-		if (w->len > VOS__ADDR_MAX)
-			return -EINVAL;
-		if (w->len > w->addr_len ||
-		    !vos__peer_read(data, w->addr, q->u.sa, w->len))
-			return -EFAULT;
-		a = q->u.sa;
-		break;
-	case VOS__ARG_SOCKADDR_OUT:
-		if (w->addr2_len == 0)
-			break; /* no address wanted */
-		if (read_len(data, w, &in) < 0 ||
-		    !(a = vos__peer_span(data, w->addr, w->addr_len)))
-			return -EFAULT;
-		q->alen = in < w->addr_len ? in : w->addr_len;
-		q->out_off = w->addr2;
-		a2 = &q->alen;
-		break;
-	case VOS__ARG_OPT_IN:
-		if (w->len > VOS__OPT_MAX)
+	case VOS__ARG_OPT_IN: {
+		/* an address or an option value: private, whole */
+		uint32_t max = d->addr == VOS__ARG_SOCKADDR_IN ? VOS__ADDR_MAX
+							       : VOS__OPT_MAX;
+
+		if (w->len > max)
 			return -EINVAL;
 		if (w->len > w->addr_len ||
 		    !vos__peer_read(data, w->addr, q->u.opt, w->len))
 			return -EFAULT;
 		a = q->u.opt;
 		break;
+	}
+	case VOS__ARG_SOCKADDR_OUT:
+		/* accept, get*name: no address wanted, or a buffer sized by
+		 * a socklen_t, as getsockopt's */
+		if (w->addr2_len == 0)
+			break;
+		/* fall through */
 	case VOS__ARG_OPT_OUT:
 		if (read_len(data, w, &in) < 0 ||
 		    !(a = vos__peer_span(data, w->addr, w->addr_len)))

@@ -36,10 +36,10 @@
 #include "log.h"
 #include "ring_client.h"
 #include "shm_control.h"
+#include "shm_doorbell.h"
 
 #define ATTACH_TIMEOUT_MS 5000
 #define REGION_MAX ((uint64_t)1 << 34)
-#define DRAIN_MAX 256 /* doorbell bytes taken per wake-up, at most */
 
 struct shm_ch {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -98,21 +98,6 @@ static int check_region(int fd, uint64_t size)
 		return -EBADMSG;
 	seals = fcntl(fd, F_GET_SEALS);
 	if (seals < 0 || (seals & want) != want)
-		return -EBADMSG;
-	return 0;
-}
-
-/* The doorbell: a Unix SOCK_STREAM socket. */
-static int check_bell(int fd)
-{
-	struct stat st;
-	int type = 0, domain = 0;
-	socklen_t l = sizeof(type), l2 = sizeof(domain);
-
-	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode) ||
-	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l) < 0 ||
-	    getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &l2) < 0 ||
-	    type != SOCK_STREAM || domain != AF_UNIX)
 		return -EBADMSG;
 	return 0;
 }
@@ -189,7 +174,7 @@ static int ch_attach(void *priv, const struct vos_wire_attach *a,
 	if (rep.region_size < VOS_WIRE_HEADER_SIZE ||
 	    rep.region_size > REGION_MAX || check_region(fds[0],
 							 rep.region_size) < 0 ||
-	    check_bell(fds[1]) < 0) {
+	    !vos__shm_is_bell(fds[1])) {
 		vos__log(VOS__LOG_ERROR, "shm: %s handed over a region that is "
 			 "not a sealed memfd of the size it said, or a doorbell "
 			 "that is not a SOCK_STREAM socket: refused",
@@ -220,14 +205,7 @@ fail:
 
 static void ch_notify(void *priv)
 {
-	struct shm_ch *c = priv;
-	char one = 1;
-
-	/* MSG_DONTWAIT: never blocks; EAGAIN means a ring is pending */
-	if (send(c->bell, &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
-		/* EAGAIN: rung already; EPIPE: the daemon is gone, which the
-		 * next wait sees */
-	}
+	vos__shm_ring(((struct shm_ch *)priv)->bell);
 }
 
 static int ch_wait_fd(void *priv)
@@ -235,29 +213,9 @@ static int ch_wait_fd(void *priv)
 	return ((struct shm_ch *)priv)->bell;
 }
 
-/* Take what rang; end of stream is the daemon gone.  Bounded: a peer
- * that keeps ringing cannot keep us here. */
-static int drain_bell(int fd)
-{
-	char buf[64];
-
-	for (int i = 0; i < DRAIN_MAX; i++) {
-		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-
-		if (n > 0 && (size_t)n < sizeof(buf))
-			return 0; /* a stream: less than asked is all there was */
-		if (n > 0)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return 0;
-		return -ECONNRESET; /* 0: hung up; an error: gone too */
-	}
-	return 0;
-}
-
 static int ch_drain(void *priv)
 {
-	return drain_bell(((struct shm_ch *)priv)->bell);
+	return vos__shm_drain(((struct shm_ch *)priv)->bell);
 }
 
 static void ch_detach(void *priv, bool tell)

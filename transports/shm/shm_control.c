@@ -14,27 +14,19 @@
 #include "control.h"
 #include "shm_control.h"
 
-int vos__shm_ctl_send(int sock, uint16_t type, int32_t status,
-		      const void *payload, uint32_t len, const int *fds,
-		      unsigned nfds)
+int vos__shm_sendmsg(int sock, const void *msg, uint32_t len, const int *fds,
+		     unsigned nfds)
 {
-	union {
-		char buf[VOS_WIRE_MSG_MAX];
-		struct vos_wire_msg align;
-	} msg;
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * VOS__SHM_MAX_FDS)];
 		struct cmsghdr align;
 	} u;
-	struct iovec iov;
+	struct iovec iov = { (void *)(uintptr_t)msg, len };
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
-	int n = vos__ctl_frame(msg.buf, sizeof(msg.buf), type, status, payload,
-			       len);
 	ssize_t sent;
 
-	if (n < 0 || nfds > VOS__SHM_MAX_FDS)
-		return n < 0 ? n : -EINVAL;
-	iov = (struct iovec){ msg.buf, (size_t)n };
+	if (nfds > VOS__SHM_MAX_FDS)
+		return -EINVAL;
 	if (nfds) {
 		struct cmsghdr *c;
 
@@ -52,7 +44,23 @@ int vos__shm_ctl_send(int sock, uint16_t type, int32_t status,
 	while (sent < 0 && errno == EINTR);
 	if (sent < 0)
 		return -errno;
-	return sent == n ? 0 : -EMSGSIZE;
+	return (size_t)sent == len ? 0 : -EMSGSIZE;
+}
+
+int vos__shm_ctl_send(int sock, uint16_t type, int32_t status,
+		      const void *payload, uint32_t len, const int *fds,
+		      unsigned nfds)
+{
+	union {
+		char buf[VOS_WIRE_MSG_MAX];
+		struct vos_wire_msg align;
+	} msg;
+	int n = vos__ctl_frame(msg.buf, sizeof(msg.buf), type, status, payload,
+			       len);
+
+	if (n < 0)
+		return n;
+	return vos__shm_sendmsg(sock, msg.buf, (uint32_t)n, fds, nfds);
 }
 
 int vos__shm_ctl_recv(int sock, void *buf, uint32_t cap, int *fds,

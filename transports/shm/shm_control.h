@@ -13,6 +13,11 @@
 
 #define VOS__SHM_MAX_FDS 4
 
+/* Send len bytes (a framed message) and nfds descriptors as one record.
+ * Never blocks.  0 or -errno. */
+int vos__shm_sendmsg(int sock, const void *msg, uint32_t len, const int *fds,
+		     unsigned nfds);
+
 /* Send one message: header (type, status) + len payload bytes + nfds
  * descriptors.  Never blocks (-EAGAIN if the peer's queue is full).
  * 0 or -errno. */

@@ -31,8 +31,8 @@
 
 #include "channel.h"
 #include "shm_control.h"
+#include "shm_doorbell.h"
 
-#define DRAIN_MAX 256
 
 static int srv_listen(const char *path, const struct vos__listen_opts *o,
 		      int *lfd, char *why, size_t whylen)
@@ -214,59 +214,25 @@ sys:
 static int srv_send_offer(int conn, const void *reply, uint32_t len,
 			  struct vos__offer *o)
 {
-	ssize_t n;
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 2)];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { (void *)(uintptr_t)reply, len };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
-			    .msg_control = u.buf,
-			    .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr *c;
+	int ret = vos__shm_sendmsg(conn, reply, len, o->give, 2);
 
-	memset(&u, 0, sizeof(u));
-	c = CMSG_FIRSTHDR(&m);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int) * 2);
-	memcpy(CMSG_DATA(c), o->give, sizeof(int) * 2);
-	n = sendmsg(conn, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
-	if (n < 0)
-		return -errno;
-	/* the client holds them now (or nobody does) */
+	if (ret < 0)
+		return ret;
+	/* the client holds them now */
 	close(o->give[0]);
 	close(o->give[1]);
 	o->give[0] = o->give[1] = -1;
-	return (size_t)n == len ? 0 : -EMSGSIZE;
+	return 0;
 }
 
 static void srv_notify(const struct vos__offer *o)
 {
-	char one = 1;
-
-	if (send(o->priv, &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
-		/* EAGAIN: rung already; EPIPE: the client is gone, which its
-		 * control socket tells the listener */
-	}
+	vos__shm_ring(o->priv);
 }
 
 static int srv_drain(const struct vos__offer *o)
 {
-	char buf[64];
-
-	for (int i = 0; i < DRAIN_MAX; i++) {
-		ssize_t n = recv(o->priv, buf, sizeof(buf), MSG_DONTWAIT);
-
-		if (n > 0 && (size_t)n < sizeof(buf))
-			return 0; /* a stream: less than asked is all there was */
-		if (n > 0)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return 0;
-		return -ECONNRESET; /* hung up, or shut its end down */
-	}
-	return 0;
+	return vos__shm_drain(o->priv);
 }
 
 const struct vos__chan_server vos__shm_server = {
