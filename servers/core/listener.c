@@ -8,7 +8,8 @@
  * doorbell), STATS gets a text report and is closed.  Pending connections
  * are bounded (--max-pending, and --max-pending-uid per uid) and must
  * speak within --attach-timeout-ms, so connections that never say anything
- * cannot use up the daemon's fds.  An attached client's connection stays
+ * cannot use up the daemon's fds; at the bound, the oldest that has spoken
+ * is served and the oldest silent one closed (pending_room()).  An attached client's connection stays
  * open for its lifetime: when it closes (the client exited, was killed,
  * or detached), the listener marks the client dying and its worker
  * releases everything it held.
@@ -41,6 +42,7 @@
 #include "server.h"
 
 #define STOP_GRACE_NS 1500000000LL
+#define PENDING_TRIES 8 /* pending connections looked at to make room */
 
 struct srv srv;
 
@@ -340,8 +342,51 @@ static struct conn *add(int kind, int fd)
 	return k;
 }
 
-/* New connections: each becomes pending, if its uid and the daemon are
- * below their bounds; else it is closed at once. */
+static bool pending_full(const struct srv_uid *u)
+{
+	return npending >= srv.cfg.max_pending ||
+	       atomic_load(&u->pending) >= srv.cfg.max_pending_uid;
+}
+
+/* Make room for one more pending connection of uid u: first serve the
+ * oldest pending connections (of u, or of anyone if the daemon as a whole
+ * is full) that have spoken already, then close the oldest that has not.
+ * A client connects and sends ATTACH at once, so a burst of them is
+ * served; connections that never speak push out only each other. */
+static void pending_room(struct srv_uid *u)
+{
+	struct conn *k, *next;
+	int pass, tries = 0;
+
+	for (pass = 0; pass < 2 && pending_full(u); pass++)
+		for (k = pending; k && pending_full(u); k = next) {
+			next = k->pnext;
+			if (npending < srv.cfg.max_pending && k->uid != u)
+				continue; /* only u is over its bound */
+			if (pass == 0) {
+				/* served, or nothing yet; a few at most, so a
+				 * flood costs the listener little per accept */
+				if (tries++ == PENDING_TRIES)
+					break;
+				on_message(k);
+			} else {
+				int64_t now = srv_now_ns();
+
+				if (now - refused_logged > 1000000000LL) {
+					refused_logged = now;
+					srv_log(1, "%u connections pending (at "
+						"most %u, %u per uid): closing "
+						"the oldest silent one (uid %d)",
+						npending, srv.cfg.max_pending,
+						srv.cfg.max_pending_uid,
+						(int)k->uid->uid);
+				}
+				conn_close(k);
+			}
+		}
+}
+
+/* New connections: each becomes pending (room made as above). */
 static void on_connect(int lfd)
 {
 	for (int i = 0; i < 64; i++) {
@@ -354,18 +399,9 @@ static void on_connect(int lfd)
 			return;
 		u = srv.chan->cred(fd, &cred) == 0 ? srv_uid_get(cred.uid)
 						  : NULL;
-		if (!u || npending >= srv.cfg.max_pending ||
-		    !srv_take(&u->pending, srv.cfg.max_pending_uid)) {
-			int64_t now = srv_now_ns();
-
-			if (now - refused_logged > 1000000000LL) {
-				refused_logged = now;
-				srv_log(0, "refusing connections: %u pending "
-					"(at most %u, %u per uid; uid %d)",
-					npending, srv.cfg.max_pending,
-					srv.cfg.max_pending_uid,
-					u ? (int)u->uid : -1);
-			}
+		if (u)
+			pending_room(u);
+		if (!u || !srv_take(&u->pending, srv.cfg.max_pending_uid)) {
 			close(fd);
 			continue;
 		}
@@ -586,7 +622,9 @@ int srv_main(const struct srv_service *svc, int argc, char **argv)
 			atomic_load(&srv.nclients));
 		_exit(0);
 	}
-	srv_slow_stop();
+	if (srv_slow_stop())
+		for (unsigned i = 0; i < srv.nworkers; i++)
+			close(srv.workers[i].wake_efd);
 	free(srv.reg);
 	close(epfd);
 	close(sfd);

@@ -301,7 +301,8 @@ void srv_timers_free(struct srv_worker *w);
 
 /* slow.c */
 int srv_slow_start(void);
-void srv_slow_stop(void);
+/* Stop the pool: true once every thread of it has exited. */
+bool srv_slow_stop(void);
 /* Queue q (worker thread).  0, or -errno (it then did not queue it). */
 int srv_slow_push(struct srv_req *q);
 /* Cancel q if still queued: true (it completes with -ECANCELED);

@@ -89,6 +89,36 @@ static void deliver(struct srv_req *q)
 	srv_worker_kick(w);
 }
 
+static void *slow_main(void *arg);
+
+/* Make sure a thread will look at the queue (pool lock held): an idle one,
+ * or a new one.  pool.idle also counts threads signalled already but not
+ * yet running, so a signal may find nobody waiting; a thread that takes a
+ * call therefore passes the wake-up on while calls remain queued. */
+static void wake_locked(void)
+{
+	struct slow_thread *t;
+	pthread_attr_t a;
+
+	if (pool.idle > 0) {
+		pthread_cond_signal(&pool.cond);
+		return;
+	}
+	if (pool.nthreads >= srv.cfg.slow_threads)
+		return;
+	t = &pool.th[pool.nthreads];
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	t->live = true;
+	if (pthread_create(&t->t, &a, slow_main, t) == 0) {
+		pool.nthreads++;
+		atomic_fetch_add(&pool.live, 1);
+	} else {
+		t->live = false;
+	}
+	pthread_attr_destroy(&a);
+}
+
 static void *slow_main(void *arg)
 {
 	struct slow_thread *me = arg;
@@ -100,7 +130,7 @@ static void *slow_main(void *arg)
 	pthread_sigmask(SIG_UNBLOCK, &usr1, NULL);
 	pthread_mutex_lock(&pool.lock);
 	for (;;) {
-		struct srv_req *q;
+		struct srv_req *q = NULL;
 		int64_t res;
 
 		while (!pool.stop && !(q = pick())) {
@@ -110,6 +140,8 @@ static void *slow_main(void *arg)
 		}
 		if (pool.stop)
 			break;
+		if (pool.head)
+			wake_locked(); /* pass the wake-up on */
 		me->job = q;
 		atomic_store(&q->slow_state, SLOW_RUNNING);
 		pthread_mutex_unlock(&pool.lock);
@@ -165,7 +197,9 @@ int srv_slow_push(struct srv_req *q)
 	else
 		pool.head = q;
 	pool.tail = q;
-	if (pool.idle == 0 && pool.nthreads < srv.cfg.slow_threads) {
+	if (pool.nthreads > 0) {
+		wake_locked();
+	} else {
 		struct slow_thread *t = &pool.th[pool.nthreads];
 		pthread_attr_t a;
 
@@ -265,7 +299,7 @@ void srv_slow_reap(struct srv_worker *w)
 	}
 }
 
-void srv_slow_stop(void)
+bool srv_slow_stop(void)
 {
 	struct timespec until;
 
@@ -296,8 +330,9 @@ void srv_slow_stop(void)
 		pthread_cond_timedwait(&pool.gone, &pool.lock, &slice);
 	}
 	pthread_mutex_unlock(&pool.lock);
-	if (!atomic_load(&pool.live)) {
-		free(pool.th);
-		pool.th = NULL;
-	}
+	if (atomic_load(&pool.live))
+		return false;
+	free(pool.th);
+	pool.th = NULL;
+	return true;
 }

@@ -789,9 +789,10 @@ bool srv_workers_stop(int64_t deadline)
 		if (r < 0)
 			return false;
 	}
-	for (unsigned i = 0; i < srv.nworkers; i++) {
+	/* their wake eventfds stay open: a slow-pool thread that has just
+	 * delivered a result may still kick one (srv_main closes them once
+	 * the pool has stopped) */
+	for (unsigned i = 0; i < srv.nworkers; i++)
 		pthread_join(srv.workers[i].thread, NULL);
-		close(srv.workers[i].wake_efd);
-	}
 	return true;
 }

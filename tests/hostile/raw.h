@@ -101,7 +101,7 @@ static inline int raw_attach(struct raw *r, const char *path,
 	m.b[n] = '\0';
 	if (m.h.type != VOS_WIRE_MSG_ATTACH_REPLY) {
 		r->status = m.h.status;
-		snprintf(r->why, sizeof(r->why), "%s", m.b + sizeof(m.h));
+		snprintf(r->why, sizeof(r->why), "%.255s", m.b + sizeof(m.h));
 		n = m.h.status < 0 ? m.h.status : -EBADMSG;
 		goto fail;
 	}
