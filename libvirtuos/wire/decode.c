@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -69,18 +70,25 @@ int vos__dreq_decode(const struct vos__shared *data,
 	void *a = NULL, *a2 = NULL;
 	socklen_t in;
 
-	memset(r, 0, sizeof(*r));
-	q->path_off[0] = q->path_off[1] = q->path_len[0] = q->path_len[1] = 0;
-	q->out_off = 0;
-	if (!d || w->flags || w->reserved)
-		return -EINVAL;
+	/* every field, from the private copy (no memset: this runs per
+	 * request) */
 	r->op = w->op;
+	r->flags = 0;
+	r->reserved = 0;
 	r->fd = w->fd;
 	r->off = w->off;
+	r->addr = 0;
+	r->addr2 = 0;
 	r->len = w->len;
 	r->op_flags = w->op_flags;
 	r->arg = w->arg;
 	r->fd2 = w->fd2;
+	r->deadline_ms = 0;
+	r->user_data = 0;
+	q->path_len[0] = q->path_len[1] = 0;
+	q->out_off = 0;
+	if (!d || w->flags || w->reserved)
+		return -EINVAL;
 	/* the same rules a client's core applies: fcntl commands, ioctl
 	 * requests and poll events that are supported, nothing else */
 	if (vos__validate_cmd(r) < 0)
@@ -159,7 +167,8 @@ int vos__dreq_decode(const struct vos__shared *data,
 	default:
 		break;
 	}
-	if ((d->flags & VOS__OPF_NEWFD_DUP) && vos__op_makes_fd(r))
+	if ((d->flags & VOS__OPF_NEWFD_DUP) &&
+	    (r->op_flags == F_DUPFD || r->op_flags == F_DUPFD_CLOEXEC))
 		r->arg = 0; /* F_DUPFD: our own lowest number */
 	r->addr = (uint64_t)(uintptr_t)a;
 	r->addr2 = (uint64_t)(uintptr_t)a2;

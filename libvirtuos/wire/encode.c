@@ -194,14 +194,6 @@ static int put_msg(struct cursor *c, const struct vos_req *r, bool in,
 	return 0;
 }
 
-bool vos__wire_wants_large(const struct vos_req *r)
-{
-	const struct vos__opdef *d = vos__opdef(r->op);
-
-	return d && (d->addr == VOS__ARG_IOV_IN || d->addr == VOS__ARG_IOV_OUT ||
-		     d->addr == VOS__ARG_MSG_IN || d->addr == VOS__ARG_MSG_OUT);
-}
-
 int vos__wire_encode(const struct vos_req *r, int32_t fd, int32_t fd2,
 		     uint64_t tag, const struct vos__shared *data,
 		     const struct vos__slot *slot, bool may_shorten,
@@ -214,15 +206,9 @@ int vos__wire_encode(const struct vos_req *r, int32_t fd, int32_t fd2,
 
 	if (!d)
 		return -EINVAL;
-	memset(w, 0, sizeof(*w));
-	w->op = r->op;
-	w->fd = fd;
-	w->off = r->off;
-	w->len = r->len;
-	w->op_flags = r->op_flags;
-	w->arg = r->arg;
-	w->fd2 = fd2;
-	w->tag = tag;
+	*w = (struct vos_wire_req){ .op = r->op, .fd = fd, .off = r->off,
+				    .len = r->len, .op_flags = r->op_flags,
+				    .arg = r->arg, .fd2 = fd2, .tag = tag };
 	if ((d->flags & VOS__OPF_NEWFD_DUP) &&
 	    (r->op_flags == F_DUPFD || r->op_flags == F_DUPFD_CLOEXEC))
 		w->arg = 0; /* F_DUPFD: the service picks its own number */

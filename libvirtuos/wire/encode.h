@@ -12,6 +12,7 @@
 #include <virtuos/virtuos.h>
 #include <virtuos/wire.h>
 
+#include "opdef.h"
 #include "peer_mem.h"
 
 /* A request's data slot: offset and size in the data area. */
@@ -22,7 +23,13 @@ struct vos__slot {
 
 /* Whether r always needs the large slot (its data has a header of its
  * own or is gathered from several buffers). */
-bool vos__wire_wants_large(const struct vos_req *r);
+static inline bool vos__wire_wants_large(const struct vos_req *r)
+{
+	const struct vos__opdef *d = vos__opdef(r->op);
+
+	return d && (d->addr == VOS__ARG_IOV_IN || d->addr == VOS__ARG_IOV_OUT ||
+		     d->addr == VOS__ARG_MSG_IN || d->addr == VOS__ARG_MSG_OUT);
+}
 
 /*
  * Encode r (already validated by the core) into *w, writing what the

@@ -3,8 +3,6 @@
  */
 #include "config.h"
 
-#include <fcntl.h>
-#include <sys/ioctl.h>
 
 #include "opdef.h"
 
@@ -87,24 +85,6 @@ const struct vos__opdef vos__opdefs[VOS_OP__COUNT] = {
 	[VOS_OP_CANCEL] = { "cancel", "vos_cancel", A(NONE), A(NONE),
 		VOS__SVC_LOCAL, 0 },
 };
-
-bool vos__op_makes_fd(const struct vos_req *r)
-{
-	const struct vos__opdef *d = vos__opdef(r->op);
-
-	if (!d)
-		return false;
-	if (d->flags & VOS__OPF_NEWFD)
-		return true;
-	return (d->flags & VOS__OPF_NEWFD_DUP) &&
-	       (r->op_flags == F_DUPFD || r->op_flags == F_DUPFD_CLOEXEC);
-}
-
-bool vos__op_sets_fl(const struct vos_req *r)
-{
-	return (r->op == VOS_OP_FCNTL && r->op_flags == F_SETFL) ||
-	       (r->op == VOS_OP_IOCTL && r->op_flags == (uint32_t)FIONBIO);
-}
 
 const char *vos_op_name(unsigned op)
 {

@@ -16,8 +16,10 @@
 #ifndef VOS_WIRE_OPDEF_H
 #define VOS_WIRE_OPDEF_H
 
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/ioctl.h>
 #include <virtuos/virtuos.h>
 
 /* What a request's addr or addr2 holds. */
@@ -91,12 +93,26 @@ static inline bool vos__op_has(unsigned op, uint16_t flag)
 }
 
 /* Whether a successful r returns a new file descriptor. */
-bool vos__op_makes_fd(const struct vos_req *r);
+static inline bool vos__op_makes_fd(const struct vos_req *r)
+{
+	uint16_t f;
+
+	if (r->op >= VOS_OP__COUNT)
+		return false;
+	f = vos__opdefs[r->op].flags;
+	return (f & VOS__OPF_NEWFD) ||
+	       ((f & VOS__OPF_NEWFD_DUP) &&
+		(r->op_flags == F_DUPFD || r->op_flags == F_DUPFD_CLOEXEC));
+}
 
 /* Whether r changes its file's status flags (O_NONBLOCK...): fcntl
  * F_SETFL, ioctl FIONBIO.  They belong to the open file description, so
  * every fd that shares it (dups) changes too. */
-bool vos__op_sets_fl(const struct vos_req *r);
+static inline bool vos__op_sets_fl(const struct vos_req *r)
+{
+	return (r->op == VOS_OP_FCNTL && r->op_flags == F_SETFL) ||
+	       (r->op == VOS_OP_IOCTL && r->op_flags == (uint32_t)FIONBIO);
+}
 
 /* Whether the op moves data through buffers of the caller's (read, write,
  * their p- and v- forms, send, recv, sendmsg, recvmsg): what its argument

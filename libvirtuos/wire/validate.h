@@ -8,16 +8,54 @@
 #ifndef VOS_WIRE_VALIDATE_H
 #define VOS_WIRE_VALIDATE_H
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <sys/ioctl.h>
 #include <virtuos/virtuos.h>
+
+#include "opdef.h"
 
 /* Everything, including the user pointers: 0 or -errno (-EINVAL,
  * -EFAULT, -EBADF). */
 int vos__validate(const struct vos_req *r);
 
-/* The op and its commands only (op in range, reserved fields zero, the
- * fcntl commands, ioctl requests and poll events that are supported):
- * what a service checks on a decoded request, whose pointers are its
- * own.  0 or -EINVAL. */
-int vos__validate_cmd(const struct vos_req *r);
+static inline bool vos__fields_ok(const struct vos_req *r)
+{
+	return r->op < VOS_OP__COUNT && !r->flags && !r->reserved;
+}
+
+/* The commands: the fcntl commands, ioctl requests and poll events that
+ * are supported. */
+static inline int vos__cmd_ok(const struct vos_req *r)
+{
+	switch (r->op) {
+	case VOS_OP_FCNTL:
+		switch ((int)r->op_flags) {
+		case F_GETFL: case F_SETFL: case F_GETFD: case F_SETFD:
+		case F_DUPFD: case F_DUPFD_CLOEXEC:
+			return 0;
+		}
+		return -EINVAL;
+	case VOS_OP_IOCTL:
+		return r->op_flags == (uint32_t)FIONREAD ||
+		       r->op_flags == (uint32_t)FIONBIO ? 0 : -EINVAL;
+	case VOS_OP_POLL:
+		return r->op_flags > 0xffffu ? -EINVAL : 0;
+	}
+	return 0;
+}
+
+/* The op and its commands only (op in range, reserved fields zero,
+ * iovcnt, the commands above): what a service checks on a decoded
+ * request, whose pointers are its own.  0 or -EINVAL. */
+static inline int vos__validate_cmd(const struct vos_req *r)
+{
+	if (!vos__fields_ok(r))
+		return -EINVAL;
+	if (vos__op_has(r->op, VOS__OPF_IOVEC) && r->len > VOS_IOV_MAX)
+		return -EINVAL;
+	return vos__cmd_ok(r);
+}
 
 #endif /* VOS_WIRE_VALIDATE_H */

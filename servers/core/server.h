@@ -187,6 +187,7 @@ struct srv_client {
 	uint32_t inflight;       /* requests RUNNING or UNPOSTED */
 	uint32_t unposted;
 	uint32_t slow_running;   /* its calls on the slow pool */
+	uint64_t done;           /* requests completed (stat_done's source) */
 	uint32_t timers;
 
 	struct srv_fd *fds;

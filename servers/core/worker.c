@@ -125,9 +125,11 @@ static void req_release(struct srv_client *c, struct srv_req *q)
 {
 	q->state = SRV_REQ_FREE;
 	c->inflight--;
+	/* the stats are written by this worker only: plain stores the
+	 * listener may read at any time (no read-modify-write per request) */
 	atomic_store_explicit(&c->stat_inflight, c->inflight,
 			      memory_order_relaxed);
-	atomic_fetch_add_explicit(&c->stat_done, 1, memory_order_relaxed);
+	atomic_store_explicit(&c->stat_done, ++c->done, memory_order_relaxed);
 	/* seq_cst decrement, then the mark: pairs with has_work() (the
 	 * sleeper marks, then looks at the count) */
 	atomic_fetch_sub(&c->uid->inflight, 1);
