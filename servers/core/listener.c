@@ -46,7 +46,7 @@
 
 struct srv srv;
 
-enum { CONN_LISTEN, CONN_SIGNAL, CONN_PENDING, CONN_CLIENT };
+enum { CONN_LISTEN, CONN_SIGNAL, CONN_PENDING, CONN_CLIENT, CONN_DEAD };
 
 struct conn {
 	int kind;
@@ -54,12 +54,16 @@ struct conn {
 	struct srv_client *c;
 	struct srv_uid *uid;   /* pending: whose */
 	int64_t deadline;      /* pending: when it must have spoken */
+	bool tried;            /* pending: looked at to make room, silent */
 	struct conn *next, **pprev;          /* every open connection */
 	struct conn *pnext, **ppprev;        /* pending, oldest first */
 };
 
 static int epfd;
 static struct conn *conns;
+/* closed during a batch of epoll events, freed after it: a later event of
+ * the same batch may still name them (CONN_DEAD: skipped) */
+static struct conn *graveyard;
 static struct conn *pending, **pending_tail = &pending;
 static unsigned npending;
 static int64_t refused_logged; /* rate limit for "too many" */
@@ -181,13 +185,26 @@ static void pending_unlink(struct conn *k)
 	srv_give(&k->uid->pending);
 }
 
-/* Take k off the list of connections and free it. */
+/* Take k off the list of connections; it is freed after the current
+ * batch of events (bury()). */
 static void conn_forget(struct conn *k)
 {
 	*k->pprev = k->next;
 	if (k->next)
 		k->next->pprev = k->pprev;
-	free(k);
+	k->kind = CONN_DEAD;
+	k->next = graveyard;
+	graveyard = k;
+}
+
+static void bury(void)
+{
+	while (graveyard) {
+		struct conn *k = graveyard;
+
+		graveyard = k->next;
+		free(k);
+	}
 }
 
 static void conn_close(struct conn *k)
@@ -266,7 +283,10 @@ static void attach(struct conn *k, const struct vos_wire_msg *h,
 	srv_worker_add(c);
 }
 
-static void on_message(struct conn *k)
+/* Read and act on one message of k.  true if k is still a pending
+ * connection afterwards (it said nothing yet); false if it became a
+ * client, was answered and closed, or is gone (k may be freed). */
+static bool on_message(struct conn *k)
 {
 	union {
 		struct vos_wire_msg h;
@@ -276,10 +296,10 @@ static void on_message(struct conn *k)
 	int n = srv.chan->recv(k->fd, m.b, sizeof(m.b));
 
 	if (n == -EAGAIN)
-		return;
+		return k->kind == CONN_PENDING;
 	if (n <= 0 || vos__ctl_parse(m.b, (size_t)n, &h) == -EBADMSG) {
 		conn_close(k); /* gone, or not speaking the protocol */
-		return;
+		return false;
 	}
 	if (h.version != VOS_WIRE_VERSION) {
 		srv_log(0, "refused a client speaking wire protocol version "
@@ -289,7 +309,7 @@ static void on_message(struct conn *k)
 			   "%u, not %u", srv.svc->name, VOS_WIRE_VERSION,
 			   h.version);
 		conn_close(k);
-		return;
+		return false;
 	}
 	if (k->kind == CONN_PENDING) {
 		if (h.type == VOS_WIRE_MSG_ATTACH)
@@ -301,7 +321,7 @@ static void on_message(struct conn *k)
 			reply_text(k->fd, -EINVAL, "expected ATTACH or STATS");
 			conn_close(k);
 		}
-		return;
+		return false;
 	}
 	switch (h.type) {
 	case VOS_WIRE_MSG_DETACH:
@@ -318,6 +338,7 @@ static void on_message(struct conn *k)
 			   h.type);
 		break;
 	}
+	return false;
 }
 
 static struct conn *add(int kind, int fd)
@@ -364,14 +385,21 @@ static void pending_room(struct srv_uid *u)
 			if (npending < srv.cfg.max_pending && k->uid != u)
 				continue; /* only u is over its bound */
 			if (pass == 0) {
-				/* served, or nothing yet; a few at most, so a
-				 * flood costs the listener little per accept */
+				/* served, or nothing yet; each looked at once
+				 * and a few per accept at most, so a flood of
+				 * silent connections costs the listener little */
+				if (k->tried)
+					continue;
 				if (tries++ == PENDING_TRIES)
 					break;
+				k->tried = true;
 				on_message(k);
 			} else {
 				int64_t now = srv_now_ns();
 
+				/* a last look: it may have spoken since */
+				if (!on_message(k))
+					continue; /* served, or gone */
 				if (now - refused_logged > 1000000000LL) {
 					refused_logged = now;
 					srv_log(1, "%u connections pending (at "
@@ -386,10 +414,11 @@ static void pending_room(struct srv_uid *u)
 		}
 }
 
-/* New connections: each becomes pending (room made as above). */
+/* New connections: each becomes pending (room made as above).  A few
+ * per call, so the messages of those taken are read between batches. */
 static void on_connect(int lfd)
 {
-	for (int i = 0; i < 64; i++) {
+	for (int i = 0; i < 16; i++) {
 		struct vos__cred cred;
 		struct srv_uid *u;
 		struct conn *k;
@@ -577,7 +606,9 @@ int srv_main(const struct srv_service *svc, int argc, char **argv)
 		for (int i = 0; i < n; i++) {
 			struct conn *k = evs[i].data.ptr;
 
-			if (k->kind == CONN_SIGNAL) {
+			if (k->kind == CONN_DEAD) {
+				continue; /* closed earlier in this batch */
+			} else if (k->kind == CONN_SIGNAL) {
 				struct signalfd_siginfo si;
 
 				if (read(sfd, &si, sizeof(si)) == sizeof(si))
@@ -592,8 +623,9 @@ int srv_main(const struct srv_service *svc, int argc, char **argv)
 				conn_close(k);
 			}
 			if (atomic_load(&srv.stopping))
-				break; /* k may be gone; the rest can wait */
+				break; /* the rest can wait */
 		}
+		bury();
 	}
 
 	/* stop: drop every connection (clients are released by their
@@ -612,6 +644,7 @@ int srv_main(const struct srv_service *svc, int argc, char **argv)
 			shutdown(k->fd, SHUT_RDWR);
 		conn_close(k);
 	}
+	bury();
 	srv.chan->unlisten(srv.cfg.socket_path, lfd);
 	if (srv.cfg.pidfile[0])
 		unlink(srv.cfg.pidfile);

@@ -24,6 +24,8 @@
  */
 #include "config.h"
 
+#include <sys/socket.h>
+
 #include "local.h"
 
 static enum vos__route route_rw(struct vos__local *l, const struct vos_req *r,
@@ -53,11 +55,23 @@ enum vos__route vos__route(struct vos__local *l, const struct vos_req *r,
 	*fdc = 0;
 	if (vos__op_has(r->op, VOS__OPF_DIRECT))
 		return VOS__INLINE; /* never waits (the op table says so) */
-	switch (r->op) {
-	case VOS_OP_READ: case VOS_OP_WRITE: case VOS_OP_PREAD:
-	case VOS_OP_PWRITE: case VOS_OP_READV: case VOS_OP_WRITEV:
+	if (vos__op_has(r->op, VOS__OPF_RW)) { /* file data */
 		*fdc = vos__fdclass_get(&l->fdc, r->fd);
 		return route_rw(l, r, *fdc);
+	}
+	if (vos__op_is_socket(r->op) && vos__op_has(r->op, VOS__OPF_FD)) {
+		/* a socket call that may wait for its peer (accept, connect,
+		 * send, recv, sendmsg, recvmsg: the direct ones went above);
+		 * with MSG_DONTWAIT the program asked for -EAGAIN, never a
+		 * wait, whatever the socket's flags */
+		*fdc = vos__fdclass_get(&l->fdc, r->fd);
+		if ((*fdc & VOS__FDC_KIND) == VOS__FD_UNKNOWN ||
+		    (*fdc & VOS__FDC_NONBLOCK) ||
+		    (vos__op_moves_data(r->op) && (r->op_flags & MSG_DONTWAIT)))
+			return VOS__INLINE;
+		return VOS__ASYNC;
+	}
+	switch (r->op) {
 	case VOS_OP_FSYNC:
 	case VOS_OP_FDATASYNC:
 		*fdc = vos__fdclass_get(&l->fdc, r->fd);
@@ -72,13 +86,6 @@ enum vos__route vos__route(struct vos__local *l, const struct vos_req *r,
 		return l->native_ftruncate ? VOS__ASYNC : VOS__POOL;
 	case VOS_OP_TIMEOUT:
 		return r->off == 0 ? VOS__INLINE : VOS__ASYNC;
-	case VOS_OP_ACCEPT: case VOS_OP_CONNECT: case VOS_OP_SEND:
-	case VOS_OP_RECV: case VOS_OP_SENDMSG: case VOS_OP_RECVMSG:
-		*fdc = vos__fdclass_get(&l->fdc, r->fd);
-		if ((*fdc & VOS__FDC_KIND) == VOS__FD_UNKNOWN ||
-		    (*fdc & VOS__FDC_NONBLOCK))
-			return VOS__INLINE;
-		return VOS__ASYNC;
 	case VOS_OP_POLL:
 		*fdc = vos__fdclass_get(&l->fdc, r->fd);
 		return VOS__ASYNC;
