@@ -213,7 +213,9 @@ int vos_fd_forget(struct vos_ctx *ctx, int fd);
  * vos_submit - hand n requests to the context.  Returns how many were
  * accepted (the first ones, in order), or:
  *   -EBUSY    none accepted: queue_depth requests are already outstanding
- *             (submitted and not yet returned by vos_wait()); reap some;
+ *             (submitted and not yet returned by vos_wait(); the core's
+ *             own cancel of a request past its deadline counts too, until
+ *             answered); reap some;
  *   -EINVAL   ctx or reqs NULL (with n > 0);
  *   -EBADF    ctx was destroyed.
  * It never blocks waiting for the service (a peer, a device queue, a

@@ -47,7 +47,9 @@ stop_server() {
 	( sleep 20; kill -KILL "$server_pid" 2>/dev/null ) &
 	watchdog=$!
 	wait "$server_pid" || status=$?
-	kill "$watchdog" 2>/dev/null || true
+	# SIGKILL: a subshell killed with SIGTERM before its sleep starts
+	# runs our EXIT trap (bash), which removed $work under us
+	kill -KILL "$watchdog" 2>/dev/null || true
 	server_pid=
 	[ "$status" -ne 137 ] || fail "server ignored SIGTERM for 20 s"
 	[ "$status" -eq 0 ] || fail "server exited with status $status"

@@ -56,7 +56,9 @@ stop_daemon() {
 	( sleep 20; kill -KILL "$pid" 2>/dev/null ) &
 	watchdog=$!
 	wait "$pid" || status=$?
-	kill "$watchdog" 2>/dev/null || true
+	# SIGKILL: a subshell killed with SIGTERM before its sleep starts
+	# runs our EXIT trap (bash), which removed $work under us
+	kill -KILL "$watchdog" 2>/dev/null || true
 	[ "$status" -ne 137 ] || fail "$name ignored SIGTERM for 20 s"
 	[ "$status" -eq 0 ] || fail "$name exited with status $status"
 }
