@@ -54,7 +54,7 @@ struct srv_config {
 	unsigned workers;        /* 0: one per CPU */
 	unsigned spin_us;        /* worker spin before sleeping */
 	unsigned max_inflight;   /* requests running, per client */
-	unsigned max_inflight_uid; /* ... per uid (all its clients) */
+	unsigned max_inflight_uid; /* ... per uid, on each worker */
 	unsigned max_clients;
 	unsigned max_clients_uid;
 	unsigned max_fds;        /* open fds per client */
@@ -120,12 +120,18 @@ enum { SRV_RUN = 0, SRV_DONE = 1, SRV_SLOW = 2 };
 
 struct srv_uid {
 	uid_t uid;
-	atomic_uint clients, pending, inflight, fds, slow;
+	atomic_uint clients, pending, fds, slow;
 	atomic_ullong region_bytes; /* shared regions of its clients */
-	/* a worker left requests of this uid in a ring because of its bound:
-	 * the next release kicks every worker */
-	atomic_bool starved;
 	struct srv_uid *next;
+};
+
+/* What a uid's clients on one worker have running: the engine is the
+ * worker's, so that is where the bound on engine slots applies (plain
+ * counts, touched by that worker only: nothing shared per request). */
+struct srv_wuid {
+	uid_t uid;
+	unsigned inflight;
+	struct srv_wuid *next;
 };
 
 /* The entry of uid (made on first use; entries live as long as the
@@ -178,6 +184,7 @@ struct srv_client {
 	struct vos__cred cred;
 	unsigned umask;
 	struct srv_uid *uid;
+	struct srv_wuid *wuid;   /* its uid on its worker (set by it) */
 	uint64_t region_bytes;   /* charged to its uid */
 	int conn;                /* the control connection */
 	struct vos__offer offer; /* the region and the doorbell */
@@ -230,6 +237,7 @@ struct srv_worker {
 	uint64_t rng;         /* fault injection */
 	struct srv_req **heap; /* timers, soonest first */
 	uint32_t nheap, heap_cap;
+	struct srv_wuid *wuids; /* the uids of its clients */
 };
 
 /* ---- the daemon ---------------------------------------------------------- */

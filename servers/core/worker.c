@@ -19,7 +19,9 @@
  *
  * Bounds (none of them can be turned against another client):
  *   - a client may have at most --max-inflight requests running, and all
- *     clients of one uid --max-inflight-uid; the rest wait in the ring;
+ *     clients of one uid on this worker --max-inflight-uid (the engine is
+ *     the worker's; the counts are the worker's own, nothing shared per
+ *     request); the rest wait in the ring;
  *   - the engine keeps a reserve: one slot per client for its doorbell
  *     poll, CANCEL_RESERVE for cancels, one for the wake poll; requests
  *     are taken only while the reserve stays free, so a teardown's cancels
@@ -40,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "exec.h"
 #include "opdef.h"
 #include "server.h"
 
@@ -95,50 +98,35 @@ static uint32_t reserve(const struct srv_worker *w)
 }
 
 /* Whether c's requests may be taken now, as far as c itself is
- * concerned: it is not going, and below its own bound and its uid's. */
+ * concerned: it is not going, and below its own bound and its uid's on
+ * this worker. */
 static bool can_take(const struct srv_client *c)
 {
 	return !c->cancelling && !c->broken &&
 	       c->inflight < srv.cfg.max_inflight &&
-	       atomic_load_explicit(&c->uid->inflight, memory_order_relaxed) <
-	       srv.cfg.max_inflight_uid;
+	       c->wuid->inflight < srv.cfg.max_inflight_uid;
 }
 
-/* For the sleeper: whether c has requests this worker could take now.  A
- * client held back only by its uid's bound marks the uid starved, then
- * looks at the bound once more (seq_cst, pairing with req_release's
- * decrement and its load of the mark: either it sees the room, or the
- * releaser sees the mark and kicks every worker). */
+/* For the sleeper: whether c has requests this worker could take now.
+ * (A client held back by its uid's bound is looked at again when one of
+ * that uid's requests completes: that happens on this worker too, and
+ * wakes it.) */
 static bool has_work(const struct srv_worker *w, struct srv_client *c)
 {
-	if (c->cancelling || c->broken || c->inflight >= srv.cfg.max_inflight ||
-	    w->eng_out + reserve(w) >= w->eng_depth ||
-	    !vos__rs_has_requests(&c->ring))
-		return false;
-	if (atomic_load(&c->uid->inflight) < srv.cfg.max_inflight_uid)
-		return true;
-	atomic_store(&c->uid->starved, true);
-	return atomic_load(&c->uid->inflight) < srv.cfg.max_inflight_uid;
+	return can_take(c) && w->eng_out + reserve(w) < w->eng_depth &&
+	       vos__rs_has_requests(&c->ring);
 }
 
 static void req_release(struct srv_client *c, struct srv_req *q)
 {
 	q->state = SRV_REQ_FREE;
 	c->inflight--;
+	c->wuid->inflight--;
 	/* the stats are written by this worker only: plain stores the
 	 * listener may read at any time (no read-modify-write per request) */
 	atomic_store_explicit(&c->stat_inflight, c->inflight,
 			      memory_order_relaxed);
 	atomic_store_explicit(&c->stat_done, ++c->done, memory_order_relaxed);
-	/* seq_cst decrement, then the mark: pairs with has_work() (the
-	 * sleeper marks, then looks at the count) */
-	atomic_fetch_sub(&c->uid->inflight, 1);
-	/* requests of this uid wait for room, maybe on another worker */
-	if (atomic_load(&c->uid->starved) &&
-	    atomic_exchange(&c->uid->starved, false))
-		for (unsigned i = 0; i < srv.nworkers; i++)
-			if (&srv.workers[i] != c->w)
-				srv_worker_kick(&srv.workers[i]);
 }
 
 static bool post(struct srv_worker *w, struct srv_client *c, uint32_t tag,
@@ -184,11 +172,11 @@ void srv_finish(struct srv_worker *w, struct srv_req *q, int64_t res)
 		}
 		res = idx;
 	} else if (res >= 0 && q->fdi >= 0 && vos__op_sets_fl(&q->d.r)) {
-		/* O_NONBLOCK changed for every dup of that file: the engine
-		 * must not route their calls by what it knew (it forgot the
-		 * one the call named itself) */
+		/* O_NONBLOCK changed for this file and every dup of it: the
+		 * engine must not route their calls by what it knew (the call
+		 * ran directly, without it) */
 		for (uint32_t i = 0; i < c->nfds_cap; i++)
-			if (c->fds[i].real >= 0 && (int32_t)i != q->fdi &&
+			if (c->fds[i].real >= 0 &&
 			    c->fds[i].desc == c->fds[q->fdi].desc)
 				vos_fd_forget(w->eng, c->fds[i].real);
 	}
@@ -365,16 +353,13 @@ static unsigned drain(struct srv_worker *w, struct srv_client *c)
 		int64_t res = 0;
 		int ret;
 
-		if (!srv_take(&c->uid->inflight, srv.cfg.max_inflight_uid)) {
-			atomic_store(&c->uid->starved, true);
-			break;
-		}
+		if (c->wuid->inflight >= srv.cfg.max_inflight_uid)
+			break; /* its uid's share of this engine is taken */
 		vos__rs_take(&c->ring, &e);
 		avail--;
 		n++;
 		if (e.tag >= c->ring.g.entries ||
 		    c->reqs[e.tag].state != SRV_REQ_FREE) {
-			srv_give(&c->uid->inflight);
 			client_broken(c, "bad or busy tag");
 			break;
 		}
@@ -387,6 +372,7 @@ static unsigned drain(struct srv_worker *w, struct srv_client *c)
 		q->cancel_sent = false;
 		q->state = SRV_REQ_RUNNING;
 		c->inflight++;
+		c->wuid->inflight++;
 		ret = vos__dreq_decode(&c->ring.data, &e, &q->d);
 		d = vos__opdef(e.op);
 		if (ret < 0) {
@@ -423,6 +409,13 @@ static unsigned drain(struct srv_worker *w, struct srv_client *c)
 				ret = srv_slow_push(q);
 				if (ret < 0)
 					srv_finish(w, q, ret);
+				continue;
+			}
+			if (d->flags & VOS__OPF_DIRECT) {
+				/* never waits (the op table says so): its
+				 * system call, now, without the engine's round
+				 * (what the engine would do for it anyway) */
+				srv_finish(w, q, vos__exec(&q->d.r, false));
 				continue;
 			}
 			break;
@@ -580,6 +573,26 @@ static void sleep_now(struct srv_worker *w, int64_t timeout)
 		vos__rs_sleep_end(&c->ring);
 }
 
+/* The worker's entry for uid (made on first use, kept: as many as there
+ * are users).  Out of memory: a shared fallback entry that holds every
+ * such uid to one bound together. */
+static struct srv_wuid *worker_uid(struct srv_worker *w, uid_t uid)
+{
+	static __thread struct srv_wuid fallback;
+	struct srv_wuid *u;
+
+	for (u = w->wuids; u; u = u->next)
+		if (u->uid == uid)
+			return u;
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return &fallback;
+	u->uid = uid;
+	u->next = w->wuids;
+	w->wuids = u;
+	return u;
+}
+
 static void take_incoming(struct srv_worker *w, unsigned *work)
 {
 	struct srv_client *c;
@@ -593,6 +606,7 @@ static void take_incoming(struct srv_worker *w, unsigned *work)
 		w->incoming = c->next;
 		c->next = w->clients;
 		w->clients = c;
+		c->wuid = worker_uid(w, c->cred.uid);
 		(*work)++;
 	}
 	atomic_store_explicit(&w->has_incoming, false, memory_order_relaxed);
@@ -614,8 +628,11 @@ static void *worker_main(struct srv_worker *w)
 		take_incoming(w, &work);
 		if (atomic_load(&w->stop) && !w->clients)
 			break;
-		srv_slow_reap(w);
-		next_timer = srv_timers_run(w);
+		/* the common pass has neither: two loads */
+		if (atomic_load_explicit(&w->has_slow_done,
+					 memory_order_relaxed))
+			srv_slow_reap(w);
+		next_timer = w->nheap ? srv_timers_run(w) : -1;
 		for (pp = &w->clients; (c = *pp);) {
 			if (atomic_load(&c->dying)) {
 				struct srv_client *next = c->next;
@@ -730,6 +747,12 @@ static void *worker_thread(void *arg)
 	worker_main(w);
 	vos_ctx_destroy(w->eng); /* on the thread that made it */
 	srv_timers_free(w);
+	while (w->wuids) {
+		struct srv_wuid *u = w->wuids;
+
+		w->wuids = u->next;
+		free(u);
+	}
 	sem_post(&srv.exited);
 	return NULL;
 }

@@ -52,12 +52,9 @@ void vos__fdclass_add(struct vos__fdclass *c, int fd, uint8_t bits);
 void vos__fdclass_forget(struct vos__fdclass *c, int fd);
 void vos__fdclass_free(struct vos__fdclass *c);
 
-/* ---- synchronous execution (exec.c) ------------------------------------ */
+/* ---- synchronous execution (exec.c, exec.h) ---------------------------- */
 
-/* Run the request's system call on this thread.  With nowait, calls that
- * have a per-call "don't block" form use it (RWF_NOWAIT, MSG_DONTWAIT,
- * poll with timeout 0) and return -EAGAIN instead of blocking. */
-int64_t vos__exec(const struct vos_req *r, bool nowait);
+#include "exec.h"
 
 /* Whether the op reads (true) or writes (false) data; for the NO_NOWAIT
  * bits and for the direction a stream op waits on (the op table's). */
