@@ -34,19 +34,10 @@ static char exp_dir[300]; /* stord's export root */
 static char routes[300];
 static struct td netd, stord;
 
-static int rm_one(const char *path, const struct stat *sb, int type,
-		  struct FTW *f)
-{
-	(void)sb; (void)type; (void)f;
-	remove(path); /* best effort */
-	return 0;
-}
-
 /* Each test runs in its own process: remove its directory at its exit. */
 static void remove_work(void)
 {
-	if (work[0] && !getenv("VOS_TEST_KEEP")) /* keep logs for a look */
-		nftw(work, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	td_rm_tree(work);
 }
 
 static void make_work(void)
@@ -749,23 +740,6 @@ struct usage {
 	long fds, rss;
 };
 
-static long count_fds(pid_t pid)
-{
-	char d[64];
-	struct dirent *e;
-	long n = 0;
-	DIR *dir;
-
-	snprintf(d, sizeof(d), "/proc/%d/fd", (int)pid);
-	dir = opendir(d);
-	if (!dir)
-		return -1;
-	while ((e = readdir(dir)))
-		n += e->d_name[0] != '.';
-	closedir(dir);
-	return n;
-}
-
 static long rss_kib(pid_t pid)
 {
 	char path[64], line[256];
@@ -786,7 +760,7 @@ static long rss_kib(pid_t pid)
  * stats connection, so no connection of ours is counted.) */
 static struct usage usage_of(pid_t pid)
 {
-	struct usage u = { count_fds(pid), rss_kib(pid) };
+	struct usage u = { td_count_fds(pid), rss_kib(pid) };
 
 	return u;
 }

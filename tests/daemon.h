@@ -6,7 +6,9 @@
 #define VOS_TEST_DAEMON_H
 
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,7 +16,9 @@
 #include <string.h>
 #include <stdbool.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -114,23 +118,33 @@ static inline void td_kill(struct td *d)
 	d->pid = 0;
 }
 
-/* The daemon's STATS report (vosctl's source) into buf.  0 or -errno. */
+/* The daemon's STATS report (vosctl's source) into buf.  Bounded: the
+ * connect and the send give up after 2 s (a daemon with a full backlog
+ * must not hang a test), the reply and the close after 5 s each.  0 or
+ * -errno. */
 static inline int td_stats(const char *sock, char *buf, size_t cap)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct timeval tv = { 2, 0 };
 	char m[VOS_WIRE_MSG_MAX];
 	int fds[VOS__SHM_MAX_FDS];
-	unsigned nfds;
+	unsigned nfds = 0;
 	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0), n;
 
+	if (s < 0)
+		return -errno;
+	setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock);
 	if (connect(s, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		n = -errno;
 		close(s);
 		return n;
 	}
-	vos__shm_ctl_send(s, VOS_WIRE_MSG_STATS, 0, NULL, 0, NULL, 0);
-	n = vos__shm_ctl_recv(s, m, sizeof(m) - 1, fds, &nfds, 5000);
+	n = vos__shm_ctl_send(s, VOS_WIRE_MSG_STATS, 0, NULL, 0, NULL, 0);
+	if (n == 0)
+		n = vos__shm_ctl_recv(s, m, sizeof(m) - 1, fds, &nfds, 5000);
+	for (unsigned i = 0; i < nfds; i++)
+		close(fds[i]);
 	/* then the daemon's end closes: wait for that (at most 5 s), so a
 	 * caller that next counts the daemon's fds does not count this one */
 	if (n > 0) {
@@ -148,7 +162,40 @@ static inline int td_stats(const char *sock, char *buf, size_t cap)
 	return 0;
 }
 
-/* A number that follows "key " in the stats text (first match), or -1. */
+/* How many fds process pid holds, or -1. */
+static inline long td_count_fds(pid_t pid)
+{
+	char d[64];
+	struct dirent *e;
+	long n = 0;
+	DIR *dir;
+
+	snprintf(d, sizeof(d), "/proc/%d/fd", (int)pid);
+	dir = opendir(d);
+	if (!dir)
+		return -1;
+	while ((e = readdir(dir)))
+		n += e->d_name[0] != '.';
+	closedir(dir);
+	return n;
+}
+
+static inline int td_rm_one(const char *path, const struct stat *sb,
+			    int type, struct FTW *f)
+{
+	(void)sb; (void)type; (void)f;
+	remove(path); /* best effort */
+	return 0;
+}
+
+/* Remove a test's directory and all in it (best effort), unless
+ * VOS_TEST_KEEP is set (to keep the logs for a look). */
+static inline void td_rm_tree(const char *dir)
+{
+	if (dir[0] && !getenv("VOS_TEST_KEEP"))
+		nftw(dir, td_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static inline long td_stat(const char *text, const char *key)
 {
 	char k[64];

@@ -77,22 +77,13 @@ static void pause_ms(int ms) /* between bounded polls of a daemon's state */
 
 /* ---- the work directory and the daemons --------------------------------- */
 
-static int rm_one(const char *path, const struct stat *sb, int type,
-		  struct FTW *f)
-{
-	(void)sb; (void)type; (void)f;
-	remove(path); /* best effort */
-	return 0;
-}
-
 /* Each test runs in its own process: at its exit (pass or fail), no
  * daemon outlives it and its directory goes. */
 static void cleanup(void)
 {
 	td_kill(&netd);
 	td_kill(&stord);
-	if (work[0] && !getenv("VOS_TEST_KEEP")) /* keep logs for a look */
-		nftw(work, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	td_rm_tree(work);
 }
 
 static void put_file(const char *name, const char *text, mode_t mode)
@@ -162,23 +153,6 @@ static int64_t stop_timed(struct td *d, const char *name)
 	return dt;
 }
 
-static long count_fds(pid_t pid)
-{
-	char d[64];
-	struct dirent *e;
-	long n = 0;
-	DIR *dir;
-
-	snprintf(d, sizeof(d), "/proc/%d/fd", (int)pid);
-	dir = opendir(d);
-	if (!dir)
-		return -1;
-	while ((e = readdir(dir)))
-		n += e->d_name[0] != '.';
-	closedir(dir);
-	return n;
-}
-
 /* utime + stime of a process, in clock ticks. */
 static long cpu_ticks(pid_t pid)
 {
@@ -234,51 +208,11 @@ static int blocked_in_openat2(pid_t pid)
 	return n < 0 ? -1 : n;
 }
 
-/* The STATS report, like td_stats() but with its connect bounded too (a
- * daemon with a full backlog must not hang the test).  0 or -errno. */
-static int stats_bounded(const char *sock, char *buf, size_t cap)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	struct timeval tv = { 2, 0 };
-	char m[VOS_WIRE_MSG_MAX];
-	int fds[VOS__SHM_MAX_FDS];
-	unsigned nfds = 0;
-	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0), n;
-
-	if (s < 0)
-		return -errno;
-	setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock);
-	if (connect(s, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		n = -errno;
-		close(s);
-		return n;
-	}
-	n = vos__shm_ctl_send(s, VOS_WIRE_MSG_STATS, 0, NULL, 0, NULL, 0);
-	if (n == 0)
-		n = vos__shm_ctl_recv(s, m, sizeof(m) - 1, fds, &nfds, 5000);
-	for (unsigned i = 0; i < nfds; i++)
-		close(fds[i]);
-	if (n > 0) { /* the daemon closes its end: wait for that */
-		struct pollfd p = { s, POLLIN, 0 };
-		char c;
-
-		if (poll(&p, 1, 5000) == 1 && recv(s, &c, 1, 0) != 0)
-			n = -EBADMSG;
-	}
-	close(s);
-	if (n <= (int)sizeof(struct vos_wire_msg))
-		return n < 0 ? n : -EBADMSG;
-	m[n] = '\0';
-	snprintf(buf, cap, "%s", m + sizeof(struct vos_wire_msg));
-	return 0;
-}
-
 static long stat_of(struct td *d, const char *key)
 {
 	char st[4096];
 
-	ck_assert_int_eq(stats_bounded(d->sock, st, sizeof(st)), 0);
+	ck_assert_int_eq(td_stats(d->sock, st, sizeof(st)), 0);
 	return td_stat(st, key);
 }
 
@@ -311,7 +245,7 @@ static struct base baseline(struct td *d, long clients)
 	ck_assert_msg(td_wait_clients(d->sock, clients, 10000),
 		      "baseline: the daemon never had %ld clients", clients);
 	b.clients = clients;
-	b.fds = count_fds(d->pid);
+	b.fds = td_count_fds(d->pid);
 	ck_assert_int_gt(b.fds, 0);
 	return b;
 }
@@ -325,9 +259,9 @@ static int64_t wait_back(struct td *d, struct base b, int ms, long *fds)
 	long c = -1, f = -1;
 
 	for (;;) {
-		if (stats_bounded(d->sock, st, sizeof(st)) == 0)
+		if (td_stats(d->sock, st, sizeof(st)) == 0)
 			c = td_stat(st, "clients");
-		f = count_fds(d->pid);
+		f = td_count_fds(d->pid);
 		if (c == b.clients && f >= 0 && f <= b.fds)
 			break;
 		ck_assert_msg(td_now_ms() - t0 < ms, "not back after %d ms: "
@@ -499,6 +433,21 @@ static bool stord_serves_paths(const char *test)
 	}
 	ck_assert_msg(fd >= 0, "stord: open good-file: %s", strerror(-fd));
 	return true;
+}
+
+/* The work directory, a directory name in the export that the attacker
+ * (uid 65534) owns when we are root, path into d, and stord started with
+ * args: whether stord serves paths here (see above). */
+static bool stord_with_dir(const char *test, const char *const *args,
+			   const char *name, char *d, size_t cap)
+{
+	make_work();
+	snprintf(d, cap, "%s/%s", exp_dir, name);
+	ck_assert_int_eq(mkdir(d, 0755), 0);
+	if (root)
+		ck_assert_int_eq(chown(d, NOBODY, NOBODY), 0);
+	start_stord(args);
+	return stord_serves_paths(test);
 }
 
 /* ---- attackers: children on two pipes ---------------------------------- */
@@ -705,6 +654,13 @@ static void kid_join(struct kid *k, int ms)
 			     l ? l : "(said nothing)");
 	}
 	kid_close(k);
+}
+
+/* Tell the attacker to stop, then join it (10 s at most). */
+static void kid_quit(struct kid *k)
+{
+	kid_tell(k, 'q');
+	kid_join(k, 10000);
 }
 
 /* SIGKILL n kids at once, then reap them (bounded: pidfds). */
@@ -971,8 +927,7 @@ START_TEST(region_sealed)
 	good_rounds(&g, 300);
 	during = stat_of(&netd, "clients");
 	ck_assert_int_eq(during, 2);
-	kid_tell(&k, 'q');
-	kid_join(&k, 10000);
+	kid_quit(&k);
 	back = wait_back(&netd, b, 5000, &fds);
 	good_rounds(&g, 40);
 	good_close(&g);
@@ -1197,7 +1152,7 @@ static void timers_attack(const char *name, struct td *d, struct kid *k,
 	}
 	t0 = td_now_ms();
 	for (;;) {
-		if (stats_bounded(d->sock, st, sizeof(st)) == 0) {
+		if (td_stats(d->sock, st, sizeof(st)) == 0) {
 			clients = td_stat(st, "clients");
 			inflight = inflight_of_uid(st, NOBODY);
 			if (clients >= nkids && inflight == want)
@@ -1239,9 +1194,9 @@ static void timers_flood_run(const char *name, struct td *d,
 	good_rounds(&g, 40);
 	b = baseline(d, 1);
 	timers_attack(name, d, k, nkids, want);
-	peak = count_fds(d->pid);
+	peak = td_count_fds(d->pid);
 	good_rounds(&g, 500);
-	ck_assert_int_eq(stats_bounded(d->sock, st, sizeof(st)), 0);
+	ck_assert_int_eq(td_stats(d->sock, st, sizeof(st)), 0);
 	ck_assert_int_eq(td_stat(st, "clients"), nkids + 1);
 	ck_assert_int_eq(inflight_of_uid(st, NOBODY), want);
 	kid_kill_all(k, nkids);
@@ -1397,7 +1352,7 @@ START_TEST(fd_caps)
 		ck_assert_int_eq(sscanf(kid_expect(&k, "CLIENT ", 30000),
 					"%d %d", &n[c], &err[c]), 2);
 	kid_expect(&k, "HOLDING", 5000);
-	peak = count_fds(stord.pid);
+	peak = td_count_fds(stord.pid);
 	for (int c = 0; c < 3; c++) {
 		ck_assert_msg(n[c] == (int)cap && err[c] == -EMFILE,
 			      "client %d: %d fds, then %d", c + 1, n[c], err[c]);
@@ -1417,14 +1372,12 @@ START_TEST(fd_caps)
 		good_rounds(&g, 200);
 		for (int i = 0; i < 50; i++)
 			ck_assert_int_eq(vos_close(g.ctx, mine[i]), 0);
-		kid_tell(&k2, 'q');
-		kid_join(&k2, 10000);
+		kid_quit(&k2);
 	} else {
 		printf("fd_caps: not root: root and uid 65533 opening files "
 		       "meanwhile: skipped\n");
 	}
-	kid_tell(&k, 'q');
-	kid_join(&k, 10000);
+	kid_quit(&k);
 	back = wait_back(&stord, b, 5000, &fds);
 	if (root) {
 		good_rounds(&g, 40);
@@ -1540,11 +1493,11 @@ struct psample {
 static void psample(struct td *d, struct psample *s)
 {
 	char st[4096];
-	long f = count_fds(d->pid);
+	long f = td_count_fds(d->pid);
 
 	if (f > s->max_fds)
 		s->max_fds = f;
-	if (stats_bounded(d->sock, st, sizeof(st)) == 0) {
+	if (td_stats(d->sock, st, sizeof(st)) == 0) {
 		long p = td_stat(st, "pending");
 
 		if (p > s->max_pending)
@@ -1633,8 +1586,7 @@ START_TEST(pending_connections)
 	 * connection, one accepted to be refused) */
 	ck_assert_msg(s1.max_fds <= b.fds + 8 + 4, "daemon fds %ld (baseline "
 		      "%ld)", s1.max_fds, b.fds);
-	kid_tell(&k[0], 'q');
-	kid_join(&k[0], 10000);
+	kid_quit(&k[0]);
 	if (root) {
 		/* root and uid 65534 at once: the daemon's bound of 12 */
 		kid_start(&k[0], -1, kid_flood, &fa);
@@ -1650,8 +1602,7 @@ START_TEST(pending_connections)
 			ck_assert_int_eq(eof[i][0], con[i][0]);
 			ck_assert_msg(eof[i][1] < 300 + 3000, "the last was "
 				      "closed %ld ms after", eof[i][1]);
-			kid_tell(&k[i], 'q');
-			kid_join(&k[i], 10000);
+			kid_quit(&k[i]);
 		}
 		ck_assert_msg(s2.max_pending <= 12, "pending %ld",
 			      s2.max_pending);
@@ -1804,8 +1755,7 @@ START_TEST(client_slots_per_uid)
 			     why_all, sizeof(why_all));
 		good_rounds(&g, 100);
 		for (int i = 3; i >= 1; i--) {
-			kid_tell(&k[i], 'q');
-			kid_join(&k[i], 10000);
+			kid_quit(&k[i]);
 		}
 		for (int i = 0; i < 3; i++)
 			raw_close(&mine[i]);
@@ -1813,8 +1763,7 @@ START_TEST(client_slots_per_uid)
 	} else {
 		printf("client_slots_per_uid: not root: other uids skipped\n");
 	}
-	kid_tell(&k[0], 'q');
-	kid_join(&k[0], 10000);
+	kid_quit(&k[0]);
 	back = wait_back(&netd, b, 5000, &fds);
 	stop = stop_timed(&netd, "netd");
 	if (root)
@@ -1938,13 +1887,7 @@ START_TEST(fifo_open_stord)
 	unsigned cq;
 	int64_t back, stop;
 
-	make_work();
-	snprintf(d, sizeof(d), "%s/fifos", exp_dir);
-	ck_assert_int_eq(mkdir(d, 0755), 0);
-	if (root)
-		ck_assert_int_eq(chown(d, NOBODY, NOBODY), 0);
-	start_stord(args);
-	if (!stord_serves_paths("fifo_open_stord"))
+	if (!stord_with_dir("fifo_open_stord", args, "fifos", d, sizeof(d)))
 		return;
 	if (blocked_in_openat2(stord.pid) < 0) {
 		printf("fifo_open_stord: cannot read stord's threads' system "
@@ -2101,8 +2044,7 @@ START_TEST(netd_bind_policy)
 	good_rounds(&g, 200);
 	if (free81) /* nobody holds 81: the attacker's sockets are unbound */
 		ck_assert_msg(port_free(81, false), "port 81 was bound");
-	kid_tell(&k, 'q');
-	kid_join(&k, 10000);
+	kid_quit(&k);
 	back = wait_back(&netd, b, 5000, &fds);
 	good_close(&g);
 	stop = stop_timed(&netd, "netd");
@@ -2240,8 +2182,7 @@ START_TEST(netd_bind_flipper)
 	ck_assert_int_eq(kept, 0);
 	if (free82) /* and nothing holds 82 */
 		ck_assert_msg(port_free(82, true), "port 82 is bound");
-	kid_tell(&k, 'q');
-	kid_join(&k, 10000);
+	kid_quit(&k);
 	back = wait_back(&netd, b, 5000, &fds);
 	good_close(&g);
 	stop = stop_timed(&netd, "netd");
@@ -2357,8 +2298,7 @@ START_TEST(netd_sockopt_policy)
 	ck_assert_int_eq(sscanf(kid_expect(&k, "DONE ", 20000), "%d %d %d",
 				&nref, &nok, &v6), 3);
 	good_rounds(&g, 200);
-	kid_tell(&k, 'q');
-	kid_join(&k, 10000);
+	kid_quit(&k);
 	back = wait_back(&netd, b, 5000, &fds);
 	good_close(&g);
 	stop = stop_timed(&netd, "netd");
@@ -2434,8 +2374,7 @@ START_TEST(netd_unix_family)
 			 -EAFNOSUPPORT);
 	good_rounds(&g, 200);
 	if (root) {
-		kid_tell(&k, 'q');
-		kid_join(&k, 10000);
+		kid_quit(&k);
 	}
 	back = wait_back(&netd, b, 5000, &fds);
 	good_close(&g);
@@ -2542,8 +2481,7 @@ START_TEST(netd_commands)
 	kid_start(&k, attacker(), kid_commands, netd.sock);
 	n = atoi(kid_expect(&k, "DONE ", 20000));
 	good_rounds(&g, 200);
-	kid_tell(&k, 'q');
-	kid_join(&k, 10000);
+	kid_quit(&k);
 	back = wait_back(&netd, b, 5000, &fds);
 	good_close(&g);
 	stop = stop_timed(&netd, "netd");
@@ -2616,13 +2554,7 @@ START_TEST(stord_umask)
 	long fds;
 	int64_t back, stop;
 
-	make_work();
-	snprintf(d, sizeof(d), "%s/nobody", exp_dir);
-	ck_assert_int_eq(mkdir(d, 0755), 0);
-	if (root)
-		ck_assert_int_eq(chown(d, NOBODY, NOBODY), 0);
-	start_stord(NULL);
-	if (!stord_serves_paths("stord_umask"))
+	if (!stord_with_dir("stord_umask", NULL, "nobody", d, sizeof(d)))
 		return;
 	good_open(&g, &stord);
 	good_rounds(&g, 40);
