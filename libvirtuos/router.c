@@ -76,21 +76,30 @@ struct router {
 	char desc[512];
 };
 
+/* Room in the map for placeholder ph: made when the placeholder is, so
+ * that recording the service's fd at completion cannot fail.  0 or
+ * -ENOMEM. */
+static int map_grow(struct router *rt, int ph)
+{
+	uint32_t cap = rt->fds_cap ? rt->fds_cap : 64;
+	struct rfd *n;
+
+	if ((uint32_t)ph < rt->fds_cap)
+		return 0;
+	while (cap <= (uint32_t)ph)
+		cap *= 2;
+	n = realloc(rt->fds, cap * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	memset(n + rt->fds_cap, 0, (cap - rt->fds_cap) * sizeof(*n));
+	rt->fds = n;
+	rt->fds_cap = cap;
+	return 0;
+}
+
+/* (ph has room: map_grow() when it was made) */
 static void map_set(struct router *rt, int ph, uint8_t svc, int32_t remote)
 {
-	if ((uint32_t)ph >= rt->fds_cap) {
-		uint32_t cap = rt->fds_cap ? rt->fds_cap : 64;
-		struct rfd *n;
-
-		while (cap <= (uint32_t)ph)
-			cap *= 2;
-		n = realloc(rt->fds, cap * sizeof(*n));
-		if (!n)
-			return; /* cannot happen for sane fd numbers */
-		memset(n + rt->fds_cap, 0, (cap - rt->fds_cap) * sizeof(*n));
-		rt->fds = n;
-		rt->fds_cap = cap;
-	}
 	rt->fds[ph].svc = svc;
 	rt->fds[ph].remote = remote;
 }
@@ -273,8 +282,11 @@ static int router_submit(void *priv, const struct vos_req *reqs, unsigned n)
 				close(t->ph);
 				t->ph = d;
 			}
-			if (t->ph < 0)
+			if (t->ph < 0) {
 				err = -errno;
+			} else if ((err = map_grow(rt, t->ph)) < 0) {
+				close(t->ph); /* no room to record it */
+			}
 			t->kind = TAG_NEWFD;
 		} else if (err == 0 && s != 0 && r->op == VOS_OP_CLOSE) {
 			t->ph = r->fd;
