@@ -131,6 +131,7 @@ int vos_ctx_create(const struct vos_config *ucfg, struct vos_ctx **ctxp)
 	impl->host.flags = 0;
 	impl->host.options = impl->options;
 	impl->host.complete = vos__complete;
+	impl->host.deadline_ns = impl->deadline_ns;
 
 	ret = ops->open(&impl->host, &impl->priv);
 	if (ret < 0) {

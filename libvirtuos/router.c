@@ -544,6 +544,7 @@ static int router_open(struct vos_transport_host *host, void **priv)
 		s->host.flags = i ? VOS_TRANSPORT_LAZY : 0;
 		s->host.options = s->options;
 		s->host.complete = sub_complete;
+		s->host.deadline_ns = rt->host->deadline_ns;
 		r = s->ops->open(&s->host, &s->priv);
 		if (r < 0) {
 			vos__log(VOS__LOG_ERROR, "routed: service %s: %s",

@@ -46,7 +46,8 @@ extern "C" {
 #endif
 
 /* Bumped whenever struct vos_transport_ops or struct vos_transport_host
- * change incompatibly.  2: host flags; sleep_fd, woke and expire. */
+ * change incompatibly.  2: host flags and deadline_ns; sleep_fd, woke and
+ * expire. */
 #define VOS_TRANSPORT_ABI 2
 
 /* host->flags */
@@ -63,6 +64,11 @@ struct vos_transport_host {
 	/* Report the completion of the request with this tag.  See above. */
 	void (*complete)(struct vos_transport_host *host, uint64_t tag,
 			 int64_t res);
+	/* The context's deadline for a call (vos_config.deadline_ns), 0 if
+	 * none.  The core enforces it on requests (expire()); a transport that
+	 * must block inside submit() to connect (VOS_TRANSPORT_LAZY) gives up
+	 * connecting after at most this long. */
+	int64_t deadline_ns;
 };
 
 struct vos_transport_ops {

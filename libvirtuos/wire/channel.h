@@ -46,9 +46,11 @@ struct vos__chan_client {
 	/* After the options: 0, or -EINVAL if one it needs is missing. */
 	int (*ready)(void *ch);
 	/* Carry the ATTACH request *a to the service and take what it shares:
-	 * the region (mapped) and the doorbell.  0, or -errno (the channel has
-	 * logged why, with the service's own sentence when it refused). */
-	int (*attach)(void *ch, const struct vos_wire_attach *a,
+	 * the region (mapped) and the doorbell, within timeout_ms in all
+	 * (connecting included: -ETIMEDOUT after it).  0, or -errno (the
+	 * channel has logged why, with the service's own sentence when it
+	 * refused). */
+	int (*attach)(void *ch, const struct vos_wire_attach *a, int timeout_ms,
 		      struct vos__attachment *out);
 	/* Ring the service's doorbell.  Never blocks. */
 	void (*notify)(void *ch);

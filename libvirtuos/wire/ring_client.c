@@ -27,6 +27,7 @@
 #define FD_BITS 20
 #define FD_MASK ((1 << FD_BITS) - 1)
 #define GEN_MAX 2047u
+#define ATTACH_TIMEOUT_MS 5000 /* connect + ATTACH + reply, at most */
 
 struct vos__rc {
 	struct vos_transport_host *host;
@@ -112,6 +113,19 @@ static void service_lost(struct vos__rc *s, const char *why)
 	fail_all(s);
 }
 
+/* How long an attach may take, connecting included: ATTACH_TIMEOUT_MS,
+ * or the context's deadline for a call when that is shorter (an attach
+ * made inside vos_submit() for a call must not outlast the call's
+ * deadline). */
+static int attach_timeout_ms(const struct vos__rc *s)
+{
+	int64_t d = s->host->deadline_ns;
+
+	if (d <= 0 || d >= (int64_t)ATTACH_TIMEOUT_MS * 1000000)
+		return ATTACH_TIMEOUT_MS;
+	return (int)((d + 999999) / 1000000); /* rounded up: at least 1 */
+}
+
 static int rc_attach(struct vos__rc *s)
 {
 	struct vos_wire_attach a = { s->entries, s->slot_size, 0,
@@ -121,7 +135,7 @@ static int rc_attach(struct vos__rc *s)
 	struct vos__geom g;
 	int ret;
 
-	ret = s->chan->attach(s->ch, &a, &at);
+	ret = s->chan->attach(s->ch, &a, attach_timeout_ms(s), &at);
 	if (ret < 0)
 		return ret;
 	vos__shared_init(&s->region, at.map, at.size);
@@ -317,6 +331,7 @@ int vos__rc_submit(void *priv, const struct vos_req *reqs, unsigned n)
 	struct vos__rc *s = priv;
 	bool tried = false;
 	unsigned i, queued = 0;
+	int down = -EIO; /* what calls get when the service cannot be reached */
 
 	for (i = 0; i < n; i++) {
 		const struct vos_req *r = &reqs[i];
@@ -329,6 +344,10 @@ int vos__rc_submit(void *priv, const struct vos_req *reqs, unsigned n)
 		if (!s->attached && !tried && fresh_op(r)) {
 			tried = true;
 			ret = rc_attach(s);
+			/* not reached within the call's deadline: that is
+			 * what the call says */
+			if (ret == -ETIMEDOUT && s->host->deadline_ns > 0)
+				down = -ETIMEDOUT;
 			if (ret < 0 && !s->logged_down) {
 				vos__log(VOS__LOG_ERROR, "%s: cannot attach to "
 					 "%s: %s", s->chan->name,
@@ -338,7 +357,7 @@ int vos__rc_submit(void *priv, const struct vos_req *reqs, unsigned n)
 		}
 		if (!s->attached) {
 			s->host->complete(s->host, tag,
-					  r->op == VOS_OP_CLOSE ? 0 : -EIO);
+					  r->op == VOS_OP_CLOSE ? 0 : down);
 			continue;
 		}
 		/* the service's head is read only when the ring looks full

@@ -47,6 +47,7 @@ enum mode {
 	M_HUGE,         /* announces a 64 GiB region */
 	M_FLIP,         /* rewrites the header's geometry all the time */
 	M_SILENT,       /* attaches, then never answers */
+	M_MUTE,         /* takes the ATTACH, never replies to it */
 	M_BLOCKING_BELL,/* keeps the client's doorbell end: blocking, full */
 	M_GARBAGE,      /* completions with random tags and results */
 	M_INDEX,        /* publishes an impossible completion index */
@@ -176,6 +177,15 @@ static void fake_client(int conn, enum mode mode)
 	    m.h.type != VOS_WIRE_MSG_ATTACH)
 		_exit(4);
 	memcpy(&a, m.b + sizeof(m.h), sizeof(a));
+	if (mode == M_MUTE) {
+		char c;
+
+		if (write(attaches_fd, "a", 1) != 1)
+			_exit(8);
+		while (recv(conn, &c, 1, 0) > 0) /* until the client goes */
+			;
+		_exit(0);
+	}
 	if (!vos__geom_make(a.sq_entries, a.slot_size, &f.g))
 		_exit(5);
 	size = f.g.size;
@@ -517,6 +527,44 @@ START_TEST(silent_service_deadlines)
 }
 END_TEST
 
+/* A service that takes the ATTACH and never replies: the call that
+ * attaches (inside vos_submit) is bounded by the context's deadline. */
+START_TEST(mute_at_attach)
+{
+	struct vos_ctx *ctx;
+	struct vos_req r;
+	struct vos_cqe c;
+	int64_t t0, dt, dt2;
+	int err;
+
+	start_fake(M_MUTE);
+	ctx = victim(300000000, true, &err); /* lazy: attach at first use */
+	ck_assert_int_eq(err, 0);
+	t0 = raw_now_ms();
+	ck_assert_int_eq(vos_nop(ctx), -ETIMEDOUT);
+	dt = raw_now_ms() - t0;
+	ck_assert_int_eq(attaches(1, 1000), 1);
+	ck_assert_msg(dt >= 290 && dt < 1500, "deadline 300 ms, took %lld",
+		      (long long)dt);
+	/* vos_submit itself returns within the bound; the call says why */
+	vos_prep_nop(&r);
+	r.user_data = 7;
+	t0 = raw_now_ms();
+	ck_assert_int_eq(vos_submit(ctx, &r, 1), 1);
+	dt2 = raw_now_ms() - t0;
+	ck_assert_int_eq(vos_wait(ctx, &c, 1, 1, 1000000000), 1);
+	ck_assert_int_eq(c.res, -ETIMEDOUT);
+	ck_assert_msg(dt2 >= 290 && dt2 < 1500, "submit took %lld",
+		      (long long)dt2);
+	vos_ctx_destroy(ctx);
+	printf("mute at attach: context deadline 300 ms: vos_nop -ETIMEDOUT "
+	       "after %lld ms, vos_submit back after %lld ms\n",
+	       (long long)dt, (long long)dt2);
+	stop_fake();
+	rmdir(work);
+}
+END_TEST
+
 /* ---- a doorbell made blocking and full under the client -------------- */
 
 START_TEST(blocking_full_doorbell)
@@ -649,6 +697,7 @@ int main(void)
 	tcase_add_test(t, refuses_bad_offers);
 	tcase_add_test(t, header_flipped_after_attach);
 	tcase_add_test(t, silent_service_deadlines);
+	tcase_add_test(t, mute_at_attach);
 	tcase_add_test(t, blocking_full_doorbell);
 	tcase_add_test(t, garbage_completions);
 	tcase_add_test(t, results_beyond_asked);

@@ -31,6 +31,7 @@
 #include <sys/statfs.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -38,7 +39,6 @@
 #include "shm_control.h"
 #include "shm_doorbell.h"
 
-#define ATTACH_TIMEOUT_MS 5000
 #define REGION_MAX ((uint64_t)1 << 34)
 
 struct shm_ch {
@@ -114,12 +114,21 @@ static void ch_close_all(struct shm_ch *c)
 	c->sock = c->bell = -1;
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
 static int ch_attach(void *priv, const struct vos_wire_attach *a,
-		     struct vos__attachment *out)
+		     int timeout_ms, struct vos__attachment *out)
 {
 	struct shm_ch *c = priv;
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	struct timeval tv = { ATTACH_TIMEOUT_MS / 1000, 0 };
+	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+	int64_t end = now_ms() + timeout_ms;
 	union {
 		struct vos_wire_msg h;
 		char b[VOS_WIRE_MSG_MAX + 1];
@@ -145,8 +154,9 @@ static int ch_attach(void *priv, const struct vos_wire_attach *a,
 				NULL, 0);
 	if (ret < 0)
 		goto fail;
+	/* what is left of the time (at least 1 ms: a wait, not a poll) */
 	n = vos__shm_ctl_recv(c->sock, m.b, sizeof(m.b) - 1, fds, &nfds,
-			      ATTACH_TIMEOUT_MS);
+			      (int)(end - now_ms() > 1 ? end - now_ms() : 1));
 	if (n == -EPROTO) {
 		vos__log(VOS__LOG_ERROR, "shm: %s speaks wire protocol version "
 			 "%u, this library speaks %u: refused", c->path,
