@@ -250,6 +250,7 @@ static struct base baseline(struct td *d, long clients)
 	return b;
 }
 
+
 /* (c): wait (at most ms, polling the daemon's stats and fds) until its
  * clients and fds are back at b.  How long it took; the fds in *fds. */
 static int64_t wait_back(struct td *d, struct base b, int ms, long *fds)
@@ -410,6 +411,18 @@ static void good_close(struct good *g)
 	vos_ctx_destroy(g->ctx);
 	g->ctx = NULL;
 	g->sock = g->file = -1;
+}
+
+/* The common start of a netd attack: the work directory, netd with
+ * args, a well-behaved client g that has made 40 round trips, and the
+ * baseline with that one client attached. */
+static struct base netd_with_good(const char *const *args, struct good *g)
+{
+	make_work();
+	start_netd(args);
+	good_open(g, &netd);
+	good_rounds(g, 40);
+	return baseline(&netd, 1);
 }
 
 /* Whether stord can run path calls for us: not root, it cannot take on a
@@ -916,11 +929,7 @@ START_TEST(region_sealed)
 	long fds, during;
 	int64_t back, stop;
 
-	make_work();
-	start_netd(NULL);
-	good_open(&g, &netd);
-	good_rounds(&g, 40);
-	b = baseline(&netd, 1);
+	b = netd_with_good(NULL, &g);
 	kid_start(&k, attacker(), kid_region, netd.sock);
 	ck_assert_int_eq(sscanf(kid_expect(&k, "SEALED ", 10000), "%x %d",
 				&seals, &nops), 2);
@@ -1015,11 +1024,7 @@ START_TEST(doorbell_blocking_full)
 	int inq;
 	int64_t back, stop;
 
-	make_work();
-	start_netd(args);
-	good_open(&g, &netd);
-	good_rounds(&g, 40);
-	b = baseline(&netd, 1);
+	b = netd_with_good(args, &g);
 	kid_start(&k, attacker(), kid_doorbell_full, netd.sock);
 	filled = atol(kid_expect(&k, "FILLED ", 10000));
 	good_rounds(&g, 500); /* while the attacker storms */
@@ -1078,11 +1083,7 @@ START_TEST(doorbell_shut_down)
 	int64_t back, back2, stop, w0, w1;
 	double cpu;
 
-	make_work();
-	start_netd(NULL);
-	good_open(&g, &netd);
-	good_rounds(&g, 40);
-	b = baseline(&netd, 1);
+	b = netd_with_good(NULL, &g);
 	kid_start(&k, attacker(), kid_bell_shutdown, netd.sock);
 	eof_ms = atol(kid_expect(&k, "EOF ", 5000));
 	/* dropped while its process lives on */
@@ -2033,11 +2034,7 @@ START_TEST(netd_bind_policy)
 	int v6;
 	int64_t back, stop;
 
-	make_work();
-	start_netd(NULL);
-	good_open(&g, &netd);
-	good_rounds(&g, 40);
-	b = baseline(&netd, 1);
+	b = netd_with_good(NULL, &g);
 	free81 = root && port_free(81, false);
 	kid_start(&k, attacker(), kid_bind_policy, netd.sock);
 	v6 = atoi(kid_expect(&k, "DONE ", 20000));
@@ -2289,11 +2286,7 @@ START_TEST(netd_sockopt_policy)
 	long fds;
 	int64_t back, stop;
 
-	make_work();
-	start_netd(NULL);
-	good_open(&g, &netd);
-	good_rounds(&g, 40);
-	b = baseline(&netd, 1);
+	b = netd_with_good(NULL, &g);
 	kid_start(&k, attacker(), kid_sockopt, netd.sock);
 	ck_assert_int_eq(sscanf(kid_expect(&k, "DONE ", 20000), "%d %d %d",
 				&nref, &nok, &v6), 3);
@@ -2350,11 +2343,7 @@ START_TEST(netd_unix_family)
 	int s;
 	int64_t back, stop;
 
-	make_work();
-	start_netd(args);
-	good_open(&g, &netd);
-	good_rounds(&g, 40);
-	b = baseline(&netd, 1);
+	b = netd_with_good(args, &g);
 	if (root) {
 		kid_start(&k, NOBODY, kid_unix, netd.sock);
 		kid_expect(&k, "DONE", 10000);
@@ -2473,11 +2462,7 @@ START_TEST(netd_commands)
 	int n;
 	int64_t back, stop;
 
-	make_work();
-	start_netd(NULL);
-	good_open(&g, &netd);
-	good_rounds(&g, 40);
-	b = baseline(&netd, 1);
+	b = netd_with_good(NULL, &g);
 	kid_start(&k, attacker(), kid_commands, netd.sock);
 	n = atoi(kid_expect(&k, "DONE ", 20000));
 	good_rounds(&g, 200);
@@ -2657,11 +2642,7 @@ START_TEST(protocol_violations)
 	char line[512];
 	FILE *f;
 
-	make_work();
-	start_netd(NULL);
-	good_open(&g, &netd);
-	good_rounds(&g, 40);
-	b = baseline(&netd, 1);
+	b = netd_with_good(NULL, &g);
 	kid_start(&k, attacker(), kid_violations, netd.sock);
 	for (int v = 0; v < 3; v++) {
 		int got;
