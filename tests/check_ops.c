@@ -6,10 +6,13 @@
  */
 #include "config.h"
 
+#include <linux/magic.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/un.h>
 #include <time.h>
 
@@ -306,6 +309,108 @@ START_TEST(file_read_uncached)
 	close(fd);
 	unlinkat(dfd, "cold", 0);
 	close(dfd);
+	rmdir(dir);
+	free(buf);
+	free(back);
+	vos_ctx_destroy(ctx);
+}
+END_TEST
+
+/* Evict file kfd (size sz) from the page cache, then cache its first
+ * page alone (readahead off); whether the page at 60 KiB is still out
+ * (map: the file, mapped, for mincore). */
+static bool cache_first_page(int kfd, void *map, size_t sz, char *tmp)
+{
+	unsigned char vec[16];
+
+	ck_assert_int_eq(posix_fadvise(kfd, 0, (off_t)sz, POSIX_FADV_DONTNEED),
+			 0);
+	ck_assert_int_eq(posix_fadvise(kfd, 0, (off_t)sz, POSIX_FADV_RANDOM),
+			 0);
+	ck_assert_int_eq(pread(kfd, tmp, 4096, 0), 4096);
+	ck_assert_int_eq(mincore(map, 16 * 4096, vec), 0);
+	return (vec[0] & 1) && !(vec[15] & 1);
+}
+
+/* A read whose first page alone is cached: the non-blocking first try
+ * gets that page; the call must still return all it asked for, as
+ * pread(2) does (it returned 4096 of 65536, on every route).  Locally and
+ * through stord (tests/services/ops.test): the file is made and evicted
+ * through the kernel, read through the context. */
+START_TEST(file_read_partly_cached)
+{
+	enum { SZ = 1 << 20, N = 65536, TRIES = 8 };
+	struct vos_ctx *ctx = tu_ctx();
+	char dir[256], path[300], *buf = malloc(SZ), *back = malloc(N);
+	int dfd = tu_dir(tu_diskbase(), dir, sizeof(dir)), kfd, vfd;
+	int cold = 0, rounds = 0;
+	struct statfs sf;
+	void *map;
+
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_ptr_nonnull(back);
+	snprintf(path, sizeof(path), "%s/partly", dir);
+	kfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	ck_assert_int_ge(kfd, 0);
+	for (int i = 0; i < SZ; i++)
+		buf[i] = (char)(i * 7 + i / 4096);
+	ck_assert_int_eq(write(kfd, buf, SZ), SZ);
+	ck_assert_int_eq(fsync(kfd), 0);
+	map = mmap(NULL, SZ, PROT_READ, MAP_SHARED, kfd, 0);
+	ck_assert_ptr_ne(map, MAP_FAILED);
+	for (int t = 0; t < TRIES; t++) {
+		struct iovec iov[3] = { { back, 100 }, { back + 100, N / 2 },
+					{ back + 100 + N / 2, N / 2 - 100 } };
+		ssize_t n;
+
+		/* pread */
+		cold += cache_first_page(kfd, map, SZ, back);
+		memset(back, 0, N);
+		vfd = vos_openat(ctx, AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+		ck_assert_int_ge(vfd, 0);
+		n = vos_pread(ctx, vfd, back, N, 0);
+		ck_assert_msg(n == N, "try %d: pread said %zd of %d", t, n, N);
+		ck_assert_int_eq(memcmp(back, buf, N), 0);
+		/* preadv, three pieces (the first shorter than the page) */
+		cold += cache_first_page(kfd, map, SZ, back);
+		memset(back, 0, N);
+		n = vos_readv(ctx, vfd, iov, 3, 0);
+		ck_assert_msg(n == N, "try %d: preadv said %zd of %d", t, n, N);
+		ck_assert_int_eq(memcmp(back, buf, N), 0);
+		/* read at the file position (0: just opened), which then
+		 * stands at N */
+		cold += cache_first_page(kfd, map, SZ, back);
+		memset(back, 0, N);
+		n = vos_read(ctx, vfd, back, N);
+		ck_assert_msg(n == N, "try %d: read said %zd of %d", t, n, N);
+		ck_assert_int_eq(memcmp(back, buf, N), 0);
+		ck_assert_int_eq(vos_read(ctx, vfd, back, 10), 10);
+		ck_assert_int_eq(memcmp(back, buf + N, 10), 0);
+		ck_assert_int_eq(vos_close(ctx, vfd), 0);
+		rounds += 3;
+	}
+	/* and at the end of the file: short, as pread(2) is */
+	vfd = vos_openat(ctx, AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+	cache_first_page(kfd, map, SZ, back);
+	ck_assert_int_eq(vos_pread(ctx, vfd, back, N, SZ - 1000), 1000);
+	ck_assert_int_eq(memcmp(back, buf + SZ - 1000, 1000), 0);
+	ck_assert_int_eq(vos_pread(ctx, vfd, back, N, SZ), 0);
+	ck_assert_int_eq(vos_close(ctx, vfd), 0);
+	/* the case must have happened where the page cache can be evicted
+	 * (a memory file system cannot: everything is always there) */
+	ck_assert_int_eq(fstatfs(kfd, &sf), 0);
+	if (sf.f_type != TMPFS_MAGIC && sf.f_type != RAMFS_MAGIC)
+		ck_assert_msg(cold > 0, "the first page alone was never "
+			      "cached (%d tries)", rounds);
+	printf("file_read_partly_cached: %d of %d reads began with only the "
+	       "first page cached; all returned %d\n", cold, rounds, N);
+	munmap(map, SZ);
+	close(kfd);
+	ck_assert_int_eq(unlink(path), 0);
+	if (tu_store(tu_diskbase())) /* the directory's fd is stord's */
+		ck_assert_int_eq(vos_close(ctx, dfd), 0);
+	else
+		close(dfd);
 	rmdir(dir);
 	free(buf);
 	free(back);
@@ -832,6 +937,15 @@ static Suite *ops_suite(void)
 		suite_add_tcase(s, k);
 	}
 
+	{
+		/* files made and evicted through the kernel, read through
+		 * the context: on every route, stord's too */
+		TCase *a = tcase_create("files on every route");
+
+		tcase_set_timeout(a, 60);
+		tcase_add_test(a, file_read_partly_cached);
+		suite_add_tcase(s, a);
+	}
 	tcase_set_timeout(f, 60);
 	tcase_set_timeout(n, 60);
 	tcase_set_timeout(e, 60);

@@ -78,6 +78,8 @@ static int parse_options(const char *s, struct options *o)
 
 void vos__local_complete(struct vos__local *l, uint32_t tag, int64_t res)
 {
+	if (vos__carry_done(l, tag, res))
+		return; /* the rest of a short file read or write */
 	/* a new file under a number we may have seen before (for fcntl
 	 * other than F_DUPFD res is no fd: forgetting it is harmless) */
 	if (res >= 0 &&
@@ -155,7 +157,9 @@ static void dispatch(struct vos__local *l, const struct vos_req *r,
 				return;
 			}
 		} else if (res != -EAGAIN) {
-			vos__local_complete(l, tag, res);
+			/* (a short try is carried on, not handed back) */
+			if (!vos__carry_try(l, r, res, fdc))
+				vos__local_complete(l, tag, res);
 			return;
 		}
 		to_backend(l, r, fdc);
@@ -347,6 +351,7 @@ static void local_free(struct vos__local *l)
 	if (l->pool_efd >= 0)
 		close(l->pool_efd);
 	vos__fdclass_free(&l->fdc);
+	vos__carry_free(l);
 	free(l->op_of);
 	free(l->where);
 	free(l);

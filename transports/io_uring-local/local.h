@@ -150,6 +150,7 @@ struct vos__local {
 	pid_t pid;         /* the process the state belongs to (see l_close) */
 	uint8_t *op_of;    /* per tag: the op, for completion fix-ups */
 	uint8_t *where;    /* per tag: VOS__WHERE_* */
+	struct vos__carry *carry; /* per tag, made on first use (carry.c) */
 	char describe[96];
 };
 
@@ -158,6 +159,20 @@ enum vos__route vos__route(struct vos__local *l, const struct vos_req *r,
 			   uint8_t *fdc);
 /* Return a result to the core (with the transport's fix-ups). */
 void vos__local_complete(struct vos__local *l, uint32_t tag, int64_t res);
+/* ---- file reads and writes carried on after a short try (carry.c) ---- */
+
+struct vos__carry;
+/* r (a file read or write, routed TRY) moved res bytes without blocking.
+ * If that is short of what it asked (0 < res < its length), carry on with
+ * the rest and return true: the request completes later, once, with the
+ * total.  Otherwise false: complete it with res. */
+bool vos__carry_try(struct vos__local *l, const struct vos_req *r,
+		    int64_t res, uint8_t fdc);
+/* A backend's result for tag: true if it was the rest of a carried
+ * request (then it is taken care of). */
+bool vos__carry_done(struct vos__local *l, uint32_t tag, int64_t res);
+void vos__carry_free(struct vos__local *l);
+
 /* Run a request on the worker pool, creating the pool if needed.  On
  * failure the request completes with the error. */
 void vos__local_to_pool(struct vos__local *l, const struct vos_req *req);
