@@ -177,7 +177,10 @@ const char *vos_ctx_describe(const struct vos_ctx *ctx)
 {
 	if (!ctx || !ctx->impl)
 		return NULL;
-	return ctx->impl->describe;
+	/* as things stand now: a service attaches when first used */
+	return ctx->impl->ops->describe
+		       ? ctx->impl->ops->describe(ctx->impl->priv)
+		       : ctx->impl->ops->name;
 }
 
 int vos_after_fork(struct vos_ctx *ctx)

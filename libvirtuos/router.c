@@ -468,9 +468,22 @@ static int router_expire(void *priv, uint64_t tag)
 	return s->ops->expire ? s->ops->expire(s->priv, tag) : -EOPNOTSUPP;
 }
 
+/* "routed: local=... netd=shm (path, epoch ...)", as things stand now
+ * (a service attaches when first used, and again after it failed). */
 static const char *router_describe(void *priv)
 {
-	return ((struct router *)priv)->desc;
+	struct router *rt = priv;
+	size_t dl = (size_t)snprintf(rt->desc, sizeof(rt->desc), "routed:");
+
+	for (unsigned i = 0; i < rt->nsvc && dl < sizeof(rt->desc); i++) {
+		const struct rsvc *s = &rt->svc[i];
+
+		dl += (size_t)snprintf(rt->desc + dl, sizeof(rt->desc) - dl,
+				       " %s=%s", rt->routes.svc[i].name,
+				       s->ops->describe ?
+				       s->ops->describe(s->priv) : s->ops->name);
+	}
+	return rt->desc;
 }
 
 static int router_open(struct vos_transport_host *host, void **priv)
@@ -478,7 +491,6 @@ static int router_open(struct vos_transport_host *host, void **priv)
 	const char *o = host->options, *path = NULL;
 	char key[32], val[256];
 	struct router *rt;
-	size_t dl;
 	int r;
 
 	rt = calloc(1, sizeof(*rt));
@@ -521,7 +533,6 @@ static int router_open(struct vos_transport_host *host, void **priv)
 		free(rt);
 		return -ENOMEM;
 	}
-	dl = (size_t)snprintf(rt->desc, sizeof(rt->desc), "routed:");
 	for (unsigned i = 0; i < rt->routes.nsvc; i++) {
 		struct rsvc *s = &rt->svc[i];
 		const char *tn = rt->routes.svc[i].transport;
@@ -552,12 +563,6 @@ static int router_open(struct vos_transport_host *host, void **priv)
 			goto fail;
 		}
 		rt->nsvc++;
-		if (dl < sizeof(rt->desc))
-			dl += (size_t)snprintf(rt->desc + dl,
-				sizeof(rt->desc) - dl, " %s=%s",
-				rt->routes.svc[i].name,
-				s->ops->describe ? s->ops->describe(s->priv)
-						 : s->ops->name);
 	}
 	*priv = rt;
 	return 0;

@@ -8,6 +8,9 @@
  *   local   TRANSPORT [OPTIONS]         what serves everything else
  *
  * FAMILY is inet, inet6, unix, or a number.  Service "local" is built in.
+ * OPTIONS: key=value pairs, separated by commas or by blanks (one or more
+ * words, each a comma-separated list); the transport refuses keys it does
+ * not know.  A line with anything else is refused, naming the word.
  */
 #include "config.h"
 
@@ -54,15 +57,36 @@ static int family_of(const char *s)
 	return *s && !*e && v > 0 && v < VOS__MAX_FAMILY ? (int)v : -1;
 }
 
-static int set_transport(struct vos__routes *rt, unsigned i, const char *tr,
-			 const char *opts)
+#define MAX_WORDS 16
+
+/* Service i's transport tr and its options, the words w[0..n) joined by
+ * commas.  NULL, or what is wrong (*bad: the word). */
+static const char *set_transport(struct vos__routes *rt, unsigned i,
+				 const char *tr, char **w, int n,
+				 const char **bad)
 {
-	if (strlen(tr) >= sizeof(rt->svc[i].transport) ||
-	    strlen(opts) >= sizeof(rt->svc[i].options))
-		return -1;
+	char *o = rt->svc[i].options;
+	size_t len = 0, cap = sizeof(rt->svc[i].options);
+
+	if (strlen(tr) >= sizeof(rt->svc[i].transport))
+		return "transport name too long";
 	strcpy(rt->svc[i].transport, tr);
-	strcpy(rt->svc[i].options, opts);
-	return 0;
+	o[0] = '\0';
+	for (int k = 0; k < n; k++) {
+		size_t l = strlen(w[k]);
+
+		if (!strchr(w[k], '=') || w[k][0] == '=' || w[k][0] == ',') {
+			*bad = w[k];
+			return "options are key=value";
+		}
+		if (len + (k > 0) + l >= cap)
+			return "options too long";
+		if (k > 0)
+			o[len++] = ',';
+		memcpy(o + len, w[k], l + 1);
+		len += l;
+	}
+	return NULL;
 }
 
 int vos__routes_load(const char *path, struct vos__routes *rt)
@@ -83,32 +107,43 @@ int vos__routes_load(const char *path, struct vos__routes *rt)
 		return -e;
 	}
 	while (fgets(line, sizeof(line), f)) {
-		char *w[4] = { 0 }, *save = NULL, *hash = strchr(line, '#');
-		const char *err = NULL;
+		char *w[MAX_WORDS] = { 0 }, *save = NULL;
+		char *hash = strchr(line, '#');
+		const char *err = NULL, *bad = NULL;
 		int n = 0, s;
 
 		lineno++;
 		if (hash)
 			*hash = '\0';
-		for (char *t = strtok_r(line, " \t\r\n", &save); t && n < 4;
-		     t = strtok_r(NULL, " \t\r\n", &save))
+		for (char *t = strtok_r(line, " \t\r\n", &save); t;
+		     t = strtok_r(NULL, " \t\r\n", &save)) {
+			if (n == MAX_WORDS) {
+				err = "too many words";
+				bad = t;
+				break;
+			}
 			w[n++] = t;
+		}
 		if (n == 0)
 			continue;
-		if (!strcmp(w[0], "service") && (n == 3 || n == 4)) {
+		if (err) {
+			/* said below */
+		} else if (!strcmp(w[0], "service") && n >= 3) {
 			if (find_svc(rt, w[1]) >= 0)
 				err = "service defined twice";
 			else if (rt->nsvc == VOS__MAX_SERVICES)
 				err = "too many services";
-			else if (strlen(w[1]) >= sizeof(rt->svc[0].name) ||
-				 set_transport(rt, rt->nsvc, w[2],
-					       n == 4 ? w[3] : "") < 0)
-				err = "name, transport or options too long";
-			else
+			else if (strlen(w[1]) >= sizeof(rt->svc[0].name))
+				err = "service name too long";
+			else if (!(err = set_transport(rt, rt->nsvc, w[2],
+						       w + 3, n - 3, &bad)))
 				strcpy(rt->svc[rt->nsvc++].name, w[1]);
-		} else if (!strcmp(w[0], "local") && (n == 2 || n == 3)) {
-			if (set_transport(rt, 0, w[1], n == 3 ? w[2] : "") < 0)
-				err = "transport or options too long";
+		} else if (!strcmp(w[0], "local") && n >= 2) {
+			err = set_transport(rt, 0, w[1], w + 2, n - 2, &bad);
+		} else if ((!strcmp(w[0], "family") || !strcmp(w[0], "path")) &&
+			   n > 3) {
+			err = "unexpected word";
+			bad = w[3];
 		} else if (!strcmp(w[0], "family") && n == 3) {
 			int fam = family_of(w[1]);
 
@@ -140,10 +175,12 @@ int vos__routes_load(const char *path, struct vos__routes *rt)
 			err = "expected 'service NAME TRANSPORT [OPTIONS]', "
 			      "'family FAMILY NAME', 'path PREFIX NAME' or "
 			      "'local TRANSPORT [OPTIONS]'";
+			bad = w[0];
 		}
 		if (err) {
-			vos__log(VOS__LOG_ERROR, "routes: %s:%u: %s", path,
-				 lineno, err);
+			vos__log(VOS__LOG_ERROR, "routes: %s:%u: %s%s%s%s", path,
+				 lineno, err, bad ? " ('" : "", bad ? bad : "",
+				 bad ? "')" : "");
 			fclose(f);
 			return -EINVAL;
 		}

@@ -269,6 +269,9 @@ START_TEST(routing_mixed)
 
 	setup_both();
 	ctx = ctx_routed();
+	/* nothing used yet: no service attached (the description is
+	 * current: it says so, then says otherwise) */
+	ck_assert_ptr_nonnull(strstr(vos_ctx_describe(ctx), "not attached"));
 	/* a file under the export: stord */
 	path_in(p, sizeof(p), "routed");
 	fd = vos_openat(ctx, AT_FDCWD, p, O_RDWR | O_CREAT, 0600);
@@ -301,6 +304,10 @@ START_TEST(routing_mixed)
 	ck_assert_int_eq(vos_send(ctx, s, "N", 1, 0), 1);
 	ck_assert_int_eq(vos_recv(ctx, a, buf, 1, 0), 1);
 	ck_assert_int_eq(buf[0], 'N');
+	/* both services are attached now */
+	ck_assert_msg(!strstr(vos_ctx_describe(ctx), "not attached"), "%s",
+		      vos_ctx_describe(ctx));
+	ck_assert_ptr_nonnull(strstr(vos_ctx_describe(ctx), "epoch"));
 	/* rename across services is refused like across mounts */
 	ck_assert_int_eq(vos_renameat(ctx, AT_FDCWD, p, AT_FDCWD, local, 0),
 			 -EXDEV);
@@ -344,6 +351,41 @@ START_TEST(routes_file_errors)
 	ck_assert_int_eq(vos_ctx_create(NULL, &ctx), -EINVAL);
 	setenv("VOS_ROUTES", "/nonexistent/routes.conf", 1);
 	ck_assert_int_eq(vos_ctx_create(NULL, &ctx), -ENOENT);
+	/* what the parser does not understand is refused, whatever the
+	 * word: a word too many, an option without '=', an unknown key */
+	{
+		const char *bad[] = {
+			"family inet local extra\n",
+			"path /x local extra\n",
+			"service netd shm path=/a.sock slot\n",
+			"service netd shm path=/a.sock,lazy=1 bogus=1\n",
+			"local io_uring-local bogus=1\n",
+			"servic netd shm path=/a.sock\n",
+		};
+
+		setenv("VOS_ROUTES", routes, 1);
+		for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			f = fopen(routes, "w");
+			ck_assert_ptr_nonnull(f);
+			fputs(bad[i], f);
+			fclose(f);
+			ck_assert_msg(vos_ctx_create(NULL, &ctx) == -EINVAL,
+				      "accepted: %s", bad[i]);
+		}
+	}
+	/* options as several words: all of them count (slot= too) */
+	f = fopen(routes, "w");
+	fprintf(f, "service netd shm path=%s/absent.sock lazy=1 "
+		"slot=1048576\nfamily inet netd\n", work);
+	fclose(f);
+	ck_assert_int_eq(vos_ctx_create(NULL, &ctx), 0);
+	ck_assert_ptr_nonnull(strstr(vos_ctx_describe(ctx), "not attached"));
+	vos_ctx_destroy(ctx);
+	f = fopen(routes, "w");
+	fprintf(f, "service netd shm path=%s/absent.sock slot=100\n"
+		"family inet netd\n", work);
+	fclose(f);
+	ck_assert_int_eq(vos_ctx_create(NULL, &ctx), -EINVAL); /* bad slot */
 	/* a service that is down: the context works, its calls fail */
 	f = fopen(routes, "w");
 	fprintf(f, "service netd shm path=%s/absent.sock\nfamily inet netd\n",

@@ -83,6 +83,8 @@ static void rc_detach(struct vos__rc *s, bool tell)
 		return;
 	s->chan->detach(s->ch, tell && s->owner == getpid());
 	s->attached = false;
+	snprintf(s->desc, sizeof(s->desc), "%s (%s, not attached)",
+		 s->chan->name, s->chan->where(s->ch));
 	vos__shared_init(&s->region, NULL, 0);
 	vos__shared_init(&s->data, NULL, 0);
 }
