@@ -53,9 +53,9 @@ static int ch_option(void *ch, const char *k, const char *v)
 }
 static int ch_ready(void *ch) { (void)ch; return 0; }
 static int ch_attach(void *ch, const struct vos_wire_attach *a,
-		     struct vos__attachment *out)
+		     int timeout_ms, struct vos__attachment *out)
 {
-	(void)ch; (void)a;
+	(void)ch; (void)a; (void)timeout_ms;
 	out->map = region;
 	out->size = geom.size;
 	out->epoch = 7;
@@ -192,7 +192,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	memset(outs, 0, sizeof(outs));
 	peer_gone = false;
 	vos__rs_init(&srv_ring, region, geom.size, &geom, 7);
-	host = (struct vos_transport_host){ DEPTH, 0, "slot=4096", complete };
+	host = (struct vos_transport_host){ DEPTH, 0, "slot=4096", complete,
+					    0 };
 	if (vos__rc_open(&host, &chan, &rc) < 0)
 		abort();
 	while (n) {
