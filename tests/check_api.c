@@ -67,6 +67,23 @@ START_TEST(create_rejects_bad_config)
 	cfg.options = "nonsense";
 	ck_assert_int_eq(vos_ctx_create(&cfg, &ctx), -EINVAL);
 	ck_assert_ptr_null(ctx);
+
+	/* a ring whose data area would reach 4 GiB is refused at once (the
+	 * real limit: 4096 entries x 1 MiB slots passed each bound alone);
+	 * lazy: nothing is reached either way */
+	vos_config_init(&cfg);
+	cfg.transport = "shm";
+	cfg.queue_depth = 4096;
+	cfg.options = "path=/nonexistent/x.sock,lazy=1,slot=1048576";
+	ck_assert_int_eq(vos_ctx_create(&cfg, &ctx), -EINVAL);
+	ck_assert_ptr_null(ctx);
+	cfg.options = "path=/nonexistent/x.sock,lazy=1,slot=1048256";
+	ck_assert_int_eq(vos_ctx_create(&cfg, &ctx), 0);
+	vos_ctx_destroy(ctx);
+	cfg.queue_depth = 2048;
+	cfg.options = "path=/nonexistent/x.sock,lazy=1,slot=1048576";
+	ck_assert_int_eq(vos_ctx_create(&cfg, &ctx), 0);
+	vos_ctx_destroy(ctx);
 }
 END_TEST
 

@@ -243,6 +243,19 @@ int vos__rc_open(struct vos_transport_host *host,
 	}
 	for (s->entries = 1; s->entries < s->depth; s->entries <<= 1)
 		;
+	{
+		struct vos__geom g;
+
+		if (!vos__geom_make(s->entries, s->slot_size, &g)) {
+			vos__log(VOS__LOG_ERROR, "%s: a ring of %u entries "
+				 "(queue depth %u) with %u-byte slots: its data "
+				 "area, entries x (slot + %u), must stay below "
+				 "4 GiB", chan->name, s->entries, s->depth,
+				 s->slot_size, VOS_WIRE_SMALL_SLOT);
+			rc_free(s);
+			return -EINVAL;
+		}
+	}
 	s->req = calloc(s->depth, sizeof(*s->req));
 	s->sent = calloc(s->depth, sizeof(*s->sent));
 	s->busy = calloc(s->depth, 1);

@@ -43,10 +43,11 @@ struct srv_client *srv_client_new(int conn, const struct vos__cred *cred,
 	    a->slot_size > srv.cfg.max_slot ||
 	    !vos__geom_make(a->sq_entries, a->slot_size, &g)) {
 		snprintf(why, whylen, "ring of %u entries x %u bytes refused "
-			 "(at most %u x %u, powers of two, slots multiples of 64 "
-			 "and >= %u; flags 0; umask <= 0777)", a->sq_entries,
-			 a->slot_size, srv.cfg.max_entries, srv.cfg.max_slot,
-			 VOS_WIRE_MIN_SLOT);
+			 "(entries: a power of two <= %u; slots: multiples of "
+			 "64, %u..%u; the data area, entries x (slot + %u), "
+			 "below 4 GiB; flags 0; umask <= 0777)", a->sq_entries,
+			 a->slot_size, srv.cfg.max_entries, VOS_WIRE_MIN_SLOT,
+			 srv.cfg.max_slot, VOS_WIRE_SMALL_SLOT);
 		return NULL;
 	}
 	c = calloc(1, sizeof(*c));
