@@ -22,6 +22,7 @@
 #include "options.h"
 #include "peer_mem.h"
 #include "ring_client.h"
+#include "xfer.h"
 
 #define DEFAULT_SLOT 65536u
 #define FD_BITS 20
@@ -53,6 +54,14 @@ struct vos__rc {
 	uint8_t *busy;
 	uint8_t *large; /* which of its two slots the tag's request uses */
 	uint32_t inflight;
+	/* per tag, a transfer longer than a data slot: the bytes moved by its
+	 * earlier pieces, and its rest's iovec array (xfer.h) */
+	uint64_t *moved;
+	struct iovec **rest_iov;
+	/* per service fd (this attachment's numbers): 1 if a socket (made by
+	 * socket or accept, or a dup of one): its reads are not continued */
+	uint8_t *sock;
+	uint32_t sock_cap;
 	char desc[160];
 };
 
@@ -90,17 +99,32 @@ static void rc_detach(struct vos__rc *s, bool tell)
 }
 
 /* Every request in flight fails with the error a dead service gives. */
+/* Forget tag's earlier pieces (it completes, or is dropped). */
+static void pieces_reset(struct vos__rc *s, uint32_t tag)
+{
+	s->moved[tag] = 0;
+	free(s->rest_iov[tag]);
+	s->rest_iov[tag] = NULL;
+}
+
+/* Every request in flight fails with the error a dead service gives (a
+ * transfer whose earlier pieces moved data says how much, as a short
+ * read or write). */
 static void fail_all(struct vos__rc *s)
 {
 	for (uint32_t t = 0; t < s->depth; t++) {
+		int64_t res;
+
 		if (!s->busy[t])
 			continue;
 		s->busy[t] = 0;
 		s->inflight--;
-		s->host->complete(s->host, t,
-				  s->req[t].op == VOS_OP_CLOSE ? 0 :
-				  vos__op_is_socket(s->req[t].op) ?
-				  -ECONNRESET : -EIO);
+		res = s->req[t].op == VOS_OP_CLOSE ? 0 :
+		      vos__op_is_socket(s->req[t].op) ? -ECONNRESET : -EIO;
+		if (s->moved[t])
+			res = (int64_t)s->moved[t];
+		pieces_reset(s, t);
+		s->host->complete(s->host, t, res);
 	}
 }
 
@@ -173,6 +197,8 @@ static int rc_attach(struct vos__rc *s)
 	s->gen = s->gen % GEN_MAX + 1;
 	s->attached = true;
 	s->logged_down = false;
+	if (s->sock)
+		memset(s->sock, 0, s->sock_cap); /* the service's numbers anew */
 	snprintf(s->desc, sizeof(s->desc), "%s (%s, epoch %08x)",
 		 s->chan->name, s->chan->where(s->ch), s->epoch);
 	return 0;
@@ -186,6 +212,12 @@ static void rc_free(struct vos__rc *s)
 	free(s->sent);
 	free(s->busy);
 	free(s->large);
+	free(s->moved);
+	if (s->rest_iov)
+		for (uint32_t t = 0; t < s->depth; t++)
+			free(s->rest_iov[t]);
+	free(s->rest_iov);
+	free(s->sock);
 	free(s);
 }
 
@@ -260,9 +292,12 @@ int vos__rc_open(struct vos_transport_host *host,
 	s->sent = calloc(s->depth, sizeof(*s->sent));
 	s->busy = calloc(s->depth, 1);
 	s->large = calloc(s->depth, 1);
+	s->moved = calloc(s->depth, sizeof(*s->moved));
+	s->rest_iov = calloc(s->depth, sizeof(*s->rest_iov));
 	snprintf(s->desc, sizeof(s->desc), "%s (%s, not attached)",
 		 chan->name, chan->where(s->ch));
-	if (!s->req || !s->sent || !s->busy || !s->large) {
+	if (!s->req || !s->sent || !s->busy || !s->large || !s->moved ||
+	    !s->rest_iov) {
 		rc_free(s);
 		return -ENOMEM;
 	}
@@ -341,6 +376,109 @@ static int encode(struct vos__rc *s, const struct vos_req *r, uint32_t tag,
 	return ret == -ENOSPC ? -EINVAL : ret;
 }
 
+/* Publish the request tail (releasing the entries written before it),
+ * then look at the service's NEED_WAKEUP: the publisher's half of the
+ * handshake (peer_mem.h; the service's half is its sleep). */
+static void publish_requests(struct vos__rc *s)
+{
+	vos__peer_publish(&s->region, VOS__OFF_SQ_TAIL, s->sq_tail);
+	if (vos__peer_flags(&s->region, VOS__OFF_SERVER_FLAGS) &
+	    VOS_WIRE_SERVER_NEED_WAKEUP)
+		s->chan->notify(s->ch);
+}
+
+static bool is_sock(const struct vos__rc *s, int32_t remote)
+{
+	return remote >= 0 && (uint32_t)remote < s->sock_cap &&
+	       s->sock[remote];
+}
+
+/* A new service fd, remote, made by r: note whether it is a socket. */
+static void note_fd(struct vos__rc *s, const struct vos_req *r,
+		    int64_t remote)
+{
+	int32_t src = -1;
+	uint8_t k;
+
+	if (r->op == VOS_OP_FCNTL) /* a dup: of a socket or not */
+		k = map_fd(s, r->fd, false, &src) == 0 && is_sock(s, src);
+	else
+		k = vos__op_is_socket(r->op);
+	if ((uint64_t)remote >= s->sock_cap) {
+		uint32_t cap = s->sock_cap ? s->sock_cap : 64;
+		uint8_t *n;
+
+		while (cap <= (uint64_t)remote)
+			cap *= 2;
+		n = realloc(s->sock, cap);
+		if (!n)
+			return; /* unknown: taken for a file */
+		memset(n + s->sock_cap, 0, cap - s->sock_cap);
+		s->sock = n;
+		s->sock_cap = cap;
+	}
+	s->sock[remote] = k;
+}
+
+/* Tag's request moved res bytes in a piece a data slot shortened: whether
+ * the system call would have gone on.  Writes and sends do (on a blocking
+ * file or socket the call moves everything; on a non-blocking one the
+ * next piece says -EAGAIN and the call says what moved); reads of files
+ * do (a regular file's read is short only at its end); reads of sockets
+ * do not (recv returns what has arrived). */
+static bool more_pieces(const struct vos__rc *s, uint32_t tag, int64_t res)
+{
+	const struct vos_req *r = &s->req[tag];
+	const struct vos__opdef *d = vos__opdef(r->op);
+	int32_t remote;
+
+	if (res <= 0 || (uint64_t)res != s->sent[tag].len ||
+	    (uint64_t)res >= vos__xfer_total(r))
+		return false;
+	switch (d->addr) {
+	case VOS__ARG_BUF_IN:
+	case VOS__ARG_IOV_IN:
+		return true;
+	case VOS__ARG_BUF_OUT:
+	case VOS__ARG_IOV_OUT:
+		return r->op != VOS_OP_RECV &&
+		       map_fd(s, r->fd, false, &remote) == 0 &&
+		       !is_sock(s, remote);
+	default:
+		return false;
+	}
+}
+
+/* Queue the next piece of tag's transfer (its last moved res bytes).
+ * There is room: the service took this tag's piece before it answered,
+ * so at most depth - 1 others wait.  false if it cannot be sent. */
+static bool next_piece(struct vos__rc *s, uint32_t tag, int64_t res)
+{
+	struct vos_req next;
+	struct vos_wire_req w;
+	int32_t fd;
+
+	if (vos__xfer_advance(&s->req[tag], (uint64_t)res, &next,
+			      &s->rest_iov[tag]) < 0 ||
+	    map_fd(s, next.fd, false, &fd) < 0 ||
+	    encode(s, &next, tag, fd, next.fd2, &w) < 0)
+		return false;
+	if (s->sq_tail - s->sq_head_seen >= s->entries) {
+		s->sq_head_seen = vos__peer_acquire(&s->region,
+						    VOS__OFF_SQ_HEAD);
+		if (s->sq_tail - s->sq_head_seen >= s->entries)
+			return false;
+	}
+	vos__peer_write(&s->region, s->g.sq_off +
+			(uint64_t)(s->sq_tail & (s->entries - 1)) * sizeof(w),
+			&w, sizeof(w));
+	s->sq_tail++;
+	s->moved[tag] += (uint64_t)res;
+	s->req[tag] = next;
+	s->sent[tag] = w;
+	return true;
+}
+
 int vos__rc_submit(void *priv, const struct vos_req *reqs, unsigned n)
 {
 	struct vos__rc *s = priv;
@@ -412,15 +550,8 @@ int vos__rc_submit(void *priv, const struct vos_req *reqs, unsigned n)
 		s->inflight++;
 		queued++;
 	}
-	if (queued && s->attached) {
-		/* publish the tail (releasing the entries above), then look
-		 * at the service's NEED_WAKEUP: the publisher's half of the
-		 * handshake (peer_mem.h; the service's half is its sleep) */
-		vos__peer_publish(&s->region, VOS__OFF_SQ_TAIL, s->sq_tail);
-		if (vos__peer_flags(&s->region, VOS__OFF_SERVER_FLAGS) &
-		    VOS_WIRE_SERVER_NEED_WAKEUP)
-			s->chan->notify(s->ch);
-	}
+	if (queued && s->attached)
+		publish_requests(s);
 	return i ? (int)i : -EBUSY;
 }
 
@@ -428,6 +559,7 @@ int vos__rc_reap(void *priv)
 {
 	struct vos__rc *s = priv;
 	uint32_t tail, head;
+	bool pieces = false;
 	int n = 0;
 
 	if (!s->attached)
@@ -458,9 +590,24 @@ int vos__rc_reap(void *priv)
 		}
 		res = vos__wire_result(&s->req[tag], &s->sent[tag], &s->data,
 				       e.res);
-		if (res >= 0 && vos__op_makes_fd(&s->req[tag]))
+		if (res >= 0 && vos__op_makes_fd(&s->req[tag])) {
+			if (res <= FD_MASK)
+				note_fd(s, &s->req[tag], res);
 			res = res > FD_MASK ? -EIO :
 			      (int64_t)((s->gen << FD_BITS) | (uint32_t)res);
+		}
+		/* a transfer longer than a slot goes on, piece by piece, and
+		 * completes once */
+		if (more_pieces(s, (uint32_t)tag, res) &&
+		    next_piece(s, (uint32_t)tag, res)) {
+			pieces = true;
+			continue;
+		}
+		if (s->moved[tag]) {
+			res = res > 0 ? (int64_t)s->moved[tag] + res
+				      : (int64_t)s->moved[tag];
+			pieces_reset(s, (uint32_t)tag);
+		}
 		s->busy[tag] = 0;
 		s->inflight--;
 		s->host->complete(s->host, tag, res);
@@ -470,6 +617,8 @@ int vos__rc_reap(void *priv)
 	 * reuse them */
 	s->cq_head = head;
 	vos__peer_release(&s->region, VOS__OFF_CQ_HEAD, head);
+	if (pieces)
+		publish_requests(s);
 	return n;
 }
 
@@ -555,6 +704,7 @@ int vos__rc_expire(void *priv, uint64_t tag)
 		return 0;
 	s->busy[tag] = 0;
 	s->inflight--;
+	pieces_reset(s, tag);
 	s->host->complete(s->host, tag, -ETIMEDOUT);
 	service_lost(s, "did not answer a call within its deadline");
 	return 0;
@@ -576,6 +726,8 @@ int vos__rc_after_fork(void *priv)
 	 * attaches anew when it makes an fd (no fd-table clone yet) */
 	rc_detach(s, false);
 	memset(s->busy, 0, s->depth);
+	for (uint32_t t = 0; t < s->depth; t++)
+		pieces_reset(s, t);
 	s->inflight = 0;
 	s->owner = getpid();
 	s->gen = s->gen % GEN_MAX + 1;

@@ -25,6 +25,7 @@
 #include <sys/uio.h>
 
 #include "local.h"
+#include "xfer.h"
 
 struct vos__carry {
 	bool active;
@@ -33,54 +34,6 @@ struct vos__carry {
 	struct vos_req rest;
 	struct iovec *iov;  /* rest's iovec array (vectored ops), ours */
 };
-
-static uint64_t wanted(const struct vos_req *r)
-{
-	const struct iovec *iov = (const void *)(uintptr_t)r->addr;
-	uint64_t n = 0;
-
-	if (!vos__op_has(r->op, VOS__OPF_IOVEC))
-		return r->len;
-	for (uint32_t i = 0; i < r->len; i++)
-		n += iov[i].iov_len;
-	return n;
-}
-
-/* The part of r after its first k bytes, into c->rest (k < wanted(r)).
- * -ENOMEM if a vectored request's array cannot be made. */
-static int advance(struct vos__carry *c, const struct vos_req *r, uint64_t k)
-{
-	if (r != &c->rest)
-		c->rest = *r;
-	if (r->op == VOS_OP_PREAD || r->op == VOS_OP_PWRITE ||
-	    (vos__op_has(r->op, VOS__OPF_IOVEC) && r->off != VOS_OFF_CURRENT))
-		c->rest.off = r->off + k;
-	/* (read, write and the vectored ops at the file position: the
-	 * kernel moved the position by k already) */
-	if (vos__op_has(r->op, VOS__OPF_IOVEC)) {
-		const struct iovec *iov = (const void *)(uintptr_t)r->addr;
-		uint32_t i = 0, n;
-		struct iovec *mine;
-
-		while (i < r->len && k >= iov[i].iov_len)
-			k -= iov[i++].iov_len;
-		n = (uint32_t)r->len - i;
-		mine = malloc(n * sizeof(*mine));
-		if (!mine)
-			return -ENOMEM;
-		memcpy(mine, iov + i, n * sizeof(*mine));
-		mine[0].iov_base = (char *)mine[0].iov_base + k;
-		mine[0].iov_len -= k;
-		free(c->iov); /* r's array may be the one replaced: copied above */
-		c->iov = mine;
-		c->rest.addr = (uint64_t)(uintptr_t)mine;
-		c->rest.len = n;
-	} else {
-		c->rest.addr = r->addr + k;
-		c->rest.len = r->len - (uint32_t)k;
-	}
-	return 0;
-}
 
 static void finish(struct vos__local *l, uint32_t tag, int64_t res)
 {
@@ -95,8 +48,8 @@ static void finish(struct vos__local *l, uint32_t tag, int64_t res)
 	l->host->complete(l->host, tag, res);
 }
 
-/* r (tag's request, or the rest of it) moved res bytes, 0 < res <
- * wanted(r): ask for the rest, without blocking while that makes progress,
+/* r (tag's request, or the rest of it) moved res bytes, 0 < res < its
+ * total: ask for the rest, without blocking while that makes progress,
  * then on the backend. */
 static void carry_on(struct vos__local *l, const struct vos_req *r,
 		     int64_t res)
@@ -110,7 +63,7 @@ static void carry_on(struct vos__local *l, const struct vos_req *r,
 	c->active = true;
 	for (;;) {
 		c->done += res;
-		ret = advance(c, r, (uint64_t)res);
+		ret = vos__xfer_advance(r, (uint64_t)res, &c->rest, &c->iov);
 		if (ret < 0) {
 			finish(l, tag, 0); /* what was moved, short */
 			return;
@@ -121,7 +74,7 @@ static void carry_on(struct vos__local *l, const struct vos_req *r,
 		res = vos__exec(r, true);
 		if (res == -EAGAIN || res == -EOPNOTSUPP)
 			break;
-		if (res <= 0 || (uint64_t)res == wanted(r)) {
+		if (res <= 0 || (uint64_t)res == vos__xfer_total(r)) {
 			finish(l, tag, res); /* the end, an error, or all */
 			return;
 		}
@@ -137,7 +90,7 @@ bool vos__carry_try(struct vos__local *l, const struct vos_req *r,
 {
 	uint32_t tag = (uint32_t)r->user_data;
 
-	if (res <= 0 || (uint64_t)res >= wanted(r))
+	if (res <= 0 || (uint64_t)res >= vos__xfer_total(r))
 		return false;
 	if (!l->carry) {
 		l->carry = calloc(l->host->queue_depth, sizeof(*l->carry));
@@ -157,7 +110,7 @@ bool vos__carry_done(struct vos__local *l, uint32_t tag, int64_t res)
 	if (!l->carry || !l->carry[tag].active)
 		return false;
 	c = &l->carry[tag];
-	if (res > 0 && (uint64_t)res < wanted(&c->rest))
+	if (res > 0 && (uint64_t)res < vos__xfer_total(&c->rest))
 		carry_on(l, &c->rest, res);
 	else
 		finish(l, tag, res);
