@@ -597,6 +597,16 @@ int vos_statx(struct vos_ctx *ctx, int dirfd, const char *path, int flags,
 	return vos__call(ctx, &r);
 }
 
+ssize_t vos_getdents(struct vos_ctx *ctx, int fd, void *buf, size_t len)
+{
+	struct vos_req r;
+
+	if (!LEN_OK(len))
+		return -EINVAL;
+	vos_prep_getdents(&r, fd, buf, (uint32_t)len);
+	return vos__call(ctx, &r);
+}
+
 int vos_ftruncate(struct vos_ctx *ctx, int fd, off_t length)
 {
 	struct vos_req r;

@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <linux/magic.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -414,6 +415,172 @@ START_TEST(file_read_partly_cached)
 	rmdir(dir);
 	free(buf);
 	free(back);
+	vos_ctx_destroy(ctx);
+}
+END_TEST
+
+/* ---- directory listings: getdents through the context ------------------ */
+
+struct names {
+	char **v;
+	size_t n, cap;
+};
+
+static void names_add(struct names *ns, const char *rel, const char *name,
+		      unsigned type)
+{
+	char buf[600];
+
+	if (ns->n == ns->cap) {
+		ns->cap = ns->cap ? ns->cap * 2 : 256;
+		ns->v = realloc(ns->v, ns->cap * sizeof(*ns->v));
+		ck_assert_ptr_nonnull(ns->v);
+	}
+	snprintf(buf, sizeof(buf), "%s/%s:%u", rel, name, type);
+	ns->v[ns->n] = strdup(buf);
+	ck_assert_ptr_nonnull(ns->v[ns->n]);
+	ns->n++;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Walk root/rel with opendir/readdir: the reference. */
+static void walk_libc(const char *root, const char *rel, struct names *ns)
+{
+	char p[600];
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(p, sizeof(p), "%s%s", root, rel);
+	d = opendir(p);
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d))) {
+		names_add(ns, rel, e->d_name, e->d_type);
+		if (e->d_type == DT_DIR && strcmp(e->d_name, ".") &&
+		    strcmp(e->d_name, "..")) {
+			char sub[600];
+
+			snprintf(sub, sizeof(sub), "%s/%s", rel, e->d_name);
+			walk_libc(root, sub, ns);
+		}
+	}
+	closedir(d);
+}
+
+/* Walk root/rel with vos_getdents into a buffer of bufsz bytes. */
+static void walk_vos(struct vos_ctx *ctx, const char *root, const char *rel,
+		     size_t bufsz, struct names *ns)
+{
+	char p[600], *buf = malloc(bufsz);
+	int fd;
+	ssize_t n;
+
+	ck_assert_ptr_nonnull(buf);
+	snprintf(p, sizeof(p), "%s%s", root, rel);
+	fd = vos_openat(ctx, AT_FDCWD, p, O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+			0);
+	ck_assert_int_ge(fd, 0);
+	while ((n = vos_getdents(ctx, fd, buf, bufsz)) > 0) {
+		for (ssize_t off = 0; off < n;) {
+			struct dirent64 *e = (void *)(buf + off);
+
+			ck_assert_int_gt(e->d_reclen, 0);
+			ck_assert_int_le(off + e->d_reclen, n);
+			names_add(ns, rel, e->d_name, e->d_type);
+			if (e->d_type == DT_DIR && strcmp(e->d_name, ".") &&
+			    strcmp(e->d_name, "..")) {
+				char sub[600];
+
+				snprintf(sub, sizeof(sub), "%s/%s", rel,
+					 e->d_name);
+				walk_vos(ctx, root, sub, bufsz, ns);
+			}
+			off += e->d_reclen;
+		}
+	}
+	ck_assert_int_eq(n, 0);
+	ck_assert_int_eq(vos_close(ctx, fd), 0);
+	free(buf);
+}
+
+/* A tree listed through the context (locally, or through stord under
+ * tests/services/ops.test) names exactly what readdir(3) names. */
+START_TEST(getdents_tree)
+{
+	struct vos_ctx *ctx = tu_ctx();
+	char dir[256], p[600], name[256], tiny[16];
+	int dfd = tu_dir(tu_diskbase(), dir, sizeof(dir));
+	size_t sizes[] = { 300, 4096, 65536 };
+	struct names ref = { 0 };
+	int fd;
+
+	/* 3 directories of 150 files with names of 1 to 150 characters, a
+	 * nested one, a symlink, a FIFO */
+	for (int d = 0; d < 3; d++) {
+		snprintf(p, sizeof(p), "%s/d%d", dir, d);
+		ck_assert_int_eq(mkdir(p, 0755), 0);
+		for (int f = 0; f < 150; f++) {
+			memset(name, 'a' + (f % 26), (size_t)f + 1);
+			name[f + 1] = '\0';
+			name[0] = (char)('0' + d);
+			snprintf(p, sizeof(p), "%s/d%d/%s", dir, d, name);
+			fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+			ck_assert_int_ge(fd, 0);
+			close(fd);
+		}
+	}
+	snprintf(p, sizeof(p), "%s/d1/inner", dir);
+	ck_assert_int_eq(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/d1/inner/link", dir);
+	ck_assert_int_eq(symlink("../d0", p), 0);
+	snprintf(p, sizeof(p), "%s/fifo", dir);
+	ck_assert_int_eq(mkfifo(p, 0600), 0);
+	walk_libc(dir, "", &ref);
+	qsort(ref.v, ref.n, sizeof(*ref.v), cmp_str);
+	ck_assert_uint_eq(ref.n, 2 + 4 + 3 * 152 + 1 + 3);
+	for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct names got = { 0 };
+
+		walk_vos(ctx, dir, "", sizes[i], &got);
+		qsort(got.v, got.n, sizeof(*got.v), cmp_str);
+		ck_assert_msg(got.n == ref.n, "buffer %zu: %zu names, readdir "
+			      "%zu", sizes[i], got.n, ref.n);
+		for (size_t k = 0; k < ref.n; k++) {
+			ck_assert_str_eq(got.v[k], ref.v[k]);
+			free(got.v[k]);
+		}
+		free(got.v);
+	}
+	/* a buffer too small for one entry: the system call's -EINVAL; a
+	 * file is not a directory: -ENOTDIR */
+	snprintf(p, sizeof(p), "%s/d0", dir);
+	fd = vos_openat(ctx, AT_FDCWD, p, O_RDONLY | O_DIRECTORY, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(vos_getdents(ctx, fd, tiny, sizeof(tiny)), -EINVAL);
+	ck_assert_int_eq(vos_close(ctx, fd), 0);
+	snprintf(p, sizeof(p), "%s/d0/0", dir);
+	fd = vos_openat(ctx, AT_FDCWD, p, O_RDONLY, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(vos_getdents(ctx, fd, name, sizeof(name)), -ENOTDIR);
+	ck_assert_int_eq(vos_close(ctx, fd), 0);
+	printf("getdents_tree: %zu names in 5 directories, the same as "
+	       "readdir with buffers of 300, 4096 and 65536 bytes\n", ref.n);
+	for (size_t k = 0; k < ref.n; k++)
+		free(ref.v[k]);
+	free(ref.v);
+	if (tu_store(tu_diskbase()))
+		ck_assert_int_eq(vos_close(ctx, dfd), 0);
+	else
+		close(dfd);
+	{
+		char cmd[400];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		ck_assert_int_eq(system(cmd), 0);
+	}
 	vos_ctx_destroy(ctx);
 }
 END_TEST
@@ -944,6 +1111,7 @@ static Suite *ops_suite(void)
 
 		tcase_set_timeout(a, 60);
 		tcase_add_test(a, file_read_partly_cached);
+		tcase_add_test(a, getdents_tree);
 		suite_add_tcase(s, a);
 	}
 	tcase_set_timeout(f, 60);

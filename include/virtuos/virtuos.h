@@ -74,6 +74,7 @@ enum vos_op {
 	VOS_OP_POLL,
 	VOS_OP_TIMEOUT,
 	VOS_OP_CANCEL,
+	VOS_OP_GETDENTS, /* since 0.2 */
 	VOS_OP__COUNT /* not an operation: the number of operations */
 };
 
@@ -363,6 +364,17 @@ static inline void vos_prep_fdatasync(struct vos_req *r, int fd)
 	vos__prep(r, VOS_OP_FDATASYNC, fd);
 }
 
+/* getdents64(fd, buf, len): directory entries (struct linux_dirent64,
+ * as <dirent.h> lays out struct dirent64) into buf; 0 at the end of the
+ * directory.  As many whole entries as fit: -EINVAL if not even one. */
+static inline void vos_prep_getdents(struct vos_req *r, int fd, void *buf,
+				     uint32_t len)
+{
+	vos__prep(r, VOS_OP_GETDENTS, fd);
+	r->addr = (uint64_t)(uintptr_t)buf;
+	r->len = len;
+}
+
 struct statx;
 /* statx(dirfd, path, flags, mask, stx) */
 static inline void vos_prep_statx(struct vos_req *r, int dirfd,
@@ -627,6 +639,7 @@ ssize_t vos_writev(struct vos_ctx *ctx, int fd, const struct iovec *iov,
 		   int iovcnt, off_t off);
 int vos_fsync(struct vos_ctx *ctx, int fd);
 int vos_fdatasync(struct vos_ctx *ctx, int fd);
+ssize_t vos_getdents(struct vos_ctx *ctx, int fd, void *buf, size_t len);
 int vos_statx(struct vos_ctx *ctx, int dirfd, const char *path, int flags,
 	      unsigned mask, struct statx *stx);
 int vos_ftruncate(struct vos_ctx *ctx, int fd, off_t length);

@@ -84,6 +84,10 @@ const struct vos__opdef vos__opdefs[VOS_OP__COUNT] = {
 		VOS__SVC_LOCAL, 0 },
 	[VOS_OP_CANCEL] = { "cancel", "vos_cancel", A(NONE), A(NONE),
 		VOS__SVC_LOCAL, 0 },
+	/* a directory's entries: the fd's service; a data slot may hold
+	 * fewer entries than the buffer (the caller reads on until 0) */
+	[VOS_OP_GETDENTS] = { "getdents", "vos_getdents", A(BUF_OUT),
+		A(NONE), VOS__SVC_ANY, F(FD) | F(XFER) | F(BUF_LEN) },
 };
 
 const char *vos_op_name(unsigned op)

@@ -11,6 +11,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -85,6 +86,10 @@ int64_t vos__exec(const struct vos_req *r, bool nowait)
 		break;
 	case VOS_OP_FTRUNCATE:
 		ret = ftruncate(r->fd, (off_t)r->off);
+		break;
+	case VOS_OP_GETDENTS:
+		ret = syscall(SYS_getdents64, r->fd, PTR(r->addr),
+			      (unsigned)r->len);
 		break;
 	case VOS_OP_FALLOCATE:
 		ret = fallocate(r->fd, (int)r->op_flags, (off_t)r->off,

@@ -84,6 +84,9 @@ enum vos__route vos__route(struct vos__local *l, const struct vos_req *r,
 		    (*fdc & VOS__FDC_KIND) == VOS__FD_UNKNOWN)
 			return VOS__INLINE;
 		return l->native_ftruncate ? VOS__ASYNC : VOS__POOL;
+	case VOS_OP_GETDENTS:
+		/* no io_uring opcode; may read a disk: a worker thread */
+		return VOS__POOL;
 	case VOS_OP_TIMEOUT:
 		return r->off == 0 ? VOS__INLINE : VOS__ASYNC;
 	case VOS_OP_POLL:
