@@ -867,6 +867,72 @@ END_TEST
  * a short write is legal and is resubmitted for the rest.  The reader
  * never blocks, so the compat backend (which progresses parked writes
  * only inside vos calls) gets its turns. */
+/* Sixteen 1 MiB sends in flight on one blocking TCP socket: each
+ * completes whole, and the peer receives them in submission order, byte
+ * for byte (as sixteen send(2) calls in a row would deliver them). */
+START_TEST(ordered_sends)
+{
+	enum { N = 16, MSG = 1 << 20, CHUNK = 200000 };
+	struct vos_ctx *ctx = tu_ctx();
+	char *out = malloc((size_t)N * MSG), *in = malloc((size_t)N * MSG);
+	struct vos_req r[N];
+	size_t have = 0;
+	int a, b, sends = 0;
+	bool reading = false;
+
+	ck_assert_ptr_nonnull(out);
+	ck_assert_ptr_nonnull(in);
+	for (size_t i = 0; i < (size_t)N * MSG; i++)
+		out[i] = (char)(i / MSG * 17 + i % 251);
+	tu_tcp_pair(&a, &b);
+	for (int i = 0; i < N; i++) {
+		vos_prep_send(&r[i], a, out + (size_t)i * MSG, MSG, 0);
+		r[i].user_data = (uint64_t)i;
+	}
+	ck_assert_int_eq(vos_submit(ctx, r, N), N);
+	while (sends < N || have < (size_t)N * MSG) {
+		struct vos_cqe c;
+		int n;
+
+		if (!reading && have < (size_t)N * MSG) {
+			struct vos_req rr;
+			size_t want = (size_t)N * MSG - have;
+
+			vos_prep_recv(&rr, b, in + have,
+				      (uint32_t)(want < CHUNK ? want : CHUNK), 0);
+			rr.user_data = 1000;
+			ck_assert_int_eq(vos_submit(ctx, &rr, 1), 1);
+			reading = true;
+		}
+		n = vos_wait(ctx, &c, 1, 1, 10LL * 1000000000);
+		ck_assert_int_eq(n, 1);
+		if (c.user_data == 1000) {
+			ck_assert_int_gt(c.res, 0);
+			have += (size_t)c.res;
+			reading = false;
+		} else {
+			ck_assert_msg(c.res == MSG, "send %llu said %lld",
+				      (unsigned long long)c.user_data,
+				      (long long)c.res);
+			sends++;
+		}
+	}
+	for (int i = 0; i < N; i++)
+		ck_assert_msg(memcmp(in + (size_t)i * MSG, out + (size_t)i * MSG,
+				     MSG) == 0, "message %d differs", i);
+	if (tu_net_routed()) { /* netd's fds */
+		ck_assert_int_eq(vos_close(ctx, a), 0);
+		ck_assert_int_eq(vos_close(ctx, b), 0);
+	} else {
+		close(a);
+		close(b);
+	}
+	free(in);
+	free(out);
+	vos_ctx_destroy(ctx);
+}
+END_TEST
+
 START_TEST(pipe_backpressure)
 {
 	enum { SZ = 1 << 20 };
@@ -1130,6 +1196,7 @@ static Suite *ops_suite(void)
 	tcase_add_test(n, connect_refused);
 	tcase_add_test(n, many_recvs_in_flight);
 	tcase_add_test(n, pipe_backpressure);
+	tcase_add_test(n, ordered_sends);
 	tcase_add_test(e, poll_oneshot);
 	tcase_add_test(e, timeouts_in_order);
 	tcase_add_test(e, timeouts_expired_together);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +30,10 @@
 #define FD_MASK ((1 << FD_BITS) - 1)
 #define GEN_MAX 2047u
 #define ATTACH_TIMEOUT_MS 5000 /* connect + ATTACH + reply, at most */
+/* Service fds followed (socket or not, write order) below this number: a
+ * service hands out small numbers (netd's --max-fds); one that hands out
+ * large ones costs us at most FDI_MAX entries. */
+#define FDI_MAX 65536u
 
 struct vos__rc {
 	struct vos_transport_host *host;
@@ -58,10 +63,17 @@ struct vos__rc {
 	 * earlier pieces, and its rest's iovec array (xfer.h) */
 	uint64_t *moved;
 	struct iovec **rest_iov;
-	/* per service fd (this attachment's numbers): 1 if a socket (made by
-	 * socket or accept, or a dup of one): its reads are not continued */
-	uint8_t *sock;
-	uint32_t sock_cap;
+	/* per service fd (this attachment's numbers): whether a socket (made
+	 * by socket or accept, or a dup of one: its reads are not continued),
+	 * and its writes, one on the wire at a time, the rest waiting here in
+	 * order (head: the one sent; tags, -1: none) */
+	struct rc_fd {
+		uint8_t sock;
+		int32_t head, tail;
+	} *fdi;
+	uint32_t fdi_cap;
+	int32_t *next;    /* per tag: the next write waiting on its fd */
+	uint8_t *waiting; /* per tag: taken, not yet sent (behind a write) */
 	char desc[160];
 };
 
@@ -99,6 +111,17 @@ static void rc_detach(struct vos__rc *s, bool tell)
 }
 
 /* Every request in flight fails with the error a dead service gives. */
+/* No fd of the service known (a new attachment, or none). */
+static void fdi_reset(struct vos__rc *s)
+{
+	for (uint32_t i = 0; i < s->fdi_cap; i++)
+		s->fdi[i] = (struct rc_fd){ 0, -1, -1 };
+	for (uint32_t t = 0; t < s->depth; t++) {
+		s->next[t] = -1;
+		s->waiting[t] = 0;
+	}
+}
+
 /* Forget tag's earlier pieces (it completes, or is dropped). */
 static void pieces_reset(struct vos__rc *s, uint32_t tag)
 {
@@ -126,6 +149,7 @@ static void fail_all(struct vos__rc *s)
 		pieces_reset(s, t);
 		s->host->complete(s->host, t, res);
 	}
+	fdi_reset(s);
 }
 
 /* The service died, broke the protocol or missed a deadline: fail what
@@ -197,8 +221,7 @@ static int rc_attach(struct vos__rc *s)
 	s->gen = s->gen % GEN_MAX + 1;
 	s->attached = true;
 	s->logged_down = false;
-	if (s->sock)
-		memset(s->sock, 0, s->sock_cap); /* the service's numbers anew */
+	fdi_reset(s); /* the service's numbers anew */
 	snprintf(s->desc, sizeof(s->desc), "%s (%s, epoch %08x)",
 		 s->chan->name, s->chan->where(s->ch), s->epoch);
 	return 0;
@@ -217,7 +240,9 @@ static void rc_free(struct vos__rc *s)
 		for (uint32_t t = 0; t < s->depth; t++)
 			free(s->rest_iov[t]);
 	free(s->rest_iov);
-	free(s->sock);
+	free(s->fdi);
+	free(s->next);
+	free(s->waiting);
 	free(s);
 }
 
@@ -294,10 +319,12 @@ int vos__rc_open(struct vos_transport_host *host,
 	s->large = calloc(s->depth, 1);
 	s->moved = calloc(s->depth, sizeof(*s->moved));
 	s->rest_iov = calloc(s->depth, sizeof(*s->rest_iov));
+	s->next = calloc(s->depth, sizeof(*s->next));
+	s->waiting = calloc(s->depth, 1);
 	snprintf(s->desc, sizeof(s->desc), "%s (%s, not attached)",
 		 chan->name, chan->where(s->ch));
 	if (!s->req || !s->sent || !s->busy || !s->large || !s->moved ||
-	    !s->rest_iov) {
+	    !s->rest_iov || !s->next || !s->waiting) {
 		rc_free(s);
 		return -ENOMEM;
 	}
@@ -389,8 +416,8 @@ static void publish_requests(struct vos__rc *s)
 
 static bool is_sock(const struct vos__rc *s, int32_t remote)
 {
-	return remote >= 0 && (uint32_t)remote < s->sock_cap &&
-	       s->sock[remote];
+	return remote >= 0 && (uint32_t)remote < s->fdi_cap &&
+	       s->fdi[remote].sock;
 }
 
 /* A new service fd, remote, made by r: note whether it is a socket. */
@@ -404,20 +431,23 @@ static void note_fd(struct vos__rc *s, const struct vos_req *r,
 		k = map_fd(s, r->fd, false, &src) == 0 && is_sock(s, src);
 	else
 		k = vos__op_is_socket(r->op);
-	if ((uint64_t)remote >= s->sock_cap) {
-		uint32_t cap = s->sock_cap ? s->sock_cap : 64;
-		uint8_t *n;
+	if ((uint64_t)remote >= FDI_MAX)
+		return; /* not followed: read on like a file, write unordered */
+	if ((uint64_t)remote >= s->fdi_cap) {
+		uint32_t cap = s->fdi_cap ? s->fdi_cap : 64;
+		struct rc_fd *n;
 
 		while (cap <= (uint64_t)remote)
 			cap *= 2;
-		n = realloc(s->sock, cap);
+		n = realloc(s->fdi, cap * sizeof(*n));
 		if (!n)
 			return; /* unknown: taken for a file */
-		memset(n + s->sock_cap, 0, cap - s->sock_cap);
-		s->sock = n;
-		s->sock_cap = cap;
+		for (uint32_t i = s->fdi_cap; i < cap; i++)
+			n[i] = (struct rc_fd){ 0, -1, -1 };
+		s->fdi = n;
+		s->fdi_cap = cap;
 	}
-	s->sock[remote] = k;
+	s->fdi[remote] = (struct rc_fd){ k, -1, -1 };
 }
 
 /* Tag's request moved res bytes in a piece a data slot shortened: whether
@@ -479,6 +509,132 @@ static bool next_piece(struct vos__rc *s, uint32_t tag, int64_t res)
 	return true;
 }
 
+/* Whether r, on service fd remote, is a write that keeps its fd's order:
+ * a write or send on a socket.  One is on the wire at a time per socket;
+ * the next is sent when it has completed, pieces and all, so their bytes
+ * reach the stream in submission order, as one send(2) after another
+ * would put them (the service runs each to its end: order.c). */
+static bool ordered_write(const struct vos__rc *s, const struct vos_req *r,
+			  int32_t remote)
+{
+	if (!is_sock(s, remote))
+		return false;
+	return r->op == VOS_OP_WRITE || r->op == VOS_OP_WRITEV ||
+	       (r->op == VOS_OP_SEND && !(r->op_flags & MSG_DONTWAIT));
+}
+
+/* Room for one more request entry (the service's head looked at again
+ * when the ring looks full). */
+static bool sq_room(struct vos__rc *s)
+{
+	if (s->sq_tail - s->sq_head_seen >= s->entries)
+		s->sq_head_seen = vos__peer_acquire(&s->region,
+						    VOS__OFF_SQ_HEAD);
+	return s->sq_tail - s->sq_head_seen < s->entries;
+}
+
+/* Send waiting tag's request (its fd's turn came).  false if it cannot
+ * be: the caller fails it. */
+static bool send_waiting(struct vos__rc *s, uint32_t tag)
+{
+	const struct vos_req *r = &s->req[tag];
+	struct vos_wire_req w;
+	int32_t fd;
+
+	s->waiting[tag] = 0;
+	if (map_fd(s, r->fd, false, &fd) < 0 ||
+	    encode(s, r, tag, fd, r->fd2, &w) < 0 || !sq_room(s))
+		return false;
+	vos__peer_write(&s->region, s->g.sq_off +
+			(uint64_t)(s->sq_tail & (s->entries - 1)) * sizeof(w),
+			&w, sizeof(w));
+	s->sq_tail++;
+	s->sent[tag] = w;
+	return true;
+}
+
+/* Fail a waiting tag that could not be sent. */
+static void fail_waiting(struct vos__rc *s, uint32_t tag)
+{
+	s->waiting[tag] = 0;
+	s->next[tag] = -1;
+	s->busy[tag] = 0;
+	s->inflight--;
+	s->host->complete(s->host, tag, -EIO);
+}
+
+/* Ordered tag completed: the next write waiting on its fd goes.  true if
+ * one was sent (to be published). */
+static bool write_done(struct vos__rc *s, uint32_t tag)
+{
+	struct rc_fd *f;
+	int32_t remote, nx;
+
+	if (map_fd(s, s->req[tag].fd, false, &remote) < 0 || remote < 0 ||
+	    (uint32_t)remote >= s->fdi_cap || s->fdi[remote].head != (int32_t)tag)
+		return false;
+	f = &s->fdi[remote];
+	nx = s->next[tag];
+	s->next[tag] = -1;
+	while (nx >= 0) {
+		int32_t after = s->next[nx];
+
+		f->head = nx;
+		if (send_waiting(s, (uint32_t)nx))
+			return true;
+		fail_waiting(s, (uint32_t)nx);
+		nx = after;
+	}
+	f->head = f->tail = -1;
+	return false;
+}
+
+/* Take waiting tag out of its fd's list (it is not the head). */
+static void unlink_waiting(struct vos__rc *s, uint32_t tag)
+{
+	int32_t remote, p;
+	struct rc_fd *f;
+
+	if (map_fd(s, s->req[tag].fd, false, &remote) < 0 || remote < 0 ||
+	    (uint32_t)remote >= s->fdi_cap)
+		return;
+	f = &s->fdi[remote];
+	for (p = f->head; p >= 0 && s->next[p] != (int32_t)tag; p = s->next[p])
+		;
+	if (p < 0)
+		return;
+	s->next[p] = s->next[tag];
+	if (f->tail == (int32_t)tag)
+		f->tail = p;
+	s->next[tag] = -1;
+	s->waiting[tag] = 0;
+}
+
+/* Service fd remote is being closed: its waiting writes go on the wire
+ * now, before the close, unordered (after it the number may name
+ * another file). */
+static void flush_waiting(struct vos__rc *s, int32_t remote)
+{
+	struct rc_fd *f;
+	int32_t t;
+
+	if (remote < 0 || (uint32_t)remote >= s->fdi_cap ||
+	    s->fdi[remote].head < 0)
+		return;
+	f = &s->fdi[remote];
+	t = s->next[f->head];
+	s->next[f->head] = -1;
+	f->tail = f->head;
+	while (t >= 0) {
+		int32_t after = s->next[t];
+
+		s->next[t] = -1;
+		if (!send_waiting(s, (uint32_t)t))
+			fail_waiting(s, (uint32_t)t);
+		t = after;
+	}
+}
+
 int vos__rc_submit(void *priv, const struct vos_req *reqs, unsigned n)
 {
 	struct vos__rc *s = priv;
@@ -528,9 +684,33 @@ int vos__rc_submit(void *priv, const struct vos_req *reqs, unsigned n)
 			if (s->sq_tail - s->sq_head_seen >= s->entries)
 				break; /* a service that does not consume */
 		}
+		if (r->op == VOS_OP_CANCEL && r->off < s->depth &&
+		    s->waiting[r->off]) {
+			/* never sent: it is ours to cancel */
+			unlink_waiting(s, (uint32_t)r->off);
+			s->busy[r->off] = 0;
+			s->inflight--;
+			s->host->complete(s->host, r->off, -ECANCELED);
+			s->host->complete(s->host, tag, 0);
+			continue;
+		}
 		ret = map_fd(s, r->fd, d->flags & VOS__OPF_AT, &fd);
 		if (ret == 0 && (d->flags & VOS__OPF_AT2))
 			ret = map_fd(s, r->fd2, true, &fd2);
+		if (ret == 0 && ordered_write(s, r, fd) &&
+		    s->fdi[fd].head >= 0) {
+			/* another write on this socket is on the wire */
+			s->next[s->fdi[fd].tail] = (int32_t)tag;
+			s->fdi[fd].tail = (int32_t)tag;
+			s->next[tag] = -1;
+			s->waiting[tag] = 1;
+			s->req[tag] = *r;
+			s->busy[tag] = 1;
+			s->inflight++;
+			continue;
+		}
+		if (ret == 0 && r->op == VOS_OP_CLOSE)
+			flush_waiting(s, fd);
 		if (ret == 0)
 			ret = encode(s, r, tag, fd, fd2, &w);
 		if (ret < 0) {
@@ -549,6 +729,10 @@ int vos__rc_submit(void *priv, const struct vos_req *reqs, unsigned n)
 		s->busy[tag] = 1;
 		s->inflight++;
 		queued++;
+		if (ordered_write(s, r, fd)) {
+			s->fdi[fd].head = s->fdi[fd].tail = (int32_t)tag;
+			s->next[tag] = -1;
+		}
 	}
 	if (queued && s->attached)
 		publish_requests(s);
@@ -582,7 +766,7 @@ int vos__rc_reap(void *priv)
 			       &e, sizeof(e));
 		head++;
 		tag = e.tag;
-		if (tag >= s->depth || !s->busy[tag]) {
+		if (tag >= s->depth || !s->busy[tag] || s->waiting[tag]) {
 			s->cq_head = head;
 			vos__peer_release(&s->region, VOS__OFF_CQ_HEAD, head);
 			service_lost(s, "completed a request it was not given");
@@ -608,6 +792,8 @@ int vos__rc_reap(void *priv)
 				      : (int64_t)s->moved[tag];
 			pieces_reset(s, (uint32_t)tag);
 		}
+		if (write_done(s, (uint32_t)tag))
+			pieces = true; /* the next write on its socket */
 		s->busy[tag] = 0;
 		s->inflight--;
 		s->host->complete(s->host, tag, res);
@@ -698,6 +884,13 @@ int vos__rc_expire(void *priv, uint64_t tag)
 
 	if (!s->attached || tag >= s->depth || !s->busy[tag])
 		return -ENOENT;
+	if (s->waiting[tag]) { /* never sent: nothing of the service's */
+		unlink_waiting(s, (uint32_t)tag);
+		s->busy[tag] = 0;
+		s->inflight--;
+		s->host->complete(s->host, tag, -ETIMEDOUT);
+		return 0;
+	}
 	/* whatever else came in counts first */
 	vos__rc_reap(s);
 	if (!s->attached || !s->busy[tag])
@@ -728,6 +921,7 @@ int vos__rc_after_fork(void *priv)
 	memset(s->busy, 0, s->depth);
 	for (uint32_t t = 0; t < s->depth; t++)
 		pieces_reset(s, t);
+	fdi_reset(s);
 	s->inflight = 0;
 	s->owner = getpid();
 	s->gen = s->gen % GEN_MAX + 1;

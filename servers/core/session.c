@@ -127,9 +127,11 @@ static void close_real(const struct srv_client *c, const struct srv_fd *f)
 			setsockopt(f->real, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 		}
 	}
-	close(f->real);
+	/* forget first: the engine must be done with the number (writes
+	 * queued on it start now) before another worker can reuse it */
 	if (c->w && c->w->eng)
 		vos_fd_forget(c->w->eng, f->real);
+	close(f->real);
 }
 
 /* Release everything.  The worker calls this once no request of c runs

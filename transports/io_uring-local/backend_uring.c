@@ -408,8 +408,12 @@ static int u_reap(void *priv)
 		n++;
 	}
 	io_uring_cq_advance(&u->ring, seen);
-	if (!u->notify_armed && u->l->pool_efd >= 0) {
+	if (!u->notify_armed && u->l->pool_efd >= 0)
 		arm_notify(u);
+	/* what completions prepared (the rest of a short write or read, the
+	 * next write queued on a stream: carry.c, order.c) goes in now: the
+	 * waits do not submit */
+	if (u->queued) {
 		io_uring_submit(&u->ring);
 		u->queued = 0;
 	}

@@ -27,14 +27,6 @@
 #include "local.h"
 #include "xfer.h"
 
-struct vos__carry {
-	bool active;
-	uint8_t fdc;        /* the fd's class: whether a NOWAIT try works */
-	int64_t done;       /* bytes moved so far */
-	struct vos_req rest;
-	struct iovec *iov;  /* rest's iovec array (vectored ops), ours */
-};
-
 static void finish(struct vos__local *l, uint32_t tag, int64_t res)
 {
 	struct vos__carry *c = &l->carry[tag];
@@ -92,11 +84,8 @@ bool vos__carry_try(struct vos__local *l, const struct vos_req *r,
 
 	if (res <= 0 || (uint64_t)res >= vos__xfer_total(r))
 		return false;
-	if (!l->carry) {
-		l->carry = calloc(l->host->queue_depth, sizeof(*l->carry));
-		if (!l->carry)
-			return false; /* short, as before */
-	}
+	if (!vos__carry_alloc(l))
+		return false; /* short, as before */
 	l->carry[tag].fdc = fdc;
 	l->carry[tag].done = 0;
 	carry_on(l, r, res);
@@ -107,7 +96,13 @@ bool vos__carry_done(struct vos__local *l, uint32_t tag, int64_t res)
 {
 	struct vos__carry *c;
 
-	if (!l->carry || !l->carry[tag].active)
+	if (!l->carry)
+		return false;
+	if (l->carry[tag].ordered) {
+		vos__order_done(l, tag, res);
+		return true;
+	}
+	if (!l->carry[tag].active)
 		return false;
 	c = &l->carry[tag];
 	if (res > 0 && (uint64_t)res < vos__xfer_total(&c->rest))
@@ -115,6 +110,13 @@ bool vos__carry_done(struct vos__local *l, uint32_t tag, int64_t res)
 	else
 		finish(l, tag, res);
 	return true;
+}
+
+bool vos__carry_alloc(struct vos__local *l)
+{
+	if (!l->carry)
+		l->carry = calloc(l->host->queue_depth, sizeof(*l->carry));
+	return l->carry != NULL;
 }
 
 void vos__carry_free(struct vos__local *l)
@@ -125,4 +127,7 @@ void vos__carry_free(struct vos__local *l)
 		free(l->carry[i].iov);
 	free(l->carry);
 	l->carry = NULL;
+	free(l->fdq);
+	l->fdq = NULL;
+	l->fdq_cap = 0;
 }

@@ -117,6 +117,8 @@ static void run_inline(struct vos__local *l, const struct vos_req *r)
 
 	if (r->op == VOS_OP_CLOSE || vos__op_sets_fl(r))
 		vos__fdclass_forget(&l->fdc, r->fd);
+	if (r->op == VOS_OP_CLOSE)
+		vos__order_forget(l, r->fd); /* before the number is free */
 	res = vos__exec(r, false);
 	vos__local_complete(l, tag, res);
 }
@@ -165,6 +167,9 @@ static void dispatch(struct vos__local *l, const struct vos_req *r,
 		to_backend(l, r, fdc);
 		return;
 	case VOS__ASYNC:
+		/* a write on a blocking stream: in its fd's order, whole */
+		if (vos__order_wants(r, fdc) && vos__order_take(l, r, fdc))
+			return;
 		to_backend(l, r, fdc);
 		return;
 	case VOS__POOL:
@@ -184,7 +189,10 @@ static void submit_one(struct vos__local *l, const struct vos_req *r)
 		uint32_t target = (uint32_t)r->off;
 		int64_t res;
 
-		if (l->where[target] == VOS__WHERE_POOL && l->pool)
+		if (l->where[target] == VOS__WHERE_QUEUED) {
+			vos__order_cancel(l, target); /* it never started */
+			vos__local_complete(l, tag, 0);
+		} else if (l->where[target] == VOS__WHERE_POOL && l->pool)
 			vos__local_complete(l, tag,
 					    vos__pool_cancel(l->pool, target));
 		else if ((res = l->be->cancel(l->be_priv, r, target)) < 0)
@@ -457,6 +465,7 @@ static void l_fd_forget(void *priv, int fd)
 	struct vos__local *l = priv;
 
 	vos__fdclass_forget(&l->fdc, fd);
+	vos__order_forget(l, fd);
 }
 
 static const char *l_describe(void *priv)

@@ -130,7 +130,24 @@ struct vos__backend {
 extern const struct vos__backend vos__backend_uring;
 extern const struct vos__backend vos__backend_compat;
 
-enum { VOS__WHERE_BACKEND = 0, VOS__WHERE_POOL = 1 };
+enum { VOS__WHERE_BACKEND = 0, VOS__WHERE_POOL = 1, VOS__WHERE_QUEUED = 2 };
+
+/* Per tag: a request carried on after a short result (carry.c), or a
+ * write on a blocking stream, run in its fd's order (order.c). */
+struct vos__carry {
+	bool active;        /* its rest is in the backend */
+	bool ordered;       /* in its fd's queue of stream writes */
+	uint8_t fdc;        /* the fd's class */
+	int64_t done;       /* bytes moved so far */
+	struct vos_req rest; /* what is left to run (queued: all of it) */
+	struct iovec *iov;  /* rest's iovec array (vectored ops), ours */
+	int32_t next;       /* ordered: the next write on the fd, or -1 */
+};
+
+/* Per fd: its stream writes, the running one first (tags; -1: none). */
+struct vos__fdq {
+	int32_t head, tail;
+};
 
 struct vos__local {
 	struct vos_transport_host *host;
@@ -151,6 +168,8 @@ struct vos__local {
 	uint8_t *op_of;    /* per tag: the op, for completion fix-ups */
 	uint8_t *where;    /* per tag: VOS__WHERE_* */
 	struct vos__carry *carry; /* per tag, made on first use (carry.c) */
+	struct vos__fdq *fdq;     /* per fd, made on first use (order.c) */
+	uint32_t fdq_cap;
 	char describe[96];
 };
 
@@ -171,7 +190,27 @@ bool vos__carry_try(struct vos__local *l, const struct vos_req *r,
 /* A backend's result for tag: true if it was the rest of a carried
  * request (then it is taken care of). */
 bool vos__carry_done(struct vos__local *l, uint32_t tag, int64_t res);
+bool vos__carry_alloc(struct vos__local *l);
 void vos__carry_free(struct vos__local *l);
+
+/* ---- writes on blocking streams, in order and whole (order.c) ---------- */
+
+/* Whether r (routed ASYNC, fd class fdc) is a write or send on a blocking
+ * stream (socket, pipe, terminal...): such writes run one at a time per
+ * fd, in submission order, each to its full length. */
+bool vos__order_wants(const struct vos_req *r, uint8_t fdc);
+/* Take r into its fd's queue (running it if the fd has none running).
+ * false: no memory; run it unordered, as before. */
+bool vos__order_take(struct vos__local *l, const struct vos_req *r,
+		     uint8_t fdc);
+/* The backend's result for ordered tag. */
+void vos__order_done(struct vos__local *l, uint32_t tag, int64_t res);
+/* Cancel a queued (not yet running) tag: it completes with -ECANCELED. */
+void vos__order_cancel(struct vos__local *l, uint32_t tag);
+/* fd is about to be closed, or was changed behind the transport's back:
+ * its queued writes go to the backend now, unordered (while the number
+ * still names their file), the running one goes on. */
+void vos__order_forget(struct vos__local *l, int fd);
 
 /* Run a request on the worker pool, creating the pool if needed.  On
  * failure the request completes with the error. */

@@ -1,0 +1,202 @@
+/*
+ * order.c - writes and sends on a blocking stream (socket, pipe,
+ * terminal): one at a time per fd, in the order they were submitted, each
+ * carried on to its full length.
+ *
+ * send(2) on a blocking socket sends everything it is given (unless a
+ * signal or an error interrupts it), and two calls, one after the other,
+ * put their bytes on the stream in that order.  The backends give neither:
+ * io_uring completes a stream write with what went out at once, and
+ * several in flight on one socket are taken in any order (16 x 1 MiB
+ * sends arrived mostly reversed); the compat backend writes each without
+ * blocking when the fd is ready.  So per fd, the first write runs; a short
+ * result runs the rest (same tag); when it is whole (or fails) it
+ * completes and the next one queued on the fd starts.  Reads are not
+ * ordered (each takes what has arrived).
+ *
+ * The queue is a list of tags through the per-tag carry entries
+ * (local.h); the request waits there in full.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "local.h"
+#include "xfer.h"
+
+bool vos__order_wants(const struct vos_req *r, uint8_t fdc)
+{
+	if ((fdc & VOS__FDC_KIND) != VOS__FD_STREAM ||
+	    (fdc & VOS__FDC_NONBLOCK))
+		return false;
+	switch (r->op) {
+	case VOS_OP_WRITE:
+	case VOS_OP_WRITEV:
+		return true;
+	case VOS_OP_SEND:
+		return !(r->op_flags & MSG_DONTWAIT);
+	default:
+		return false;
+	}
+}
+
+static bool fdq_grow(struct vos__local *l, int fd)
+{
+	uint32_t cap = l->fdq_cap ? l->fdq_cap : 64;
+	struct vos__fdq *n;
+
+	if (fd < 0)
+		return false;
+	if ((uint32_t)fd < l->fdq_cap)
+		return true;
+	while (cap <= (uint32_t)fd)
+		cap *= 2;
+	n = realloc(l->fdq, cap * sizeof(*n));
+	if (!n)
+		return false;
+	for (uint32_t i = l->fdq_cap; i < cap; i++)
+		n[i] = (struct vos__fdq){ -1, -1 };
+	l->fdq = n;
+	l->fdq_cap = cap;
+	return true;
+}
+
+static void finish(struct vos__local *l, uint32_t tag, int64_t res);
+
+/* Run tag's rest on the backend. */
+static void start(struct vos__local *l, uint32_t tag)
+{
+	struct vos__carry *c = &l->carry[tag];
+	int ret;
+
+	c->active = true;
+	l->where[tag] = VOS__WHERE_BACKEND;
+	ret = l->be->submit(l->be_priv, &c->rest, c->fdc);
+	if (ret < 0)
+		finish(l, tag, ret);
+}
+
+/* Complete tag with res (after what it moved before), and start the next
+ * write queued on its fd. */
+static void finish(struct vos__local *l, uint32_t tag, int64_t res)
+{
+	struct vos__carry *c = &l->carry[tag];
+	struct vos__fdq *q = &l->fdq[c->rest.fd];
+	int32_t next = c->next;
+
+	if (c->done > 0)
+		res = res > 0 ? c->done + res : c->done;
+	c->ordered = c->active = false;
+	c->done = 0;
+	c->next = -1;
+	free(c->iov);
+	c->iov = NULL;
+	if (next >= 0) {
+		q->head = next;
+	} else {
+		q->head = q->tail = -1;
+	}
+	l->host->complete(l->host, tag, res);
+	if (next >= 0)
+		start(l, (uint32_t)next);
+}
+
+bool vos__order_take(struct vos__local *l, const struct vos_req *r,
+		     uint8_t fdc)
+{
+	uint32_t tag = (uint32_t)r->user_data;
+	struct vos__carry *c;
+	struct vos__fdq *q;
+
+	if (!vos__carry_alloc(l) || !fdq_grow(l, r->fd))
+		return false;
+	c = &l->carry[tag];
+	*c = (struct vos__carry){ .ordered = true, .fdc = fdc, .rest = *r,
+				  .next = -1 };
+	q = &l->fdq[r->fd];
+	if (q->head >= 0) { /* one runs: wait behind the last */
+		l->carry[q->tail].next = (int32_t)tag;
+		q->tail = (int32_t)tag;
+		l->where[tag] = VOS__WHERE_QUEUED;
+		return true;
+	}
+	q->head = q->tail = (int32_t)tag;
+	start(l, tag);
+	return true;
+}
+
+void vos__order_done(struct vos__local *l, uint32_t tag, int64_t res)
+{
+	struct vos__carry *c = &l->carry[tag];
+
+	/* short on a blocking stream: the rest, as the system call would
+	 * go on (a cancel or an error ends it with what moved) */
+	if (res > 0 && (uint64_t)res < vos__xfer_total(&c->rest) &&
+	    vos__xfer_advance(&c->rest, (uint64_t)res, &c->rest, &c->iov) == 0) {
+		c->done += res;
+		start(l, tag);
+		return;
+	}
+	finish(l, tag, res);
+}
+
+/* Unlink queued tag from its fd's list (it is not the head). */
+static void unlink_queued(struct vos__local *l, uint32_t tag)
+{
+	struct vos__carry *c = &l->carry[tag];
+	struct vos__fdq *q = &l->fdq[c->rest.fd];
+	int32_t p = q->head;
+
+	while (p >= 0 && l->carry[p].next != (int32_t)tag)
+		p = l->carry[p].next;
+	if (p < 0)
+		return;
+	l->carry[p].next = c->next;
+	if (q->tail == (int32_t)tag)
+		q->tail = p;
+}
+
+void vos__order_cancel(struct vos__local *l, uint32_t tag)
+{
+	struct vos__carry *c = &l->carry[tag];
+
+	unlink_queued(l, tag);
+	c->ordered = false;
+	c->next = -1;
+	l->where[tag] = VOS__WHERE_BACKEND;
+	l->host->complete(l->host, tag, -ECANCELED);
+}
+
+void vos__order_forget(struct vos__local *l, int fd)
+{
+	struct vos__fdq *q;
+	int32_t t;
+
+	if (fd < 0 || (uint32_t)fd >= l->fdq_cap || !l->carry)
+		return;
+	q = &l->fdq[fd];
+	if (q->head < 0)
+		return;
+	/* the running one stays; the queued ones go to the backend now,
+	 * unordered, while the number still names their file (the caller
+	 * forgets before it closes) */
+	t = l->carry[q->head].next;
+	l->carry[q->head].next = -1;
+	q->tail = q->head;
+	while (t >= 0) {
+		struct vos__carry *c = &l->carry[t];
+		int32_t next = c->next;
+		int ret;
+
+		c->ordered = false;
+		c->next = -1;
+		l->where[t] = VOS__WHERE_BACKEND;
+		ret = l->be->submit(l->be_priv, &c->rest, c->fdc);
+		if (ret < 0)
+			l->host->complete(l->host, (uint64_t)t, ret);
+		t = next;
+	}
+}
