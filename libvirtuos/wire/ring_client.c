@@ -414,10 +414,18 @@ static void publish_requests(struct vos__rc *s)
 		s->chan->notify(s->ch);
 }
 
+#define FD_SOCK 1u   /* a socket */
+#define FD_STREAM 2u /* ... of SOCK_STREAM: writes may go in pieces */
+
+static uint8_t fd_kind(const struct vos__rc *s, int32_t remote)
+{
+	return remote >= 0 && (uint32_t)remote < s->fdi_cap ?
+	       s->fdi[remote].sock : 0;
+}
+
 static bool is_sock(const struct vos__rc *s, int32_t remote)
 {
-	return remote >= 0 && (uint32_t)remote < s->fdi_cap &&
-	       s->fdi[remote].sock;
+	return fd_kind(s, remote) & FD_SOCK;
 }
 
 /* A new service fd, remote, made by r: note whether it is a socket. */
@@ -427,10 +435,17 @@ static void note_fd(struct vos__rc *s, const struct vos_req *r,
 	int32_t src = -1;
 	uint8_t k;
 
-	if (r->op == VOS_OP_FCNTL) /* a dup: of a socket or not */
-		k = map_fd(s, r->fd, false, &src) == 0 && is_sock(s, src);
-	else
-		k = vos__op_is_socket(r->op);
+	if (r->op == VOS_OP_FCNTL || r->op == VOS_OP_ACCEPT) {
+		/* a dup, or a connection of a listener: of its kind */
+		k = map_fd(s, r->fd, false, &src) == 0 ? fd_kind(s, src) : 0;
+		if (r->op == VOS_OP_ACCEPT)
+			k |= FD_SOCK;
+	} else if (r->op == VOS_OP_SOCKET) {
+		k = FD_SOCK | ((r->op_flags & 0xf) == SOCK_STREAM ? FD_STREAM
+								   : 0);
+	} else {
+		k = 0;
+	}
 	if ((uint64_t)remote >= FDI_MAX)
 		return; /* not followed: read on like a file, write unordered */
 	if ((uint64_t)remote >= s->fdi_cap) {
@@ -468,7 +483,11 @@ static bool more_pieces(const struct vos__rc *s, uint32_t tag, int64_t res)
 	switch (d->addr) {
 	case VOS__ARG_BUF_IN:
 	case VOS__ARG_IOV_IN:
-		return true;
+		/* not a datagram: it must go whole or not at all (one
+		 * longer than a slot is shortened, a known limit) */
+		return map_fd(s, r->fd, false, &remote) == 0 &&
+		       (!is_sock(s, remote) ||
+			(fd_kind(s, remote) & FD_STREAM));
 	case VOS__ARG_BUF_OUT:
 	case VOS__ARG_IOV_OUT:
 		return r->op != VOS_OP_RECV &&
@@ -510,14 +529,14 @@ static bool next_piece(struct vos__rc *s, uint32_t tag, int64_t res)
 }
 
 /* Whether r, on service fd remote, is a write that keeps its fd's order:
- * a write or send on a socket.  One is on the wire at a time per socket;
+ * a write or send on a stream socket.  One is on the wire at a time per socket;
  * the next is sent when it has completed, pieces and all, so their bytes
  * reach the stream in submission order, as one send(2) after another
  * would put them (the service runs each to its end: order.c). */
 static bool ordered_write(const struct vos__rc *s, const struct vos_req *r,
 			  int32_t remote)
 {
-	if (!is_sock(s, remote))
+	if (!(fd_kind(s, remote) & FD_STREAM))
 		return false;
 	return r->op == VOS_OP_WRITE || r->op == VOS_OP_WRITEV ||
 	       (r->op == VOS_OP_SEND && !(r->op_flags & MSG_DONTWAIT));
