@@ -9,12 +9,14 @@
 #include <dirent.h>
 #include <linux/magic.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "testutil.h"
@@ -933,6 +935,157 @@ START_TEST(ordered_sends)
 }
 END_TEST
 
+/* A 4 MiB send that cannot finish (nobody reads) and a write queued
+ * behind it on a socketpair's end: the state the next three tests start
+ * from.  *sv: the pair. */
+static void send_stuck(struct vos_ctx *ctx, int sv[2], char *big, size_t len)
+{
+	struct vos_req r[2];
+	struct vos_cqe c;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+				    sv), 0);
+	vos_prep_send(&r[0], sv[0], big, (uint32_t)len, 0);
+	r[0].user_data = 1;
+	vos_prep_write(&r[1], sv[0], "SECRET", 6);
+	r[1].user_data = 2;
+	ck_assert_int_eq(vos_submit(ctx, r, 2), 2);
+	ck_assert_int_eq(vos_wait(ctx, &c, 1, 1, 100000000), -ETIME);
+}
+
+/* Closing the fd through the context while a write waits behind a send:
+ * nothing of either reaches a file that gets the number next. */
+START_TEST(close_with_queued_write)
+{
+	enum { BIG = 4 << 20 };
+	struct vos_ctx *ctx = tu_ctx();
+	char *big = calloc(1, BIG), buf[64] = { 0 }, dir[256], p[300];
+	int dfd = tu_dir(tu_diskbase(), dir, sizeof(dir)), sv[2], f, got = 0;
+	struct vos_req r[2];
+	struct vos_cqe c;
+
+	signal(SIGPIPE, SIG_IGN); /* the send ends on a closed peer */
+	send_stuck(ctx, sv, big, BIG);
+	snprintf(p, sizeof(p), "%s/victim", dir);
+	f = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	ck_assert_int_ge(f, 0);
+	/* close, and at once a dup of the file onto the lowest free number
+	 * from the closed one up: the same number */
+	vos_prep_close(&r[0], sv[0]);
+	r[0].user_data = 3;
+	vos_prep_fcntl(&r[1], f, F_DUPFD_CLOEXEC, sv[0]);
+	r[1].user_data = 4;
+	ck_assert_int_eq(vos_submit(ctx, r, 2), 2);
+	/* the close and the dup complete; the send and the write wait for
+	 * a reader, on the socket they took before the close */
+	while (got < 2 && vos_wait(ctx, &c, 1, 1, 2000000000LL) == 1) {
+		ck_assert_uint_ge(c.user_data, 3);
+		ck_assert_int_ge(c.res, 0);
+		got++;
+	}
+	ck_assert_int_eq(got, 2);
+	close(sv[1]); /* now they end (EPIPE, or a count) */
+	while (got < 4 && vos_wait(ctx, &c, 1, 1, 2000000000LL) == 1)
+		got++;
+	ck_assert_int_eq(got, 4);
+	ck_assert_int_eq(pread(f, buf, sizeof(buf) - 1, 0), 0);
+	close(f);
+	unlink(p);
+	close(dfd);
+	rmdir(dir);
+	free(big);
+	vos_ctx_destroy(ctx);
+}
+END_TEST
+
+/* A send cancelled while it is carried on stops at the piece it was at
+ * and says what went out (it did not go on to the end). */
+START_TEST(cancel_stops_a_carried_send)
+{
+	enum { BIG = 4 << 20 };
+	struct vos_ctx *ctx = tu_ctx();
+	char *big = calloc(1, BIG), *sink = malloc(1 << 20);
+	int sv[2], seen = 0;
+	struct vos_req r;
+	struct vos_cqe c;
+	size_t got = 0;
+
+	signal(SIGPIPE, SIG_IGN);
+	send_stuck(ctx, sv, big, BIG);
+	/* let some of it out: the send is past its first piece */
+	while (got < 300000) {
+		ssize_t n = read(sv[1], sink, 1 << 20);
+
+		ck_assert_int_gt(n, 0);
+		got += (size_t)n;
+		vos_wait(ctx, &c, 1, 1, 1000000);
+	}
+	vos_prep_cancel(&r, 1);
+	r.user_data = 5;
+	ck_assert_int_eq(vos_submit(ctx, &r, 1), 1);
+	while (seen < 3 && vos_wait(ctx, &c, 1, 1, 2000000000LL) == 1) {
+		if (c.user_data == 1)
+			ck_assert_msg(c.res > 0 && c.res < BIG, "send said %lld",
+				      (long long)c.res);
+		if (c.user_data == 2) /* the write behind it: runs or not */
+			ck_assert(c.res == 6 || c.res == -ECANCELED ||
+				  c.res == -EBADF);
+		seen++;
+	}
+	ck_assert_int_ge(seen, 2);
+	close(sv[0]);
+	close(sv[1]);
+	free(big);
+	free(sink);
+	vos_ctx_destroy(ctx);
+}
+END_TEST
+
+/* A child that took the context over after fork is not held behind the
+ * parent's writes on the same fd. */
+START_TEST(fork_child_not_behind_parent_writes)
+{
+	enum { BIG = 4 << 20 };
+	struct vos_ctx *ctx = tu_ctx();
+	char *big = calloc(1, BIG);
+	int sv[2], st;
+	pid_t pid;
+
+	send_stuck(ctx, sv, big, BIG);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct vos_req r;
+		struct vos_cqe c;
+
+		if (vos_after_fork(ctx) < 0)
+			_exit(2);
+		/* room for 5 bytes: the parent's send stopped with the
+		 * buffer full, so drain it first */
+		{
+			char *sink = malloc(8 << 20);
+
+			while (recv(sv[1], sink, 8 << 20, MSG_DONTWAIT) > 0)
+				;
+			free(sink);
+		}
+		vos_prep_send(&r, sv[0], "child", 5, MSG_DONTWAIT);
+		r.user_data = 7;
+		if (vos_submit(ctx, &r, 1) != 1)
+			_exit(3);
+		if (vos_wait(ctx, &c, 1, 1, 3000000000LL) != 1)
+			_exit(4);
+		_exit(c.user_data == 7 && c.res == 5 ? 0 : 5);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %#x", st);
+	close(sv[0]);
+	close(sv[1]);
+	free(big);
+	vos_ctx_destroy(ctx);
+}
+END_TEST
+
 START_TEST(pipe_backpressure)
 {
 	enum { SZ = 1 << 20 };
@@ -1167,6 +1320,9 @@ static Suite *ops_suite(void)
 
 		tcase_set_tags(k, "kernel-fd");
 		tcase_add_test(k, fcntl_and_ioctl);
+		tcase_add_test(k, close_with_queued_write);
+		tcase_add_test(k, cancel_stops_a_carried_send);
+		tcase_add_test(k, fork_child_not_behind_parent_writes);
 		suite_add_tcase(s, k);
 	}
 

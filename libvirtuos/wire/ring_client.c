@@ -74,6 +74,8 @@ struct vos__rc {
 	uint32_t fdi_cap;
 	int32_t *next;    /* per tag: the next write waiting on its fd */
 	uint8_t *waiting; /* per tag: taken, not yet sent (behind a write) */
+	uint8_t *stop;    /* per tag: a cancel targeted it, or its fd was
+	                   * closed: no further piece */
 	char desc[160];
 };
 
@@ -126,6 +128,7 @@ static void fdi_reset(struct vos__rc *s)
 static void pieces_reset(struct vos__rc *s, uint32_t tag)
 {
 	s->moved[tag] = 0;
+	s->stop[tag] = 0;
 	free(s->rest_iov[tag]);
 	s->rest_iov[tag] = NULL;
 }
@@ -243,6 +246,7 @@ static void rc_free(struct vos__rc *s)
 	free(s->fdi);
 	free(s->next);
 	free(s->waiting);
+	free(s->stop);
 	free(s);
 }
 
@@ -321,10 +325,11 @@ int vos__rc_open(struct vos_transport_host *host,
 	s->rest_iov = calloc(s->depth, sizeof(*s->rest_iov));
 	s->next = calloc(s->depth, sizeof(*s->next));
 	s->waiting = calloc(s->depth, 1);
+	s->stop = calloc(s->depth, 1);
 	snprintf(s->desc, sizeof(s->desc), "%s (%s, not attached)",
 		 chan->name, chan->where(s->ch));
 	if (!s->req || !s->sent || !s->busy || !s->large || !s->moved ||
-	    !s->rest_iov || !s->next || !s->waiting) {
+	    !s->rest_iov || !s->next || !s->waiting || !s->stop) {
 		rc_free(s);
 		return -ENOMEM;
 	}
@@ -478,16 +483,19 @@ static bool more_pieces(const struct vos__rc *s, uint32_t tag, int64_t res)
 	int32_t remote;
 
 	if (res <= 0 || (uint64_t)res != s->sent[tag].len ||
-	    (uint64_t)res >= vos__xfer_total(r))
+	    (uint64_t)res >= vos__xfer_total(r) || s->stop[tag])
 		return false;
 	switch (d->addr) {
 	case VOS__ARG_BUF_IN:
 	case VOS__ARG_IOV_IN:
 		/* not a datagram: it must go whole or not at all (one
-		 * longer than a slot is shortened, a known limit) */
-		return map_fd(s, r->fd, false, &remote) == 0 &&
-		       (!is_sock(s, remote) ||
-			(fd_kind(s, remote) & FD_STREAM));
+		 * longer than a slot is shortened, a known limit); a send
+		 * only on a socket known to be a stream */
+		if (map_fd(s, r->fd, false, &remote) < 0)
+			return false;
+		if (r->op == VOS_OP_SEND)
+			return fd_kind(s, remote) & FD_STREAM;
+		return !is_sock(s, remote) || (fd_kind(s, remote) & FD_STREAM);
 	case VOS__ARG_BUF_OUT:
 	case VOS__ARG_IOV_OUT:
 		return r->op != VOS_OP_RECV &&
@@ -614,14 +622,19 @@ static void unlink_waiting(struct vos__rc *s, uint32_t tag)
 	int32_t remote, p;
 	struct rc_fd *f;
 
+	s->waiting[tag] = 0; /* whatever the list says */
 	if (map_fd(s, s->req[tag].fd, false, &remote) < 0 || remote < 0 ||
-	    (uint32_t)remote >= s->fdi_cap)
+	    (uint32_t)remote >= s->fdi_cap) {
+		s->next[tag] = -1;
 		return;
+	}
 	f = &s->fdi[remote];
 	for (p = f->head; p >= 0 && s->next[p] != (int32_t)tag; p = s->next[p])
 		;
-	if (p < 0)
+	if (p < 0) {
+		s->next[tag] = -1;
 		return;
+	}
 	s->next[p] = s->next[tag];
 	if (f->tail == (int32_t)tag)
 		f->tail = p;
@@ -637,13 +650,22 @@ static void flush_waiting(struct vos__rc *s, int32_t remote)
 	struct rc_fd *f;
 	int32_t t;
 
+	/* nothing in flight on it sends another piece after the close
+	 * (the service may give the number to another file) */
+	for (uint32_t k = 0; k < s->depth; k++) {
+		int32_t kr;
+
+		if (s->busy[k] && !s->waiting[k] &&
+		    map_fd(s, s->req[k].fd, false, &kr) == 0 && kr == remote)
+			s->stop[k] = 1;
+	}
 	if (remote < 0 || (uint32_t)remote >= s->fdi_cap ||
 	    s->fdi[remote].head < 0)
 		return;
 	f = &s->fdi[remote];
 	t = s->next[f->head];
 	s->next[f->head] = -1;
-	f->tail = f->head;
+	f->head = f->tail = -1; /* the running write finishes alone */
 	while (t >= 0) {
 		int32_t after = s->next[t];
 
@@ -660,6 +682,7 @@ int vos__rc_submit(void *priv, const struct vos_req *reqs, unsigned n)
 	bool tried = false;
 	unsigned i, queued = 0;
 	int down = -EIO; /* what calls get when the service cannot be reached */
+	uint32_t tail0 = s->sq_tail;
 
 	for (i = 0; i < n; i++) {
 		const struct vos_req *r = &reqs[i];
@@ -704,6 +727,9 @@ int vos__rc_submit(void *priv, const struct vos_req *reqs, unsigned n)
 				break; /* a service that does not consume */
 		}
 		if (r->op == VOS_OP_CANCEL && r->off < s->depth &&
+		    s->busy[r->off] && !s->waiting[r->off])
+			s->stop[r->off] = 1; /* no piece after the cancel */
+		if (r->op == VOS_OP_CANCEL && r->off < s->depth &&
 		    s->waiting[r->off]) {
 			/* never sent: it is ours to cancel */
 			unlink_waiting(s, (uint32_t)r->off);
@@ -723,13 +749,17 @@ int vos__rc_submit(void *priv, const struct vos_req *reqs, unsigned n)
 			s->fdi[fd].tail = (int32_t)tag;
 			s->next[tag] = -1;
 			s->waiting[tag] = 1;
+			s->stop[tag] = 0;
 			s->req[tag] = *r;
 			s->busy[tag] = 1;
 			s->inflight++;
 			continue;
 		}
-		if (ret == 0 && r->op == VOS_OP_CLOSE)
+		if (ret == 0 && r->op == VOS_OP_CLOSE) {
 			flush_waiting(s, fd);
+			if (!sq_room(s))
+				break; /* the close waits for room */
+		}
 		if (ret == 0)
 			ret = encode(s, r, tag, fd, fd2, &w);
 		if (ret < 0) {
@@ -746,6 +776,7 @@ int vos__rc_submit(void *priv, const struct vos_req *reqs, unsigned n)
 		s->req[tag] = *r;
 		s->sent[tag] = w;
 		s->busy[tag] = 1;
+		s->stop[tag] = 0;
 		s->inflight++;
 		queued++;
 		if (ordered_write(s, r, fd)) {
@@ -753,7 +784,8 @@ int vos__rc_submit(void *priv, const struct vos_req *reqs, unsigned n)
 			s->next[tag] = -1;
 		}
 	}
-	if (queued && s->attached)
+	/* (writes sent ahead of a close count too) */
+	if ((queued || s->sq_tail != tail0) && s->attached)
 		publish_requests(s);
 	return i ? (int)i : -EBUSY;
 }

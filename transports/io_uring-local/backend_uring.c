@@ -380,9 +380,15 @@ static int u_reap(void *priv)
 	unsigned head, seen = 0;
 	int n = 0;
 
-	/* the common case when ops ran inline: one acquire load */
-	if (io_uring_cq_ready(&u->ring) == 0)
+	/* the common case when ops ran inline: one acquire load (and
+	 * nothing prepared outside a submit waits to go in) */
+	if (io_uring_cq_ready(&u->ring) == 0) {
+		if (u->queued) {
+			io_uring_submit(&u->ring);
+			u->queued = 0;
+		}
 		return 0;
+	}
 	io_uring_for_each_cqe(&u->ring, head, cqe) {
 		uint64_t ud = cqe->user_data;
 		int64_t res = cqe->res;

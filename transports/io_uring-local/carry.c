@@ -33,7 +33,7 @@ static void finish(struct vos__local *l, uint32_t tag, int64_t res)
 
 	if (c->done > 0)
 		res = res > 0 ? c->done + res : c->done;
-	c->active = false;
+	c->active = c->orphan = c->cancelled = false;
 	c->done = 0;
 	free(c->iov);
 	c->iov = NULL;
@@ -88,6 +88,7 @@ bool vos__carry_try(struct vos__local *l, const struct vos_req *r,
 		return false; /* short, as before */
 	l->carry[tag].fdc = fdc;
 	l->carry[tag].done = 0;
+	l->carry[tag].orphan = l->carry[tag].cancelled = false;
 	carry_on(l, r, res);
 	return true;
 }
@@ -105,11 +106,31 @@ bool vos__carry_done(struct vos__local *l, uint32_t tag, int64_t res)
 	if (!l->carry[tag].active)
 		return false;
 	c = &l->carry[tag];
-	if (res > 0 && (uint64_t)res < vos__xfer_total(&c->rest))
+	if (res > 0 && (uint64_t)res < vos__xfer_total(&c->rest) &&
+	    !c->orphan && !c->cancelled)
 		carry_on(l, &c->rest, res);
 	else
 		finish(l, tag, res);
 	return true;
+}
+
+void vos__carry_orphan(struct vos__local *l, int fd)
+{
+	if (!l->carry)
+		return;
+	for (uint32_t t = 0; t < l->host->queue_depth; t++) {
+		struct vos__carry *c = &l->carry[t];
+
+		if ((c->active || c->ordered) && c->rest.fd == fd)
+			c->orphan = true;
+	}
+}
+
+void vos__carry_cancel(struct vos__local *l, uint32_t tag)
+{
+	if (l->carry && tag < l->host->queue_depth &&
+	    (l->carry[tag].active || l->carry[tag].ordered))
+		l->carry[tag].cancelled = true;
 }
 
 bool vos__carry_alloc(struct vos__local *l)

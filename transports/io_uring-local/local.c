@@ -117,8 +117,14 @@ static void run_inline(struct vos__local *l, const struct vos_req *r)
 
 	if (r->op == VOS_OP_CLOSE || vos__op_sets_fl(r))
 		vos__fdclass_forget(&l->fdc, r->fd);
-	if (r->op == VOS_OP_CLOSE)
-		vos__order_forget(l, r->fd); /* before the number is free */
+	if (r->op == VOS_OP_CLOSE) {
+		/* what was submitted on the fd takes its file before the
+		 * number is free: queued writes and prepared SQEs go in now;
+		 * nothing carried on sends another piece to it */
+		vos__order_flush(l, r->fd);
+		vos__carry_orphan(l, r->fd);
+		l->be->flush(l->be_priv);
+	}
 	res = vos__exec(r, false);
 	vos__local_complete(l, tag, res);
 }
@@ -189,6 +195,7 @@ static void submit_one(struct vos__local *l, const struct vos_req *r)
 		uint32_t target = (uint32_t)r->off;
 		int64_t res;
 
+		vos__carry_cancel(l, target); /* no piece after this */
 		if (l->where[target] == VOS__WHERE_QUEUED) {
 			vos__order_cancel(l, target); /* it never started */
 			vos__local_complete(l, tag, 0);
@@ -453,6 +460,9 @@ static int l_after_fork(void *priv)
 	 * have been held at fork time: leave the old pool untouched. */
 	l->pool = NULL;
 	l->pid = getpid();
+	/* the parent's requests are not ours: no carry, no fd queues */
+	vos__carry_free(l);
+	memset(l->where, 0, l->host->queue_depth);
 	close(l->pool_efd); /* shared with the parent: take our own */
 	l->pool_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (l->pool_efd < 0)
@@ -465,7 +475,10 @@ static void l_fd_forget(void *priv, int fd)
 	struct vos__local *l = priv;
 
 	vos__fdclass_forget(&l->fdc, fd);
-	vos__order_forget(l, fd);
+	/* closed or reopened behind our back: the number may name another
+	 * file now; nothing more goes to it */
+	vos__order_drop(l, fd);
+	vos__carry_orphan(l, fd);
 }
 
 static const char *l_describe(void *priv)

@@ -137,6 +137,8 @@ enum { VOS__WHERE_BACKEND = 0, VOS__WHERE_POOL = 1, VOS__WHERE_QUEUED = 2 };
 struct vos__carry {
 	bool active;        /* its rest is in the backend */
 	bool ordered;       /* in its fd's queue of stream writes */
+	bool orphan;        /* its fd was closed: no further piece */
+	bool cancelled;     /* a cancel targeted it: no further piece */
 	uint8_t fdc;        /* the fd's class */
 	int64_t done;       /* bytes moved so far */
 	struct vos_req rest; /* what is left to run (queued: all of it) */
@@ -207,10 +209,19 @@ bool vos__order_take(struct vos__local *l, const struct vos_req *r,
 void vos__order_done(struct vos__local *l, uint32_t tag, int64_t res);
 /* Cancel a queued (not yet running) tag: it completes with -ECANCELED. */
 void vos__order_cancel(struct vos__local *l, uint32_t tag);
-/* fd is about to be closed, or was changed behind the transport's back:
- * its queued writes go to the backend now, unordered (while the number
- * still names their file), the running one goes on. */
-void vos__order_forget(struct vos__local *l, int fd);
+/* fd is about to be closed through the transport: its queued writes go to
+ * the backend now, unordered (the caller flushes the backend before the
+ * close, so they take their file while the number still names it). */
+void vos__order_flush(struct vos__local *l, int fd);
+/* fd was closed, reopened or changed behind the transport's back: its
+ * queued writes complete with -EBADF (they never ran: the number may name
+ * another file now). */
+void vos__order_drop(struct vos__local *l, int fd);
+/* No request carried on or ordered on fd may send another piece to it
+ * (it is being closed or was): they finish with what they moved. */
+void vos__carry_orphan(struct vos__local *l, int fd);
+/* A cancel targets tag: if it is carried on, no further piece. */
+void vos__carry_cancel(struct vos__local *l, uint32_t tag);
 
 /* Run a request on the worker pool, creating the pool if needed.  On
  * failure the request completes with the error. */

@@ -86,21 +86,22 @@ static void finish(struct vos__local *l, uint32_t tag, int64_t res)
 	struct vos__carry *c = &l->carry[tag];
 	struct vos__fdq *q = &l->fdq[c->rest.fd];
 	int32_t next = c->next;
+	bool orphan = c->orphan;
 
 	if (c->done > 0)
 		res = res > 0 ? c->done + res : c->done;
-	c->ordered = c->active = false;
+	c->ordered = c->active = c->orphan = c->cancelled = false;
 	c->done = 0;
 	c->next = -1;
 	free(c->iov);
 	c->iov = NULL;
-	if (next >= 0) {
-		q->head = next;
-	} else {
-		q->head = q->tail = -1;
-	}
+	/* an orphan left its fd's queue when the fd was closed */
+	if (!orphan)
+		q->head = next >= 0 ? next : -1;
+	if (!orphan && next < 0)
+		q->tail = -1;
 	l->host->complete(l->host, tag, res);
-	if (next >= 0)
+	if (!orphan && next >= 0)
 		start(l, (uint32_t)next);
 }
 
@@ -116,6 +117,7 @@ bool vos__order_take(struct vos__local *l, const struct vos_req *r,
 	c = &l->carry[tag];
 	*c = (struct vos__carry){ .ordered = true, .fdc = fdc, .rest = *r,
 				  .next = -1 };
+	/* (the list of fd's writes holds no orphan: see order_detach) */
 	q = &l->fdq[r->fd];
 	if (q->head >= 0) { /* one runs: wait behind the last */
 		l->carry[q->tail].next = (int32_t)tag;
@@ -135,6 +137,7 @@ void vos__order_done(struct vos__local *l, uint32_t tag, int64_t res)
 	/* short on a blocking stream: the rest, as the system call would
 	 * go on (a cancel or an error ends it with what moved) */
 	if (res > 0 && (uint64_t)res < vos__xfer_total(&c->rest) &&
+	    !c->orphan && !c->cancelled &&
 	    vos__xfer_advance(&c->rest, (uint64_t)res, &c->rest, &c->iov) == 0) {
 		c->done += res;
 		start(l, tag);
@@ -170,22 +173,30 @@ void vos__order_cancel(struct vos__local *l, uint32_t tag)
 	l->host->complete(l->host, tag, -ECANCELED);
 }
 
-void vos__order_forget(struct vos__local *l, int fd)
+/* Take fd's queued writes off its list (the head, running, becomes an
+ * orphan: it finishes with what it moved, and leaves the list alone);
+ * the first queued one, or -1. */
+static int32_t detach(struct vos__local *l, int fd)
 {
 	struct vos__fdq *q;
 	int32_t t;
 
 	if (fd < 0 || (uint32_t)fd >= l->fdq_cap || !l->carry)
-		return;
+		return -1;
 	q = &l->fdq[fd];
 	if (q->head < 0)
-		return;
-	/* the running one stays; the queued ones go to the backend now,
-	 * unordered, while the number still names their file (the caller
-	 * forgets before it closes) */
+		return -1;
 	t = l->carry[q->head].next;
 	l->carry[q->head].next = -1;
-	q->tail = q->head;
+	l->carry[q->head].orphan = true;
+	q->head = q->tail = -1;
+	return t;
+}
+
+void vos__order_flush(struct vos__local *l, int fd)
+{
+	int32_t t = detach(l, fd);
+
 	while (t >= 0) {
 		struct vos__carry *c = &l->carry[t];
 		int32_t next = c->next;
@@ -197,6 +208,22 @@ void vos__order_forget(struct vos__local *l, int fd)
 		ret = l->be->submit(l->be_priv, &c->rest, c->fdc);
 		if (ret < 0)
 			l->host->complete(l->host, (uint64_t)t, ret);
+		t = next;
+	}
+}
+
+void vos__order_drop(struct vos__local *l, int fd)
+{
+	int32_t t = detach(l, fd);
+
+	while (t >= 0) {
+		struct vos__carry *c = &l->carry[t];
+		int32_t next = c->next;
+
+		c->ordered = false;
+		c->next = -1;
+		l->where[t] = VOS__WHERE_BACKEND;
+		l->host->complete(l->host, (uint64_t)t, -EBADF);
 		t = next;
 	}
 }
