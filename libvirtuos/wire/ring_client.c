@@ -727,17 +727,17 @@ int vos__rc_submit(void *priv, const struct vos_req *reqs, unsigned n)
 				break; /* a service that does not consume */
 		}
 		if (r->op == VOS_OP_CANCEL && r->off < s->depth &&
-		    s->busy[r->off] && !s->waiting[r->off])
+		    s->busy[r->off]) {
+			if (s->waiting[r->off]) {
+				/* never sent: it is ours to cancel */
+				unlink_waiting(s, (uint32_t)r->off);
+				s->busy[r->off] = 0;
+				s->inflight--;
+				s->host->complete(s->host, r->off, -ECANCELED);
+				s->host->complete(s->host, tag, 0);
+				continue;
+			}
 			s->stop[r->off] = 1; /* no piece after the cancel */
-		if (r->op == VOS_OP_CANCEL && r->off < s->depth &&
-		    s->waiting[r->off]) {
-			/* never sent: it is ours to cancel */
-			unlink_waiting(s, (uint32_t)r->off);
-			s->busy[r->off] = 0;
-			s->inflight--;
-			s->host->complete(s->host, r->off, -ECANCELED);
-			s->host->complete(s->host, tag, 0);
-			continue;
 		}
 		ret = map_fd(s, r->fd, d->flags & VOS__OPF_AT, &fd);
 		if (ret == 0 && (d->flags & VOS__OPF_AT2))
