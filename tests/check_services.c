@@ -653,68 +653,66 @@ END_TEST
 
 /* ---- fairness: a bound on in-flight requests per client ------------------ */
 
+/* A context on netd's shm endpoint itself (no routing: its timers go to
+ * netd, where they run in the worker's timer heap). */
+static struct vos_ctx *ctx_on_netd(unsigned depth, const char *extra)
+{
+	struct vos_config cfg;
+	struct vos_ctx *ctx = NULL;
+	char o[400];
+
+	vos_config_init(&cfg);
+	snprintf(o, sizeof(o), "path=%s%s", netd.sock, extra ? extra : "");
+	cfg.transport = "shm";
+	cfg.options = o;
+	cfg.queue_depth = depth;
+	ck_assert_int_eq(vos_ctx_create(&cfg, &ctx), 0);
+	return ctx;
+}
+
 START_TEST(inflight_bound_two_clients)
 {
 	const char *args[] = { "--max-inflight", "8", NULL };
 	struct vos_ctx *ctx;
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t sl = sizeof(sin);
-	int go[2], up[2], st, l, s, a, nl, peer;
-	char stt[4096], c, x[200];
+	int go[2], up[2], st, l, s, a;
+	char stt[4096], c;
 	pid_t pid;
 
 	make_work();
 	write_routes();
 	start_netd(args);
-	/* client A's data comes from a plain socket of this process, so
-	 * nothing A needs waits behind its own flood */
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	nl = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_eq(bind(nl, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	ck_assert_int_eq(listen(nl, 1), 0);
-	ck_assert_int_eq(getsockname(nl, (struct sockaddr *)&sin, &sl), 0);
 	ck_assert_int_eq(pipe(go), 0);
 	ck_assert_int_eq(pipe(up), 0);
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		/* client A floods: 200 recvs on a socket with no data yet */
+		/* client A floods: 200 timers of a minute each, requests that
+		 * run (in netd's timer heap), not wait for a peer */
 		struct vos_req r[200];
-		struct vos_cqe cq[200];
-		char one[200];
-		int got = 0;
+		struct vos_config cfg;
+		char o[400];
 
-		if (vos_ctx_create(NULL, &ctx) < 0)
+		vos_config_init(&cfg);
+		snprintf(o, sizeof(o), "path=%s", netd.sock);
+		cfg.transport = "shm";
+		cfg.options = o;
+		if (vos_ctx_create(&cfg, &ctx) < 0)
 			_exit(91);
-		s = vos_socket(ctx, AF_INET, SOCK_STREAM, 0);
-		if (vos_connect(ctx, s, (struct sockaddr *)&sin, sizeof(sin)))
-			_exit(92);
 		for (int i = 0; i < 200; i++) {
-			vos_prep_recv(&r[i], s, &one[i], 1, 0);
+			vos_prep_timeout(&r[i], 60ull * 1000000000);
 			r[i].user_data = (uint64_t)i;
 		}
 		if (vos_submit(ctx, r, 200) != 200)
 			_exit(93);
 		if (write(up[1], "A", 1) != 1)
 			_exit(94);
-		while (got < 200) {
-			int n = vos_wait(ctx, cq, 200, 1, 20LL * 1000000000);
-
-			if (n <= 0)
-				_exit(96);
-			for (int i = 0; i < n; i++)
-				if (cq[i].res != 1)
-					_exit(97);
-			got += n;
-		}
-		vos_ctx_destroy(ctx);
-		_exit(0);
+		if (read(go[0], &c, 1) != 1) /* until told to go */
+			_exit(95);
+		_exit(vos_ctx_destroy(ctx) == 0 ? 0 : 96);
 	}
-	peer = accept(nl, NULL, NULL);
-	ck_assert_int_ge(peer, 0);
 	ck_assert_int_eq(read(up[0], &c, 1), 1);
 	/* A gets stuck at its bound, its other requests wait in its ring */
-	if (!td_wait_text(netd.sock, "inflight 8 ", 10000)) {
+	if (!td_wait_text(netd.sock, "running 8 parked 0 ", 10000)) {
 		td_stats(netd.sock, stt, sizeof(stt));
 		ck_abort_msg("client A never reached its bound of 8: %s", stt);
 	}
@@ -731,19 +729,92 @@ START_TEST(inflight_bound_two_clients)
 					 4);
 		}
 		printf("inflight_bound: client B did 500 round trips in %lld ms "
-		       "while client A held 8 (of 200) in flight\n",
+		       "while client A held 8 (of 200) running\n",
 		       (long long)(td_now_ms() - t0));
 		vos_ctx_destroy(ctx);
 	}
 	ck_assert_int_eq(td_stats(netd.sock, stt, sizeof(stt)), 0);
-	ck_assert_msg(strstr(stt, "inflight 8 "), "stats: %s", stt);
-	/* then A gets all of its 200, 8 at a time */
-	memset(x, 'x', sizeof(x));
-	ck_assert_int_eq(write(peer, x, sizeof(x)), sizeof(x));
+	ck_assert_msg(strstr(stt, "running 8 parked 0 "), "stats: %s", stt);
+	ck_assert_int_eq(write(go[1], "g", 1), 1);
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "A: %d", st);
-	close(peer);
-	close(nl);
+	ck_assert_int_eq(td_stop(&netd), 0);
+}
+END_TEST
+
+/* Issue 9, item 4: requests that wait for a peer never hold back the
+ * ready ones of the same client.  One client, netd with its default
+ * flags (--max-inflight 256): 5,000 recvs posted on one connection, then
+ * 1,000 sends on the other end of it queued behind them in the same
+ * ring.  Counted as running, the recvs filled the bound and the sends
+ * never ran: a deadlock.  Parked, they wait in the engine and the sends
+ * feed them. */
+START_TEST(parked_recvs_do_not_block_sends)
+{
+	enum { NRECV = 5000, NSEND = 1000, RLEN = 8, SLEN = 40 };
+	static struct vos_req r[NRECV + NSEND];
+	static struct vos_cqe cq[256];
+	static char rbuf[NRECV][RLEN], sbuf[SLEN];
+	struct vos_ctx *ctx;
+	int l, s, a, got = 0, recvs = 0, sends = 0;
+	long bytes = 0;
+	char stt[4096];
+	int64_t t0;
+
+	make_work();
+	write_routes();
+	start_netd(NULL);
+	/* a context of depth 8192 on netd's endpoint (the routed default is
+	 * 256; a routed context of 8192 goes the same way) */
+	ctx = ctx_on_netd(8192, NULL);
+	tcp_pair(ctx, &l, &s, &a);
+	memset(sbuf, 'm', sizeof(sbuf));
+	for (int i = 0; i < NRECV; i++) {
+		vos_prep_recv(&r[i], a, rbuf[i], RLEN, 0);
+		r[i].user_data = (uint64_t)i;
+	}
+	for (int i = 0; i < NSEND; i++) {
+		vos_prep_send(&r[NRECV + i], s, sbuf, SLEN, 0);
+		r[NRECV + i].user_data = (uint64_t)(NRECV + i);
+	}
+	/* the recvs first, all of them parked before any send is sent */
+	ck_assert_int_eq(vos_submit(ctx, r, NRECV), NRECV);
+	if (!td_wait_text(netd.sock, "running 0 parked 5000 ", 20000)) {
+		td_stats(netd.sock, stt, sizeof(stt));
+		ck_abort_msg("5000 recvs never parked: %s", stt);
+	}
+	ck_assert_int_eq(vos_submit(ctx, r + NRECV, NSEND), NSEND);
+	t0 = td_now_ms();
+	while (got < NRECV + NSEND) {
+		int n = vos_wait(ctx, cq, 256, 1, 30LL * 1000000000);
+
+		if (n <= 0) {
+			td_stats(netd.sock, stt, sizeof(stt));
+			ck_abort_msg("stuck after %d of %d completions (%d "
+				     "recvs, %d sends): %d; %s", got,
+				     NRECV + NSEND, recvs, sends, n, stt);
+		}
+		for (int i = 0; i < n; i++) {
+			if (cq[i].user_data < NRECV) {
+				ck_assert_int_gt(cq[i].res, 0);
+				ck_assert_int_le(cq[i].res, RLEN);
+				bytes += cq[i].res;
+				recvs++;
+			} else {
+				ck_assert_int_eq(cq[i].res, SLEN);
+				sends++;
+			}
+		}
+		got += n;
+	}
+	printf("parked_recvs: %d recvs (%ld bytes) and %d sends behind them "
+	       "completed in %lld ms\n", recvs, bytes, sends,
+	       (long long)(td_now_ms() - t0));
+	ck_assert_int_le(bytes, (long)NSEND * SLEN);
+	ck_assert_int_eq(vos_close(ctx, s), 0);
+	ck_assert_int_eq(vos_close(ctx, a), 0);
+	ck_assert_int_eq(vos_close(ctx, l), 0);
+	vos_ctx_destroy(ctx);
 	ck_assert_int_eq(td_stop(&netd), 0);
 }
 END_TEST
@@ -1178,8 +1249,8 @@ START_TEST(daemon_help_config_flags)
 		ck_assert_ptr_nonnull(l);
 		ck_assert_uint_gt(fread(log, 1, sizeof(log) - 1, l), 0);
 		fclose(l);
-		ck_assert_ptr_nonnull(strstr(log, "spin 7 us; per client 3 in flight"));
-		ck_assert_ptr_nonnull(strstr(log, "spin 7 us; per client 5 in flight"));
+		ck_assert_ptr_nonnull(strstr(log, "spin 7 us; per client 3 running"));
+		ck_assert_ptr_nonnull(strstr(log, "spin 7 us; per client 5 running"));
 		ck_assert_ptr_nonnull(strstr(log, "stopped"));
 	}
 	/* mistakes are named, with their line, and exit 2 */
@@ -1577,6 +1648,7 @@ static Suite *services_suite(void)
 	tcase_add_test(c, stord_confinement);
 	tcase_add_test(c, stord_permissions);
 	tcase_add_test(x, inflight_bound_two_clients);
+	tcase_add_test(x, parked_recvs_do_not_block_sends);
 	tcase_add_test(x, kill_netd_midload);
 	tcase_add_test(x, client_killed_cycles);
 	tcase_add_test(x, garbage_from_daemon);

@@ -86,7 +86,7 @@ enum vos_op {
 
 /* Queue depth limits (see struct vos_config). */
 #define VOS_DEFAULT_QUEUE_DEPTH 256u
-#define VOS_MAX_QUEUE_DEPTH 4096u
+#define VOS_MAX_QUEUE_DEPTH 16384u
 
 /*
  * A request: 64 bytes, filled by a vos_prep_*() helper.  Which fields an

@@ -35,7 +35,7 @@ extern "C" {
 #define VOS_WIRE_VERSION 2u
 
 /* Limits a service enforces on an attach request. */
-#define VOS_WIRE_MAX_ENTRIES 4096u
+#define VOS_WIRE_MAX_ENTRIES 16384u
 #define VOS_WIRE_MIN_SLOT 4096u
 #define VOS_WIRE_MAX_SLOT (1u << 20)
 #define VOS_WIRE_HEADER_SIZE 4096u

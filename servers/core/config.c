@@ -77,6 +77,9 @@ static int apply(const char *key, const char *val)
 		return number(key, val, 1, 4096, &c->max_inflight);
 	if (strcmp(key, "max-inflight-uid") == 0)
 		return number(key, val, 1, 1u << 20, &c->max_inflight_uid);
+	if (strcmp(key, "max-parked-uid") == 0)
+		return number(key, val, 1, VOS_MAX_QUEUE_DEPTH / 2,
+			      &c->max_parked_uid);
 	if (strcmp(key, "max-clients") == 0)
 		return number(key, val, 1, 65536, &c->max_clients);
 	if (strcmp(key, "max-clients-uid") == 0)
@@ -227,6 +230,11 @@ void srv_usage(FILE *out)
 		"                        (default 256)\n"
 		"      --max-inflight-uid N  ... all clients of one uid on one\n"
 		"                        worker (its engine; default 1024)\n"
+		"      --max-parked-uid N  requests waiting for a peer (recv,\n"
+		"                        accept, poll: anything on a socket) of\n"
+		"                        one uid on one worker (default and at\n"
+		"                        most 8192, half its engine); they do\n"
+		"                        not count as running\n"
 		"      --max-clients N   attached clients (default 1024)\n"
 		"      --max-clients-uid N  ... of one uid (default 64)\n"
 		"      --max-fds N       open fds per client (default: 1024, or\n"
@@ -313,6 +321,7 @@ int srv_config_parse(int argc, char **argv)
 	c->spin_us = 50;
 	c->max_inflight = 256;
 	c->max_inflight_uid = 1024;
+	c->max_parked_uid = VOS_MAX_QUEUE_DEPTH / 2;
 	c->max_clients = 1024;
 	c->max_clients_uid = 64;
 	c->max_pending = 64;

@@ -160,10 +160,11 @@ static void stats(int fd)
 		if (!all && c->cred.uid != who.uid)
 			continue;
 		len += (size_t)snprintf(buf + len, sizeof(buf) - len,
-			"client %llu pid %d uid %d gid %d inflight %u "
-			"done %llu\n", (unsigned long long)c->id,
+			"client %llu pid %d uid %d gid %d running %u "
+			"parked %u done %llu\n", (unsigned long long)c->id,
 			(int)c->cred.pid, (int)c->cred.uid, (int)c->cred.gid,
 			atomic_load(&c->stat_inflight),
+			atomic_load(&c->stat_parked),
 			(unsigned long long)atomic_load(&c->stat_done));
 	}
 	pthread_mutex_unlock(&srv.reg_lock);
@@ -580,11 +581,13 @@ int srv_main(const struct srv_service *svc, int argc, char **argv)
 	if (srv_workers_start() < 0)
 		return 1;
 	srv_log(1, "serving on %s (mode %04o; %u workers, spin %u us; per "
-		"client %u in flight, %u fds; per uid %u clients, %u in flight, "
-		"%u fds, %u MiB; %u fds in all; wire protocol %u, epoch %08x)",
+		"client %u running, %u fds; per uid %u clients, %u running and %u "
+		"parked per worker, %u fds, %u MiB; %u fds in all; wire protocol "
+		"%u, epoch %08x)",
 		srv.cfg.socket_path, srv.cfg.socket_mode, srv.nworkers,
 		srv.cfg.spin_us, srv.cfg.max_inflight, srv.cfg.max_fds,
 		srv.cfg.max_clients_uid, srv.cfg.max_inflight_uid,
+		srv.cfg.max_parked_uid,
 		srv.cfg.max_fds_uid, srv.cfg.max_region_mib_uid,
 		srv.max_fds_total, VOS_WIRE_VERSION, srv.epoch);
 	if (srv.cfg.ready_fd >= 0) {

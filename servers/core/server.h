@@ -55,6 +55,8 @@ struct srv_config {
 	unsigned spin_us;        /* worker spin before sleeping */
 	unsigned max_inflight;   /* requests running, per client */
 	unsigned max_inflight_uid; /* ... per uid, on each worker */
+	unsigned max_parked_uid; /* requests waiting for a peer (parked),
+	                          * per uid on each worker */
 	unsigned max_clients;
 	unsigned max_clients_uid;
 	unsigned max_fds;        /* open fds per client */
@@ -130,7 +132,8 @@ struct srv_uid {
  * counts, touched by that worker only: nothing shared per request). */
 struct srv_wuid {
 	uid_t uid;
-	unsigned inflight;
+	unsigned inflight; /* running */
+	unsigned parked;   /* waiting for a peer in the engine */
 	struct srv_wuid *next;
 };
 
@@ -158,6 +161,7 @@ struct srv_req {
 	uint8_t op;
 	uint8_t where;          /* SRV_AT_*: where it runs */
 	bool cancel_sent;       /* an engine cancel is on its way */
+	bool parked;            /* counted as parked, not running */
 	int32_t fdi, fdi2;      /* fd-table entries held, or -1 */
 	int64_t res;            /* for UNPOSTED */
 	uint64_t expires;       /* timers: CLOCK_MONOTONIC ns */
@@ -191,7 +195,14 @@ struct srv_client {
 	struct vos__rs ring;
 
 	struct srv_req *reqs;    /* entries of them, by tag */
-	uint32_t inflight;       /* requests RUNNING or UNPOSTED */
+	uint32_t inflight;       /* requests RUNNING or UNPOSTED, not parked */
+	uint32_t parked;         /* requests waiting for a peer or readiness
+	                          * in the engine (a recv, an accept, a poll,
+	                          * anything on a socket): they cost an engine
+	                          * slot and a tag the client owns, no worker
+	                          * time, so --max-inflight does not count
+	                          * them (a server's posted recvs must never
+	                          * hold back its sends) */
 	uint32_t unposted;
 	uint32_t slow_running;   /* its calls on the slow pool */
 	uint64_t done;           /* requests completed (stat_done's source) */
@@ -209,6 +220,7 @@ struct srv_client {
 	bool cancelling;
 	bool broken;             /* broke the protocol: being dropped */
 	atomic_uint stat_inflight;
+	atomic_uint stat_parked;
 	/* set by the listener: control connection closed.  Kept away from
 	 * the plain bools above, which the compiler may load together. */
 	atomic_bool dying;

@@ -22,6 +22,14 @@
  *     clients of one uid on this worker --max-inflight-uid (the engine is
  *     the worker's; the counts are the worker's own, nothing shared per
  *     request); the rest wait in the ring;
+ *   - a request that waits for a peer or for readiness in the engine (a
+ *     recv, an accept, a poll: anything on a socket) is *parked*, not
+ *     running: it costs an engine slot and the client's own tag, no
+ *     worker time, and a server keeps thousands posted.  Counting them
+ *     as running let posted recvs fill --max-inflight and the sends
+ *     behind them never ran (a deadlock the client could not see).
+ *     Parked requests are bounded per uid on this worker instead
+ *     (--max-parked-uid), below the engine's depth;
  *   - the engine keeps a reserve: one slot per client for its doorbell
  *     poll, CANCEL_RESERVE for cancels, one for the wake poll; requests
  *     are taken only while the reserve stays free, so a teardown's cancels
@@ -48,7 +56,7 @@
 
 #define BATCH 32
 #define SPIN_CLOCK_EVERY 16
-#define ENG_DEPTH 4096u
+#define ENG_DEPTH VOS_MAX_QUEUE_DEPTH
 #define CANCEL_RESERVE 64u
 #define RETRY_NS 1000000      /* a poll could not be armed: look again */
 #define INTERRUPT_NS 20000000 /* re-interrupt slow calls of a teardown */
@@ -104,7 +112,48 @@ static bool can_take(const struct srv_client *c)
 {
 	return !c->cancelling && !c->broken &&
 	       c->inflight < srv.cfg.max_inflight &&
-	       c->wuid->inflight < srv.cfg.max_inflight_uid;
+	       c->wuid->inflight < srv.cfg.max_inflight_uid &&
+	       c->wuid->parked < srv.cfg.max_parked_uid;
+}
+
+/* Whether q, taken by the engine, waits there for a peer or readiness
+ * rather than runs: anything on a socket, and polls. */
+static bool parks(const struct srv_client *c, const struct srv_req *q)
+{
+	return q->op == VOS_OP_POLL || (q->fdi >= 0 && c->fds[q->fdi].socket);
+}
+
+static void stat_counts(struct srv_client *c)
+{
+	/* written by this worker only: plain stores the listener may read at
+	 * any time (no read-modify-write per request) */
+	atomic_store_explicit(&c->stat_inflight, c->inflight,
+			      memory_order_relaxed);
+	atomic_store_explicit(&c->stat_parked, c->parked,
+			      memory_order_relaxed);
+}
+
+/* q went to the engine to wait there: count it as parked. */
+static void park(struct srv_client *c, struct srv_req *q)
+{
+	q->parked = true;
+	c->inflight--;
+	c->wuid->inflight--;
+	c->parked++;
+	c->wuid->parked++;
+}
+
+/* q's wait is over (it completed or is being torn down): it counts as
+ * running again until it is released (posting it may have to wait). */
+static void unpark(struct srv_client *c, struct srv_req *q)
+{
+	if (!q->parked)
+		return;
+	q->parked = false;
+	c->parked--;
+	c->wuid->parked--;
+	c->inflight++;
+	c->wuid->inflight++;
 }
 
 /* For the sleeper: whether c has requests this worker could take now.
@@ -119,13 +168,11 @@ static bool has_work(const struct srv_worker *w, struct srv_client *c)
 
 static void req_release(struct srv_client *c, struct srv_req *q)
 {
+	unpark(c, q);
 	q->state = SRV_REQ_FREE;
 	c->inflight--;
 	c->wuid->inflight--;
-	/* the stats are written by this worker only: plain stores the
-	 * listener may read at any time (no read-modify-write per request) */
-	atomic_store_explicit(&c->stat_inflight, c->inflight,
-			      memory_order_relaxed);
+	stat_counts(c);
 	atomic_store_explicit(&c->stat_done, ++c->done, memory_order_relaxed);
 }
 
@@ -146,6 +193,7 @@ void srv_finish(struct srv_worker *w, struct srv_req *q, int64_t res)
 {
 	struct srv_client *c = q->c;
 
+	unpark(c, q);
 	q->where = SRV_AT_NONE;
 	if (res >= 0 && vos__op_makes_fd(&q->d.r)) {
 		bool sock = vos__op_is_socket(q->op) ||
@@ -273,6 +321,8 @@ static void flush(struct srv_worker *w, struct srv_req **batch, unsigned *nb)
 		if ((int)i < took) {
 			batch[i]->where = SRV_AT_ENGINE;
 			w->eng_out++;
+			if (parks(batch[i]->c, batch[i]))
+				park(batch[i]->c, batch[i]);
 		} else {
 			srv_finish(w, batch[i], -EAGAIN);
 		}
@@ -353,7 +403,8 @@ static unsigned drain(struct srv_worker *w, struct srv_client *c)
 		int64_t res = 0;
 		int ret;
 
-		if (c->wuid->inflight >= srv.cfg.max_inflight_uid)
+		if (c->wuid->inflight >= srv.cfg.max_inflight_uid ||
+		    c->wuid->parked + nb >= srv.cfg.max_parked_uid)
 			break; /* its uid's share of this engine is taken */
 		vos__rs_take(&c->ring, &e);
 		avail--;
@@ -370,6 +421,7 @@ static unsigned drain(struct srv_worker *w, struct srv_client *c)
 		q->fdi = q->fdi2 = -1;
 		q->where = SRV_AT_NONE;
 		q->cancel_sent = false;
+		q->parked = false;
 		q->state = SRV_REQ_RUNNING;
 		c->inflight++;
 		c->wuid->inflight++;
@@ -424,8 +476,7 @@ static unsigned drain(struct srv_worker *w, struct srv_client *c)
 		batch[nb++] = q;
 	}
 	flush(w, batch, &nb);
-	atomic_store_explicit(&c->stat_inflight, c->inflight,
-			      memory_order_relaxed);
+	stat_counts(c);
 	vos__rs_consumed(&c->ring);
 	return n;
 }
@@ -485,7 +536,8 @@ static bool teardown(struct srv_worker *w, struct srv_client *c,
 		c->cancelling = true;
 		srv_fd_shutdown_all(c);
 	}
-	for (uint32_t t = 0; t < c->ring.g.entries && c->inflight; t++) {
+	for (uint32_t t = 0; t < c->ring.g.entries && (c->inflight || c->parked);
+	     t++) {
 		struct srv_req *q = &c->reqs[t];
 
 		if (q->state == SRV_REQ_UNPOSTED) {
@@ -509,7 +561,7 @@ static bool teardown(struct srv_worker *w, struct srv_client *c,
 	}
 	if (c->poll_armed && !c->poll_cancel_sent)
 		c->poll_cancel_sent = cancel_in_engine(w, UD_POLL(c));
-	if (c->inflight || c->poll_armed)
+	if (c->inflight || c->parked || c->poll_armed)
 		return false;
 	srv_log(1, "detach: client %llu pid %d uid %d (%llu requests)",
 		(unsigned long long)c->id, (int)c->cred.pid, (int)c->cred.uid,

@@ -115,24 +115,24 @@ static int list(const char *routes)
 
 	if (load(routes, &rt) < 0)
 		return 2;
-	printf("%-10s %-6s %-8s %-8s %-9s %s\n", "SERVICE", "STATE", "PID",
-	       "CLIENTS", "INFLIGHT", "SOCKET");
+	printf("%-10s %-6s %-8s %-8s %-8s %-8s %s\n", "SERVICE", "STATE",
+	       "PID", "CLIENTS", "RUNNING", "PARKED", "SOCKET");
 	for (unsigned i = 1; i < rt.nsvc; i++) {
 		char path[256], st[VOS_WIRE_MSG_MAX], *line;
 		const char *sock = sock_of(&rt, i, path, sizeof(path));
-		long pid = -1, clients = 0, inflight = 0;
+		long pid = -1, clients = 0, running = 0, parked = 0;
 		int r;
 
 		if (!sock) {
-			printf("%-10s %-6s %-8s %-8s %-9s (%s transport)\n",
-			       rt.svc[i].name, "?", "-", "-", "-",
+			printf("%-10s %-6s %-8s %-8s %-8s %-8s (%s transport)\n",
+			       rt.svc[i].name, "?", "-", "-", "-", "-",
 			       rt.svc[i].transport);
 			continue;
 		}
 		r = query(sock, st, sizeof(st));
 		if (r < 0) {
-			printf("%-10s %-6s %-8s %-8s %-9s %s (%s)\n",
-			       rt.svc[i].name, "down", "-", "-", "-", sock,
+			printf("%-10s %-6s %-8s %-8s %-8s %-8s %s (%s)\n",
+			       rt.svc[i].name, "down", "-", "-", "-", "-", sock,
 			       strerror(-r));
 			down++;
 			continue;
@@ -143,13 +143,17 @@ static int list(const char *routes)
 			clients = strtol(line + 8, NULL, 10);
 		for (line = strstr(st, "\nclient "); line;
 		     line = strstr(line + 1, "\nclient ")) {
-			char *in = strstr(line, " inflight ");
+			char *in = strstr(line, " running ");
+			char *pk = strstr(line, " parked ");
 
 			if (in)
-				inflight += strtol(in + 10, NULL, 10);
+				running += strtol(in + 9, NULL, 10);
+			if (pk)
+				parked += strtol(pk + 8, NULL, 10);
 		}
-		printf("%-10s %-6s %-8ld %-8ld %-9ld %s\n", rt.svc[i].name,
-		       "up", pid, clients, inflight, sock);
+		printf("%-10s %-6s %-8ld %-8ld %-8ld %-8ld %s\n",
+		       rt.svc[i].name, "up", pid, clients, running, parked,
+		       sock);
 		for (line = strstr(st, "\nclient "); line;
 		     line = strstr(line + 1, "\nclient ")) {
 			char one[256];

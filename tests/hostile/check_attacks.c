@@ -226,7 +226,7 @@ static long inflight_of_uid(const char *text, long uid)
 	for (l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		long u, in;
 
-		if (sscanf(l, "client %*u pid %*d uid %ld gid %*d inflight %ld",
+		if (sscanf(l, "client %*u pid %*d uid %ld gid %*d running %ld",
 			   &u, &in) == 2 && u == uid)
 			sum += in;
 	}
@@ -1314,9 +1314,9 @@ static void announced_fd_caps(struct td *d, unsigned *client, unsigned *uid)
 	fclose(f);
 	p = strstr(log, "per client ");
 	ck_assert_ptr_nonnull(p);
-	ck_assert_int_eq(sscanf(p, "per client %*u in flight, %u fds; per uid "
-				"%*u clients, %*u in flight, %u fds", client,
-				uid), 2);
+	ck_assert_int_eq(sscanf(p, "per client %*u running, %u fds; per uid "
+				"%*u clients, %*u running and %*u parked per "
+				"worker, %u fds", client, uid), 2);
 }
 
 START_TEST(fd_caps)
