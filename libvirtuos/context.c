@@ -48,6 +48,8 @@ static void impl_free(struct vos__impl *impl)
 	free(impl->slots);
 	free(impl->free_tags);
 	free(impl->pend);
+	free(impl->held);
+	free(impl->ready);
 	free(impl->options);
 	free(impl);
 }
@@ -66,6 +68,7 @@ void vos__queue_reset(struct vos__impl *impl)
 	impl->pend_head = impl->pend_tail = 0;
 	impl->sync_done = false;
 	impl->ndeadlines = 0;
+	impl->nready = 0;
 }
 
 int vos_ctx_create(const struct vos_config *ucfg, struct vos_ctx **ctxp)
@@ -121,7 +124,10 @@ int vos_ctx_create(const struct vos_config *ucfg, struct vos_ctx **ctxp)
 	impl->pend_mask = pow2_at_least(impl->depth) - 1;
 	impl->pend = calloc(impl->pend_mask + 1u, sizeof(*impl->pend));
 	impl->options = strdup(opts);
-	if (!impl->slots || !impl->free_tags || !impl->pend || !impl->options)
+	impl->held = calloc(impl->depth, sizeof(*impl->held));
+	impl->ready = calloc(impl->depth, sizeof(*impl->ready));
+	if (!impl->slots || !impl->free_tags || !impl->pend || !impl->options ||
+	    !impl->held || !impl->ready)
 		goto nomem;
 	vos__queue_reset(impl);
 	impl->spin_ns = cfg.spin_ns < 0 ? VOS__DEFAULT_SPIN_NS : cfg.spin_ns;

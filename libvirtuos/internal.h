@@ -23,13 +23,25 @@ enum {
 	VOS__SLOT_ASYNC,    /* user request: completion goes to the queue */
 	VOS__SLOT_SYNC,     /* a blocking wrapper's request */
 	VOS__SLOT_INTERNAL, /* the core's own (cancel on EINTR): dropped */
+	VOS__SLOT_HELD,     /* a linked user request waiting for the one
+	                     * before it (link.c): the transport has not
+	                     * seen it */
 };
+
+/* No tag (link_next, link_prev). */
+#define VOS__NO_TAG UINT32_MAX
 
 struct vos__slot {
 	uint64_t user_data;
 	int64_t deadline; /* CLOCK_MONOTONIC ns, or 0: none */
+	/* linked requests (link.c) */
+	uint64_t expect;    /* a result below this breaks the chain after it
+	                     * (a short read or write); 0: only errors do */
+	uint32_t link_next; /* the request waiting for this one, or NO_TAG */
+	uint32_t link_prev; /* HELD: the one it waits for, or NO_TAG */
 	uint8_t state;
 	bool expired;     /* its deadline passed: -ECANCELED means -ETIMEDOUT */
+	bool ready;       /* HELD: its turn came, it is in the ready list */
 };
 
 /* Everything a live context owns.  The public handle points here. */
@@ -58,6 +70,13 @@ struct vos__impl {
 	bool sync_done;
 	uint64_t bad_completions; /* tags the transport got wrong */
 	char *options;
+
+	/* linked requests (link.c): the bodies of HELD requests, by tag,
+	 * and the tags whose turn came, to be handed to the transport once
+	 * the transport call that completed their predecessor returns */
+	struct vos_req *held;
+	uint32_t *ready;
+	uint32_t nready;
 };
 
 /* The handle.  It outlives vos_ctx_destroy() (see there): impl is NULL
@@ -86,7 +105,51 @@ int64_t vos__call(struct vos_ctx *ctx, struct vos_req *req);
 void vos__complete(struct vos_transport_host *host, uint64_t tag,
 		   int64_t res);
 void vos__queue_reset(struct vos__impl *impl);
+void vos__arm_deadline(struct vos__impl *impl, struct vos__slot *s,
+		       uint32_t deadline_ms);
 
+/* link.c: linked requests (VOS_REQ_LINK), held by the core and handed
+ * to the transport one after the other, so they work on every transport */
+uint64_t vos__link_expect(const struct vos_req *r);
+/* The request with this tag completed with res: start what waited for
+ * it, or fail the rest of its chain.  Called from vos__complete(). */
+void vos__link_done(struct vos__impl *impl, uint32_t next, uint64_t expect,
+		    int64_t res);
+/* Complete the chain from tag t on with err, now. */
+void vos__link_fail(struct vos__impl *impl, uint32_t t, int64_t err);
+/* Hand the requests whose turn came to the transport. */
+void vos__link_launch(struct vos__impl *impl);
+/* A cancel of a HELD request: it and the rest of its chain complete with
+ * -ECANCELED, the request before it no longer starts it. */
+void vos__link_cancel_held(struct vos__impl *impl, uint32_t t);
+
+
+/* Queue a completion for vos_wait(). */
+static inline void vos__pend_push(struct vos__impl *impl, uint64_t user_data,
+				  int64_t res)
+{
+	struct vos_cqe *c = &impl->pend[impl->pend_tail++ & impl->pend_mask];
+
+	c->user_data = user_data;
+	c->res = res;
+	c->flags = 0;
+	c->reserved = 0;
+}
+
+/* Give a tag back (its request completed, or never reached the
+ * transport). */
+static inline void vos__tag_release(struct vos__impl *impl, uint32_t tag)
+{
+	struct vos__slot *s = &impl->slots[tag];
+
+	if (s->deadline) {
+		s->deadline = 0;
+		impl->ndeadlines--;
+	}
+	s->state = VOS__SLOT_FREE;
+	impl->free_tags[impl->nfree++] = tag;
+	impl->in_flight--;
+}
 
 static inline void vos__cpu_relax(void)
 {

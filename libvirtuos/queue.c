@@ -27,31 +27,23 @@ static inline uint32_t pend_count(const struct vos__impl *impl)
 	return impl->pend_tail - impl->pend_head;
 }
 
-static inline void pend_push(struct vos__impl *impl, uint64_t user_data,
-			     int64_t res)
+/* Give s its deadline: deadline_ms is the request's (0: the context's). */
+void vos__arm_deadline(struct vos__impl *impl, struct vos__slot *s,
+		       uint32_t deadline_ms)
 {
-	struct vos_cqe *c = &impl->pend[impl->pend_tail++ & impl->pend_mask];
+	if (deadline_ms != VOS_NO_DEADLINE && (deadline_ms || impl->deadline_ns)) {
+		int64_t now = vos__now_ns();
+		int64_t d = deadline_ms ? (int64_t)deadline_ms * 1000000
+					: impl->deadline_ns;
 
-	c->user_data = user_data;
-	c->res = res;
-	c->flags = 0;
-	c->reserved = 0;
-}
-
-static inline void tag_release(struct vos__impl *impl, uint32_t tag)
-{
-	struct vos__slot *s = &impl->slots[tag];
-
-	if (s->deadline) {
-		s->deadline = 0;
-		impl->ndeadlines--;
+		s->deadline = d > INT64_MAX - now ? INT64_MAX : now + d;
+		if (impl->ndeadlines++ == 0 || s->deadline < impl->next_deadline)
+			impl->next_deadline = s->deadline;
 	}
-	s->state = VOS__SLOT_FREE;
-	impl->free_tags[impl->nfree++] = tag;
-	impl->in_flight--;
 }
 
-/* Take a tag; deadline_ms is the request's (0: the context's). */
+/* Take a tag; deadline_ms is the request's (0: the context's; a HELD
+ * request's deadline starts when it does). */
 static inline uint32_t tag_take(struct vos__impl *impl, uint64_t user_data,
 				uint8_t state, uint32_t deadline_ms)
 {
@@ -62,15 +54,11 @@ static inline uint32_t tag_take(struct vos__impl *impl, uint64_t user_data,
 	s->state = state;
 	s->expired = false;
 	s->deadline = 0;
-	if (deadline_ms != VOS_NO_DEADLINE && (deadline_ms || impl->deadline_ns)) {
-		int64_t now = vos__now_ns();
-		int64_t d = deadline_ms ? (int64_t)deadline_ms * 1000000
-					: impl->deadline_ns;
-
-		s->deadline = d > INT64_MAX - now ? INT64_MAX : now + d;
-		if (impl->ndeadlines++ == 0 || s->deadline < impl->next_deadline)
-			impl->next_deadline = s->deadline;
-	}
+	s->expect = 0;
+	s->link_next = s->link_prev = VOS__NO_TAG;
+	s->ready = false;
+	if (state != VOS__SLOT_HELD)
+		vos__arm_deadline(impl, s, deadline_ms);
 	impl->in_flight++;
 	return tag;
 }
@@ -79,18 +67,23 @@ void vos__complete(struct vos_transport_host *host, uint64_t tag, int64_t res)
 {
 	struct vos__impl *impl = vos__container_of(host, struct vos__impl, host);
 	struct vos__slot *slot;
+	uint64_t expect;
+	uint32_t next;
 
-	if (tag >= impl->depth ||
-	    impl->slots[tag].state == VOS__SLOT_FREE) {
+	if (tag >= impl->depth || impl->slots[tag].state == VOS__SLOT_FREE ||
+	    impl->slots[tag].state == VOS__SLOT_HELD) {
+		/* (a HELD request was never handed to the transport) */
 		impl->bad_completions++;
 		return;
 	}
 	slot = &impl->slots[tag];
+	next = slot->link_next;
+	expect = slot->expect;
 	if (slot->expired && (res == -ECANCELED || res == -EINTR))
 		res = -ETIMEDOUT; /* the core cancelled it at its deadline */
 	switch (slot->state) {
 	case VOS__SLOT_ASYNC:
-		pend_push(impl, slot->user_data, res);
+		vos__pend_push(impl, slot->user_data, res);
 		break;
 	case VOS__SLOT_SYNC:
 		impl->sync_res = res;
@@ -101,14 +94,18 @@ void vos__complete(struct vos_transport_host *host, uint64_t tag, int64_t res)
 		impl->outstanding--;
 		break;
 	}
-	tag_release(impl, (uint32_t)tag);
+	vos__tag_release(impl, (uint32_t)tag);
+	if (next != VOS__NO_TAG)
+		vos__link_done(impl, next, expect, res);
 }
 
-/* Find the tag of the in-flight user request with this user_data. */
+/* Find the tag of the in-flight user request with this user_data (one
+ * the transport runs, or one held behind a linked request). */
 static int find_tag(const struct vos__impl *impl, uint64_t user_data)
 {
 	for (uint32_t t = 0; t < impl->depth; t++)
-		if (impl->slots[t].state == VOS__SLOT_ASYNC &&
+		if ((impl->slots[t].state == VOS__SLOT_ASYNC ||
+		     impl->slots[t].state == VOS__SLOT_HELD) &&
 		    impl->slots[t].user_data == user_data)
 			return (int)t;
 	return -ENOENT;
@@ -127,7 +124,7 @@ static unsigned flush(struct vos__impl *impl, struct vos_req *batch,
 	if (took < 0)
 		took = 0;
 	for (unsigned i = (unsigned)took; i < n; i++) {
-		tag_release(impl, (uint32_t)batch[i].user_data);
+		vos__tag_release(impl, (uint32_t)batch[i].user_data);
 		impl->outstanding--;
 	}
 	return (unsigned)took;
@@ -145,6 +142,16 @@ static int stage(struct vos__impl *impl, const struct vos_req *req, int err,
 {
 	if (err == 0 && req->op == VOS_OP_CANCEL) {
 		err = find_tag(impl, req->off);
+		if (err >= 0 && impl->slots[err].state == VOS__SLOT_HELD) {
+			/* the transport never saw it: cancelled here */
+			vos__link_cancel_held(impl, (uint32_t)err);
+			if (state == VOS__SLOT_ASYNC) {
+				vos__pend_push(impl, req->user_data, 0);
+				impl->outstanding++;
+			}
+			*res = 0;
+			return 0;
+		}
 		if (err >= 0) {
 			*out = *req;
 			out->off = (uint64_t)err;
@@ -155,7 +162,7 @@ static int stage(struct vos__impl *impl, const struct vos_req *req, int err,
 	}
 	if (err < 0) {
 		if (state == VOS__SLOT_ASYNC) {
-			pend_push(impl, req->user_data, err);
+			vos__pend_push(impl, req->user_data, err);
 			impl->outstanding++;
 		}
 		*res = err;
@@ -241,6 +248,17 @@ static void expire_due(struct vos__impl *impl)
 	impl->next_deadline = next;
 }
 
+/* Deliver what the transport has ready, then start the linked requests
+ * whose turn it made come. */
+static int reap(struct vos__impl *impl)
+{
+	int ret = impl->ops->reap(impl->priv);
+
+	if (impl->nready)
+		vos__link_launch(impl);
+	return ret;
+}
+
 /* The time to wait for: until the caller's deadline (< 0: none) or the
  * soonest request deadline, whichever comes first; -1 for no limit. */
 static int64_t wait_left(const struct vos__impl *impl, int64_t deadline,
@@ -250,9 +268,96 @@ static int64_t wait_left(const struct vos__impl *impl, int64_t deadline,
 
 	if (impl->ndeadlines && (until < 0 || impl->next_deadline < until))
 		until = impl->next_deadline;
+	if (impl->nready && (until < 0 || now + 1000000 < until))
+		until = now + 1000000; /* a linked request the transport could
+		                        * not take yet: try again in 1 ms */
 	if (until < 0)
 		return -1;
 	return until > now ? until - now : 0;
+}
+
+/* What a request of a chain is refused with, or 0: the flags may hold
+ * only VOS_REQ_LINK; a cancel cannot be linked (its target is named when
+ * it is submitted, not when its turn comes). */
+static int link_check(const struct vos_req *r)
+{
+	struct vos_req c = *r;
+
+	if (c.flags & ~VOS_REQ_LINK)
+		return -EINVAL;
+	c.flags = 0;
+	if (c.op == VOS_OP_CANCEL)
+		return -EINVAL;
+	return vos__validate(&c);
+}
+
+/*
+ * Submit the chain that starts at reqs[0] (whose flags are not 0): the
+ * requests up to the first without VOS_REQ_LINK, or to the end of reqs.
+ * The first goes to the transport; the others are HELD here (link.c)
+ * and each starts when the one before it completes.  Returns how many
+ * requests were taken (the whole chain), 0 if it does not fit in the
+ * queue now, -EINVAL if it never will (longer than the queue depth).
+ */
+static int submit_chain(struct vos__impl *impl, const struct vos_req *reqs,
+			unsigned n)
+{
+	struct vos_req first;
+	uint32_t len = 1, head = VOS__NO_TAG, prev = VOS__NO_TAG, next;
+	bool bad = false;
+
+	while (len < n && (reqs[len - 1].flags & VOS_REQ_LINK))
+		len++;
+	if (len > impl->depth)
+		return -EINVAL;
+	if (impl->outstanding + len > impl->depth)
+		return 0;
+	for (uint32_t i = 0; i < len && !bad; i++)
+		bad = link_check(&reqs[i]) < 0;
+	if (bad) {
+		/* none of it runs: the bad ones complete with their error,
+		 * the others with -ECANCELED (as io_uring fails a link) */
+		for (uint32_t i = 0; i < len; i++) {
+			int err = link_check(&reqs[i]);
+
+			vos__pend_push(impl, reqs[i].user_data,
+				       err < 0 ? err : -ECANCELED);
+			impl->outstanding++;
+		}
+		return (int)len;
+	}
+	for (uint32_t i = 0; i < len; i++) {
+		struct vos_req r = reqs[i];
+		uint32_t tag;
+
+		r.flags = 0;
+		if (i == 0) {
+			tag = head = tag_take(impl, r.user_data,
+					      VOS__SLOT_ASYNC, r.deadline_ms);
+			first = r;
+			first.user_data = tag;
+		} else {
+			tag = tag_take(impl, r.user_data, VOS__SLOT_HELD, 0);
+			impl->held[tag] = r;
+			impl->slots[tag].link_prev = prev;
+			impl->slots[prev].link_next = tag;
+		}
+		if (i + 1 < len)
+			impl->slots[tag].expect = vos__link_expect(&r);
+		impl->outstanding++;
+		prev = tag;
+	}
+	next = impl->slots[head].link_next;
+	if (flush(impl, &first, 1) != 1) {
+		/* the transport took nothing: neither is the rest taken */
+		for (uint32_t t = next; t != VOS__NO_TAG; t = next) {
+			next = impl->slots[t].link_next;
+			vos__tag_release(impl, t);
+			impl->outstanding--;
+		}
+		return 0;
+	}
+	return (int)len;
 }
 
 int vos_submit(struct vos_ctx *ctx, const struct vos_req *reqs, unsigned n)
@@ -272,8 +377,25 @@ int vos_submit(struct vos_ctx *ctx, const struct vos_req *reqs, unsigned n)
 
 	while (done + nb < n && impl->outstanding < impl->depth) {
 		const struct vos_req *req = &reqs[done + nb];
-		int err = vos__validate(req);
+		int err;
 
+		if (req->flags) {
+			/* a chain (or bad flags): after what is staged */
+			unsigned took = flush(impl, batch, nb);
+			bool all = took == nb;
+
+			done += took;
+			nb = 0;
+			ret = all ? submit_chain(impl, req, n - done) : 0;
+			if (ret <= 0) {
+				if (impl->nready)
+					vos__link_launch(impl);
+				return done ? (int)done : ret < 0 ? ret : -EBUSY;
+			}
+			done += (unsigned)ret;
+			continue;
+		}
+		err = vos__validate(req);
 		if (err < 0 || req->op == VOS_OP_CANCEL) {
 			/* completes here or needs the table: keep order by
 			 * flushing what is staged before it */
@@ -302,6 +424,8 @@ int vos_submit(struct vos_ctx *ctx, const struct vos_req *reqs, unsigned n)
 		}
 	}
 	done += flush(impl, batch, nb);
+	if (impl->nready) /* linked requests a completion inline started */
+		vos__link_launch(impl);
 	return done || n == 0 ? (int)done : -EBUSY;
 }
 
@@ -318,7 +442,7 @@ static int progress(struct vos__impl *impl, int64_t deadline,
 	int64_t now, spin_end, left;
 	int ret;
 
-	ret = impl->ops->reap(impl->priv);
+	ret = reap(impl);
 	expire_due(impl);
 	if (done(impl, arg))
 		return 0;
@@ -335,7 +459,7 @@ static int progress(struct vos__impl *impl, int64_t deadline,
 		if (impl->ndeadlines && impl->next_deadline < spin_end)
 			spin_end = impl->next_deadline;
 		for (unsigned i = 1;; i++) {
-			ret = impl->ops->reap(impl->priv);
+			ret = reap(impl);
 			if (done(impl, arg))
 				return 0;
 			if (ret < 0)
@@ -356,6 +480,8 @@ static int progress(struct vos__impl *impl, int64_t deadline,
 			return 0;
 		left = wait_left(impl, deadline, now);
 		ret = impl->ops->wait(impl->priv, left);
+		if (impl->nready)
+			vos__link_launch(impl);
 		if (done(impl, arg))
 			return 0;
 		/* a wait cut short by a request's deadline goes round again:
@@ -391,7 +517,7 @@ int vos_wait(struct vos_ctx *ctx, struct vos_cqe *cqes, unsigned max,
 		ret = progress(impl, deadline, enough_pending, &want);
 	} else if (pend_count(impl) < max) {
 		/* enough already, but take what else is ready */
-		impl->ops->reap(impl->priv);
+		reap(impl);
 	}
 
 	while (got < max && pend_count(impl) > 0) {

@@ -43,8 +43,12 @@ START_TEST(unknown_op_and_reserved_fields)
 	r.op = 255;
 	ck_assert_int_eq(one(ctx, &r), -EINVAL);
 	vos_prep_nop(&r);
-	r.flags = 1;
+	r.flags = 0x80; /* not a VOS_REQ_* flag */
 	ck_assert_int_eq(one(ctx, &r), -EINVAL);
+	r.flags = VOS_REQ_LINK | 0x02;
+	ck_assert_int_eq(one(ctx, &r), -EINVAL);
+	r.flags = VOS_REQ_LINK; /* on the last request: a chain of one */
+	ck_assert_int_eq(one(ctx, &r), 0);
 	vos_prep_nop(&r);
 	r.reserved = 1;
 	ck_assert_int_eq(one(ctx, &r), -EINVAL);

@@ -872,7 +872,7 @@ END_TEST
 /* Sixteen 1 MiB sends in flight on one blocking TCP socket: each
  * completes whole, and the peer receives them in submission order, byte
  * for byte (as sixteen send(2) calls in a row would deliver them). */
-START_TEST(ordered_sends)
+static void ordered_sends_run(uint8_t flags)
 {
 	enum { N = 16, MSG = 1 << 20, CHUNK = 200000 };
 	struct vos_ctx *ctx = tu_ctx();
@@ -890,6 +890,7 @@ START_TEST(ordered_sends)
 	for (int i = 0; i < N; i++) {
 		vos_prep_send(&r[i], a, out + (size_t)i * MSG, MSG, 0);
 		r[i].user_data = (uint64_t)i;
+		r[i].flags = flags;
 	}
 	ck_assert_int_eq(vos_submit(ctx, r, N), N);
 	while (sends < N || have < (size_t)N * MSG) {
@@ -931,6 +932,249 @@ START_TEST(ordered_sends)
 	}
 	free(in);
 	free(out);
+	vos_ctx_destroy(ctx);
+}
+
+START_TEST(ordered_sends)
+{
+	ordered_sends_run(0);
+}
+END_TEST
+
+/* The same sixteen as one chain (VOS_REQ_LINK): each starts when the one
+ * before it has completed. */
+START_TEST(ordered_sends_linked)
+{
+	ordered_sends_run(VOS_REQ_LINK);
+}
+END_TEST
+
+/* ---- linked requests (VOS_REQ_LINK) ------------------------------------ */
+
+/* Submit n requests (all must be taken) and collect their n completions
+ * in the order they arrive. */
+static void submit_collect(struct vos_ctx *ctx, struct vos_req *r, unsigned n,
+			   struct vos_cqe *c)
+{
+	unsigned got = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		r[i].user_data = i;
+	ck_assert_int_eq(vos_submit(ctx, r, n), (int)n);
+	while (got < n) {
+		int k = vos_wait(ctx, c + got, n - got, 1, 10LL * 1000000000);
+
+		ck_assert_int_gt(k, 0);
+		got += (unsigned)k;
+	}
+}
+
+/* A chain runs in order, each request after the one before it: a write,
+ * a pwrite over it, an fsync, a pread that must see both (unlinked, the
+ * four could run in any order).  On every route, stord's too. */
+START_TEST(linked_chain_runs_in_order)
+{
+	struct vos_ctx *ctx = tu_ctx();
+	char dir[256], buf[8] = { 0 };
+	int dfd = tu_dir(tu_diskbase(), dir, sizeof(dir));
+	int fd = vos_openat(ctx, dfd, "chain", O_RDWR | O_CREAT | O_CLOEXEC,
+			    0600);
+	struct vos_req r[4];
+	struct vos_cqe c[4];
+	const int64_t want[4] = { 3, 2, 0, 3 };
+
+	ck_assert_int_ge(fd, 0);
+	for (int round = 0; round < 20; round++) {
+		ck_assert_int_eq(vos_ftruncate(ctx, fd, 0), 0);
+		vos_prep_pwrite(&r[0], fd, "abc", 3, 0);
+		vos_prep_pwrite(&r[1], fd, "XY", 2, 1);
+		vos_prep_fsync(&r[2], fd);
+		vos_prep_pread(&r[3], fd, buf, 3, 0);
+		for (int i = 0; i < 3; i++)
+			r[i].flags = VOS_REQ_LINK;
+		memset(buf, 0, sizeof(buf));
+		submit_collect(ctx, r, 4, c);
+		for (int i = 0; i < 4; i++) {
+			ck_assert_uint_eq(c[i].user_data, (uint64_t)i);
+			ck_assert_int_eq(c[i].res, want[i]);
+		}
+		ck_assert_str_eq(buf, "aXY");
+	}
+	ck_assert_int_eq(vos_close(ctx, fd), 0);
+	if (tu_store(tu_diskbase()))
+		ck_assert_int_eq(vos_close(ctx, dfd), 0);
+	else
+		close(dfd);
+	vos_ctx_destroy(ctx);
+}
+END_TEST
+
+/* What breaks a chain (an error; a short read), and what a chain with a
+ * bad request does (nothing runs). */
+START_TEST(linked_failure_cancels_the_rest)
+{
+	struct vos_ctx *ctx = tu_ctx();
+	char dir[256], buf[128] = { 0 };
+	int dfd = tu_dir(tu_diskbase(), dir, sizeof(dir));
+	int fd = vos_openat(ctx, dfd, "chain", O_RDWR | O_CREAT | O_CLOEXEC,
+			    0600);
+	struct vos_req r[3];
+	struct vos_cqe c[3];
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(vos_pwrite(ctx, fd, "abc", 3, 0), 3);
+	/* an error: a read of a directory; the write behind it never runs */
+	vos_prep_read(&r[0], dfd, buf, sizeof(buf));
+	vos_prep_pwrite(&r[1], fd, "zz", 2, 0);
+	vos_prep_nop(&r[2]);
+	r[0].flags = r[1].flags = VOS_REQ_LINK;
+	submit_collect(ctx, r, 3, c);
+	ck_assert_int_eq(c[0].res, -EISDIR);
+	ck_assert_uint_eq(c[1].user_data, 1);
+	ck_assert_int_eq(c[1].res, -ECANCELED);
+	ck_assert_int_eq(c[2].res, -ECANCELED);
+	ck_assert_int_eq(vos_pread(ctx, fd, buf, sizeof(buf), 0), 3);
+	ck_assert_int_eq(memcmp(buf, "abc", 3), 0);
+	/* a short read (the end of the file) breaks it too */
+	vos_prep_pread(&r[0], fd, buf, sizeof(buf), 0);
+	vos_prep_nop(&r[1]);
+	r[0].flags = VOS_REQ_LINK;
+	submit_collect(ctx, r, 2, c);
+	ck_assert_int_eq(c[0].res, 3);
+	ck_assert_int_eq(c[1].res, -ECANCELED);
+	/* a full one does not */
+	vos_prep_pread(&r[0], fd, buf, 3, 0);
+	vos_prep_nop(&r[1]);
+	r[0].flags = VOS_REQ_LINK;
+	submit_collect(ctx, r, 2, c);
+	ck_assert_int_eq(c[0].res, 3);
+	ck_assert_int_eq(c[1].res, 0);
+	/* a bad request in a chain: nothing of it runs */
+	vos_prep_pwrite(&r[0], fd, "zz", 2, 0);
+	vos_prep_read(&r[1], -1, buf, 1);
+	vos_prep_nop(&r[2]);
+	r[0].flags = r[1].flags = VOS_REQ_LINK;
+	submit_collect(ctx, r, 3, c);
+	ck_assert_int_eq(c[0].res, -ECANCELED);
+	ck_assert_int_eq(c[1].res, -EBADF);
+	ck_assert_int_eq(c[2].res, -ECANCELED);
+	ck_assert_int_eq(vos_pread(ctx, fd, buf, 3, 0), 3);
+	ck_assert_int_eq(memcmp(buf, "abc", 3), 0);
+	/* a cancel cannot be linked; unknown flags are refused */
+	vos_prep_nop(&r[0]);
+	vos_prep_cancel(&r[1], 12345);
+	r[0].flags = VOS_REQ_LINK;
+	submit_collect(ctx, r, 2, c);
+	ck_assert_int_eq(c[0].res, -ECANCELED);
+	ck_assert_int_eq(c[1].res, -EINVAL);
+	vos_prep_nop(&r[0]);
+	r[0].flags = 0x80;
+	submit_collect(ctx, r, 1, c);
+	ck_assert_int_eq(c[0].res, -EINVAL);
+	/* LINK on the last request of a submit: a chain of one */
+	vos_prep_nop(&r[0]);
+	r[0].flags = VOS_REQ_LINK;
+	submit_collect(ctx, r, 1, c);
+	ck_assert_int_eq(c[0].res, 0);
+	ck_assert_int_eq(vos_close(ctx, fd), 0);
+	if (tu_store(tu_diskbase()))
+		ck_assert_int_eq(vos_close(ctx, dfd), 0);
+	else
+		close(dfd);
+	vos_ctx_destroy(ctx);
+}
+END_TEST
+
+/* Cancelling a request that waits its turn ends it and the rest of its
+ * chain at once; a chain's deadline starts when each request does. */
+START_TEST(linked_cancel_and_deadline)
+{
+	struct vos_ctx *ctx = tu_ctx();
+	struct vos_req r[3];
+	struct vos_cqe c[3];
+	int64_t t0;
+
+	vos_prep_timeout(&r[0], 20ull * 1000000000);
+	vos_prep_nop(&r[1]);
+	vos_prep_nop(&r[2]);
+	r[0].flags = r[1].flags = VOS_REQ_LINK;
+	for (int i = 0; i < 3; i++)
+		r[i].user_data = 10 + (uint64_t)i;
+	ck_assert_int_eq(vos_submit(ctx, r, 3), 3);
+	ck_assert_int_eq(vos_cancel(ctx, 11), 0);
+	c[0] = tu_wait1(ctx);
+	c[1] = tu_wait1(ctx);
+	ck_assert_uint_eq(c[0].user_data, 11);
+	ck_assert_int_eq(c[0].res, -ECANCELED);
+	ck_assert_uint_eq(c[1].user_data, 12);
+	ck_assert_int_eq(c[1].res, -ECANCELED);
+	ck_assert_int_eq(vos_cancel(ctx, 10), 0);
+	c[0] = tu_wait1(ctx);
+	ck_assert_uint_eq(c[0].user_data, 10);
+	ck_assert_int_eq(c[0].res, -ECANCELED);
+	ck_assert_int_eq(vos_cancel(ctx, 11), -ENOENT);
+
+	/* 300 ms, then 300 ms with a deadline of 450: the second's deadline
+	 * counts from its own start, so it is met */
+	vos_prep_timeout(&r[0], 300000000);
+	vos_prep_timeout(&r[1], 300000000);
+	r[0].flags = VOS_REQ_LINK;
+	r[1].deadline_ms = 450;
+	t0 = tu_now_ms();
+	submit_collect(ctx, r, 2, c);
+	ck_assert_int_eq(c[0].res, 0);
+	ck_assert_int_eq(c[1].res, 0);
+	ck_assert_int_ge(tu_now_ms() - t0, 600);
+	vos_ctx_destroy(ctx);
+}
+END_TEST
+
+/* A chain is taken whole or not at all. */
+START_TEST(linked_chain_fits_or_waits)
+{
+	struct vos_config cfg;
+	struct vos_ctx *ctx = NULL;
+	struct vos_req r[5];
+	struct vos_cqe c[5];
+
+	vos_config_init(&cfg);
+	cfg.queue_depth = 4;
+	ck_assert_int_eq(vos_ctx_create(&cfg, &ctx), 0);
+	for (int i = 0; i < 5; i++) {
+		vos_prep_nop(&r[i]);
+		r[i].flags = VOS_REQ_LINK;
+	}
+	r[4].flags = 0;
+	ck_assert_int_eq(vos_submit(ctx, r, 5), -EINVAL); /* > depth */
+	vos_prep_timeout(&r[0], 20ull * 1000000000);
+	r[0].flags = 0;
+	r[0].user_data = 100;
+	ck_assert_int_eq(vos_submit(ctx, r, 1), 1);
+	r[0].user_data = 101;
+	ck_assert_int_eq(vos_submit(ctx, r, 1), 1);
+	/* two free: a chain of three waits, nothing of it taken */
+	for (int i = 0; i < 3; i++) {
+		vos_prep_nop(&r[i]);
+		r[i].flags = i < 2 ? VOS_REQ_LINK : 0;
+	}
+	ck_assert_int_eq(vos_submit(ctx, r, 3), -EBUSY);
+	/* a nop, then the chain: the nop is taken, the chain is not */
+	vos_prep_nop(&r[3]);
+	r[3].user_data = 7;
+	{
+		struct vos_req m[4] = { r[3], r[0], r[1], r[2] };
+
+		ck_assert_int_eq(vos_submit(ctx, m, 4), 1);
+	}
+	c[0] = tu_wait1(ctx);
+	ck_assert_uint_eq(c[0].user_data, 7);
+	/* a chain of two fits */
+	submit_collect(ctx, r + 1, 2, c);
+	ck_assert_int_eq(c[0].res, 0);
+	ck_assert_int_eq(c[1].res, 0);
+	ck_assert_int_eq(vos_cancel(ctx, 100), 0);
+	ck_assert_int_eq(vos_cancel(ctx, 101), 0);
+	ck_assert_int_eq(vos_wait(ctx, c, 5, 2, 10LL * 1000000000), 2);
 	vos_ctx_destroy(ctx);
 }
 END_TEST
@@ -1334,6 +1578,8 @@ static Suite *ops_suite(void)
 		tcase_set_timeout(a, 60);
 		tcase_add_test(a, file_read_partly_cached);
 		tcase_add_test(a, getdents_tree);
+		tcase_add_test(a, linked_chain_runs_in_order);
+		tcase_add_test(a, linked_failure_cancels_the_rest);
 		suite_add_tcase(s, a);
 	}
 	tcase_set_timeout(f, 60);
@@ -1353,11 +1599,14 @@ static Suite *ops_suite(void)
 	tcase_add_test(n, many_recvs_in_flight);
 	tcase_add_test(n, pipe_backpressure);
 	tcase_add_test(n, ordered_sends);
+	tcase_add_test(n, ordered_sends_linked);
 	tcase_add_test(e, poll_oneshot);
 	tcase_add_test(e, timeouts_in_order);
 	tcase_add_test(e, timeouts_expired_together);
 	tcase_add_test(e, cancel_ops);
 	tcase_add_test(e, cancel_accept);
+	tcase_add_test(e, linked_cancel_and_deadline);
+	tcase_add_test(e, linked_chain_fits_or_waits);
 	suite_add_tcase(s, f);
 	suite_add_tcase(s, n);
 	suite_add_tcase(s, e);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <virtuos/virtuos.h>
 
@@ -126,6 +127,15 @@ static inline void tu_tcp_pair(int *a, int *b)
 	ck_assert_int_ge(*b, 0);
 	close(l);
 	}
+}
+
+/* CLOCK_MONOTONIC in ms. */
+static inline int64_t tu_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Wait for exactly one completion (bounded: 10 s) and return it. */

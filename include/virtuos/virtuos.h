@@ -98,7 +98,7 @@ enum vos_op {
  */
 struct vos_req {
 	uint8_t op;          /* enum vos_op */
-	uint8_t flags;       /* reserved: must be 0 */
+	uint8_t flags;       /* VOS_REQ_* (0: none) */
 	uint16_t reserved;   /* must be 0 */
 	int32_t fd;          /* file descriptor, or dirfd for *at() */
 	uint64_t off;        /* file offset, length, timeout ns, cancel target */
@@ -115,6 +115,27 @@ struct vos_req {
 	                       * none, whatever the context says */
 	uint64_t user_data;  /* returned untouched in the completion */
 };
+
+/*
+ * vos_req.flags (since 0.2):
+ *
+ * VOS_REQ_LINK - the next request of the same vos_submit() call starts
+ * only after this one has completed, and only if it succeeded: an error,
+ * or fewer bytes than asked for by a read or a write (read, write, pread,
+ * pwrite, readv, writev; send, recv, sendmsg, recvmsg with MSG_WAITALL),
+ * completes every later request of the chain with -ECANCELED (io_uring's
+ * IOSQE_IO_LINK rule).  A chain is a run of requests with this flag and
+ * the one after the last of them; it ends at the end of the array.  The
+ * whole chain is accepted or none of it (vos_submit() stops before a chain
+ * that does not fit in the queue; -EINVAL for one longer than the queue
+ * depth); a chain holding an invalid request, or a cancel, does not start
+ * (the invalid ones complete with their error, the others -ECANCELED).
+ * Each request's deadline starts when it does.  Cancelling a request that
+ * waits its turn completes it and the rest of its chain with -ECANCELED.
+ * Works on every transport: the library holds the chain and starts each
+ * request when the one before it completes (one round trip each).
+ */
+#define VOS_REQ_LINK 0x01u
 
 /* vos_req.deadline_ms: this call has no deadline. */
 #define VOS_NO_DEADLINE 0xffffffffu
@@ -216,14 +237,16 @@ int vos_fd_forget(struct vos_ctx *ctx, int fd);
  *   -EBUSY    none accepted: queue_depth requests are already outstanding
  *             (submitted and not yet returned by vos_wait(); the core's
  *             own cancel of a request past its deadline counts too, until
- *             answered); reap some;
- *   -EINVAL   ctx or reqs NULL (with n > 0);
+ *             answered), or the first is a chain (VOS_REQ_LINK) that does
+ *             not fit in what is left; reap some;
+ *   -EINVAL   ctx or reqs NULL (with n > 0), or the first is a chain
+ *             longer than queue_depth;
  *   -EBADF    ctx was destroyed.
  * It never blocks waiting for the service (a peer, a device queue, a
  * timer); calls the transport runs inline take as long as the system call
  * (see vos_submit(3)).  A request that is malformed is
  * still accepted and completes with an error:
- *   -EINVAL   unknown op, flags or reserved fields not zero, iovcnt above
+ *   -EINVAL   unknown op, unknown flags, reserved fields not zero, iovcnt above
  *             VOS_IOV_MAX, unsupported fcntl command or ioctl request;
  *   -ETIMEDOUT  (later) the request's deadline passed (vos_req.deadline_ms,
  *             vos_config.deadline_ns);
