@@ -124,6 +124,7 @@ int vos_ctx_create(const struct vos_config *ucfg, struct vos_ctx **ctxp)
 	impl->pend_mask = pow2_at_least(impl->depth) - 1;
 	impl->pend = calloc(impl->pend_mask + 1u, sizeof(*impl->pend));
 	impl->options = strdup(opts);
+	impl->cfd_ep = impl->cfd_ev = impl->cfd_tm = impl->cfd_tfd = -1;
 	impl->held = calloc(impl->depth, sizeof(*impl->held));
 	impl->ready = calloc(impl->depth, sizeof(*impl->ready));
 	if (!impl->slots || !impl->free_tags || !impl->pend || !impl->options ||
@@ -164,6 +165,8 @@ int vos_ctx_destroy(struct vos_ctx *ctx)
 	if (ret < 0)
 		return ret;
 	ctx->impl = NULL;
+	vos__cfd_awake(impl);
+	vos__cfd_close(impl);
 	impl->ops->close(impl->priv);
 	if (impl->bad_completions)
 		vos__log(VOS__LOG_INFO,
@@ -201,6 +204,9 @@ int vos_after_fork(struct vos_ctx *ctx)
 	ret = impl->ops->after_fork(impl->priv);
 	if (ret < 0)
 		return ret;
+	/* the parent's fd set is the parent's: the child asks for its own */
+	impl->cfd_armed = false;
+	vos__cfd_close(impl);
 	vos__queue_reset(impl);
 	return 0;
 }

@@ -77,6 +77,13 @@ struct vos__impl {
 	struct vos_req *held;
 	uint32_t *ready;
 	uint32_t nready;
+
+	/* vos_ctx_fd() (ctx_fd.c): its epoll set (-1 until asked for), the
+	 * eventfd readable while completions are queued, the deadline
+	 * timerfd, the transport fd in the set; whether the transport was
+	 * readied to sleep (woke() is owed) */
+	int cfd_ep, cfd_ev, cfd_tm, cfd_tfd;
+	bool cfd_armed, cfd_ev_on, cfd_tm_on;
 };
 
 /* The handle.  It outlives vos_ctx_destroy() (see there): impl is NULL
@@ -107,6 +114,15 @@ void vos__complete(struct vos_transport_host *host, uint64_t tag,
 void vos__queue_reset(struct vos__impl *impl);
 void vos__arm_deadline(struct vos__impl *impl, struct vos__slot *s,
 		       uint32_t deadline_ms);
+
+/* ctx_fd.c: a context's fd for other event loops.  awake() at the start
+ * of a call into the context, arm() at its end (both only once the fd
+ * exists: the checks are inline). */
+void vos__cfd_awake(struct vos__impl *impl);
+void vos__cfd_arm(struct vos__impl *impl);
+void vos__cfd_close(struct vos__impl *impl);
+/* queue.c: deliver what is ready and enforce deadlines, without waiting */
+void vos__reap_now(struct vos__impl *impl);
 
 /* link.c: linked requests (VOS_REQ_LINK), held by the core and handed
  * to the transport one after the other, so they work on every transport */

@@ -360,16 +360,14 @@ static int submit_chain(struct vos__impl *impl, const struct vos_req *reqs,
 	return (int)len;
 }
 
-int vos_submit(struct vos_ctx *ctx, const struct vos_req *reqs, unsigned n)
+static int submit_impl(struct vos__impl *impl, const struct vos_req *reqs,
+		       unsigned n)
 {
 	struct vos_req batch[SUBMIT_BATCH];
-	struct vos__impl *impl;
 	unsigned done = 0, nb = 0;
 	int64_t res;
-	int ret = vos__impl_get(ctx, &impl);
+	int ret;
 
-	if (ret < 0)
-		return ret;
 	if (!reqs && n)
 		return -EINVAL;
 	if (n && impl->outstanding >= impl->depth)
@@ -496,17 +494,14 @@ static bool enough_pending(struct vos__impl *impl, const void *arg)
 	return pend_count(impl) >= *(const uint32_t *)arg;
 }
 
-int vos_wait(struct vos_ctx *ctx, struct vos_cqe *cqes, unsigned max,
-	     unsigned min, int64_t timeout_ns)
+static int wait_impl(struct vos__impl *impl, struct vos_cqe *cqes,
+		     unsigned max, unsigned min, int64_t timeout_ns)
 {
-	struct vos__impl *impl;
 	uint32_t want;
 	int64_t deadline;
 	unsigned got = 0;
-	int ret = vos__impl_get(ctx, &impl);
+	int ret = 0;
 
-	if (ret < 0)
-		return ret;
 	if (!cqes || max == 0 || min > max)
 		return -EINVAL;
 
@@ -542,16 +537,13 @@ static bool sync_finished(struct vos__impl *impl, const void *arg)
  * returns -EINTR if the cancel won, or the result if the request finished
  * first, like an interrupted system call.
  */
-int64_t vos__call(struct vos_ctx *ctx, struct vos_req *req)
+static int64_t call_impl(struct vos__impl *impl, struct vos_req *req)
 {
-	struct vos__impl *impl;
 	struct vos_req staged;
 	int64_t res = 0;
 	uint32_t tag;
-	int ret = vos__impl_get(ctx, &impl);
+	int ret;
 
-	if (ret < 0)
-		return ret;
 	if (impl->outstanding >= impl->depth)
 		return -EBUSY;
 	impl->sync_done = false;
@@ -589,6 +581,64 @@ int64_t vos__call(struct vos_ctx *ctx, struct vos_req *req)
 		return ret;
 	}
 	return impl->sync_res;
+}
+
+/*
+ * The entry points: each tells the transport it is awake (if vos_ctx_fd()
+ * had readied it to sleep) before it touches it, and arms the context's fd
+ * again before it returns (ctx_fd.c).
+ */
+int vos_submit(struct vos_ctx *ctx, const struct vos_req *reqs, unsigned n)
+{
+	struct vos__impl *impl;
+	int ret = vos__impl_get(ctx, &impl);
+
+	if (ret < 0)
+		return ret;
+	if (impl->cfd_armed)
+		vos__cfd_awake(impl);
+	ret = submit_impl(impl, reqs, n);
+	if (impl->cfd_ep >= 0)
+		vos__cfd_arm(impl);
+	return ret;
+}
+
+int vos_wait(struct vos_ctx *ctx, struct vos_cqe *cqes, unsigned max,
+	     unsigned min, int64_t timeout_ns)
+{
+	struct vos__impl *impl;
+	int ret = vos__impl_get(ctx, &impl);
+
+	if (ret < 0)
+		return ret;
+	if (impl->cfd_armed)
+		vos__cfd_awake(impl);
+	ret = wait_impl(impl, cqes, max, min, timeout_ns);
+	if (impl->cfd_ep >= 0)
+		vos__cfd_arm(impl);
+	return ret;
+}
+
+int64_t vos__call(struct vos_ctx *ctx, struct vos_req *req)
+{
+	struct vos__impl *impl;
+	int64_t ret;
+	int r = vos__impl_get(ctx, &impl);
+
+	if (r < 0)
+		return r;
+	if (impl->cfd_armed)
+		vos__cfd_awake(impl);
+	ret = call_impl(impl, req);
+	if (impl->cfd_ep >= 0)
+		vos__cfd_arm(impl);
+	return ret;
+}
+
+void vos__reap_now(struct vos__impl *impl)
+{
+	reap(impl);
+	expire_due(impl);
 }
 
 int vos_cancel(struct vos_ctx *ctx, uint64_t user_data)

@@ -19,8 +19,10 @@
  * blocks.  When several have requests in flight, the router asks each for
  * the fd it would sleep on (sleep_fd) and blocks in one ppoll() over all
  * of them, so a completion from any service wakes it at once.  Only a
- * transport that has no such fd (io_uring-local on its compat backend)
- * is still waited on in short, growing time slices (50 us to 2 ms).
+ * transport that has no such fd (none of the built-in ones) is still
+ * waited on in short, growing time slices (50 us to 2 ms).  For
+ * vos_ctx_fd() the router offers the same set as one fd (sleep_fd: an
+ * epoll instance holding the busy services' fds).
  */
 #include "config.h"
 
@@ -30,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "builtin_transports.h"
@@ -50,6 +53,8 @@ struct rsvc {
 	const struct vos_transport_ops *ops;
 	void *priv;
 	uint32_t inflight;
+	int sleep_fd;  /* in the router's epoll set (router_sleep_fd), or -1 */
+	bool armed;    /* its sleep_fd() returned an fd: woke() is owed */
 	char options[300];
 };
 
@@ -73,6 +78,7 @@ struct router {
 	struct rfd *fds;
 	uint32_t fds_cap;
 	uint32_t depth;
+	int ep; /* the services' sleep fds, for router_sleep_fd (-1 until used) */
 	char desc[512];
 };
 
@@ -409,6 +415,79 @@ static int router_wait(void *priv, int64_t timeout_ns)
 	return r < 0 ? r : -ETIME;
 }
 
+/* The router's own woke(): every service readied to sleep is awake. */
+static void router_woke(void *priv)
+{
+	struct router *rt = priv;
+
+	for (unsigned i = 0; i < rt->nsvc; i++)
+		if (rt->svc[i].armed) {
+			rt->svc[i].armed = false;
+			rt->svc[i].ops->woke(rt->svc[i].priv);
+		}
+}
+
+/*
+ * The router's own sleep_fd() (for vos_ctx_fd()): the one busy service's
+ * fd, or, when several are busy, an epoll set of theirs (one fd that
+ * becomes readable when any of them does).  -EAGAIN if one has something
+ * now; -EOPNOTSUPP if a busy one cannot sleep on an fd.
+ */
+static int router_sleep_fd(void *priv)
+{
+	struct router *rt = priv;
+	unsigned busy = 0;
+	int r = -EAGAIN, fd = -1;
+
+	for (unsigned i = 0; i < rt->nsvc; i++)
+		busy += rt->svc[i].inflight != 0;
+	if (busy > 1 && rt->ep < 0) {
+		rt->ep = epoll_create1(EPOLL_CLOEXEC);
+		if (rt->ep < 0)
+			return -errno;
+	}
+	for (unsigned i = 0; i < rt->nsvc; i++) {
+		struct rsvc *s = &rt->svc[i];
+		struct epoll_event e = { .events = EPOLLIN };
+
+		if (!s->inflight || !s->ops->sleep_fd || !s->ops->woke) {
+			if (s->inflight) {
+				r = -EOPNOTSUPP;
+				break;
+			}
+			if (s->sleep_fd >= 0) /* idle: out of the set */
+				epoll_ctl(rt->ep, EPOLL_CTL_DEL, s->sleep_fd,
+					  NULL);
+			s->sleep_fd = -1;
+			continue;
+		}
+		r = s->ops->sleep_fd(s->priv);
+		if (r < 0)
+			break;
+		s->armed = true;
+		fd = r;
+		if (busy == 1)
+			continue;
+		if (s->sleep_fd >= 0 && s->sleep_fd != r)
+			epoll_ctl(rt->ep, EPOLL_CTL_DEL, s->sleep_fd, NULL);
+		e.data.fd = r;
+		/* MOD first: the number may name a new file (a service that
+		 * attached again); the kernel dropped the old one's entry */
+		if (epoll_ctl(rt->ep, EPOLL_CTL_MOD, r, &e) < 0 &&
+		    epoll_ctl(rt->ep, EPOLL_CTL_ADD, r, &e) < 0) {
+			r = -errno;
+			s->sleep_fd = -1;
+			break;
+		}
+		s->sleep_fd = r;
+	}
+	if (r < 0) {
+		router_woke(rt);
+		return r;
+	}
+	return busy == 1 ? fd : rt->ep;
+}
+
 static void router_close(void *priv)
 {
 	struct router *rt = priv;
@@ -421,6 +500,8 @@ static void router_close(void *priv)
 	for (uint32_t t = 0; t < rt->depth; t++)
 		if (rt->tags[t].kind == TAG_NEWFD)
 			close(rt->tags[t].ph);
+	if (rt->ep >= 0)
+		close(rt->ep);
 	free(rt->fds);
 	free(rt->tags);
 	free(rt);
@@ -438,7 +519,12 @@ static int router_after_fork(void *priv)
 		if (r < 0)
 			return r;
 		s->inflight = 0;
+		s->armed = false;
+		s->sleep_fd = -1;
 	}
+	if (rt->ep >= 0) /* the parent's set */
+		close(rt->ep);
+	rt->ep = -1;
 	for (uint32_t t = 0; t < rt->depth; t++) {
 		if (rt->tags[t].kind == TAG_NEWFD)
 			close(rt->tags[t].ph);
@@ -527,6 +613,9 @@ static int router_open(struct vos_transport_host *host, void **priv)
 		return r;
 	}
 	rt->host = host;
+	rt->ep = -1;
+	for (unsigned i = 0; i < VOS__MAX_SERVICES; i++)
+		rt->svc[i].sleep_fd = -1;
 	rt->depth = host->queue_depth;
 	rt->tags = calloc(rt->depth, sizeof(*rt->tags));
 	if (!rt->tags) {
@@ -585,5 +674,7 @@ const struct vos_transport_ops vos__transport_routed = {
 	.after_fork = router_after_fork,
 	.fd_forget = router_fd_forget,
 	.describe = router_describe,
+	.sleep_fd = router_sleep_fd,
+	.woke = router_woke,
 	.expire = router_expire,
 };

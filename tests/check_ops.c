@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -1179,6 +1180,143 @@ START_TEST(linked_chain_fits_or_waits)
 }
 END_TEST
 
+/* ---- a context in another event loop ----------------------------------- */
+
+/* Run ctx's loop from epoll alone until `want` completions came: vos_wait
+ * with timeout 0, epoll_wait (bounded) when it says -ETIME.  Returns how
+ * many epoll wake-ups it took. */
+static int drive_by_epoll(struct vos_ctx *ctx, int ep, struct vos_cqe *c,
+			  int want)
+{
+	int got = 0, wakes = 0;
+
+	while (got < want) {
+		struct epoll_event out;
+		int n = vos_wait(ctx, c + got, (unsigned)(want - got), 1, 0);
+
+		if (n == -ETIME) {
+			int k;
+
+			/* (io_uring's completions may interrupt the sleep:
+			 * EINTR, retried as for any signal) */
+			do
+				k = epoll_wait(ep, &out, 1, 10000);
+			while (k < 0 && errno == EINTR);
+			ck_assert_msg(k == 1,
+				      "the context's fd never became readable "
+				      "(%d of %d completions; first %llu)", got,
+				      want, got ? (unsigned long long)
+				      c[0].user_data : 99ull);
+			wakes++;
+			continue;
+		}
+		ck_assert_int_gt(n, 0);
+		got += n;
+	}
+	return wakes;
+}
+
+/* vos_ctx_fd() in an epoll loop: readable exactly when completions can be
+ * taken; a recv that waits, a timer, a send, and a request deadline all
+ * reach the loop through it alone. */
+START_TEST(ctx_fd_in_epoll)
+{
+	struct vos_ctx *ctx = tu_ctx();
+	struct epoll_event e = { .events = EPOLLIN }, out;
+	struct vos_req r[3];
+	struct vos_cqe c[3];
+	char in[8] = { 0 };
+	int a, b, ep, cfd, wakes;
+	int64_t t0;
+
+	tu_tcp_pair(&a, &b);
+	cfd = vos_ctx_fd(ctx);
+	ck_assert_int_ge(cfd, 0);
+	ck_assert_int_eq(vos_ctx_fd(ctx), cfd);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	ck_assert_int_ge(ep, 0);
+	ck_assert_int_eq(epoll_ctl(ep, EPOLL_CTL_ADD, cfd, &e), 0);
+	ck_assert_int_eq(epoll_wait(ep, &out, 1, 0), 0); /* nothing yet */
+	vos_prep_recv(&r[0], b, in, 4, MSG_WAITALL);
+	r[0].user_data = 0;
+	ck_assert_int_eq(vos_submit(ctx, r, 1), 1);
+	/* a recv that waits for its peer: not readable */
+	ck_assert_int_eq(epoll_wait(ep, &out, 1, 100), 0);
+	vos_prep_timeout(&r[1], 50000000);
+	r[1].user_data = 1;
+	vos_prep_send(&r[2], a, "ping", 4, 0);
+	r[2].user_data = 2;
+	t0 = tu_now_ms();
+	ck_assert_int_eq(vos_submit(ctx, r + 1, 2), 2);
+	wakes = drive_by_epoll(ctx, ep, c, 3);
+	for (int i = 0; i < 3; i++) {
+		int64_t want[3] = { 4, 0, 4 };
+
+		ck_assert_uint_lt(c[i].user_data, 3);
+		ck_assert_int_eq(c[i].res, want[c[i].user_data]);
+	}
+	ck_assert_int_ge(tu_now_ms() - t0, 50);
+	ck_assert_str_eq(in, "ping");
+	/* all taken: not readable */
+	ck_assert_int_eq(epoll_wait(ep, &out, 1, 0), 0);
+	/* a deadline: a recv nobody feeds, 100 ms */
+	vos_prep_recv(&r[0], b, in, 4, 0);
+	r[0].deadline_ms = 100;
+	r[0].user_data = 7;
+	t0 = tu_now_ms();
+	ck_assert_int_eq(vos_submit(ctx, r, 1), 1);
+	wakes += drive_by_epoll(ctx, ep, c, 1);
+	ck_assert_uint_eq(c[0].user_data, 7);
+	ck_assert_int_eq(c[0].res, -ETIMEDOUT);
+	ck_assert_int_ge(tu_now_ms() - t0, 100);
+	ck_assert_int_eq(epoll_wait(ep, &out, 1, 0), 0);
+	printf("ctx_fd_in_epoll (%s): 4 completions in %d epoll wake-ups\n",
+	       vos_ctx_describe(ctx), wakes);
+	close(ep);
+	if (tu_net_routed()) {
+		ck_assert_int_eq(vos_close(ctx, a), 0);
+		ck_assert_int_eq(vos_close(ctx, b), 0);
+	} else {
+		close(a);
+		close(b);
+	}
+	vos_ctx_destroy(ctx);
+}
+END_TEST
+
+/* vos_wait_any() over two contexts: the one whose completion comes first,
+ * then the other; -ETIME, -EAGAIN, -EINVAL. */
+START_TEST(wait_any_two_contexts)
+{
+	struct vos_ctx *x[2] = { tu_ctx(), tu_ctx() };
+	struct vos_req r;
+	struct vos_cqe c;
+
+	ck_assert_int_eq(vos_wait_any(x, 2, 0), -EAGAIN);
+	vos_prep_timeout(&r, 300000000);
+	r.user_data = 10;
+	ck_assert_int_eq(vos_submit(x[0], &r, 1), 1);
+	vos_prep_timeout(&r, 30000000);
+	r.user_data = 11;
+	ck_assert_int_eq(vos_submit(x[1], &r, 1), 1);
+	ck_assert_int_eq(vos_wait_any(x, 2, 5000000), -ETIME);
+	ck_assert_int_eq(vos_wait_any(x, 2, 10LL * 1000000000), 1);
+	ck_assert_int_eq(vos_wait(x[1], &c, 1, 1, 0), 1);
+	ck_assert_uint_eq(c.user_data, 11);
+	ck_assert_int_eq(vos_wait_any(x, 2, 10LL * 1000000000), 0);
+	ck_assert_int_eq(vos_wait(x[0], &c, 1, 1, 0), 1);
+	ck_assert_uint_eq(c.user_data, 10);
+	ck_assert_int_eq(vos_wait_any(x, 2, -1), -EAGAIN);
+	ck_assert_int_eq(vos_wait_any(NULL, 2, 0), -EINVAL);
+	ck_assert_int_eq(vos_wait_any(x, 0, 0), -EINVAL);
+	ck_assert_int_eq(vos_wait_any(x, VOS_WAIT_ANY_MAX + 1, 0), -EINVAL);
+	vos_ctx_destroy(x[0]);
+	vos_ctx_destroy(x[1]);
+	ck_assert_int_eq(vos_ctx_fd(x[0]), -EBADF);
+	ck_assert_int_eq(vos_wait_any(x, 2, 0), -EBADF);
+}
+END_TEST
+
 /* A 4 MiB send that cannot finish (nobody reads) and a write queued
  * behind it on a socketpair's end: the state the next three tests start
  * from.  *sv: the pair. */
@@ -1607,6 +1745,8 @@ static Suite *ops_suite(void)
 	tcase_add_test(e, cancel_accept);
 	tcase_add_test(e, linked_cancel_and_deadline);
 	tcase_add_test(e, linked_chain_fits_or_waits);
+	tcase_add_test(e, ctx_fd_in_epoll);
+	tcase_add_test(e, wait_any_two_contexts);
 	suite_add_tcase(s, f);
 	suite_add_tcase(s, n);
 	suite_add_tcase(s, e);

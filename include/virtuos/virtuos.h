@@ -281,6 +281,37 @@ int vos_wait(struct vos_ctx *ctx, struct vos_cqe *cqes, unsigned max,
  */
 int vos_cancel(struct vos_ctx *ctx, uint64_t user_data);
 
+/*
+ * vos_ctx_fd - a file descriptor that polls readable (POLLIN) when
+ * vos_wait() on ctx may return a completion without waiting, so that a
+ * context can live in an epoll, libuv or libevent loop (since 0.2).  It
+ * belongs to the context (do not close it; it lives until
+ * vos_ctx_destroy(); after fork the child calls vos_ctx_fd() again for its
+ * own).  Use: wait for POLLIN (level- or edge-triggered); then call
+ * vos_wait(ctx, cqes, max, 1, 0) until it returns -ETIME, and wait for the
+ * fd again.  Every call into the context (vos_submit, vos_wait, a blocking
+ * wrapper) leaves the fd up to date when it returns.  Request deadlines
+ * are enforced: the fd becomes readable when the soonest one is due, and
+ * vos_wait() with min 1 then cancels what is late.  Returns the fd, or
+ * -errno (-EBADF destroyed, -EINVAL NULL, -EMFILE ...).
+ */
+int vos_ctx_fd(struct vos_ctx *ctx);
+
+/* Most contexts vos_wait_any() takes at once. */
+#define VOS_WAIT_ANY_MAX 64u
+
+/*
+ * vos_wait_any - wait until one of n contexts has a completion ready, or
+ * timeout_ns nanoseconds have passed (< 0: no limit; 0: do not wait), and
+ * return the index of such a context (then vos_wait() on it with timeout 0
+ * returns at least one completion).  Contexts with nothing outstanding
+ * are skipped.  Returns the index, or -ETIME (time ran out), -EINTR (a
+ * signal), -EAGAIN (none of them has anything outstanding), -EINVAL (ctxs
+ * NULL, n 0 or above VOS_WAIT_ANY_MAX), -EBADF (a destroyed context).  It
+ * uses each context's vos_ctx_fd() (since 0.2).
+ */
+int vos_wait_any(struct vos_ctx *const *ctxs, unsigned n, int64_t timeout_ns);
+
 /* The name of an operation ("read", ...), or "unknown". */
 const char *vos_op_name(unsigned op);
 

@@ -20,6 +20,9 @@
  * The waiter sleeps in one ppoll() on the parked fds, the libaio eventfd
  * and the pool's eventfd, with the nearest timeout as its limit.  poll() is
  * O(parked fds) per wait: fine for a fallback, not for 10k connections.
+ * For vos_ctx_fd() (sleep_fd) the same set is put into an epoll instance
+ * made afresh for each sleep, with a timerfd for the nearest timeout:
+ * O(parked fds) system calls per sleep, again fine for a fallback.
  */
 #include "config.h"
 
@@ -29,7 +32,9 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -64,6 +69,9 @@ struct compat_be {
 	struct pollfd *pfds; /* [depth + 2] */
 	struct io_event *events;
 	uint32_t depth;
+	int sleep_ep;        /* sleep_fd's set, or -1 */
+	int timer_fd;        /* in it: the nearest timeout, or -1 */
+	struct pollfd *sorted; /* [depth + 3]: the set, by fd */
 };
 
 static int aio_setup(struct compat_be *c)
@@ -95,6 +103,11 @@ static void c_free(struct compat_be *c)
 	free(c->parked);
 	free(c->pfds);
 	free(c->events);
+	free(c->sorted);
+	if (c->sleep_ep >= 0)
+		close(c->sleep_ep);
+	if (c->timer_fd >= 0)
+		close(c->timer_fd);
 	free(c);
 }
 
@@ -108,6 +121,7 @@ static int c_open(struct vos__local *l, void **priv)
 	c->l = l;
 	c->depth = depth;
 	c->aio_efd = -1;
+	c->sleep_ep = c->timer_fd = -1;
 	c->iocbs = calloc(depth, sizeof(*c->iocbs));
 	c->in_aio = calloc(depth, 1);
 	c->parked = calloc(depth, sizeof(*c->parked));
@@ -442,6 +456,82 @@ static int c_wait(void *priv, int64_t timeout_ns)
 	return reap_aio(c) + settle_parked(c, c->pfds + 2);
 }
 
+/* By fd, so that the requests parked on one fd become one entry. */
+static int cmp_pfd(const void *a, const void *b)
+{
+	const struct pollfd *x = a, *y = b;
+
+	return (x->fd > y->fd) - (x->fd < y->fd);
+}
+
+/* The set to sleep on: the pool's and libaio's eventfds, a timerfd for
+ * the nearest timeout, each parked fd (with the events of every request
+ * parked on it). */
+static int c_sleep_fd(void *priv)
+{
+	struct compat_be *c = priv;
+	int64_t nearest = fill_pfds(c);
+	struct itimerspec t = { { 0, 0 }, { 0, 0 } };
+	uint32_t n = 0;
+	int ep;
+
+	if (c->sleep_ep >= 0)
+		close(c->sleep_ep); /* the last sleep's set */
+	c->sleep_ep = -1;
+	if (nearest >= 0 && nearest <= vos__now_ns())
+		return -EAGAIN;
+	if (c->timer_fd < 0) {
+		c->timer_fd = timerfd_create(CLOCK_MONOTONIC,
+					     TFD_NONBLOCK | TFD_CLOEXEC);
+		if (c->timer_fd < 0)
+			return -errno;
+	}
+	if (!c->sorted) {
+		c->sorted = calloc(c->depth + 3, sizeof(*c->sorted));
+		if (!c->sorted)
+			return -ENOMEM;
+	}
+	if (nearest >= 0) {
+		t.it_value.tv_sec = nearest / 1000000000;
+		t.it_value.tv_nsec = nearest % 1000000000;
+	}
+	timerfd_settime(c->timer_fd, TFD_TIMER_ABSTIME, &t, NULL);
+	for (uint32_t i = 0; i < c->nparked + 2; i++)
+		if (c->pfds[i].fd >= 0)
+			c->sorted[n++] = c->pfds[i];
+	c->sorted[n++] = (struct pollfd){ c->timer_fd, POLLIN, 0 };
+	qsort(c->sorted, n, sizeof(*c->sorted), cmp_pfd);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0)
+		return -errno;
+	for (uint32_t i = 0; i < n;) {
+		struct epoll_event e = { .events = 0 };
+		int fd = c->sorted[i].fd;
+
+		while (i < n && c->sorted[i].fd == fd)
+			e.events |= (uint16_t)c->sorted[i++].events;
+		e.data.fd = fd;
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e) < 0) {
+			/* (a closed fd: its request is settled by reap()) */
+			close(ep);
+			return -EAGAIN;
+		}
+	}
+	c->sleep_ep = ep;
+	return ep;
+}
+
+static void c_woke(void *priv)
+{
+	struct compat_be *c = priv;
+
+	/* what woke the sleeper stays readable until drained; reap() then
+	 * takes everything that is ready */
+	drain_efd(c->l->pool_efd);
+	if (c->aio_ok)
+		drain_efd(c->aio_efd);
+}
+
 static void c_close(void *priv, bool inherited)
 {
 	struct compat_be *c = priv;
@@ -465,6 +555,12 @@ static int c_after_fork(void *priv)
 		close(c->aio_efd);
 	c->aio_efd = -1;
 	c->aio_ok = false;
+	/* the parent's sets and timer: ours are made when needed */
+	if (c->sleep_ep >= 0)
+		close(c->sleep_ep);
+	if (c->timer_fd >= 0)
+		close(c->timer_fd);
+	c->sleep_ep = c->timer_fd = -1;
 	c->aio_tried = false; /* set up again on first use */
 	memset(c->in_aio, 0, c->depth);
 	c->nparked = 0;
@@ -479,6 +575,8 @@ const struct vos__backend vos__backend_compat = {
 	.flush = c_flush,
 	.reap = c_reap,
 	.wait = c_wait,
+	.sleep_fd = c_sleep_fd,
+	.woke = c_woke,
 	.close = c_close,
 	.after_fork = c_after_fork,
 };

@@ -349,7 +349,7 @@ static int l_sleep_fd(void *priv)
 	struct vos__local *l = priv;
 
 	if (!l->be->sleep_fd)
-		return -EOPNOTSUPP; /* the compat backend sleeps in ppoll */
+		return -EOPNOTSUPP;
 	if (reap_pool(l) > 0)
 		return -EAGAIN;
 	return l->be->sleep_fd(l->be_priv);
@@ -357,7 +357,10 @@ static int l_sleep_fd(void *priv)
 
 static void l_woke(void *priv)
 {
-	(void)priv; /* reap() takes what woke us */
+	struct vos__local *l = priv;
+
+	if (l->be->woke) /* then reap() takes what woke us */
+		l->be->woke(l->be_priv);
 }
 
 static void local_free(struct vos__local *l)

@@ -120,6 +120,9 @@ struct vos__backend {
 	/* An fd that becomes readable when wait() would return, or -EAGAIN
 	 * (something is ready now); NULL: there is none. */
 	int (*sleep_fd)(void *priv);
+	/* After a sleep on sleep_fd's fd, whatever ended it, before reap().
+	 * May be NULL. */
+	void (*woke)(void *priv);
 	/* Release everything.  inherited: we are in a forked child that never
 	 * called after_fork: touch nothing shared with the parent (do not
 	 * cancel its requests), just drop this process's references. */
