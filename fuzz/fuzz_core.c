@@ -13,7 +13,10 @@
  *   - every completion the application receives carries the user_data of
  *     a request it submitted and has not yet seen completed;
  *   - vos_submit takes at most what it was offered, and -EBUSY only when
- *     queue_depth requests are outstanding;
+ *     queue_depth requests are outstanding or the first is a chain
+ *     (VOS_REQ_LINK) that does not fit;
+ *   - a completion with VOS_CQE_F_MORE (the transport's post()) reaches
+ *     the application only for a multishot request still in flight;
  *   - every request that reaches the transport is valid (op in range,
  *     reserved fields zero, tag below the queue depth);
  *   - once the transport has completed everything it was given, every
@@ -117,11 +120,15 @@ static const struct vos_transport_ops fz_ops = {
 static uint64_t outstanding_ud[MAX_SUBMITTED];
 static unsigned n_outstanding;
 
-static void expect_completion(uint64_t ud)
+/* A completion with VOS_CQE_F_MORE leaves its request outstanding (a
+ * multishot request's). */
+static void expect_completion(uint64_t ud, uint32_t flags)
 {
 	for (unsigned i = 0; i < n_outstanding; i++) {
 		if (outstanding_ud[i] == ud) {
-			outstanding_ud[i] = outstanding_ud[--n_outstanding];
+			if (!(flags & VOS_CQE_F_MORE))
+				outstanding_ud[i] =
+					outstanding_ud[--n_outstanding];
 			return;
 		}
 	}
@@ -143,7 +150,8 @@ static int take(struct input *in, void *out, size_t n)
 	return 1;
 }
 
-static void drain(struct vos_ctx *ctx, unsigned max, unsigned min)
+/* Take completions; returns how many. */
+static int drain(struct vos_ctx *ctx, unsigned max, unsigned min)
 {
 	struct vos_cqe c[DEPTH * 2];
 	int n;
@@ -156,7 +164,8 @@ static void drain(struct vos_ctx *ctx, unsigned max, unsigned min)
 	if (n > (int)max)
 		abort();
 	for (int i = 0; i < n; i++)
-		expect_completion(c[i].user_data);
+		expect_completion(c[i].user_data, c[i].flags);
+	return n > 0 ? n : 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -169,6 +178,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct vos_ctx *ctx;
 	uint64_t next_ud = 0;
 	bool deadlines = false; /* a request with a deadline was taken */
+	bool multis = false;    /* a multishot request was taken */
 	uint8_t step;
 
 	if (!registered) {
@@ -185,10 +195,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	n_outstanding = 0;
 
 	while (take(&in, &step, 1)) {
-		switch (step % 6) {
+		switch (step % 7) {
 		case 0: { /* submit a batch of arbitrary requests */
 			struct vos_req reqs[DEPTH + 4];
 			uint8_t k;
+			bool chain;
 			int ret;
 
 			if (!take(&in, &k, 1))
@@ -204,14 +215,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			ret = vos_submit(ctx, reqs, k);
 			if (ret > (int)k)
 				abort();
+			chain = k > 1 && (reqs[0].flags & VOS_REQ_LINK);
 			/* busy with room to spare; except that the core's
 			 * cancel of a request past its deadline holds a slot
-			 * until the transport answers it (vos_submit(3)) */
+			 * until the transport answers it (vos_submit(3)), and
+			 * a chain is taken whole or not at all */
 			if (ret == -EBUSY && n_outstanding < DEPTH &&
-			    !deadlines)
+			    !deadlines && !chain && !multis)
 				abort();
-			for (unsigned i = 0; i < k && i < (unsigned)ret; i++)
+			/* -EINVAL: a first chain longer than the depth */
+			if (ret < 0 && ret != -EBUSY &&
+			    !(ret == -EINVAL && chain))
+				abort();
+			for (unsigned i = 0; i < k && i < (unsigned)ret; i++) {
 				deadlines |= reqs[i].deadline_ms != 0;
+				/* its "more" completions take places in the
+				 * queue until returned */
+				multis |= reqs[i].op == VOS_OP_ACCEPT_MULTI ||
+					  reqs[i].op == VOS_OP_RECV_MULTI;
+			}
 			for (int i = 0; i < ret; i++)
 				outstanding_ud[n_outstanding++] =
 					reqs[i].user_data;
@@ -264,15 +286,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (vos_nop(ctx) > 0)
 				abort();
 			break;
+		case 6: { /* the transport posts "more" for a tag, any flags */
+			uint8_t b[2];
+			uint64_t tag;
+
+			if (!take(&in, b, 2))
+				break;
+			tag = current->nheld && (b[0] & 1)
+				      ? current->held[b[0] % current->nheld]
+				      : b[0];
+			current->host->post(current->host, tag, b[1],
+					    VOS_CQE_F_MORE |
+						    ((uint32_t)b[1] << 8));
+			break;
+		}
 		}
 	}
 	/* the transport completes all it holds: every request accepted must
 	 * then have completed, exactly once */
-	while (current->nheld) {
+	for (;;) {
+		/* (a drain may start a linked request whose predecessor the
+		 * script completed by hand: the transport then holds it) */
+		while (drain(ctx, DEPTH * 2, 0) > 0)
+			; /* (multishot "more" completions may be many) */
+		if (!current->nheld)
+			break;
 		fz_wait(current, 0);
-		drain(ctx, DEPTH * 2, 0);
 	}
-	drain(ctx, DEPTH * 2, 0);
 	if (n_outstanding != 0)
 		abort(); /* an accepted request never completed */
 	vos_ctx_destroy(ctx);

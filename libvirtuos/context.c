@@ -121,14 +121,13 @@ int vos_ctx_create(const struct vos_config *ucfg, struct vos_ctx **ctxp)
 	impl->depth = cfg.queue_depth;
 	impl->slots = calloc(impl->depth, sizeof(*impl->slots));
 	impl->free_tags = calloc(impl->depth, sizeof(*impl->free_tags));
-	impl->pend_mask = pow2_at_least(impl->depth) - 1;
+	/* grows when needed (vos__pend_grow) */
+	impl->pend_mask = pow2_at_least(impl->depth < 1024 ? impl->depth
+							    : 1024) - 1;
 	impl->pend = calloc(impl->pend_mask + 1u, sizeof(*impl->pend));
 	impl->options = strdup(opts);
 	impl->cfd_ep = impl->cfd_ev = impl->cfd_tm = impl->cfd_tfd = -1;
-	impl->held = calloc(impl->depth, sizeof(*impl->held));
-	impl->ready = calloc(impl->depth, sizeof(*impl->ready));
-	if (!impl->slots || !impl->free_tags || !impl->pend || !impl->options ||
-	    !impl->held || !impl->ready)
+	if (!impl->slots || !impl->free_tags || !impl->pend || !impl->options)
 		goto nomem;
 	vos__queue_reset(impl);
 	impl->spin_ns = cfg.spin_ns < 0 ? VOS__DEFAULT_SPIN_NS : cfg.spin_ns;
@@ -138,6 +137,7 @@ int vos_ctx_create(const struct vos_config *ucfg, struct vos_ctx **ctxp)
 	impl->host.flags = 0;
 	impl->host.options = impl->options;
 	impl->host.complete = vos__complete;
+	impl->host.post = vos__post;
 	impl->host.deadline_ns = impl->deadline_ns;
 
 	ret = ops->open(&impl->host, &impl->priv);
@@ -173,6 +173,11 @@ int vos_ctx_destroy(struct vos_ctx *ctx)
 			 "%s: dropped %llu completions with invalid tags",
 			 impl->describe,
 			 (unsigned long long)impl->bad_completions);
+	if (impl->lost_completions)
+		vos__log(VOS__LOG_ERROR,
+			 "%s: lost %llu completions (no memory to queue them)",
+			 impl->describe,
+			 (unsigned long long)impl->lost_completions);
 	impl_free(impl);
 
 	pthread_mutex_lock(&dead_lock);

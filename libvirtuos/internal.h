@@ -42,6 +42,7 @@ struct vos__slot {
 	uint8_t state;
 	bool expired;     /* its deadline passed: -ECANCELED means -ETIMEDOUT */
 	bool ready;       /* HELD: its turn came, it is in the ready list */
+	bool multi;       /* a multishot request: may complete with MORE */
 };
 
 /* Everything a live context owns.  The public handle points here. */
@@ -69,6 +70,7 @@ struct vos__impl {
 	int64_t sync_res;
 	bool sync_done;
 	uint64_t bad_completions; /* tags the transport got wrong */
+	uint64_t lost_completions; /* no memory to queue them (logged) */
 	char *options;
 
 	/* linked requests (link.c): the bodies of HELD requests, by tag,
@@ -111,6 +113,10 @@ void vos__register_builtin(void);
 int64_t vos__call(struct vos_ctx *ctx, struct vos_req *req);
 void vos__complete(struct vos_transport_host *host, uint64_t tag,
 		   int64_t res);
+void vos__post(struct vos_transport_host *host, uint64_t tag, int64_t res,
+	       uint32_t flags);
+void vos__complete_flags(struct vos__impl *impl, uint64_t tag, int64_t res,
+			 uint32_t flags);
 void vos__queue_reset(struct vos__impl *impl);
 void vos__arm_deadline(struct vos__impl *impl, struct vos__slot *s,
 		       uint32_t deadline_ms);
@@ -140,16 +146,34 @@ void vos__link_launch(struct vos__impl *impl);
 void vos__link_cancel_held(struct vos__impl *impl, uint32_t t);
 
 
+/* queue.c: make room for one more queued completion (the queue starts
+ * small and grows: multishot requests may queue more completions than
+ * the depth).  false: out of memory. */
+bool vos__pend_grow(struct vos__impl *impl);
+
 /* Queue a completion for vos_wait(). */
+static inline void vos__pend_push_flags(struct vos__impl *impl,
+					uint64_t user_data, int64_t res,
+					uint32_t flags)
+{
+	struct vos_cqe *c;
+
+	if (impl->pend_tail - impl->pend_head > impl->pend_mask &&
+	    !vos__pend_grow(impl)) {
+		impl->lost_completions++;
+		return;
+	}
+	c = &impl->pend[impl->pend_tail++ & impl->pend_mask];
+	c->user_data = user_data;
+	c->res = res;
+	c->flags = flags;
+	c->reserved = 0;
+}
+
 static inline void vos__pend_push(struct vos__impl *impl, uint64_t user_data,
 				  int64_t res)
 {
-	struct vos_cqe *c = &impl->pend[impl->pend_tail++ & impl->pend_mask];
-
-	c->user_data = user_data;
-	c->res = res;
-	c->flags = 0;
-	c->reserved = 0;
+	vos__pend_push_flags(impl, user_data, res, 0);
 }
 
 /* Give a tag back (its request completed, or never reached the

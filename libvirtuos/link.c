@@ -21,22 +21,45 @@
 
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include "internal.h"
 
+/* Copy n bytes of the caller's memory at src, which may be anything (the
+ * request is validated later, by the transport's system call): false
+ * instead of a crash if it is not readable. */
+static bool copy_in(void *dst, const void *src, size_t n)
+{
+	struct iovec l = { dst, n }, r = { (void *)(uintptr_t)src, n };
+
+	return src && process_vm_readv(getpid(), &l, 1, &r, 1, 0) ==
+			      (ssize_t)n;
+}
+
+/* The bytes an iovec array asks for; 0 (no expectation: only an error
+ * breaks the chain) if it cannot be read or is longer than IOV_MAX. */
 static uint64_t iov_total(const struct iovec *iov, uint64_t cnt)
 {
+	struct iovec part[64];
 	uint64_t sum = 0;
 
-	for (uint64_t i = 0; iov && i < cnt; i++)
-		sum += iov[i].iov_len;
+	if (cnt > VOS_IOV_MAX)
+		return 0;
+	for (uint64_t i = 0; i < cnt; i += 64) {
+		size_t k = cnt - i < 64 ? (size_t)(cnt - i) : 64;
+
+		if (!copy_in(part, iov + i, k * sizeof(*part)))
+			return 0;
+		for (size_t j = 0; j < k; j++)
+			sum += part[j].iov_len;
+	}
 	return sum;
 }
 
 uint64_t vos__link_expect(const struct vos_req *r)
 {
-	const struct msghdr *m = (const void *)(uintptr_t)r->addr;
 	bool all = r->op_flags & MSG_WAITALL;
+	struct msghdr m;
 
 	switch (r->op) {
 	case VOS_OP_READ:
@@ -46,15 +69,18 @@ uint64_t vos__link_expect(const struct vos_req *r)
 		return r->len;
 	case VOS_OP_READV:
 	case VOS_OP_WRITEV:
-		/* the caller's array, as the transport will read it (valid
-		 * until the request completes, vos_req says) */
+		/* the caller's array, as the transport will read it (it may
+		 * be bad: the transport's call then fails, not this) */
 		return iov_total((const void *)(uintptr_t)r->addr, r->len);
 	case VOS_OP_SEND:
 	case VOS_OP_RECV:
 		return all ? r->len : 0;
 	case VOS_OP_SENDMSG:
 	case VOS_OP_RECVMSG:
-		return all && m ? iov_total(m->msg_iov, m->msg_iovlen) : 0;
+		if (!all || !copy_in(&m, (const void *)(uintptr_t)r->addr,
+				     sizeof(m)))
+			return 0;
+		return iov_total(m.msg_iov, m.msg_iovlen);
 	default:
 		return 0;
 	}

@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdlib.h>
 
 #include "internal.h"
 
@@ -57,15 +58,76 @@ static inline uint32_t tag_take(struct vos__impl *impl, uint64_t user_data,
 	s->expect = 0;
 	s->link_next = s->link_prev = VOS__NO_TAG;
 	s->ready = false;
+	s->multi = false;
 	if (state != VOS__SLOT_HELD)
 		vos__arm_deadline(impl, s, deadline_ms);
 	impl->in_flight++;
 	return tag;
 }
 
+bool vos__pend_grow(struct vos__impl *impl)
+{
+	uint32_t cap = impl->pend_mask + 1, n = pend_count(impl);
+	struct vos_cqe *q;
+
+	if (n < cap)
+		return true;
+	if (cap > UINT32_MAX / 4)
+		return false;
+	q = malloc((size_t)cap * 2 * sizeof(*q));
+	if (!q)
+		return false;
+	for (uint32_t i = 0; i < n; i++)
+		q[i] = impl->pend[(impl->pend_head + i) & impl->pend_mask];
+	free(impl->pend);
+	impl->pend = q;
+	impl->pend_mask = cap * 2 - 1;
+	impl->pend_head = 0;
+	impl->pend_tail = n;
+	return true;
+}
+
+/* A completion of a multishot request that stays in flight: queued for
+ * vos_wait() (it counts as outstanding until returned), its tag kept. */
+static void post_more(struct vos__impl *impl, struct vos__slot *slot,
+		      int64_t res, uint32_t flags)
+{
+	if (slot->state != VOS__SLOT_ASYNC || !slot->multi) {
+		/* only a user's multishot request may have more */
+		impl->bad_completions++;
+		return;
+	}
+	vos__pend_push_flags(impl, slot->user_data, res, flags);
+	impl->outstanding++;
+}
+
+void vos__post(struct vos_transport_host *host, uint64_t tag, int64_t res,
+	       uint32_t flags)
+{
+	struct vos__impl *impl = vos__container_of(host, struct vos__impl, host);
+
+	if (!(flags & VOS_CQE_F_MORE)) {
+		vos__complete_flags(impl, tag, res, flags);
+		return;
+	}
+	if (tag >= impl->depth || impl->slots[tag].state == VOS__SLOT_FREE ||
+	    impl->slots[tag].state == VOS__SLOT_HELD) {
+		impl->bad_completions++;
+		return;
+	}
+	post_more(impl, &impl->slots[tag], res, flags);
+}
+
 void vos__complete(struct vos_transport_host *host, uint64_t tag, int64_t res)
 {
 	struct vos__impl *impl = vos__container_of(host, struct vos__impl, host);
+
+	vos__complete_flags(impl, tag, res, 0);
+}
+
+void vos__complete_flags(struct vos__impl *impl, uint64_t tag, int64_t res,
+			 uint32_t flags)
+{
 	struct vos__slot *slot;
 	uint64_t expect;
 	uint32_t next;
@@ -83,7 +145,7 @@ void vos__complete(struct vos_transport_host *host, uint64_t tag, int64_t res)
 		res = -ETIMEDOUT; /* the core cancelled it at its deadline */
 	switch (slot->state) {
 	case VOS__SLOT_ASYNC:
-		vos__pend_push(impl, slot->user_data, res);
+		vos__pend_push_flags(impl, slot->user_data, res, flags);
 		break;
 	case VOS__SLOT_SYNC:
 		impl->sync_res = res;
@@ -170,6 +232,8 @@ static int stage(struct vos__impl *impl, const struct vos_req *req, int err,
 	}
 	out->user_data = tag_take(impl, req->user_data, state,
 				  req->deadline_ms);
+	impl->slots[out->user_data].multi =
+		vos__op_has(req->op, VOS__OPF_MULTI);
 	impl->outstanding++;
 	return 1;
 }
@@ -286,8 +350,9 @@ static int link_check(const struct vos_req *r)
 	if (c.flags & ~VOS_REQ_LINK)
 		return -EINVAL;
 	c.flags = 0;
-	if (c.op == VOS_OP_CANCEL)
-		return -EINVAL;
+	if (c.op == VOS_OP_CANCEL || c.op == VOS_OP_ACCEPT_MULTI ||
+	    c.op == VOS_OP_RECV_MULTI)
+		return -EINVAL; /* (a multishot request never "completes") */
 	return vos__validate(&c);
 }
 
@@ -312,6 +377,17 @@ static int submit_chain(struct vos__impl *impl, const struct vos_req *reqs,
 		return -EINVAL;
 	if (impl->outstanding + len > impl->depth)
 		return 0;
+	if (!impl->held) { /* the first chain of this context */
+		impl->held = calloc(impl->depth, sizeof(*impl->held));
+		impl->ready = calloc(impl->depth, sizeof(*impl->ready));
+		if (!impl->held || !impl->ready) {
+			free(impl->held);
+			free(impl->ready);
+			impl->held = NULL;
+			impl->ready = NULL;
+			return -ENOMEM;
+		}
+	}
 	for (uint32_t i = 0; i < len && !bad; i++)
 		bad = link_check(&reqs[i]) < 0;
 	if (bad) {

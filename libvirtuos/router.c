@@ -117,10 +117,9 @@ static const struct rfd *map_get(const struct router *rt, int fd)
 	return &rt->fds[fd];
 }
 
-static void sub_complete(struct vos_transport_host *host, uint64_t tag,
-			 int64_t res)
+static void sub_finish(struct rsvc *s, uint64_t tag, int64_t res,
+		       uint32_t flags)
 {
-	struct rsvc *s = vos__container_of(host, struct rsvc, host);
 	struct router *rt = s->rt;
 	struct rtag *t;
 
@@ -145,7 +144,32 @@ static void sub_complete(struct vos_transport_host *host, uint64_t tag,
 	}
 	t->kind = TAG_FREE;
 	s->inflight--;
-	rt->host->complete(rt->host, tag, res);
+	rt->host->post(rt->host, tag, res, flags);
+}
+
+static void sub_complete(struct vos_transport_host *host, uint64_t tag,
+			 int64_t res)
+{
+	sub_finish(vos__container_of(host, struct rsvc, host), tag, res, 0);
+}
+
+/* A multishot request's completion (only the local service has them). */
+static void sub_post(struct vos_transport_host *host, uint64_t tag,
+		     int64_t res, uint32_t flags)
+{
+	struct rsvc *s = vos__container_of(host, struct rsvc, host);
+	struct router *rt = s->rt;
+
+	if (!(flags & VOS_CQE_F_MORE)) {
+		sub_finish(s, tag, res, flags);
+		return;
+	}
+	if (tag >= rt->depth || rt->tags[tag].kind != TAG_PLAIN ||
+	    rt->tags[tag].svc != s->idx) {
+		rt->host->complete(rt->host, UINT64_MAX, res);
+		return;
+	}
+	rt->host->post(rt->host, tag, res, flags); /* it stays in flight */
 }
 
 /* The service for an absolute path, and the path relative to its root
@@ -279,6 +303,8 @@ static int router_submit(void *priv, const struct vos_req *reqs, unsigned n)
 				return done ? (int)done : -EBUSY;
 			nb = 0;
 		}
+		if (err == 0 && s != 0 && vos__op_has(r->op, VOS__OPF_NOWIRE))
+			err = -EOPNOTSUPP; /* (multishot: local fds only) */
 		if (err == 0 && s != 0 && vos__op_makes_fd(r)) {
 			t->ph = open("/dev/null", O_RDONLY | O_CLOEXEC);
 			if (t->ph >= 0 && r->op == VOS_OP_FCNTL && r->arg) {
@@ -488,6 +514,35 @@ static int router_sleep_fd(void *priv)
 	return busy == 1 ? fd : rt->ep;
 }
 
+/* Buffer pools live with the local service (multishot requests run
+ * only there). */
+static int router_buf_pool_create(void *priv, uint16_t group, uint32_t count,
+				  uint32_t size, void **base)
+{
+	struct rsvc *l = &((struct router *)priv)->svc[0];
+
+	if (!l->ops->buf_pool_create)
+		return -EOPNOTSUPP;
+	return l->ops->buf_pool_create(l->priv, group, count, size, base);
+}
+
+static int router_buf_return(void *priv, uint16_t group, uint32_t bid)
+{
+	struct rsvc *l = &((struct router *)priv)->svc[0];
+
+	return l->ops->buf_return ? l->ops->buf_return(l->priv, group, bid)
+				  : -ENOENT;
+}
+
+static int router_buf_pool_destroy(void *priv, uint16_t group)
+{
+	struct rsvc *l = &((struct router *)priv)->svc[0];
+
+	return l->ops->buf_pool_destroy
+		       ? l->ops->buf_pool_destroy(l->priv, group)
+		       : -ENOENT;
+}
+
 static void router_close(void *priv)
 {
 	struct router *rt = priv;
@@ -644,6 +699,7 @@ static int router_open(struct vos_transport_host *host, void **priv)
 		s->host.flags = i ? VOS_TRANSPORT_LAZY : 0;
 		s->host.options = s->options;
 		s->host.complete = sub_complete;
+		s->host.post = sub_post;
 		s->host.deadline_ns = rt->host->deadline_ns;
 		r = s->ops->open(&s->host, &s->priv);
 		if (r < 0) {
@@ -677,4 +733,7 @@ const struct vos_transport_ops vos__transport_routed = {
 	.sleep_fd = router_sleep_fd,
 	.woke = router_woke,
 	.expire = router_expire,
+	.buf_pool_create = router_buf_pool_create,
+	.buf_return = router_buf_return,
+	.buf_pool_destroy = router_buf_pool_destroy,
 };

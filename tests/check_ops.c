@@ -1317,6 +1317,255 @@ START_TEST(wait_any_two_contexts)
 }
 END_TEST
 
+/* ---- multishot accept and recv, buffer pools ------------------------- */
+
+/* A listening kernel socket on loopback (blocking unless nonblock). */
+static int listen_local(struct sockaddr_in *sin, bool nonblock)
+{
+	socklen_t sl = sizeof(*sin);
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC |
+			       (nonblock ? SOCK_NONBLOCK : 0), 0);
+
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_ge(l, 0);
+	ck_assert_int_eq(bind(l, (struct sockaddr *)sin, sizeof(*sin)), 0);
+	ck_assert_int_eq(listen(l, 128), 0);
+	ck_assert_int_eq(getsockname(l, (struct sockaddr *)sin, &sl), 0);
+	return l;
+}
+
+static int connect_local(const struct sockaddr_in *sin)
+{
+	int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(c, 0);
+	ck_assert_int_eq(connect(c, (const struct sockaddr *)sin,
+				 sizeof(*sin)), 0);
+	return c;
+}
+
+/* One multishot accept takes 40 connections (a blocking listener: its
+ * accepts run on a worker) and then 3 more (a non-blocking one: inline);
+ * one multishot recv per connection takes 5 messages each into buffers of
+ * a pool, which go back with vos_buf_return; the end of a stream, an
+ * empty pool and cancels end them, each with a last completion without
+ * VOS_CQE_F_MORE. */
+START_TEST(multishot_accept_and_recv)
+{
+	enum { NCLI = 40, NBUF = 256, BSZ = 512, MSGS = 5, MLEN = 8 };
+	struct vos_ctx *ctx = tu_ctx();
+	struct sockaddr_in sin, sin2;
+	int l = listen_local(&sin, false), l2 = listen_local(&sin2, true);
+	int cli[NCLI], srv[NCLI], got[NCLI] = { 0 }, accepted = 0, ended = 0;
+	char acc[NCLI][MSGS * MLEN];
+	struct vos_req r;
+	struct vos_cqe c[64];
+	char *base = NULL, *small = NULL;
+	int total = 0;
+
+	ck_assert_int_eq(vos_buf_pool_create(ctx, 7, NBUF, BSZ,
+					     (void **)&base), 0);
+	ck_assert_ptr_nonnull(base);
+	ck_assert_int_eq(vos_buf_pool_create(ctx, 7, 4, 64, (void **)&small),
+			 -EEXIST);
+	ck_assert_int_eq(vos_buf_pool_create(ctx, 8, 0, 64, (void **)&small),
+			 -EINVAL);
+	ck_assert_int_eq(vos_buf_return(ctx, 7, 0), -EINVAL); /* free */
+	ck_assert_int_eq(vos_buf_return(ctx, 9, 0), -ENOENT);
+	/* a multishot request cannot be linked */
+	vos_prep_accept_multishot(&r, l, SOCK_CLOEXEC);
+	r.flags = VOS_REQ_LINK;
+	{
+		struct vos_req two[2] = { r, r };
+
+		two[0].user_data = 1;
+		two[1].flags = 0;
+		ck_assert_int_eq(vos_submit(ctx, two, 2), 2);
+		ck_assert_int_eq(vos_wait(ctx, c, 2, 2, 10LL * 1000000000), 2);
+		ck_assert_int_eq(c[0].res, -EINVAL);
+		ck_assert_int_eq(c[1].res, -EINVAL);
+	}
+	r.flags = 0;
+	r.user_data = 1000;
+	ck_assert_int_eq(vos_submit(ctx, &r, 1), 1);
+	for (int i = 0; i < NCLI; i++)
+		cli[i] = connect_local(&sin);
+	while (accepted < NCLI || total < NCLI * MSGS * MLEN) {
+		int n = vos_wait(ctx, c, 64, 1, 10LL * 1000000000);
+
+		ck_assert_msg(n > 0, "stuck: %d accepted, %d bytes: %d",
+			      accepted, total, n);
+		for (int k = 0; k < n; k++) {
+			if (c[k].user_data == 1000) {
+				struct vos_req rr;
+
+				ck_assert_int_ge(c[k].res, 0);
+				ck_assert_uint_eq(c[k].flags, VOS_CQE_F_MORE);
+				srv[accepted] = (int)c[k].res;
+				vos_prep_recv_multishot(&rr, srv[accepted], 7,
+							0, 0);
+				rr.user_data = 2000 + (uint64_t)accepted;
+				ck_assert_int_eq(vos_submit(ctx, &rr, 1), 1);
+				accepted++;
+				if (accepted == NCLI) /* every client sends */
+					for (int i = 0; i < NCLI; i++)
+						for (int m = 0; m < MSGS; m++) {
+							char msg[MLEN + 1];
+
+							snprintf(msg, sizeof(msg),
+								 "c%02dm%03d", i,
+								 m);
+							ck_assert_int_eq(
+								write(cli[i], msg,
+								      MLEN),
+								MLEN);
+						}
+			} else {
+				/* srv[i] is cli[i]'s other end: accepted in
+				 * the order of the connects (one at a time on
+				 * a blocking listener) */
+				int i = (int)(c[k].user_data - 2000);
+				unsigned bid = vos_cqe_buffer(&c[k]);
+
+				ck_assert_int_ge(i, 0);
+				ck_assert_int_lt(i, NCLI);
+				ck_assert_int_gt(c[k].res, 0);
+				ck_assert_uint_eq(c[k].flags & 0xffff,
+						  VOS_CQE_F_MORE |
+							  VOS_CQE_F_BUFFER);
+				ck_assert_uint_lt(bid, NBUF);
+				ck_assert_int_le(got[i] + c[k].res,
+						 MSGS * MLEN);
+				memcpy(acc[i] + got[i],
+				       base + (size_t)bid * BSZ,
+				       (size_t)c[k].res);
+				got[i] += (int)c[k].res;
+				total += (int)c[k].res;
+				ck_assert_int_eq(vos_buf_return(ctx, 7, bid), 0);
+				ck_assert_int_eq(vos_buf_return(ctx, 7, bid),
+						 -EINVAL);
+			}
+		}
+	}
+	for (int i = 0; i < NCLI; i++) {
+		char want[MSGS * MLEN + 1];
+
+		for (int m = 0; m < MSGS; m++)
+			snprintf(want + m * MLEN, MLEN + 1, "c%02dm%03d", i, m);
+		ck_assert_int_eq(memcmp(acc[i], want, MSGS * MLEN), 0);
+	}
+	ck_assert_int_eq(vos_buf_pool_destroy(ctx, 7), -EBUSY);
+	/* the end of a stream ends its recv: 0, no MORE */
+	close(cli[0]);
+	c[0] = tu_wait1(ctx);
+	ck_assert_uint_eq(c[0].user_data, 2000);
+	ck_assert_int_eq(c[0].res, 0);
+	ck_assert_uint_eq(c[0].flags, 0);
+	/* an empty pool ends one: a pool of 2, both kept */
+	ck_assert_int_eq(vos_buf_pool_create(ctx, 8, 2, 64, (void **)&small),
+			 0);
+	{
+		int a = connect_local(&sin);
+		int b;
+
+		c[0] = tu_wait1(ctx); /* the accept */
+		ck_assert_uint_eq(c[0].user_data, 1000);
+		b = (int)c[0].res;
+		vos_prep_recv_multishot(&r, b, 8, 0, 0);
+		r.user_data = 3000;
+		ck_assert_int_eq(vos_submit(ctx, &r, 1), 1);
+		for (int m = 0; m < 3; m++) {
+			ck_assert_int_eq(write(a, "xy", 2), 2);
+			c[0] = tu_wait1(ctx);
+			ck_assert_uint_eq(c[0].user_data, 3000);
+			if (m < 2) {
+				ck_assert_int_eq(c[0].res, 2);
+				ck_assert_uint_eq(c[0].flags & 0xffff,
+						  VOS_CQE_F_MORE |
+							  VOS_CQE_F_BUFFER);
+			} else {
+				ck_assert_int_eq(c[0].res, -ENOBUFS);
+				ck_assert_uint_eq(c[0].flags, 0);
+			}
+		}
+		ck_assert_int_eq(vos_buf_return(ctx, 8, 0), 0);
+		ck_assert_int_eq(vos_buf_return(ctx, 8, 1), 0);
+		ck_assert_int_eq(vos_buf_pool_destroy(ctx, 8), 0);
+		close(a);
+		close(b);
+	}
+	/* a non-blocking listener: accepts run inline */
+	vos_prep_accept_multishot(&r, l2, SOCK_CLOEXEC);
+	r.user_data = 1001;
+	ck_assert_int_eq(vos_submit(ctx, &r, 1), 1);
+	for (int i = 0; i < 3; i++) {
+		int a = connect_local(&sin2);
+
+		c[0] = tu_wait1(ctx);
+		ck_assert_uint_eq(c[0].user_data, 1001);
+		ck_assert_int_ge(c[0].res, 0);
+		ck_assert_uint_eq(c[0].flags, VOS_CQE_F_MORE);
+		close((int)c[0].res);
+		close(a);
+	}
+	/* cancels end the rest: the accepts and 39 recvs */
+	ck_assert_int_eq(vos_cancel(ctx, 1000), 0);
+	ck_assert_int_eq(vos_cancel(ctx, 1001), 0);
+	for (int i = 1; i < NCLI; i++)
+		ck_assert_int_eq(vos_cancel(ctx, 2000 + (uint64_t)i), 0);
+	while (ended < NCLI + 1) {
+		int n = vos_wait(ctx, c, 64, 1, 10LL * 1000000000);
+
+		ck_assert_int_gt(n, 0);
+		for (int k = 0; k < n; k++) {
+			ck_assert_int_eq(c[k].res, -ECANCELED);
+			ck_assert_uint_eq(c[k].flags, 0);
+			ended++;
+		}
+	}
+	ck_assert_int_eq(vos_buf_pool_destroy(ctx, 7), 0);
+	ck_assert_int_eq(vos_buf_pool_destroy(ctx, 7), -ENOENT);
+	for (int i = 0; i < NCLI; i++) {
+		if (i)
+			close(cli[i]);
+		close(srv[i]);
+	}
+	close(l);
+	close(l2);
+	vos_ctx_destroy(ctx);
+}
+END_TEST
+
+/* Through a service, multishot requests are refused (local fds only). */
+START_TEST(multishot_not_through_services)
+{
+	struct vos_ctx *ctx = tu_ctx();
+	struct vos_req r;
+	struct vos_cqe c;
+	int a, b;
+
+	if (!tu_net_routed()) {
+		vos_ctx_destroy(ctx);
+		return; /* (the local runs cover the rest) */
+	}
+	tu_tcp_pair(&a, &b);
+	vos_prep_recv_multishot(&r, a, 1, 0, 0);
+	r.user_data = 5;
+	ck_assert_int_eq(vos_submit(ctx, &r, 1), 1);
+	c = tu_wait1(ctx);
+	ck_assert_int_eq(c.res, -EOPNOTSUPP);
+	vos_prep_accept_multishot(&r, a, 0);
+	ck_assert_int_eq(vos_submit(ctx, &r, 1), 1);
+	c = tu_wait1(ctx);
+	ck_assert_int_eq(c.res, -EOPNOTSUPP);
+	ck_assert_int_eq(vos_close(ctx, a), 0);
+	ck_assert_int_eq(vos_close(ctx, b), 0);
+	vos_ctx_destroy(ctx);
+}
+END_TEST
+
 /* A 4 MiB send that cannot finish (nobody reads) and a write queued
  * behind it on a socketpair's end: the state the next three tests start
  * from.  *sv: the pair. */
@@ -1738,6 +1987,8 @@ static Suite *ops_suite(void)
 	tcase_add_test(n, pipe_backpressure);
 	tcase_add_test(n, ordered_sends);
 	tcase_add_test(n, ordered_sends_linked);
+	tcase_add_test(n, multishot_accept_and_recv);
+	tcase_add_test(n, multishot_not_through_services);
 	tcase_add_test(e, poll_oneshot);
 	tcase_add_test(e, timeouts_in_order);
 	tcase_add_test(e, timeouts_expired_together);

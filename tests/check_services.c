@@ -344,6 +344,32 @@ START_TEST(large_send_through_netd)
 	n = vos_recv(ctx, a, back, 300000, 0);
 	ck_assert_msg(n > 0 && n <= 65536, "recv said %zd", n);
 	ck_assert_int_eq(memcmp(big, back, (size_t)n), 0);
+	/* ... but one with MSG_WAITALL waits for all it asked, as recv(2)
+	 * does: the rest, in pieces, whole */
+	{
+		ssize_t rest = 300000 - n;
+
+		ck_assert_int_eq(vos_recv(ctx, a, back, (size_t)rest,
+					  MSG_WAITALL), rest);
+		ck_assert_int_eq(memcmp(big + n, back, (size_t)rest), 0);
+	}
+	/* and so, linked, it does not break its chain */
+	{
+		struct vos_req r[2];
+		struct vos_cqe c[2];
+
+		ck_assert_int_eq(send(k, big, 200000, 0), 200000);
+		vos_prep_recv(&r[0], a, back, 200000, MSG_WAITALL);
+		r[0].flags = VOS_REQ_LINK;
+		r[0].user_data = 0;
+		vos_prep_nop(&r[1]);
+		r[1].user_data = 1;
+		ck_assert_int_eq(vos_submit(ctx, r, 2), 2);
+		ck_assert_int_eq(vos_wait(ctx, c, 2, 2, 10LL * 1000000000), 2);
+		ck_assert_int_eq(c[0].res, 200000);
+		ck_assert_int_eq(c[1].res, 0);
+		ck_assert_int_eq(memcmp(big, back, 200000), 0);
+	}
 	/* and write(2)'s form goes through the same pieces */
 	pio.got = 0;
 	pio.want = 200000;

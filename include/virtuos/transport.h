@@ -19,7 +19,10 @@
  *      is in flight.  For each accepted request the transport must call
  *      host->complete(host, tag, res) exactly once, from a call into the
  *      transport made by the core's thread (submit, reap or wait), never
- *      from another thread.
+ *      from another thread.  A multishot request (VOS_OP_ACCEPT_MULTI,
+ *      VOS_OP_RECV_MULTI) first gets any number of host->post(host, tag,
+ *      res, VOS_CQE_F_MORE | ...) calls; a transport that does not run
+ *      them completes them with -EOPNOTSUPP.
  *   4. The core has already validated the request: op < VOS_OP__COUNT,
  *      reserved fields zero, fd >= 0 where needed, non-NULL buffers for
  *      non-zero lengths, iovcnt <= VOS_IOV_MAX, supported fcntl/ioctl
@@ -47,8 +50,8 @@ extern "C" {
 
 /* Bumped whenever struct vos_transport_ops or struct vos_transport_host
  * change incompatibly.  2: host flags and deadline_ns; sleep_fd, woke and
- * expire. */
-#define VOS_TRANSPORT_ABI 2
+ * expire.  3: host post(); buffer pools. */
+#define VOS_TRANSPORT_ABI 3
 
 /* host->flags */
 #define VOS_TRANSPORT_LAZY 0x1u /* open() must not fail because a peer is
@@ -69,6 +72,11 @@ struct vos_transport_host {
 	 * must block inside submit() to connect (VOS_TRANSPORT_LAZY) gives up
 	 * connecting after at most this long. */
 	int64_t deadline_ns;
+	/* complete() with completion flags (VOS_CQE_F_*, a buffer id): with
+	 * VOS_CQE_F_MORE the request stays in flight (a multishot request's
+	 * completion); without it, the same as complete(). */
+	void (*post)(struct vos_transport_host *host, uint64_t tag,
+		     int64_t res, uint32_t flags);
 };
 
 struct vos_transport_ops {
@@ -128,6 +136,14 @@ struct vos_transport_ops {
 	 * Returns 0, -ENOENT (not in flight), or -EOPNOTSUPP (NULL works
 	 * too: the request then completes whenever it does). */
 	int (*expire)(void *priv, uint64_t tag);
+
+	/* Buffer pools for multishot recvs (vos_buf_pool_create() and
+	 * friends, same arguments and results).  All NULL: the transport
+	 * has none (-EOPNOTSUPP). */
+	int (*buf_pool_create)(void *priv, uint16_t group, uint32_t count,
+			       uint32_t size, void **base);
+	int (*buf_return)(void *priv, uint16_t group, uint32_t bid);
+	int (*buf_pool_destroy)(void *priv, uint16_t group);
 };
 
 /*

@@ -75,6 +75,8 @@ enum vos_op {
 	VOS_OP_TIMEOUT,
 	VOS_OP_CANCEL,
 	VOS_OP_GETDENTS, /* since 0.2 */
+	VOS_OP_ACCEPT_MULTI, /* since 0.2: multishot accept */
+	VOS_OP_RECV_MULTI,   /* since 0.2: multishot recv into pool buffers */
 	VOS_OP__COUNT /* not an operation: the number of operations */
 };
 
@@ -86,7 +88,8 @@ enum vos_op {
 
 /* Queue depth limits (see struct vos_config). */
 #define VOS_DEFAULT_QUEUE_DEPTH 256u
-#define VOS_MAX_QUEUE_DEPTH 16384u
+#define VOS_MAX_QUEUE_DEPTH (1u << 20) /* through a service: at most
+                                              * 16384, its ring's size */
 
 /*
  * A request: 64 bytes, filled by a vos_prep_*() helper.  Which fields an
@@ -144,9 +147,22 @@ struct vos_req {
 struct vos_cqe {
 	uint64_t user_data;  /* the request's user_data */
 	int64_t res;         /* the system call's result, or -errno */
-	uint32_t flags;      /* reserved, 0 */
+	uint32_t flags;      /* VOS_CQE_F_*, and a buffer id (since 0.2) */
 	uint32_t reserved;
 };
+
+/* vos_cqe.flags (since 0.2). */
+#define VOS_CQE_F_MORE 0x1u   /* a multishot request stays in flight: more
+                               * completions of it will come */
+#define VOS_CQE_F_BUFFER 0x2u /* the res bytes are in a buffer of the
+                               * request's pool: vos_cqe_buffer() */
+#define VOS_CQE_BUFFER_SHIFT 16
+
+/* The id of the pool buffer a completion with VOS_CQE_F_BUFFER names. */
+static inline unsigned vos_cqe_buffer(const struct vos_cqe *c)
+{
+	return c->flags >> VOS_CQE_BUFFER_SHIFT;
+}
 
 /* Configuration of a context; initialise with vos_config_init(). */
 struct vos_config {
@@ -668,6 +684,66 @@ static inline void vos_prep_cancel(struct vos_req *r, uint64_t target)
 	vos__prep(r, VOS_OP_CANCEL, -1);
 	r->off = target;
 }
+
+/* Multishot accept (since 0.2): one request, a completion per accepted
+ * connection (the new fd, with VOS_CQE_F_MORE while the request stays
+ * armed); it ends with a completion without VOS_CQE_F_MORE: an error, or
+ * -ECANCELED once cancelled.  flags as accept4's.  Only on fds of the local
+ * kernel (io_uring-local, or the router's local fds): -EOPNOTSUPP through
+ * a service. */
+static inline void vos_prep_accept_multishot(struct vos_req *r, int fd,
+					     int flags)
+{
+	vos__prep(r, VOS_OP_ACCEPT_MULTI, fd);
+	r->op_flags = (uint32_t)flags;
+}
+
+/* Multishot recv (since 0.2): one request, a completion per received run of
+ * bytes, each in a buffer taken from pool `group` (vos_buf_pool_create():
+ * VOS_CQE_F_BUFFER, vos_cqe_buffer()), at most len bytes (0: the pool's
+ * buffer size), with VOS_CQE_F_MORE while the request stays armed.  It ends
+ * with a completion without VOS_CQE_F_MORE: 0 at the end of the stream,
+ * -ENOBUFS when the pool has no free buffer (return some and submit
+ * again), another error, or -ECANCELED once cancelled.  A connection that
+ * is idle holds no buffer.  flags as recv's (MSG_WAITALL and MSG_PEEK are
+ * refused).  Only on fds of the local kernel, as for accept. */
+static inline void vos_prep_recv_multishot(struct vos_req *r, int fd,
+					   uint16_t group, uint32_t len,
+					   int flags)
+{
+	vos__prep(r, VOS_OP_RECV_MULTI, fd);
+	r->arg = group;
+	r->len = len;
+	r->op_flags = (uint32_t)flags;
+}
+
+/* ---- buffer pools (since 0.2) ----------------------------------------- */
+
+/* Largest count of a pool; largest group id is 65535. */
+#define VOS_BUF_POOL_MAX 32768u
+
+/*
+ * vos_buf_pool_create - make pool `group` of count buffers of size bytes
+ * each, for multishot recvs; *base receives their memory (buffer i at
+ * base + i * size).  All buffers start free.  Returns 0, or -EEXIST (the
+ * group exists), -EINVAL (count 0 or above VOS_BUF_POOL_MAX, size 0 or
+ * above 16 MiB, base NULL), -ENOMEM, -EOPNOTSUPP (the transport has no
+ * pools: a context on a service alone), -EBADF.
+ */
+int vos_buf_pool_create(struct vos_ctx *ctx, uint16_t group, uint32_t count,
+			uint32_t size, void **base);
+/*
+ * vos_buf_return - give buffer bid of pool group back after its completion
+ * was handled: a multishot recv may fill it again.  Returns 0, -ENOENT (no
+ * such pool), -EINVAL (bid out of range, or not a buffer a completion
+ * handed out: already free), -EBADF.
+ */
+int vos_buf_return(struct vos_ctx *ctx, uint16_t group, uint32_t bid);
+/*
+ * vos_buf_pool_destroy - free pool group.  Returns 0, -ENOENT, -EBUSY (a
+ * multishot recv of it is in flight), -EBADF.
+ */
+int vos_buf_pool_destroy(struct vos_ctx *ctx, uint16_t group);
 
 /* ---- blocking wrappers ------------------------------------------------ */
 /*

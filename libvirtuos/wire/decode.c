@@ -89,6 +89,8 @@ int vos__dreq_decode(const struct vos__shared *data,
 	q->out_off = 0;
 	if (!d || w->flags || w->reserved)
 		return -EINVAL;
+	if (d->flags & VOS__OPF_NOWIRE)
+		return -EOPNOTSUPP; /* multishot: not on the wire */
 	/* the same rules a client's core applies: fcntl commands, ioctl
 	 * requests and poll events that are supported, nothing else */
 	if (vos__validate_cmd(r) < 0)

@@ -88,6 +88,13 @@ const struct vos__opdef vos__opdefs[VOS_OP__COUNT] = {
 	 * fewer entries than the buffer (the caller reads on until 0) */
 	[VOS_OP_GETDENTS] = { "getdents", "vos_getdents", A(BUF_OUT),
 		A(NONE), VOS__SVC_ANY, F(FD) | F(XFER) | F(BUF_LEN) },
+	/* multishot: no blocking wrapper; local fds only (multishot.c in
+	 * io_uring-local) */
+	[VOS_OP_ACCEPT_MULTI] = { "accept_multishot", "", A(NONE), A(NONE),
+		VOS__SVC_NET, F(FD) | F(NEWFD) | F(READ) | F(NOWIRE) |
+		F(MULTI) },
+	[VOS_OP_RECV_MULTI] = { "recv_multishot", "", A(NONE), A(NONE),
+		VOS__SVC_ANY, F(FD) | F(READ) | F(NOWIRE) | F(MULTI) },
 };
 
 const char *vos_op_name(unsigned op)

@@ -69,6 +69,11 @@ enum vos__svc {
 #define VOS__OPF_NEED_ADDR2 0x0400u /* addr2 must not be NULL */
 #define VOS__OPF_BUF_LEN   0x0800u /* addr may be NULL only when len is 0 */
 #define VOS__OPF_IOVEC     0x1000u /* addr is an iovec array of len */
+#define VOS__OPF_NOWIRE    0x2000u /* not carried by the ring protocol
+                                    * (multishot: many completions, pool
+                                    * buffers): -EOPNOTSUPP through a
+                                    * service, refused by services */
+#define VOS__OPF_MULTI     0x4000u /* multishot: completes many times */
 
 struct vos__opdef {
 	const char *name;    /* "read" */

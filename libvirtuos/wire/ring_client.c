@@ -26,6 +26,10 @@
 #include "xfer.h"
 
 #define DEFAULT_SLOT 65536u
+/* ... unless that makes the data area larger than this: a deep ring gets
+ * smaller slots by default (a service bounds each uid's shared memory;
+ * netd's default is 1 GiB) */
+#define DEFAULT_DATA_MAX (512u << 20)
 #define FD_BITS 20
 #define FD_MASK ((1 << FD_BITS) - 1)
 #define GEN_MAX 2047u
@@ -255,7 +259,7 @@ int vos__rc_open(struct vos_transport_host *host,
 {
 	const char *o = host->options;
 	char key[32], val[256];
-	bool lazy = host->flags & VOS_TRANSPORT_LAZY;
+	bool lazy = host->flags & VOS_TRANSPORT_LAZY, slot_set = false;
 	struct vos__rc *s;
 	uint64_t v;
 	int r;
@@ -281,6 +285,7 @@ int vos__rc_open(struct vos_transport_host *host,
 				r = -EINVAL;
 			else
 				s->slot_size = (uint32_t)v;
+			slot_set = true;
 		} else if (strcmp(key, "lazy") == 0) {
 			if (vos__opt_uint(val, 0, 1, &v) < 0)
 				r = -EINVAL;
@@ -294,16 +299,27 @@ int vos__rc_open(struct vos_transport_host *host,
 	}
 	if (r == 0)
 		r = chan->ready(s->ch);
-	if (r < 0 || s->depth > VOS_WIRE_MAX_ENTRIES) {
+	if (r < 0) {
 		vos__log(VOS__LOG_ERROR, "%s: bad options '%s' (slot= 4096.."
 			 "1048576, a multiple of 64; lazy=0|1; see the "
-			 "transport's page; queue depth <= %u)", chan->name,
-			 host->options, VOS_WIRE_MAX_ENTRIES);
+			 "transport's page)", chan->name, host->options);
+		rc_free(s);
+		return -EINVAL;
+	}
+	if (s->depth > VOS_WIRE_MAX_ENTRIES) {
+		vos__log(VOS__LOG_ERROR, "%s: queue depth %u: a service's "
+			 "ring has at most %u entries", chan->name, s->depth,
+			 VOS_WIRE_MAX_ENTRIES);
 		rc_free(s);
 		return -EINVAL;
 	}
 	for (s->entries = 1; s->entries < s->depth; s->entries <<= 1)
 		;
+	if (!slot_set &&
+	    (uint64_t)s->entries * (DEFAULT_SLOT + VOS_WIRE_SMALL_SLOT) >
+		    DEFAULT_DATA_MAX)
+		s->slot_size = (DEFAULT_DATA_MAX / s->entries -
+				VOS_WIRE_SMALL_SLOT) & ~63u;
 	{
 		struct vos__geom g;
 
@@ -475,7 +491,8 @@ static void note_fd(struct vos__rc *s, const struct vos_req *r,
  * file or socket the call moves everything; on a non-blocking one the
  * next piece says -EAGAIN and the call says what moved); reads of files
  * do (a regular file's read is short only at its end); reads of sockets
- * do not (recv returns what has arrived). */
+ * do not (recv returns what has arrived), except a recv with MSG_WAITALL
+ * on a stream socket (it waits for all of it, or the end, or an error). */
 static bool more_pieces(const struct vos__rc *s, uint32_t tag, int64_t res)
 {
 	const struct vos_req *r = &s->req[tag];
@@ -498,9 +515,13 @@ static bool more_pieces(const struct vos__rc *s, uint32_t tag, int64_t res)
 		return !is_sock(s, remote) || (fd_kind(s, remote) & FD_STREAM);
 	case VOS__ARG_BUF_OUT:
 	case VOS__ARG_IOV_OUT:
-		return r->op != VOS_OP_RECV &&
-		       map_fd(s, r->fd, false, &remote) == 0 &&
-		       !is_sock(s, remote);
+		if (map_fd(s, r->fd, false, &remote) < 0)
+			return false;
+		/* a recv with MSG_WAITALL on a stream waits for all of it */
+		if (r->op == VOS_OP_RECV)
+			return (r->op_flags & MSG_WAITALL) &&
+			       (fd_kind(s, remote) & FD_STREAM);
+		return !is_sock(s, remote);
 	default:
 		return false;
 	}
@@ -692,6 +713,11 @@ int vos__rc_submit(void *priv, const struct vos_req *reqs, unsigned n)
 		int32_t fd = -1, fd2 = r->fd2;
 		int ret;
 
+		if (d->flags & VOS__OPF_NOWIRE) {
+			/* multishot: local fds only (doc/protocol.md) */
+			s->host->complete(s->host, tag, -EOPNOTSUPP);
+			continue;
+		}
 		if (!s->attached && !tried && fresh_op(r)) {
 			tried = true;
 			ret = rc_attach(s);

@@ -11,7 +11,9 @@
  *           VOS__RING_TRANSPORT("shm", shm_open);
  *
  * Options (the transport's "k=v,..."; other keys go to the channel):
- *   slot=BYTES   data bytes per request (default 65536; 4096..1048576)
+ *   slot=BYTES   data bytes per request (4096..1048576; default 65536,
+ *                less for rings of more than 8192 entries: the data area
+ *                stays within 512 MiB)
  *   lazy=0|1     1: attach at the first call (also VOS_TRANSPORT_LAZY)
  *
  * What it does: attaches through the channel and checks the region (one

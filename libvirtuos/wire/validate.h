@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <virtuos/virtuos.h>
 
 #include "opdef.h"
@@ -42,6 +43,10 @@ static inline int vos__cmd_ok(const struct vos_req *r)
 		       r->op_flags == (uint32_t)FIONBIO ? 0 : -EINVAL;
 	case VOS_OP_POLL:
 		return r->op_flags > 0xffffu ? -EINVAL : 0;
+	case VOS_OP_RECV_MULTI:
+		/* a pool's group; a peek or a wait for all would never end */
+		return r->arg > 0xffffu ||
+		       (r->op_flags & (MSG_PEEK | MSG_WAITALL)) ? -EINVAL : 0;
 	}
 	return 0;
 }

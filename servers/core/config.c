@@ -78,7 +78,7 @@ static int apply(const char *key, const char *val)
 	if (strcmp(key, "max-inflight-uid") == 0)
 		return number(key, val, 1, 1u << 20, &c->max_inflight_uid);
 	if (strcmp(key, "max-parked-uid") == 0)
-		return number(key, val, 1, VOS_MAX_QUEUE_DEPTH / 2,
+		return number(key, val, 1, SRV_PARKED_SOFT,
 			      &c->max_parked_uid);
 	if (strcmp(key, "max-clients") == 0)
 		return number(key, val, 1, 65536, &c->max_clients);
@@ -232,9 +232,10 @@ void srv_usage(FILE *out)
 		"                        worker (its engine; default 1024)\n"
 		"      --max-parked-uid N  requests waiting for a peer (recv,\n"
 		"                        accept, poll: anything on a socket) of\n"
-		"                        one uid on one worker (default and at\n"
-		"                        most 8192, half its engine); they do\n"
-		"                        not count as running\n"
+		"                        one uid on one worker (default 8192, at\n"
+		"                        most 16384); they do not count as\n"
+		"                        running.  Past 16384 parked on a worker\n"
+		"                        each uid there gets its share only\n"
 		"      --max-clients N   attached clients (default 1024)\n"
 		"      --max-clients-uid N  ... of one uid (default 64)\n"
 		"      --max-fds N       open fds per client (default: 1024, or\n"
@@ -250,7 +251,7 @@ void srv_usage(FILE *out)
 		"      --max-slow-uid N  ... per uid (default 4)\n"
 		"      --max-region-mib-uid N  shared memory of one uid's clients,\n"
 		"                        MiB (default 1024)\n"
-		"      --max-entries N   largest ring a client may ask for (4096)\n"
+		"      --max-entries N   largest ring a client may ask for (16384)\n"
 		"      --max-slot BYTES  largest data slot per request (1048576)\n"
 		"      --engine OPTS     io_uring-local options for the executor,\n"
 		"                        e.g. backend=compat\n"
@@ -321,7 +322,7 @@ int srv_config_parse(int argc, char **argv)
 	c->spin_us = 50;
 	c->max_inflight = 256;
 	c->max_inflight_uid = 1024;
-	c->max_parked_uid = VOS_MAX_QUEUE_DEPTH / 2;
+	c->max_parked_uid = SRV_PARKED_SOFT / 2;
 	c->max_clients = 1024;
 	c->max_clients_uid = 64;
 	c->max_pending = 64;

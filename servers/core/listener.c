@@ -142,17 +142,31 @@ static void stats(int fd)
 {
 	char buf[VOS_WIRE_MSG_MAX - sizeof(struct vos_wire_msg)];
 	struct vos__cred who;
+	unsigned long running = 0, parked = 0;
 	bool all;
 	size_t len = 0;
 
 	all = srv.chan->cred(fd, &who) == 0 &&
 	      (who.uid == 0 || who.uid == geteuid());
+	/* the totals first: the reply holds one line per client only as
+	 * far as its size allows */
+	pthread_mutex_lock(&srv.reg_lock);
+	for (unsigned i = 0; i < srv.nreg; i++) {
+		struct srv_client *c = srv.reg[i];
+
+		if (!all && c->cred.uid != who.uid)
+			continue;
+		running += atomic_load(&c->stat_inflight);
+		parked += atomic_load(&c->stat_parked);
+	}
+	pthread_mutex_unlock(&srv.reg_lock);
 	len += (size_t)snprintf(buf, sizeof(buf),
 				"service %s pid %d epoch %08x workers %u "
-				"clients %u pending %u socket %s\n",
+				"clients %u pending %u socket %s "
+				"total-running %lu total-parked %lu\n",
 				srv.svc->name, (int)getpid(), srv.epoch,
 				srv.nworkers, atomic_load(&srv.nclients),
-				npending, srv.cfg.socket_path);
+				npending, srv.cfg.socket_path, running, parked);
 	pthread_mutex_lock(&srv.reg_lock);
 	for (unsigned i = 0; i < srv.nreg && len < sizeof(buf) - 1; i++) {
 		struct srv_client *c = srv.reg[i];

@@ -39,6 +39,13 @@
 #include "ring_server.h"
 
 #define SRV_MAX_WORKERS 64
+/* Each worker's engine: an io_uring-local context this deep (four times
+ * the largest ring a client may have: parked requests wait there). */
+#define SRV_ENG_DEPTH (4u * VOS_WIRE_MAX_ENTRIES)
+/* Parked requests of one worker beyond which each uid gets only its
+ * share of them (SRV_PARKED_SOFT / uids with clients there), so that the
+ * engine always keeps room for the others (worker.c). */
+#define SRV_PARKED_SOFT (SRV_ENG_DEPTH / 4)
 #define SRV_FD_LIMIT (1u << 20) /* fits the client's 20-bit field */
 
 struct srv_client;
@@ -134,6 +141,7 @@ struct srv_wuid {
 	uid_t uid;
 	unsigned inflight; /* running */
 	unsigned parked;   /* waiting for a peer in the engine */
+	unsigned clients;  /* its clients on this worker */
 	struct srv_wuid *next;
 };
 
@@ -250,6 +258,8 @@ struct srv_worker {
 	struct srv_req **heap; /* timers, soonest first */
 	uint32_t nheap, heap_cap;
 	struct srv_wuid *wuids; /* the uids of its clients */
+	unsigned nuids;         /* ... that have clients here now */
+	unsigned parked;        /* parked requests of all its clients */
 };
 
 /* ---- the daemon ---------------------------------------------------------- */

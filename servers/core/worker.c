@@ -29,7 +29,12 @@
  *     as running let posted recvs fill --max-inflight and the sends
  *     behind them never ran (a deadlock the client could not see).
  *     Parked requests are bounded per uid on this worker instead
- *     (--max-parked-uid), below the engine's depth;
+ *     (--max-parked-uid), and once the worker has SRV_PARKED_SOFT
+ *     parked, each uid with clients here gets only its share of that:
+ *     parked requests stay below half of the engine (4 x the largest
+ *     ring) whatever any number of uids do, and a uid's clients are held
+ *     back (their requests wait in their rings) only when that uid is
+ *     past its own bound or share;
  *   - the engine keeps a reserve: one slot per client for its doorbell
  *     poll, CANCEL_RESERVE for cancels, one for the wake poll; requests
  *     are taken only while the reserve stays free, so a teardown's cancels
@@ -56,7 +61,7 @@
 
 #define BATCH 32
 #define SPIN_CLOCK_EVERY 16
-#define ENG_DEPTH VOS_MAX_QUEUE_DEPTH
+#define ENG_DEPTH SRV_ENG_DEPTH
 #define CANCEL_RESERVE 64u
 #define RETRY_NS 1000000      /* a poll could not be armed: look again */
 #define INTERRUPT_NS 20000000 /* re-interrupt slow calls of a teardown */
@@ -105,6 +110,20 @@ static uint32_t reserve(const struct srv_worker *w)
 	       CANCEL_RESERVE + 1;
 }
 
+/* Whether a uid with `more` requests about to park is within its share
+ * of the worker's parked requests: anything goes while the worker has
+ * fewer than SRV_PARKED_SOFT parked; past that, each uid with clients
+ * here gets SRV_PARKED_SOFT / their number.  So a few uids that park
+ * all they may (--max-parked-uid each) leave the engine room for the
+ * others, whatever they do. */
+static bool parked_share_ok(const struct srv_worker *w,
+			    const struct srv_wuid *u, unsigned more)
+{
+	if (w->parked + more < SRV_PARKED_SOFT)
+		return true;
+	return u->parked + more < SRV_PARKED_SOFT / (w->nuids ? w->nuids : 1);
+}
+
 /* Whether c's requests may be taken now, as far as c itself is
  * concerned: it is not going, and below its own bound and its uid's on
  * this worker. */
@@ -113,7 +132,8 @@ static bool can_take(const struct srv_client *c)
 	return !c->cancelling && !c->broken &&
 	       c->inflight < srv.cfg.max_inflight &&
 	       c->wuid->inflight < srv.cfg.max_inflight_uid &&
-	       c->wuid->parked < srv.cfg.max_parked_uid;
+	       c->wuid->parked < srv.cfg.max_parked_uid &&
+	       parked_share_ok(c->w, c->wuid, 0);
 }
 
 /* Whether q, taken by the engine, waits there for a peer or readiness
@@ -141,6 +161,7 @@ static void park(struct srv_client *c, struct srv_req *q)
 	c->wuid->inflight--;
 	c->parked++;
 	c->wuid->parked++;
+	c->w->parked++;
 }
 
 /* q's wait is over (it completed or is being torn down): it counts as
@@ -152,6 +173,7 @@ static void unpark(struct srv_client *c, struct srv_req *q)
 	q->parked = false;
 	c->parked--;
 	c->wuid->parked--;
+	c->w->parked--;
 	c->inflight++;
 	c->wuid->inflight++;
 }
@@ -240,6 +262,7 @@ void srv_finish(struct srv_worker *w, struct srv_req *q, int64_t res)
 		q->state = SRV_REQ_UNPOSTED;
 		q->res = res;
 		c->unposted++;
+		stat_counts(c);
 		return;
 	}
 	req_release(c, q);
@@ -336,7 +359,12 @@ static bool cancel_in_engine(struct srv_worker *w, uint64_t target)
 {
 	struct vos_req r;
 
-	if (w->eng_out + 1 >= w->eng_depth)
+	/* cancels may use the reserve's cancel part, never the doorbell
+	 * polls' and the wake poll's (a teardown of a client with thousands
+	 * parked cancels them a few passes at a time) */
+	if (w->eng_out + 1 + atomic_load_explicit(&w->nclients,
+						  memory_order_relaxed) + 1 >=
+	    w->eng_depth)
 		return false;
 	vos_prep_cancel(&r, target);
 	r.user_data = UD_CANCEL;
@@ -404,7 +432,8 @@ static unsigned drain(struct srv_worker *w, struct srv_client *c)
 		int ret;
 
 		if (c->wuid->inflight >= srv.cfg.max_inflight_uid ||
-		    c->wuid->parked + nb >= srv.cfg.max_parked_uid)
+		    c->wuid->parked + nb >= srv.cfg.max_parked_uid ||
+		    !parked_share_ok(w, c->wuid, nb))
 			break; /* its uid's share of this engine is taken */
 		vos__rs_take(&c->ring, &e);
 		avail--;
@@ -566,6 +595,8 @@ static bool teardown(struct srv_worker *w, struct srv_client *c,
 	srv_log(1, "detach: client %llu pid %d uid %d (%llu requests)",
 		(unsigned long long)c->id, (int)c->cred.pid, (int)c->cred.uid,
 		(unsigned long long)atomic_load(&c->stat_done));
+	if (--c->wuid->clients == 0)
+		w->nuids--;
 	srv_registry_remove(c);
 	srv_give(&c->uid->clients);
 	srv_client_free(c);
@@ -659,6 +690,8 @@ static void take_incoming(struct srv_worker *w, unsigned *work)
 		c->next = w->clients;
 		w->clients = c;
 		c->wuid = worker_uid(w, c->cred.uid);
+		if (c->wuid->clients++ == 0)
+			w->nuids++;
 		(*work)++;
 	}
 	atomic_store_explicit(&w->has_incoming, false, memory_order_relaxed);

@@ -141,16 +141,13 @@ static int list(const char *routes)
 		line = strstr(st, "clients ");
 		if (line)
 			clients = strtol(line + 8, NULL, 10);
-		for (line = strstr(st, "\nclient "); line;
-		     line = strstr(line + 1, "\nclient ")) {
-			char *in = strstr(line, " running ");
-			char *pk = strstr(line, " parked ");
-
-			if (in)
-				running += strtol(in + 9, NULL, 10);
-			if (pk)
-				parked += strtol(pk + 8, NULL, 10);
-		}
+		/* the daemon's totals (its client lines may be cut short) */
+		line = strstr(st, " total-running ");
+		if (line)
+			running = strtol(line + 15, NULL, 10);
+		line = strstr(st, " total-parked ");
+		if (line)
+			parked = strtol(line + 14, NULL, 10);
 		printf("%-10s %-6s %-8ld %-8ld %-8ld %-8ld %s\n",
 		       rt.svc[i].name, "up", pid, clients, running, parked,
 		       sock);

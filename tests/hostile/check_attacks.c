@@ -1254,6 +1254,168 @@ START_TEST(timers_flood_one_worker)
 }
 END_TEST
 
+/* ---- parked requests: a flood of them leaves room for the others ------ */
+
+#define PARK_N 16000
+
+/* An attacker: a ring of 16384 entries (small slots, within the uid's
+ * shared memory bound), a connection through netd with no data ever, and
+ * 16000 recvs posted on it: each parks in netd's engine. */
+static int kid_parked(void *sock)
+{
+	static struct vos_req r[PARK_N];
+	static char b[PARK_N];
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sin);
+	struct vos_config cfg;
+	struct vos_ctx *ctx;
+	char o[300];
+	int l, c, a, n, ret;
+
+	vos_config_init(&cfg);
+	snprintf(o, sizeof(o), "path=%s,slot=4096", (const char *)sock);
+	cfg.transport = "shm";
+	cfg.options = o;
+	cfg.queue_depth = 16384;
+	ret = vos_ctx_create(&cfg, &ctx);
+	KCHECK(ret == 0, "attach: %s", strerror(-ret));
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	l = vos_socket(ctx, AF_INET, SOCK_STREAM, 0);
+	KCHECK(l >= 0 && vos_bind(ctx, l, (struct sockaddr *)&sin,
+				  sizeof(sin)) == 0 &&
+		       vos_listen(ctx, l, 4) == 0 &&
+		       vos_getsockname(ctx, l, (struct sockaddr *)&sin,
+				       &sl) == 0,
+	       "listener: %d", l);
+	c = vos_socket(ctx, AF_INET, SOCK_STREAM, 0);
+	KCHECK(c >= 0 && vos_connect(ctx, c, (struct sockaddr *)&sin,
+				     sizeof(sin)) == 0, "connect");
+	a = vos_accept(ctx, l, NULL, NULL, 0);
+	KCHECK(a >= 0, "accept: %d", a);
+	for (int i = 0; i < PARK_N; i++) {
+		vos_prep_recv(&r[i], a, &b[i], 1, 0);
+		r[i].user_data = (uint64_t)i;
+	}
+	n = vos_submit(ctx, r, PARK_N);
+	KCHECK(n == PARK_N, "submit: %d", n);
+	ksay("PARKED");
+	kwait(120000); /* SIGKILLed here */
+	return 0;
+}
+
+static long parked_total(const char *text)
+{
+	const char *p = text;
+	long sum = 0;
+
+	while ((p = strstr(p, " parked "))) {
+		sum += strtol(p + 8, NULL, 10);
+		p += 8;
+	}
+	return sum;
+}
+
+/* nhogs attackers of distinct uids each post 16000 recvs through netd
+ * (one worker, args); then a client of another uid must still get its
+ * calls through: a connection and a round trip, each within its deadline.
+ * Parked requests must stay below half of the worker's engine. */
+static void parked_flood_run(const char *name, const char *const *args,
+			     int nhogs)
+{
+	struct kid k[8];
+	struct vos_config cfg;
+	struct vos_ctx *ctx;
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sin);
+	char st[4096], o[300], x = 'x', y = 0;
+	long parked = -1, last = -2;
+	int64_t t0;
+	int l, c, a;
+
+	make_work();
+	start_netd(args);
+	if (!root) {
+		printf("%s: not root: skipped (the attackers need uids of "
+		       "their own)\n", name);
+		stop_timed(&netd, "netd");
+		return;
+	}
+	for (int i = 0; i < nhogs; i++) {
+		kid_start(&k[i], NOBODY - i, kid_parked, netd.sock);
+		kid_expect(&k[i], "PARKED", 30000);
+	}
+	/* until the parked count settles (the worker takes what the bounds
+	 * let it: polled, bounded) */
+	t0 = td_now_ms();
+	for (;;) {
+		struct timespec ts = { 0, 100000000 };
+
+		if (td_stats(netd.sock, st, sizeof(st)) == 0) {
+			parked = parked_total(st);
+			if (parked == last && parked > 0)
+				break;
+			last = parked;
+		}
+		ck_assert_msg(td_now_ms() - t0 < 30000, "%s: parked never "
+			      "settled (%ld)", name, parked);
+		nanosleep(&ts, NULL); /* polling a count, bounded */
+	}
+	ck_assert_msg(parked <= 32768, "%s: %ld parked: more than half of "
+		      "the engine", name, parked);
+	/* the victim: its own uid (root), every call within 3 s */
+	vos_config_init(&cfg);
+	snprintf(o, sizeof(o), "path=%s", netd.sock);
+	cfg.transport = "shm";
+	cfg.options = o;
+	cfg.deadline_ns = 3000000000LL;
+	t0 = td_now_ms();
+	ck_assert_int_eq(vos_ctx_create(&cfg, &ctx), 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	l = vos_socket(ctx, AF_INET, SOCK_STREAM, 0);
+	ck_assert_msg(l >= 0, "%s: the victim's socket(): %s", name,
+		      strerror(-l));
+	ck_assert_int_eq(vos_bind(ctx, l, (struct sockaddr *)&sin,
+				  sizeof(sin)), 0);
+	ck_assert_int_eq(vos_listen(ctx, l, 4), 0);
+	ck_assert_int_eq(vos_getsockname(ctx, l, (struct sockaddr *)&sin,
+					 &sl), 0);
+	c = vos_socket(ctx, AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(c, 0);
+	ck_assert_int_eq(vos_connect(ctx, c, (struct sockaddr *)&sin,
+				     sizeof(sin)), 0);
+	a = vos_accept(ctx, l, NULL, NULL, 0);
+	ck_assert_int_ge(a, 0);
+	ck_assert_int_eq(vos_send(ctx, c, &x, 1, 0), 1);
+	ck_assert_int_eq(vos_recv(ctx, a, &y, 1, 0), 1);
+	ck_assert_int_eq(y, 'x');
+	printf("%s: %d uids parked %ld recvs on one worker; another uid "
+	       "connected and made a round trip in %lld ms\n", name, nhogs,
+	       parked, (long long)(td_now_ms() - t0));
+	vos_ctx_destroy(ctx);
+	kid_kill_all(k, nhogs);
+	stop_timed(&netd, "netd");
+}
+
+/* With the default bounds: two uids at --max-parked-uid (8192 each) used
+ * to fill a worker's whole engine (16384 places then). */
+START_TEST(parked_flood_two_uids)
+{
+	const char *args[] = { "--workers", "1", NULL };
+
+	parked_flood_run("parked_flood_two_uids", args, 2);
+}
+END_TEST
+
+/* Each uid may park 16384: past that on the worker, each gets its share. */
+START_TEST(parked_flood_shares)
+{
+	const char *args[] = { "--workers", "1", "--max-parked-uid", "16384",
+			       NULL };
+
+	parked_flood_run("parked_flood_shares", args, 3);
+}
+END_TEST
+
 /* =========================================================================
  * 4. fd exhaustion: per-client and per-uid caps.
  * ========================================================================= */
@@ -2738,6 +2900,8 @@ static Suite *attacks_suite(void)
 	ADD(s, doorbell_shut_down);
 	ADD(s, timers_flood);
 	ADD(s, timers_flood_one_worker);
+	ADD(s, parked_flood_two_uids);
+	ADD(s, parked_flood_shares);
 	ADD(s, fd_caps);
 	ADD(s, pending_connections);
 	ADD(s, client_slots_per_uid);

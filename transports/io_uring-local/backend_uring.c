@@ -36,6 +36,8 @@
 #define CLOSE_DRAIN_NS 1000000000
 /* SQ slack beyond the queue depth: the notify poll re-arm */
 #define SQ_SLACK 8
+/* SQ entries at most (the CQ has twice as many) */
+#define SQ_MAX 8192u
 
 struct uring_be {
 	struct vos__local *l;
@@ -194,6 +196,13 @@ static int ring_init(struct uring_be *u)
 	struct io_uring_params p;
 	unsigned entries = u->l->host->queue_depth + SQ_SLACK;
 	int ret;
+
+	/* The SQ only needs to hold what one submit prepares (get_sqe()
+	 * submits when it is full), and the kernel keeps completions the CQ
+	 * has no room for (IORING_FEAT_NODROP): a deep context (a request
+	 * per connection, 100k of them) need not map a ring that deep. */
+	if (entries > SQ_MAX)
+		entries = SQ_MAX;
 
 	memset(&p, 0, sizeof(p));
 	p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN;
@@ -387,7 +396,13 @@ static int u_reap(void *priv)
 			io_uring_submit(&u->ring);
 			u->queued = 0;
 		}
-		return 0;
+		/* completions the CQ had no room for wait in the kernel until
+		 * it is entered for them (and the ring fd polls readable) */
+		if (!io_uring_cq_has_overflow(&u->ring))
+			return 0;
+		io_uring_get_events(&u->ring);
+		if (io_uring_cq_ready(&u->ring) == 0)
+			return 0;
 	}
 	io_uring_for_each_cqe(&u->ring, head, cqe) {
 		uint64_t ud = cqe->user_data;
@@ -432,6 +447,12 @@ static int u_wait(void *priv, int64_t timeout_ns)
 	struct io_uring_cqe *cqe;
 	int ret;
 
+	/* what was prepared after the last submit (a multishot request's
+	 * poll armed again by a worker's result) goes in before we sleep */
+	if (u->queued) {
+		io_uring_submit(&u->ring);
+		u->queued = 0;
+	}
 	if (timeout_ns < 0) {
 		ret = io_uring_wait_cqe(&u->ring, &cqe);
 	} else {

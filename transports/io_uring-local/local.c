@@ -78,6 +78,8 @@ static int parse_options(const char *s, struct options *o)
 
 void vos__local_complete(struct vos__local *l, uint32_t tag, int64_t res)
 {
+	if (vos__multi_done(l, tag, res))
+		return; /* a multishot request's poll or accept */
 	if (vos__carry_done(l, tag, res))
 		return; /* the rest of a short file read or write */
 	/* a new file under a number we may have seen before (for fcntl
@@ -196,6 +198,7 @@ static void submit_one(struct vos__local *l, const struct vos_req *r)
 		int64_t res;
 
 		vos__carry_cancel(l, target); /* no piece after this */
+		vos__multi_cancel(l, target); /* no run after this */
 		if (l->where[target] == VOS__WHERE_QUEUED) {
 			vos__order_cancel(l, target); /* it never started */
 			vos__local_complete(l, tag, 0);
@@ -206,6 +209,8 @@ static void submit_one(struct vos__local *l, const struct vos_req *r)
 			vos__local_complete(l, tag, res);
 		return;
 	}
+	if (vos__multi_start(l, r))
+		return;
 	/* two statements: fdc is written by vos__route, and the order in
 	 * which a call's arguments are evaluated is unspecified */
 	route = vos__route(l, r, &fdc);
@@ -370,6 +375,8 @@ static void local_free(struct vos__local *l)
 		close(l->pool_efd);
 	vos__fdclass_free(&l->fdc);
 	vos__carry_free(l);
+	vos__multi_free(l);
+	vos__pools_free(l);
 	free(l->op_of);
 	free(l->where);
 	free(l);
@@ -463,8 +470,11 @@ static int l_after_fork(void *priv)
 	 * have been held at fork time: leave the old pool untouched. */
 	l->pool = NULL;
 	l->pid = getpid();
-	/* the parent's requests are not ours: no carry, no fd queues */
+	/* the parent's requests are not ours: no carry, no fd queues, no
+	 * multishot requests (the pools' buffers are a copy: ours) */
 	vos__carry_free(l);
+	vos__multi_free(l);
+	vos__pools_after_fork(l);
 	memset(l->where, 0, l->host->queue_depth);
 	close(l->pool_efd); /* shared with the parent: take our own */
 	l->pool_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -482,6 +492,22 @@ static void l_fd_forget(void *priv, int fd)
 	 * file now; nothing more goes to it */
 	vos__order_drop(l, fd);
 	vos__carry_orphan(l, fd);
+}
+
+static int l_buf_pool_create(void *priv, uint16_t group, uint32_t count,
+			     uint32_t size, void **base)
+{
+	return vos__pools_create(priv, group, count, size, base);
+}
+
+static int l_buf_return(void *priv, uint16_t group, uint32_t bid)
+{
+	return vos__pools_return(priv, group, bid);
+}
+
+static int l_buf_pool_destroy(void *priv, uint16_t group)
+{
+	return vos__pools_destroy(priv, group);
 }
 
 static const char *l_describe(void *priv)
@@ -504,4 +530,7 @@ const struct vos_transport_ops vos__transport_local = {
 	.after_fork = l_after_fork,
 	.fd_forget = l_fd_forget,
 	.describe = l_describe,
+	.buf_pool_create = l_buf_pool_create,
+	.buf_return = l_buf_return,
+	.buf_pool_destroy = l_buf_pool_destroy,
 };

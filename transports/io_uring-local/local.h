@@ -175,6 +175,9 @@ struct vos__local {
 	struct vos__carry *carry; /* per tag, made on first use (carry.c) */
 	struct vos__fdq *fdq;     /* per fd, made on first use (order.c) */
 	uint32_t fdq_cap;
+	struct vos__multi *multi; /* per tag, made on first use (multishot.c) */
+	unsigned multi_nest;      /* runs nested inside submits (multishot.c) */
+	struct vos__bufpool *pools; /* buffer pools (pools.c) */
 	char describe[96];
 };
 
@@ -229,5 +232,48 @@ void vos__carry_cancel(struct vos__local *l, uint32_t tag);
 /* Run a request on the worker pool, creating the pool if needed.  On
  * failure the request completes with the error. */
 void vos__local_to_pool(struct vos__local *l, const struct vos_req *req);
+
+/* ---- multishot accept and recv (multishot.c) --------------------------- */
+
+/* Per tag: a multishot request in flight. */
+struct vos__multi {
+	uint8_t phase;  /* 0: none; waiting in a poll, or on the pool */
+	uint8_t op;     /* VOS_OP_ACCEPT_MULTI, VOS_OP_RECV_MULTI */
+	uint8_t fdc;
+	bool cancelled;
+	uint16_t group; /* recv: its pool */
+	int32_t fd;
+	uint32_t len;   /* recv: at most this much per completion (0: all) */
+	uint32_t flags; /* accept4's or recv's */
+};
+
+/* If r is a multishot request, start it (or fail it) and return true. */
+bool vos__multi_start(struct vos__local *l, const struct vos_req *r);
+/* A backend's or the pool's result for tag: true if it belongs to a
+ * multishot request (then it is taken care of). */
+bool vos__multi_done(struct vos__local *l, uint32_t tag, int64_t res);
+/* A cancel targets tag: if multishot, it ends at its next step. */
+void vos__multi_cancel(struct vos__local *l, uint32_t tag);
+void vos__multi_free(struct vos__local *l);
+
+/* ---- buffer pools (pools.c) -------------------------------------------- */
+
+struct vos__bufpool;
+int vos__pools_create(struct vos__local *l, uint16_t group, uint32_t count,
+		      uint32_t size, void **base);
+int vos__pools_return(struct vos__local *l, uint16_t group, uint32_t bid);
+int vos__pools_destroy(struct vos__local *l, uint16_t group);
+void vos__pools_free(struct vos__local *l);
+/* In a forked child: no multishot recv of ours uses any pool (buffers
+ * the program held stay its own). */
+void vos__pools_after_fork(struct vos__local *l);
+struct vos__bufpool *vos__pool_find(struct vos__local *l, uint16_t group);
+/* A free buffer: its id (>= 0), address and size; -1 if none is free. */
+int64_t vos__pool_take(struct vos__bufpool *p, void **buf, uint32_t *size);
+void vos__pool_untake(struct vos__bufpool *p, uint32_t bid);
+/* The buffer goes to the program with a completion. */
+void vos__pool_hand_out(struct vos__bufpool *p, uint32_t bid);
+/* A multishot recv of the pool starts (+1) or ends (-1). */
+void vos__pool_use(struct vos__bufpool *p, int delta);
 
 #endif /* VOS_LOCAL_H */
