@@ -845,6 +845,148 @@ START_TEST(parked_recvs_do_not_block_sends)
 }
 END_TEST
 
+/* ---- scale: 10,000 connections through netd ----------------------------- */
+
+/* Issue 9, item 3: one context holds 10,000 connections through netd,
+ * each with a recv posted (parked in netd, costing no running slot), and
+ * every connection echoes 3 messages.  The peers are plain sockets of
+ * this process; the context talks to netd's endpoint directly (its fds are
+ * netd's numbers: no placeholder per connection here). */
+START_TEST(ten_thousand_connections_through_netd)
+{
+	enum { N = 10000, ROUNDS = 3, MLEN = 8 };
+	const char *args[] = { "--max-fds", "12000", "--max-fds-uid", "12000",
+			       "--max-parked-uid", "12000", NULL };
+	static int cli[N], srv[N];
+	static char rbuf[N][MLEN];
+	static struct vos_req r[512];
+	struct vos_cqe c[512];
+	struct sockaddr_in sin;
+	struct rlimit rl;
+	struct vos_ctx *ctx;
+	int l, accepted = 0;
+	int64_t t0, t1;
+
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_max < N + 1024) {
+		printf("ten_thousand_connections: RLIMIT_NOFILE hard limit "
+		       "%lu: skipped\n", (unsigned long)rl.rlim_max);
+		return;
+	}
+	rl.rlim_cur = rl.rlim_max;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	make_work();
+	write_routes();
+	start_netd(args);
+	ctx = ctx_on_netd(16384, NULL);
+	l = listener(ctx, &sin);
+	ck_assert_int_eq(vos_listen(ctx, l, 1024), 0); /* a deeper backlog */
+	t0 = td_now_ms();
+	/* connect in steps of 512 (the listen backlog), accepting each step
+	 * with one batch */
+	for (int base = 0; base < N; base += 512) {
+		int k = N - base < 512 ? N - base : 512, got = 0;
+
+		for (int i = 0; i < k; i++) {
+			cli[base + i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC,
+					       0);
+			ck_assert_int_ge(cli[base + i], 0);
+			ck_assert_msg(connect(cli[base + i],
+					      (struct sockaddr *)&sin,
+					      sizeof(sin)) == 0,
+				      "connect %d: %s", base + i,
+				      strerror(errno));
+			vos_prep_accept(&r[i], l, NULL, NULL, 0);
+			r[i].user_data = (uint64_t)i;
+		}
+		ck_assert_int_eq(vos_submit(ctx, r, (unsigned)k), k);
+		while (got < k) {
+			int n = vos_wait(ctx, c, 512, 1, 20LL * 1000000000);
+
+			ck_assert_int_gt(n, 0);
+			for (int i = 0; i < n; i++) {
+				ck_assert_msg(c[i].res >= 0, "accept %d: %s",
+					      accepted,
+					      strerror((int)-c[i].res));
+				srv[accepted++] = (int)c[i].res;
+			}
+			got += n;
+		}
+	}
+	t1 = td_now_ms();
+	ck_assert_int_eq(accepted, N);
+	/* the accepts come in any order: find each client's other end by
+	 * what it echoes (its index) */
+	for (int round = 0; round < ROUNDS; round++) {
+		int done = 0, posted = 0, inflight = 0;
+
+		/* a recv posted on every connection, all at once (they park) */
+		while (posted < N) {
+			int k = 0;
+
+			while (k < 512 && posted < N) {
+				vos_prep_recv(&r[k], srv[posted],
+					      rbuf[posted], MLEN, MSG_WAITALL);
+				r[k].user_data = (uint64_t)posted;
+				k++;
+				posted++;
+			}
+			ck_assert_int_eq(vos_submit(ctx, r, (unsigned)k), k);
+			inflight += k;
+		}
+		for (int i = 0; i < N; i++) {
+			char m[MLEN + 1];
+
+			snprintf(m, sizeof(m), "%03d%05d", round, i);
+			ck_assert_int_eq(write(cli[i], m, MLEN), MLEN);
+		}
+		/* each recv's message goes back on its connection */
+		while (done < N || inflight) {
+			int n = vos_wait(ctx, c, 512, 1, 20LL * 1000000000);
+			int k = 0;
+
+			ck_assert_msg(n > 0, "round %d: %d of %d echoed, %d in "
+				      "flight: %d", round, done, N, inflight,
+				      n);
+			for (int i = 0; i < n; i++) {
+				uint64_t ud = c[i].user_data;
+
+				inflight--;
+				if (ud >= (1ull << 32)) { /* a send */
+					ck_assert_int_eq(c[i].res, MLEN);
+					continue;
+				}
+				ck_assert_int_eq(c[i].res, MLEN);
+				vos_prep_send(&r[k], srv[ud], rbuf[ud], MLEN, 0);
+				r[k].user_data = (1ull << 32) | ud;
+				k++;
+				done++;
+			}
+			if (k) {
+				ck_assert_int_eq(vos_submit(ctx, r, (unsigned)k),
+						 k);
+				inflight += k;
+			}
+		}
+		for (int i = 0; i < N; i++) {
+			char m[MLEN + 1], got[MLEN + 1] = { 0 };
+
+			snprintf(m, sizeof(m), "%03d%05d", round, i);
+			ck_assert_int_eq(read(cli[i], got, MLEN), MLEN);
+			ck_assert_str_eq(got, m);
+		}
+	}
+	printf("ten_thousand_connections: %d connections through netd "
+	       "accepted in %lld ms, %d rounds of echoes on all of them in "
+	       "%lld ms\n", N, (long long)(t1 - t0), ROUNDS,
+	       (long long)(td_now_ms() - t1));
+	for (int i = 0; i < N; i++)
+		close(cli[i]);
+	vos_ctx_destroy(ctx);
+	ck_assert_int_eq(td_stop(&netd), 0);
+}
+END_TEST
+
 /* ---- failure isolation -------------------------------------------------- */
 
 /* The stord writer: appends 4 KiB records numbered 0,1,2... and reports
@@ -1680,6 +1822,13 @@ static Suite *services_suite(void)
 	tcase_add_test(x, garbage_from_daemon);
 	tcase_add_test(x, version_mismatch_refused);
 	tcase_add_test(x, stop_right_after_detach);
+	{
+		TCase *k = tcase_create("scale");
+
+		tcase_set_timeout(k, 180);
+		tcase_add_test(k, ten_thousand_connections_through_netd);
+		suite_add_tcase(s, k);
+	}
 	suite_add_tcase(s, f);
 	suite_add_tcase(s, c);
 	suite_add_tcase(s, x);

@@ -291,14 +291,6 @@ void srv_config_limits(void)
 		nofile = rl.rlim_cur > (1u << 24) ? (1u << 24)
 						  : (unsigned)rl.rlim_cur;
 	}
-	if (!c->set_max_fds || c->max_fds > nofile / 16)
-		c->max_fds = nofile / 16 < 1024 ? nofile / 16 : 1024;
-	if (!c->set_max_fds_uid || c->max_fds_uid > nofile / 4)
-		c->max_fds_uid = nofile / 4 < 8192 ? nofile / 4 : 8192;
-	if (c->max_fds < 1)
-		c->max_fds = 1;
-	if (c->max_fds_uid < c->max_fds)
-		c->max_fds_uid = c->max_fds;
 	/* all clients together: what the limit leaves after the daemon's
 	 * own (two per client, the pending connections, engines, pools) */
 	{
@@ -307,6 +299,21 @@ void srv_config_limits(void)
 		srv.max_fds_total = nofile > own + 64 ? (unsigned)(nofile - own)
 						      : nofile / 2;
 	}
+	/* the defaults stay well below the limit; what a flag or the file
+	 * asks for is kept, up to what all clients together may have (and
+	 * the log line at start says what is in force) */
+	if (!c->set_max_fds)
+		c->max_fds = nofile / 16 < 1024 ? nofile / 16 : 1024;
+	else if (c->max_fds > srv.max_fds_total)
+		c->max_fds = srv.max_fds_total;
+	if (!c->set_max_fds_uid)
+		c->max_fds_uid = nofile / 4 < 8192 ? nofile / 4 : 8192;
+	else if (c->max_fds_uid > srv.max_fds_total)
+		c->max_fds_uid = srv.max_fds_total;
+	if (c->max_fds < 1)
+		c->max_fds = 1;
+	if (c->max_fds_uid < c->max_fds)
+		c->max_fds_uid = c->max_fds;
 }
 
 /* 0: go on; 1: exit 0 (help/version printed); -1: exit 2. */
