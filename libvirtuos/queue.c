@@ -664,6 +664,18 @@ static int64_t call_impl(struct vos__impl *impl, struct vos_req *req)
  * had readied it to sleep) before it touches it, and arms the context's fd
  * again before it returns (ctx_fd.c).
  */
+static inline void enter(struct vos__impl *impl)
+{
+	if (impl->cfd_armed)
+		vos__cfd_awake(impl);
+}
+
+static inline void leave(struct vos__impl *impl)
+{
+	if (impl->cfd_ep >= 0)
+		vos__cfd_arm(impl);
+}
+
 int vos_submit(struct vos_ctx *ctx, const struct vos_req *reqs, unsigned n)
 {
 	struct vos__impl *impl;
@@ -671,11 +683,9 @@ int vos_submit(struct vos_ctx *ctx, const struct vos_req *reqs, unsigned n)
 
 	if (ret < 0)
 		return ret;
-	if (impl->cfd_armed)
-		vos__cfd_awake(impl);
+	enter(impl);
 	ret = submit_impl(impl, reqs, n);
-	if (impl->cfd_ep >= 0)
-		vos__cfd_arm(impl);
+	leave(impl);
 	return ret;
 }
 
@@ -687,11 +697,9 @@ int vos_wait(struct vos_ctx *ctx, struct vos_cqe *cqes, unsigned max,
 
 	if (ret < 0)
 		return ret;
-	if (impl->cfd_armed)
-		vos__cfd_awake(impl);
+	enter(impl);
 	ret = wait_impl(impl, cqes, max, min, timeout_ns);
-	if (impl->cfd_ep >= 0)
-		vos__cfd_arm(impl);
+	leave(impl);
 	return ret;
 }
 
@@ -703,11 +711,9 @@ int64_t vos__call(struct vos_ctx *ctx, struct vos_req *req)
 
 	if (r < 0)
 		return r;
-	if (impl->cfd_armed)
-		vos__cfd_awake(impl);
+	enter(impl);
 	ret = call_impl(impl, req);
-	if (impl->cfd_ep >= 0)
-		vos__cfd_arm(impl);
+	leave(impl);
 	return ret;
 }
 

@@ -411,10 +411,7 @@ START_TEST(file_read_partly_cached)
 	munmap(map, SZ);
 	close(kfd);
 	ck_assert_int_eq(unlink(path), 0);
-	if (tu_store(tu_diskbase())) /* the directory's fd is stord's */
-		ck_assert_int_eq(vos_close(ctx, dfd), 0);
-	else
-		close(dfd);
+	tu_dir_close(ctx, dfd); /* (stord's, when it serves the directory) */
 	rmdir(dir);
 	free(buf);
 	free(back);
@@ -574,10 +571,7 @@ START_TEST(getdents_tree)
 	for (size_t k = 0; k < ref.n; k++)
 		free(ref.v[k]);
 	free(ref.v);
-	if (tu_store(tu_diskbase()))
-		ck_assert_int_eq(vos_close(ctx, dfd), 0);
-	else
-		close(dfd);
+	tu_dir_close(ctx, dfd);
 	{
 		char cmd[400];
 
@@ -1002,10 +996,7 @@ START_TEST(linked_chain_runs_in_order)
 		ck_assert_str_eq(buf, "aXY");
 	}
 	ck_assert_int_eq(vos_close(ctx, fd), 0);
-	if (tu_store(tu_diskbase()))
-		ck_assert_int_eq(vos_close(ctx, dfd), 0);
-	else
-		close(dfd);
+	tu_dir_close(ctx, dfd);
 	vos_ctx_destroy(ctx);
 }
 END_TEST
@@ -1078,10 +1069,7 @@ START_TEST(linked_failure_cancels_the_rest)
 	submit_collect(ctx, r, 1, c);
 	ck_assert_int_eq(c[0].res, 0);
 	ck_assert_int_eq(vos_close(ctx, fd), 0);
-	if (tu_store(tu_diskbase()))
-		ck_assert_int_eq(vos_close(ctx, dfd), 0);
-	else
-		close(dfd);
+	tu_dir_close(ctx, dfd);
 	vos_ctx_destroy(ctx);
 }
 END_TEST

@@ -81,6 +81,15 @@ static inline const char *tu_diskbase(void)
 	return t && *t ? t : "/tmp";
 }
 
+/* Close a directory fd tu_dir(tu_diskbase(), ...) gave. */
+static inline void tu_dir_close(struct vos_ctx *ctx, int dfd)
+{
+	if (tu_store(tu_diskbase()))
+		ck_assert_int_eq(vos_close(ctx, dfd), 0);
+	else
+		close(dfd);
+}
+
 /* A connected TCP pair on loopback: *a is the client, *b the accepted. */
 static inline void tu_tcp_pair_routed(int *a, int *b)
 {
