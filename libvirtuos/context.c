@@ -50,6 +50,7 @@ static void impl_free(struct vos__impl *impl)
 	free(impl->pend);
 	free(impl->held);
 	free(impl->ready);
+	free(impl->uidx);
 	free(impl->options);
 	free(impl);
 }
@@ -59,6 +60,7 @@ void vos__queue_reset(struct vos__impl *impl)
 	for (uint32_t i = 0; i < impl->depth; i++) {
 		impl->slots[i].state = VOS__SLOT_FREE;
 		impl->slots[i].deadline = 0;
+		impl->slots[i].indexed = false; /* (the index goes below) */
 		/* hand out low tags first: they index transports' arrays */
 		impl->free_tags[i] = impl->depth - 1 - i;
 	}
@@ -69,6 +71,7 @@ void vos__queue_reset(struct vos__impl *impl)
 	impl->sync_done = false;
 	impl->ndeadlines = 0;
 	impl->nready = 0;
+	vos__uidx_reset(impl); /* made again at the next cancel */
 }
 
 int vos_ctx_create(const struct vos_config *ucfg, struct vos_ctx **ctxp)

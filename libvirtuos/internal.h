@@ -43,6 +43,9 @@ struct vos__slot {
 	bool expired;     /* its deadline passed: -ECANCELED means -ETIMEDOUT */
 	bool ready;       /* HELD: its turn came, it is in the ready list */
 	bool multi;       /* a multishot request: may complete with MORE */
+	bool indexed;     /* in the user_data index (udindex.c) */
+	uint8_t op;       /* its op (user requests) */
+	uint32_t ud_prev, ud_next; /* the index's list of one user_data */
 };
 
 /* Everything a live context owns.  The public handle points here. */
@@ -86,6 +89,10 @@ struct vos__impl {
 	 * readied to sleep (woke() is owed) */
 	int cfd_ep, cfd_ev, cfd_tm, cfd_tfd;
 	bool cfd_armed, cfd_ev_on, cfd_tm_on;
+
+	/* user_data -> tag for cancels (udindex.c): NULL until the first */
+	uint32_t *uidx;
+	uint32_t uidx_mask;
 };
 
 /* The handle.  It outlives vos_ctx_destroy() (see there): impl is NULL
@@ -130,6 +137,13 @@ void vos__cfd_close(struct vos__impl *impl);
 /* queue.c: deliver what is ready and enforce deadlines, without waiting */
 void vos__reap_now(struct vos__impl *impl);
 
+/* udindex.c: the user_data -> tag index of cancels */
+void vos__uidx_add(struct vos__impl *impl, uint32_t tag);
+void vos__uidx_del(struct vos__impl *impl, uint32_t tag);
+int vos__uidx_find(struct vos__impl *impl, uint64_t ud);
+int vos__uidx_build(struct vos__impl *impl);
+void vos__uidx_reset(struct vos__impl *impl);
+
 /* link.c: linked requests (VOS_REQ_LINK), held by the core and handed
  * to the transport one after the other, so they work on every transport */
 uint64_t vos__link_expect(const struct vos_req *r);
@@ -151,8 +165,10 @@ void vos__link_cancel_held(struct vos__impl *impl, uint32_t t);
  * the depth).  false: out of memory. */
 bool vos__pend_grow(struct vos__impl *impl);
 
-/* Queue a completion for vos_wait(). */
-static inline void vos__pend_push_flags(struct vos__impl *impl,
+/* Queue a completion for vos_wait().  false: no memory to (it is
+ * counted as lost, and no longer outstanding: a wait must not wait for
+ * it). */
+static inline bool vos__pend_push_flags(struct vos__impl *impl,
 					uint64_t user_data, int64_t res,
 					uint32_t flags)
 {
@@ -161,19 +177,21 @@ static inline void vos__pend_push_flags(struct vos__impl *impl,
 	if (impl->pend_tail - impl->pend_head > impl->pend_mask &&
 	    !vos__pend_grow(impl)) {
 		impl->lost_completions++;
-		return;
+		return false;
 	}
 	c = &impl->pend[impl->pend_tail++ & impl->pend_mask];
 	c->user_data = user_data;
 	c->res = res;
 	c->flags = flags;
 	c->reserved = 0;
+	return true;
 }
 
 static inline void vos__pend_push(struct vos__impl *impl, uint64_t user_data,
 				  int64_t res)
 {
-	vos__pend_push_flags(impl, user_data, res, 0);
+	if (!vos__pend_push_flags(impl, user_data, res, 0))
+		impl->outstanding--;
 }
 
 /* Give a tag back (its request completed, or never reached the
@@ -182,6 +200,8 @@ static inline void vos__tag_release(struct vos__impl *impl, uint32_t tag)
 {
 	struct vos__slot *s = &impl->slots[tag];
 
+	if (s->indexed)
+		vos__uidx_del(impl, tag);
 	if (s->deadline) {
 		s->deadline = 0;
 		impl->ndeadlines--;

@@ -59,10 +59,20 @@ static inline uint32_t tag_take(struct vos__impl *impl, uint64_t user_data,
 	s->link_next = s->link_prev = VOS__NO_TAG;
 	s->ready = false;
 	s->multi = false;
+	s->indexed = false;
+	s->op = VOS_OP__COUNT; /* (set by the caller for user requests) */
 	if (state != VOS__SLOT_HELD)
 		vos__arm_deadline(impl, s, deadline_ms);
 	impl->in_flight++;
 	return tag;
+}
+
+/* A user request took tag: what a cancel needs to find it. */
+static inline void tag_user(struct vos__impl *impl, uint32_t tag, uint8_t op)
+{
+	impl->slots[tag].op = op;
+	if (impl->uidx && op != VOS_OP_CANCEL)
+		vos__uidx_add(impl, tag);
 }
 
 bool vos__pend_grow(struct vos__impl *impl)
@@ -97,8 +107,8 @@ static void post_more(struct vos__impl *impl, struct vos__slot *slot,
 		impl->bad_completions++;
 		return;
 	}
-	vos__pend_push_flags(impl, slot->user_data, res, flags);
-	impl->outstanding++;
+	if (vos__pend_push_flags(impl, slot->user_data, res, flags))
+		impl->outstanding++;
 }
 
 void vos__post(struct vos_transport_host *host, uint64_t tag, int64_t res,
@@ -145,7 +155,8 @@ void vos__complete_flags(struct vos__impl *impl, uint64_t tag, int64_t res,
 		res = -ETIMEDOUT; /* the core cancelled it at its deadline */
 	switch (slot->state) {
 	case VOS__SLOT_ASYNC:
-		vos__pend_push_flags(impl, slot->user_data, res, flags);
+		if (!vos__pend_push_flags(impl, slot->user_data, res, flags))
+			impl->outstanding--; /* lost: nothing to wait for */
 		break;
 	case VOS__SLOT_SYNC:
 		impl->sync_res = res;
@@ -163,14 +174,9 @@ void vos__complete_flags(struct vos__impl *impl, uint64_t tag, int64_t res,
 
 /* Find the tag of the in-flight user request with this user_data (one
  * the transport runs, or one held behind a linked request). */
-static int find_tag(const struct vos__impl *impl, uint64_t user_data)
+static int find_tag(struct vos__impl *impl, uint64_t user_data)
 {
-	for (uint32_t t = 0; t < impl->depth; t++)
-		if ((impl->slots[t].state == VOS__SLOT_ASYNC ||
-		     impl->slots[t].state == VOS__SLOT_HELD) &&
-		    impl->slots[t].user_data == user_data)
-			return (int)t;
-	return -ENOENT;
+	return vos__uidx_find(impl, user_data);
 }
 
 /* Hand batch[0..n) to the transport; give back the tags it did not take.
@@ -234,6 +240,8 @@ static int stage(struct vos__impl *impl, const struct vos_req *req, int err,
 				  req->deadline_ms);
 	impl->slots[out->user_data].multi =
 		vos__op_has(req->op, VOS__OPF_MULTI);
+	if (state == VOS__SLOT_ASYNC)
+		tag_user(impl, (uint32_t)out->user_data, req->op);
 	impl->outstanding++;
 	return 1;
 }
@@ -418,6 +426,7 @@ static int submit_chain(struct vos__impl *impl, const struct vos_req *reqs,
 			impl->slots[tag].link_prev = prev;
 			impl->slots[prev].link_next = tag;
 		}
+		tag_user(impl, tag, r.op);
 		if (i + 1 < len)
 			impl->slots[tag].expect = vos__link_expect(&r);
 		impl->outstanding++;
@@ -587,8 +596,11 @@ static int wait_impl(struct vos__impl *impl, struct vos_cqe *cqes,
 		deadline = timeout_ns < 0 ? -1 : vos__now_ns() + timeout_ns;
 		ret = progress(impl, deadline, enough_pending, &want);
 	} else if (pend_count(impl) < max) {
-		/* enough already, but take what else is ready */
+		/* enough already, but take what else is ready (and cancel
+		 * what is late: a program that takes completions with min 0
+		 * still gets its deadlines) */
 		reap(impl);
+		expire_due(impl);
 	}
 
 	while (got < max && pend_count(impl) > 0) {

@@ -688,9 +688,12 @@ static inline void vos_prep_cancel(struct vos_req *r, uint64_t target)
 /* Multishot accept (since 0.2): one request, a completion per accepted
  * connection (the new fd, with VOS_CQE_F_MORE while the request stays
  * armed); it ends with a completion without VOS_CQE_F_MORE: an error, or
- * -ECANCELED once cancelled.  flags as accept4's.  Only on fds of the local
- * kernel (io_uring-local, or the router's local fds): -EOPNOTSUPP through
- * a service. */
+ * -ECANCELED once cancelled (or, if a connection was being accepted when
+ * the cancel came, that connection's fd: it is the program's).  Closing
+ * the fd through the context cancels it first.  Its completions count in
+ * the queue depth until vos_wait() returns them.  flags as accept4's.
+ * Only on fds of the local kernel (io_uring-local, or the router's local
+ * fds): -EOPNOTSUPP through a service. */
 static inline void vos_prep_accept_multishot(struct vos_req *r, int fd,
 					     int flags)
 {

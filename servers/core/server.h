@@ -226,6 +226,9 @@ struct srv_client {
 	bool poll_armed;         /* an engine poll watches the doorbell */
 	bool poll_cancel_sent;   /* teardown: its cancel is on its way */
 	bool cancelling;
+	int64_t teardown_ns;     /* when its teardown began (srv_now_ns) */
+	bool cancels_done;       /* teardown: every engine request of it has
+	                          * its cancel on the way */
 	bool broken;             /* broke the protocol: being dropped */
 	atomic_uint stat_inflight;
 	atomic_uint stat_parked;

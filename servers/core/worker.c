@@ -65,6 +65,10 @@
 #define CANCEL_RESERVE 64u
 #define RETRY_NS 1000000      /* a poll could not be armed: look again */
 #define INTERRUPT_NS 20000000 /* re-interrupt slow calls of a teardown */
+/* A teardown shuts the client's sockets down, which ends its parked
+ * requests by itself; those still there after this long are cancelled. */
+#define PARKED_GRACE_NS 50000000
+#define CANCEL_BATCH 64
 #define UD_WAKE ((uint64_t)2)
 #define UD_CANCEL ((uint64_t)4)
 /* a client's doorbell poll: the client's address with bit 0 set */
@@ -353,25 +357,44 @@ static void flush(struct srv_worker *w, struct srv_req **batch, unsigned *nb)
 	*nb = 0;
 }
 
+/* Submit engine cancels of targets[0..n) (their user_data), in one
+ * submit.  Returns how many went in (the rest: next pass). */
+static unsigned cancels_in_engine(struct srv_worker *w,
+				  const uint64_t *targets, unsigned n)
+{
+	struct vos_req r[CANCEL_BATCH];
+	unsigned room;
+	int took;
+
+	/* cancels may use the reserve's cancel part, never the doorbell
+	 * polls' and the wake poll's (a teardown of a client with thousands
+	 * parked cancels them a batch at a time) */
+	if (w->eng_out + 1 + atomic_load_explicit(&w->nclients,
+						  memory_order_relaxed) + 1 >=
+	    w->eng_depth)
+		return 0;
+	room = w->eng_depth - 1 - w->eng_out - 1 -
+	       atomic_load_explicit(&w->nclients, memory_order_relaxed);
+	if (n > room)
+		n = room;
+	if (n > CANCEL_BATCH)
+		n = CANCEL_BATCH;
+	for (unsigned i = 0; i < n; i++) {
+		vos_prep_cancel(&r[i], targets[i]);
+		r[i].user_data = UD_CANCEL;
+	}
+	took = n ? vos_submit(w->eng, r, n) : 0;
+	if (took < 0)
+		took = 0;
+	w->eng_out += (unsigned)took;
+	return (unsigned)took;
+}
+
 /* Submit an engine cancel of target (its user_data).  false if the
  * engine has no room at all (try again next pass). */
 static bool cancel_in_engine(struct srv_worker *w, uint64_t target)
 {
-	struct vos_req r;
-
-	/* cancels may use the reserve's cancel part, never the doorbell
-	 * polls' and the wake poll's (a teardown of a client with thousands
-	 * parked cancels them a few passes at a time) */
-	if (w->eng_out + 1 + atomic_load_explicit(&w->nclients,
-						  memory_order_relaxed) + 1 >=
-	    w->eng_depth)
-		return false;
-	vos_prep_cancel(&r, target);
-	r.user_data = UD_CANCEL;
-	if (vos_submit(w->eng, &r, 1) != 1)
-		return false;
-	w->eng_out++;
-	return true;
+	return cancels_in_engine(w, &target, 1) == 1;
 }
 
 /* A CANCEL from the client, for its request with tag target.  true if it
@@ -559,12 +582,29 @@ static unsigned reap(struct srv_worker *w, int min, int64_t timeout)
 static bool teardown(struct srv_worker *w, struct srv_client *c,
 		     bool *waiting_slow)
 {
-	bool slow = false;
+	struct srv_req *batch[CANCEL_BATCH];
+	uint64_t targets[CANCEL_BATCH];
+	unsigned nb = 0;
+	bool slow = false, soon = false, grace, full;
 
 	if (!c->cancelling) {
 		c->cancelling = true;
+		c->teardown_ns = srv_now_ns();
 		srv_fd_shutdown_all(c);
 	}
+	/* the shutdown ends the parked ones: cancels (a system call's work
+	 * each) only for what it left */
+	grace = srv_now_ns() - c->teardown_ns < PARKED_GRACE_NS;
+	/* a pass over every tag only when it can do something: not while
+	 * only parked requests wait for the shutdown, nor once they all have
+	 * their cancels (a client with 16384 tags is torn down in hundreds
+	 * of passes) */
+	if (!c->inflight && (grace || c->cancels_done)) {
+		if (grace)
+			*waiting_slow = true; /* the grace ends within 20 ms */
+		goto polls;
+	}
+	full = !grace;
 	for (uint32_t t = 0; t < c->ring.g.entries && (c->inflight || c->parked);
 	     t++) {
 		struct srv_req *q = &c->reqs[t];
@@ -580,14 +620,41 @@ static bool teardown(struct srv_worker *w, struct srv_client *c,
 		} else if (q->where == SRV_AT_SLOW) {
 			slow = true;
 		} else if (q->where == SRV_AT_ENGINE && !q->cancel_sent) {
-			q->cancel_sent = cancel_in_engine(
-				w, (uint64_t)(uintptr_t)q);
+			if (q->parked && grace) {
+				soon = true; /* look again within 20 ms */
+				continue;
+			}
+			batch[nb] = q;
+			targets[nb++] = (uint64_t)(uintptr_t)q;
+			if (nb == CANCEL_BATCH) {
+				unsigned k = cancels_in_engine(w, targets, nb);
+
+				for (unsigned i = 0; i < k; i++)
+					batch[i]->cancel_sent = true;
+				nb = 0;
+				if (k < CANCEL_BATCH) {
+					full = false;
+					break; /* no room: next pass */
+				}
+			}
 		}
 	}
+	if (nb) {
+		unsigned k = cancels_in_engine(w, targets, nb);
+
+		for (unsigned i = 0; i < k; i++)
+			batch[i]->cancel_sent = true;
+		full = full && k == nb;
+	}
+	if (full)
+		c->cancels_done = true;
 	if (slow) {
 		srv_slow_interrupt(c);
 		*waiting_slow = true;
 	}
+	if (soon)
+		*waiting_slow = true; /* (a bounded sleep, nothing to interrupt) */
+polls:
 	if (c->poll_armed && !c->poll_cancel_sent)
 		c->poll_cancel_sent = cancel_in_engine(w, UD_POLL(c));
 	if (c->inflight || c->parked || c->poll_armed)

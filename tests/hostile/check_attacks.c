@@ -1393,7 +1393,8 @@ static void parked_flood_run(const char *name, const char *const *args,
 	       parked, (long long)(td_now_ms() - t0));
 	vos_ctx_destroy(ctx);
 	kid_kill_all(k, nhogs);
-	stop_timed(&netd, "netd");
+	printf("%s: netd stopped %lld ms after SIGTERM\n", name,
+	       (long long)stop_timed(&netd, "netd"));
 }
 
 /* With the default bounds: two uids at --max-parked-uid (8192 each) used

@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -191,6 +192,20 @@ static int submit_aio(struct compat_be *c, const struct vos_req *r)
 	return 0;
 }
 
+/* A recv with MSG_WAITALL on a blocking stream waits for all it asked
+ * (recv(2)); tried without waiting it says what had come: carry on with
+ * the rest (carry.c), once; a request already carried on is carry.c's. */
+static bool waitall_short(struct compat_be *c, const struct vos_req *r,
+			  int64_t res, uint8_t fdc)
+{
+	uint32_t tag = (uint32_t)r->user_data;
+
+	if (r->op != VOS_OP_RECV || !(r->op_flags & MSG_WAITALL) ||
+	    (c->l->carry && c->l->carry[tag].active))
+		return false;
+	return vos__carry_try(c->l, r, res, fdc);
+}
+
 static int c_submit(void *priv, const struct vos_req *r, uint8_t fdc)
 {
 	struct compat_be *c = priv;
@@ -203,7 +218,9 @@ static int c_submit(void *priv, const struct vos_req *r, uint8_t fdc)
 		return 0;
 	}
 	if (r->op == VOS_OP_POLL) {
-		res = vos__exec(r, true);
+		/* (a multishot request's poll armed again right after its
+		 * run waits for the next reap: no nested run) */
+		res = (fdc & VOS__FDC_DEFER) ? -EAGAIN : vos__exec(r, true);
 		if (res == -EAGAIN)
 			park(c, r, PARK_POLL, (short)r->op_flags, 0);
 		else
@@ -231,7 +248,7 @@ static int c_submit(void *priv, const struct vos_req *r, uint8_t fdc)
 			park(c, r, PARK_READY, rd ? POLLIN : POLLOUT, 0);
 		} else if (res == -EAGAIN) {
 			park(c, r, PARK_RETRY, rd ? POLLIN : POLLOUT, 0);
-		} else {
+		} else if (!waitall_short(c, r, res, fdc)) {
 			vos__local_complete(c->l, tag, res);
 		}
 		return 0;
@@ -311,9 +328,17 @@ static int settle_ready(struct compat_be *c, const struct pollfd *pf)
 			vos__local_to_pool(c->l, &req);
 			continue;
 		} else {
-			res = vos__exec(&p->req, p->kind == PARK_RETRY);
+			struct vos_req req = p->req;
+
+			res = vos__exec(&req, p->kind == PARK_RETRY);
 			if (res == -EAGAIN)
 				continue;
+			unpark(c, i);
+			if (!waitall_short(c, &req, res,
+					   vos__fdclass_get(&c->l->fdc, req.fd)))
+				vos__local_complete(c->l, tag, res);
+			n++;
+			continue;
 		}
 		unpark(c, i);
 		vos__local_complete(c->l, tag, res);

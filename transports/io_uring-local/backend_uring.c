@@ -420,6 +420,10 @@ static int u_reap(void *priv)
 				u->notify_armed = false;
 			continue;
 		}
+		if (ud == VOS__QUIET_TAG) {
+			u->inflight--; /* the transport's own cancel */
+			continue;
+		}
 		if (ud >= u->l->host->queue_depth)
 			continue; /* our own NOP for an unroutable op */
 		u->inflight--;

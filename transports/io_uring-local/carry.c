@@ -33,7 +33,8 @@ static void finish(struct vos__local *l, uint32_t tag, int64_t res)
 
 	if (c->done > 0)
 		res = res > 0 ? c->done + res : c->done;
-	c->active = c->orphan = c->cancelled = false;
+	vos__carry_set(l, c, false, c->ordered);
+	c->orphan = c->cancelled = false;
 	c->done = 0;
 	free(c->iov);
 	c->iov = NULL;
@@ -52,7 +53,7 @@ static void carry_on(struct vos__local *l, const struct vos_req *r,
 	uint8_t no_nowait = rd ? VOS__FDC_NO_NOWAIT_RD : VOS__FDC_NO_NOWAIT_WR;
 	int ret;
 
-	c->active = true;
+	vos__carry_set(l, c, true, c->ordered);
 	for (;;) {
 		c->done += res;
 		ret = vos__xfer_advance(r, (uint64_t)res, &c->rest, &c->iov);
@@ -116,8 +117,8 @@ bool vos__carry_done(struct vos__local *l, uint32_t tag, int64_t res)
 
 void vos__carry_orphan(struct vos__local *l, int fd)
 {
-	if (!l->carry)
-		return;
+	if (!l->carry || !l->carry_busy)
+		return; /* (every close asks: most find nothing to look at) */
 	for (uint32_t t = 0; t < l->host->queue_depth; t++) {
 		struct vos__carry *c = &l->carry[t];
 
@@ -148,6 +149,7 @@ void vos__carry_free(struct vos__local *l)
 		free(l->carry[i].iov);
 	free(l->carry);
 	l->carry = NULL;
+	l->carry_busy = 0;
 	free(l->fdq);
 	l->fdq = NULL;
 	l->fdq_cap = 0;

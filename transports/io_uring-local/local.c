@@ -78,6 +78,8 @@ static int parse_options(const char *s, struct options *o)
 
 void vos__local_complete(struct vos__local *l, uint32_t tag, int64_t res)
 {
+	if (tag >= l->host->queue_depth)
+		return; /* VOS__QUIET_TAG: the transport's own cancel */
 	if (vos__multi_done(l, tag, res))
 		return; /* a multishot request's poll or accept */
 	if (vos__carry_done(l, tag, res))
@@ -125,6 +127,7 @@ static void run_inline(struct vos__local *l, const struct vos_req *r)
 		 * nothing carried on sends another piece to it */
 		vos__order_flush(l, r->fd);
 		vos__carry_orphan(l, r->fd);
+		vos__multi_close_fd(l, r->fd);
 		l->be->flush(l->be_priv);
 	}
 	res = vos__exec(r, false);
@@ -198,7 +201,11 @@ static void submit_one(struct vos__local *l, const struct vos_req *r)
 		int64_t res;
 
 		vos__carry_cancel(l, target); /* no piece after this */
-		vos__multi_cancel(l, target); /* no run after this */
+		if (vos__multi_cancel(l, target)) {
+			/* stopped: it ends with -ECANCELED (or a last fd) */
+			vos__local_complete(l, tag, 0);
+			return;
+		}
 		if (l->where[target] == VOS__WHERE_QUEUED) {
 			vos__order_cancel(l, target); /* it never started */
 			vos__local_complete(l, tag, 0);
@@ -492,6 +499,7 @@ static void l_fd_forget(void *priv, int fd)
 	 * file now; nothing more goes to it */
 	vos__order_drop(l, fd);
 	vos__carry_orphan(l, fd);
+	vos__multi_close_fd(l, fd);
 }
 
 static int l_buf_pool_create(void *priv, uint16_t group, uint32_t count,

@@ -39,6 +39,12 @@ enum {
 #define VOS__FDC_NONBLOCK 0x08      /* O_NONBLOCK was set when classified */
 #define VOS__FDC_NO_NOWAIT_RD 0x10  /* preadv2(RWF_NOWAIT) said EOPNOTSUPP */
 #define VOS__FDC_NO_NOWAIT_WR 0x20  /* pwritev2(RWF_NOWAIT) said EOPNOTSUPP */
+#define VOS__FDC_DEFER 0x80 /* (only in a backend's submit) a poll waits: do
+                             * not look whether it is ready now */
+
+/* The tag of a cancel the transport makes of its own (multishot.c): its
+ * answer is dropped. */
+#define VOS__QUIET_TAG UINT32_MAX
 
 struct vos__fdclass {
 	uint8_t *tab;
@@ -173,10 +179,13 @@ struct vos__local {
 	uint8_t *op_of;    /* per tag: the op, for completion fix-ups */
 	uint8_t *where;    /* per tag: VOS__WHERE_* */
 	struct vos__carry *carry; /* per tag, made on first use (carry.c) */
+	uint32_t carry_busy;      /* entries active or ordered: a close looks
+	                           * through them only when there are some */
 	struct vos__fdq *fdq;     /* per fd, made on first use (order.c) */
 	uint32_t fdq_cap;
 	struct vos__multi *multi; /* per tag, made on first use (multishot.c) */
-	unsigned multi_nest;      /* runs nested inside submits (multishot.c) */
+	int32_t *multi_fd;        /* per fd: its first multishot request's tag */
+	uint32_t multi_fd_cap;
 	struct vos__bufpool *pools; /* buffer pools (pools.c) */
 	char describe[96];
 };
@@ -199,6 +208,17 @@ bool vos__carry_try(struct vos__local *l, const struct vos_req *r,
  * request (then it is taken care of). */
 bool vos__carry_done(struct vos__local *l, uint32_t tag, int64_t res);
 bool vos__carry_alloc(struct vos__local *l);
+/* Set c's two flags, keeping l->carry_busy true to them. */
+static inline void vos__carry_set(struct vos__local *l, struct vos__carry *c,
+				  bool active, bool ordered)
+{
+	bool was = c->active || c->ordered, is = active || ordered;
+
+	c->active = active;
+	c->ordered = ordered;
+	if (was != is)
+		l->carry_busy += is ? 1u : (uint32_t)-1;
+}
 void vos__carry_free(struct vos__local *l);
 
 /* ---- writes on blocking streams, in order and whole (order.c) ---------- */
@@ -241,8 +261,10 @@ struct vos__multi {
 	uint8_t op;     /* VOS_OP_ACCEPT_MULTI, VOS_OP_RECV_MULTI */
 	uint8_t fdc;
 	bool cancelled;
+	bool stream;    /* a stream socket (0 bytes: the end) */
 	uint16_t group; /* recv: its pool */
 	int32_t fd;
+	int32_t next;   /* the next multishot request on its fd, or -1 */
 	uint32_t len;   /* recv: at most this much per completion (0: all) */
 	uint32_t flags; /* accept4's or recv's */
 };
@@ -252,8 +274,12 @@ bool vos__multi_start(struct vos__local *l, const struct vos_req *r);
 /* A backend's or the pool's result for tag: true if it belongs to a
  * multishot request (then it is taken care of). */
 bool vos__multi_done(struct vos__local *l, uint32_t tag, int64_t res);
-/* A cancel targets tag: if multishot, it ends at its next step. */
-void vos__multi_cancel(struct vos__local *l, uint32_t tag);
+/* A cancel targets tag: if it is a multishot request, stop it (it ends
+ * with -ECANCELED, or a last accepted fd) and return true. */
+bool vos__multi_cancel(struct vos__local *l, uint32_t tag);
+/* fd is about to be closed through the transport, or was behind its
+ * back: its multishot requests stop (their polls let go of the file). */
+void vos__multi_close_fd(struct vos__local *l, int fd);
 void vos__multi_free(struct vos__local *l);
 
 /* ---- buffer pools (pools.c) -------------------------------------------- */

@@ -8,15 +8,20 @@
  * the poll fires, the accepts or recvs run here without blocking, up to
  * MULTI_BURST of them (each becomes a completion with VOS_CQE_F_MORE; a
  * recv fills a buffer taken from the request's pool at that moment), and
- * the poll is armed again.  An accept on a blocking listening socket runs
- * on the worker pool instead (another process sharing the socket may take
- * the connection between the poll and the accept: a worker may block, the
- * caller's thread may not), and the poll is armed again when it returns.
+ * the poll is armed again, deferred (VOS__FDC_DEFER: the compat backend
+ * would otherwise run a ready poll at once, one call deeper each burst).
+ * An accept on a blocking listening socket runs on the worker pool
+ * instead (another process sharing the socket may take the connection
+ * between the poll and the accept: a worker may block, the caller's
+ * thread may not), and the poll is armed again when it returns.
  *
  * A multishot request ends with one completion without VOS_CQE_F_MORE:
- * an error, 0 at the end of a stream, -ENOBUFS with no free buffer, or
- * -ECANCELED once cancelled (a cancel also stops it between its poll and
- * its next run).
+ * an error, 0 at the end of a stream, -ENOBUFS when data came and no
+ * buffer was free, or -ECANCELED once cancelled (a cancel also stops it
+ * between its poll and its next run; an accept the worker had already
+ * made comes as that last completion, a new fd).  Closing its fd through
+ * the transport cancels it first, so that its poll never outlives the
+ * file or runs on the next file that gets the number.
  */
 #include "config.h"
 
@@ -30,10 +35,6 @@
 /* Accepts or recvs per wake-up of one request, before its poll is armed
  * again (so one busy connection cannot starve the others of a reap). */
 #define MULTI_BURST 16
-/* The compat backend completes a poll that is ready at once, inside
- * submit: arming again after a full burst then runs the next burst one
- * call deeper.  Past this depth a run goes on until the fd is drained. */
-#define MULTI_NEST 8
 
 enum { PHASE_POLL = 1, PHASE_POOL };
 
@@ -41,6 +42,42 @@ static void post(struct vos__local *l, uint32_t tag, int64_t res,
 		 uint32_t flags)
 {
 	l->host->post(l->host, tag, res, flags);
+}
+
+/* ---- the per-fd lists (a close finds the requests on its fd) ---------- */
+
+static bool fd_link(struct vos__local *l, uint32_t tag)
+{
+	struct vos__multi *m = &l->multi[tag];
+	uint32_t fd = (uint32_t)m->fd;
+
+	if (fd >= l->multi_fd_cap) {
+		uint32_t cap = l->multi_fd_cap ? l->multi_fd_cap : 64;
+		int32_t *n;
+
+		while (cap <= fd)
+			cap *= 2;
+		n = realloc(l->multi_fd, cap * sizeof(*n));
+		if (!n)
+			return false;
+		for (uint32_t i = l->multi_fd_cap; i < cap; i++)
+			n[i] = -1;
+		l->multi_fd = n;
+		l->multi_fd_cap = cap;
+	}
+	m->next = l->multi_fd[fd];
+	l->multi_fd[fd] = (int32_t)tag;
+	return true;
+}
+
+static void fd_unlink(struct vos__local *l, uint32_t tag)
+{
+	int32_t *p = &l->multi_fd[(uint32_t)l->multi[tag].fd];
+
+	while (*p >= 0 && *p != (int32_t)tag)
+		p = &l->multi[*p].next;
+	if (*p == (int32_t)tag)
+		*p = l->multi[tag].next;
 }
 
 /* The request ends with res (and its pool is used one time less). */
@@ -54,12 +91,13 @@ static void finish(struct vos__local *l, uint32_t tag, int64_t res)
 		if (p)
 			vos__pool_use(p, -1);
 	}
+	fd_unlink(l, tag);
 	m->phase = 0;
 	l->host->complete(l->host, tag, res);
 }
 
 /* Wait for the next readiness in the backend. */
-static void arm(struct vos__local *l, uint32_t tag)
+static void arm(struct vos__local *l, uint32_t tag, bool defer)
 {
 	struct vos__multi *m = &l->multi[tag];
 	struct vos_req p;
@@ -69,7 +107,8 @@ static void arm(struct vos__local *l, uint32_t tag)
 	p.user_data = tag;
 	m->phase = PHASE_POLL;
 	l->where[tag] = VOS__WHERE_BACKEND;
-	ret = l->be->submit(l->be_priv, &p, m->fdc);
+	ret = l->be->submit(l->be_priv, &p,
+			    (uint8_t)(m->fdc | (defer ? VOS__FDC_DEFER : 0)));
 	if (ret < 0)
 		finish(l, tag, ret);
 }
@@ -78,6 +117,8 @@ bool vos__multi_start(struct vos__local *l, const struct vos_req *r)
 {
 	uint32_t tag = (uint32_t)r->user_data;
 	struct vos__multi *m;
+	int type = 0;
+	socklen_t tl = sizeof(type);
 
 	if (!vos__op_has(r->op, VOS__OPF_MULTI))
 		return false;
@@ -100,6 +141,9 @@ bool vos__multi_start(struct vos__local *l, const struct vos_req *r)
 		l->host->complete(l->host, tag, -EBADF);
 		return true;
 	}
+	/* a zero-length datagram is a message; on a stream, the end */
+	m->stream = getsockopt(r->fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
+		    type == SOCK_STREAM;
 	if (m->op == VOS_OP_RECV_MULTI) {
 		struct vos__bufpool *p = vos__pool_find(l, m->group);
 
@@ -109,7 +153,13 @@ bool vos__multi_start(struct vos__local *l, const struct vos_req *r)
 		}
 		vos__pool_use(p, 1);
 	}
-	arm(l, tag);
+	if (!fd_link(l, tag)) {
+		if (m->op == VOS_OP_RECV_MULTI)
+			vos__pool_use(vos__pool_find(l, m->group), -1);
+		l->host->complete(l->host, tag, -ENOMEM);
+		return true;
+	}
+	arm(l, tag, false);
 	return true;
 }
 
@@ -129,7 +179,7 @@ static void run_accept(struct vos__local *l, uint32_t tag)
 		vos__local_to_pool(l, &a);
 		return;
 	}
-	for (int i = 0; i < MULTI_BURST || l->multi_nest > MULTI_NEST; i++) {
+	for (int i = 0; i < MULTI_BURST; i++) {
 		int fd = accept4(m->fd, NULL, NULL, (int)m->flags);
 
 		if (fd < 0) {
@@ -141,7 +191,24 @@ static void run_accept(struct vos__local *l, uint32_t tag)
 		vos__fdclass_forget(&l->fdc, fd);
 		post(l, tag, fd, VOS_CQE_F_MORE);
 	}
-	arm(l, tag);
+	arm(l, tag, true);
+}
+
+/* No free buffer: what is there decides how the request goes on. */
+static void no_buffer(struct vos__local *l, uint32_t tag)
+{
+	struct vos__multi *m = &l->multi[tag];
+	char c;
+	ssize_t n = recv(m->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	if (n > 0)
+		finish(l, tag, -ENOBUFS); /* data, and nowhere to put it */
+	else if (n == 0 && m->stream)
+		finish(l, tag, 0); /* the end of the stream */
+	else if (n == 0 || errno == EAGAIN || errno == EWOULDBLOCK)
+		finish(l, tag, -ENOBUFS); /* an empty datagram needs one too */
+	else
+		finish(l, tag, -errno);
 }
 
 static void run_recv(struct vos__local *l, uint32_t tag)
@@ -149,20 +216,20 @@ static void run_recv(struct vos__local *l, uint32_t tag)
 	struct vos__multi *m = &l->multi[tag];
 	struct vos__bufpool *p = vos__pool_find(l, m->group);
 
-	for (int i = 0; i < MULTI_BURST || l->multi_nest > MULTI_NEST; i++) {
+	for (int i = 0; i < MULTI_BURST; i++) {
 		uint32_t size;
 		void *buf;
 		int64_t bid = vos__pool_take(p, &buf, &size);
 		ssize_t n;
 
 		if (bid < 0) {
-			finish(l, tag, -ENOBUFS);
+			no_buffer(l, tag);
 			return;
 		}
 		if (m->len && m->len < size)
 			size = m->len;
 		n = recv(m->fd, buf, size, (int)m->flags | MSG_DONTWAIT);
-		if (n > 0) {
+		if (n > 0 || (n == 0 && !m->stream)) {
 			vos__pool_hand_out(p, (uint32_t)bid);
 			post(l, tag, n, VOS_CQE_F_MORE | VOS_CQE_F_BUFFER |
 					    ((uint32_t)bid
@@ -179,14 +246,14 @@ static void run_recv(struct vos__local *l, uint32_t tag)
 		finish(l, tag, -errno);
 		return;
 	}
-	arm(l, tag);
+	arm(l, tag, true);
 }
 
 bool vos__multi_done(struct vos__local *l, uint32_t tag, int64_t res)
 {
 	struct vos__multi *m;
 
-	if (!l->multi || !l->multi[tag].phase)
+	if (!l->multi || tag >= l->host->queue_depth || !l->multi[tag].phase)
 		return false;
 	m = &l->multi[tag];
 	if (m->phase == PHASE_POOL) {
@@ -199,7 +266,7 @@ bool vos__multi_done(struct vos__local *l, uint32_t tag, int64_t res)
 				return true;
 			}
 			post(l, tag, res, VOS_CQE_F_MORE);
-			arm(l, tag);
+			arm(l, tag, true);
 		} else {
 			finish(l, tag, m->cancelled ? -ECANCELED : res);
 		}
@@ -210,23 +277,65 @@ bool vos__multi_done(struct vos__local *l, uint32_t tag, int64_t res)
 		finish(l, tag, m->cancelled ? -ECANCELED : res);
 		return true;
 	}
-	l->multi_nest++;
 	if (m->op == VOS_OP_ACCEPT_MULTI)
 		run_accept(l, tag);
 	else
 		run_recv(l, tag);
-	l->multi_nest--;
 	return true;
 }
 
-void vos__multi_cancel(struct vos__local *l, uint32_t tag)
+/* Stop tag's request where it waits (its last completion comes from
+ * there, -ECANCELED; a cancel the backend or the pool makes of it is the
+ * transport's own, its answer dropped). */
+static void stop(struct vos__local *l, uint32_t tag)
 {
-	if (l->multi && l->multi[tag].phase)
-		l->multi[tag].cancelled = true;
+	struct vos__multi *m = &l->multi[tag];
+	struct vos_req c;
+
+	m->cancelled = true;
+	if (m->phase == PHASE_POOL) {
+		if (l->pool)
+			vos__pool_cancel(l->pool, tag);
+		return;
+	}
+	vos_prep_cancel(&c, tag);
+	c.user_data = VOS__QUIET_TAG;
+	if (l->be->cancel(l->be_priv, &c, tag) == 0)
+		l->be->flush(l->be_priv); /* now: a close may follow */
+}
+
+bool vos__multi_cancel(struct vos__local *l, uint32_t target)
+{
+	if (!l->multi || target >= l->host->queue_depth ||
+	    !l->multi[target].phase)
+		return false;
+	if (!l->multi[target].cancelled)
+		stop(l, target);
+	return true;
+}
+
+void vos__multi_close_fd(struct vos__local *l, int fd)
+{
+	int32_t t;
+
+	if (!l->multi_fd || fd < 0 || (uint32_t)fd >= l->multi_fd_cap)
+		return;
+	/* (stop() of a compat poll finishes it at once: take the next
+	 * first) */
+	for (t = l->multi_fd[fd]; t >= 0;) {
+		int32_t next = l->multi[t].next;
+
+		if (!l->multi[t].cancelled)
+			stop(l, (uint32_t)t);
+		t = next;
+	}
 }
 
 void vos__multi_free(struct vos__local *l)
 {
 	free(l->multi);
+	free(l->multi_fd);
 	l->multi = NULL;
+	l->multi_fd = NULL;
+	l->multi_fd_cap = 0;
 }

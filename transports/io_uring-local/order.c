@@ -72,7 +72,7 @@ static void start(struct vos__local *l, uint32_t tag)
 	struct vos__carry *c = &l->carry[tag];
 	int ret;
 
-	c->active = true;
+	vos__carry_set(l, c, true, c->ordered);
 	l->where[tag] = VOS__WHERE_BACKEND;
 	ret = l->be->submit(l->be_priv, &c->rest, c->fdc);
 	if (ret < 0)
@@ -90,7 +90,8 @@ static void finish(struct vos__local *l, uint32_t tag, int64_t res)
 
 	if (c->done > 0)
 		res = res > 0 ? c->done + res : c->done;
-	c->ordered = c->active = c->orphan = c->cancelled = false;
+	vos__carry_set(l, c, false, false);
+	c->orphan = c->cancelled = false;
 	c->done = 0;
 	c->next = -1;
 	free(c->iov);
@@ -115,8 +116,8 @@ bool vos__order_take(struct vos__local *l, const struct vos_req *r,
 	if (!vos__carry_alloc(l) || !fdq_grow(l, r->fd))
 		return false;
 	c = &l->carry[tag];
-	*c = (struct vos__carry){ .ordered = true, .fdc = fdc, .rest = *r,
-				  .next = -1 };
+	*c = (struct vos__carry){ .fdc = fdc, .rest = *r, .next = -1 };
+	vos__carry_set(l, c, false, true);
 	/* (the list of fd's writes holds no orphan: see order_detach) */
 	q = &l->fdq[r->fd];
 	if (q->head >= 0) { /* one runs: wait behind the last */
@@ -167,7 +168,7 @@ void vos__order_cancel(struct vos__local *l, uint32_t tag)
 	struct vos__carry *c = &l->carry[tag];
 
 	unlink_queued(l, tag);
-	c->ordered = false;
+	vos__carry_set(l, c, c->active, false);
 	c->next = -1;
 	l->where[tag] = VOS__WHERE_BACKEND;
 	l->host->complete(l->host, tag, -ECANCELED);
@@ -202,7 +203,7 @@ void vos__order_flush(struct vos__local *l, int fd)
 		int32_t next = c->next;
 		int ret;
 
-		c->ordered = false;
+		vos__carry_set(l, c, c->active, false);
 		c->next = -1;
 		l->where[t] = VOS__WHERE_BACKEND;
 		ret = l->be->submit(l->be_priv, &c->rest, c->fdc);
@@ -220,7 +221,7 @@ void vos__order_drop(struct vos__local *l, int fd)
 		struct vos__carry *c = &l->carry[t];
 		int32_t next = c->next;
 
-		c->ordered = false;
+		vos__carry_set(l, c, c->active, false);
 		c->next = -1;
 		l->where[t] = VOS__WHERE_BACKEND;
 		l->host->complete(l->host, (uint64_t)t, -EBADF);
