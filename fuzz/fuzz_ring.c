@@ -94,15 +94,59 @@ static void complete(struct vos_transport_host *h, uint64_t tag, int64_t res)
 	outs[tag].busy = false;
 }
 
-/* The ring client never posts (nothing multishot crosses the ring). */
-static void post_never(struct vos_transport_host *h, uint64_t tag,
-		       int64_t res, uint32_t flags)
+/* Multishot requests run as one-shot steps: "more" completions come for
+ * them only, and a buffer they name must be one the client took. */
+#define NBUF 8
+#define BUFSZ 256
+static uint8_t buf_state[NBUF]; /* 0 free, 1 taken, 2 the program's */
+static char pool_mem[NBUF][BUFSZ];
+
+static void post(struct vos_transport_host *h, uint64_t tag, int64_t res,
+		 uint32_t flags)
+{
+	if (!(flags & VOS_CQE_F_MORE)) {
+		if (flags & VOS_CQE_F_BUFFER)
+			abort(); /* a last completion names no buffer */
+		complete(h, tag, res);
+		return;
+	}
+	if (tag >= DEPTH || !outs[tag].busy ||
+	    (outs[tag].op != VOS_OP_ACCEPT_MULTI &&
+	     outs[tag].op != VOS_OP_RECV_MULTI))
+		abort(); /* "more" for a request that is not multishot */
+	if (flags & VOS_CQE_F_BUFFER) {
+		unsigned bid = flags >> VOS_CQE_BUFFER_SHIFT;
+
+		if (outs[tag].op != VOS_OP_RECV_MULTI || bid >= NBUF ||
+		    buf_state[bid] != 1 || res < 0 || res > BUFSZ)
+			abort(); /* a buffer it did not take, or overfilled */
+		buf_state[bid] = 0; /* the program returns it at once */
+	}
+}
+
+static int64_t buf_take(struct vos_transport_host *h, uint16_t group,
+			void **buf, uint32_t *size)
 {
 	(void)h;
-	(void)tag;
-	(void)res;
-	(void)flags;
-	abort();
+	if (group != 1)
+		return -ENOBUFS;
+	for (unsigned i = 0; i < NBUF; i++)
+		if (buf_state[i] == 0) {
+			buf_state[i] = 1;
+			*buf = pool_mem[i];
+			*size = BUFSZ;
+			return i;
+		}
+	return -ENOBUFS;
+}
+
+static void buf_untake(struct vos_transport_host *h, uint16_t group,
+		       uint32_t bid)
+{
+	(void)h;
+	if (group != 1 || bid >= NBUF || buf_state[bid] != 1)
+		abort(); /* gave back a buffer it did not take */
+	buf_state[bid] = 0;
 }
 
 static uint8_t take8(const uint8_t **d, size_t *n)
@@ -140,7 +184,7 @@ static void submit(void *rc, const uint8_t **d, size_t *n)
 	if (tag == DEPTH)
 		return;
 	memset(&r, 0, sizeof(r));
-	switch (sel % 5) {
+	switch (sel % 7) {
 	case 0:
 		vos_prep_nop(&r);
 		break;
@@ -155,6 +199,13 @@ static void submit(void *rc, const uint8_t **d, size_t *n)
 	case 3:
 		snprintf(paths[tag], sizeof(paths[tag]), "p%u", take8(d, n));
 		vos_prep_openat(&r, AT_FDCWD, paths[tag], 0, 0);
+		break;
+	case 5:
+		vos_prep_recv_multishot(&r, (1 << 20) | 3, take8(d, n) % 2,
+					take32(d, n) % 512, 0);
+		break;
+	case 6:
+		vos_prep_accept_multishot(&r, (1 << 20) | 3, 0);
 		break;
 	default:
 		vos_prep_fcntl(&r, (1 << 20) | (take8(d, n) % 4), F_DUPFD, 0);
@@ -204,7 +255,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	peer_gone = false;
 	vos__rs_init(&srv_ring, region, geom.size, &geom, 7);
 	host = (struct vos_transport_host){ DEPTH, 0, "slot=4096", complete,
-					    0, post_never };
+					    0, post, buf_take, buf_untake };
+	memset(buf_state, 0, sizeof(buf_state));
 	if (vos__rc_open(&host, &chan, &rc) < 0)
 		abort();
 	while (n) {

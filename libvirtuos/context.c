@@ -51,6 +51,7 @@ static void impl_free(struct vos__impl *impl)
 	free(impl->held);
 	free(impl->ready);
 	free(impl->uidx);
+	vos__bufs_free(impl);
 	free(impl->options);
 	free(impl);
 }
@@ -61,6 +62,7 @@ void vos__queue_reset(struct vos__impl *impl)
 		impl->slots[i].state = VOS__SLOT_FREE;
 		impl->slots[i].deadline = 0;
 		impl->slots[i].indexed = false; /* (the index goes below) */
+		impl->slots[i].pool_user = false; /* (pools: after_fork) */
 		/* hand out low tags first: they index transports' arrays */
 		impl->free_tags[i] = impl->depth - 1 - i;
 	}
@@ -141,6 +143,8 @@ int vos_ctx_create(const struct vos_config *ucfg, struct vos_ctx **ctxp)
 	impl->host.options = impl->options;
 	impl->host.complete = vos__complete;
 	impl->host.post = vos__post;
+	impl->host.buf_take = vos__buf_take;
+	impl->host.buf_untake = vos__buf_untake;
 	impl->host.deadline_ns = impl->deadline_ns;
 
 	ret = ops->open(&impl->host, &impl->priv);
@@ -216,6 +220,7 @@ int vos_after_fork(struct vos_ctx *ctx)
 	impl->cfd_armed = false;
 	vos__cfd_close(impl);
 	vos__queue_reset(impl);
+	vos__bufs_after_fork(impl);
 	return 0;
 }
 

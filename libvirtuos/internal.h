@@ -44,7 +44,9 @@ struct vos__slot {
 	bool ready;       /* HELD: its turn came, it is in the ready list */
 	bool multi;       /* a multishot request: may complete with MORE */
 	bool indexed;     /* in the user_data index (udindex.c) */
+	bool pool_user;   /* a multishot recv counted in its pool's users */
 	uint8_t op;       /* its op (user requests) */
+	uint16_t group;   /* a multishot recv's pool */
 	uint32_t ud_prev, ud_next; /* the index's list of one user_data */
 };
 
@@ -93,6 +95,8 @@ struct vos__impl {
 	/* user_data -> tag for cancels (udindex.c): NULL until the first */
 	uint32_t *uidx;
 	uint32_t uidx_mask;
+
+	struct vos__bufpool *pools; /* buffer pools (bufpool.c) */
 };
 
 /* The handle.  It outlives vos_ctx_destroy() (see there): impl is NULL
@@ -136,6 +140,17 @@ void vos__cfd_arm(struct vos__impl *impl);
 void vos__cfd_close(struct vos__impl *impl);
 /* queue.c: deliver what is ready and enforce deadlines, without waiting */
 void vos__reap_now(struct vos__impl *impl);
+
+/* bufpool.c: buffer pools (the host's buf_take and buf_untake; a
+ * completion naming a buffer hands it to the program; a pool's users) */
+int64_t vos__buf_take(struct vos_transport_host *host, uint16_t group,
+		      void **buf, uint32_t *size);
+void vos__buf_untake(struct vos_transport_host *host, uint16_t group,
+		     uint32_t bid);
+bool vos__buf_hand_out(struct vos__impl *impl, uint16_t group, uint32_t bid);
+bool vos__buf_use(struct vos__impl *impl, uint16_t group, int delta);
+void vos__bufs_after_fork(struct vos__impl *impl);
+void vos__bufs_free(struct vos__impl *impl);
 
 /* udindex.c: the user_data -> tag index of cancels */
 void vos__uidx_add(struct vos__impl *impl, uint32_t tag);
@@ -202,6 +217,10 @@ static inline void vos__tag_release(struct vos__impl *impl, uint32_t tag)
 
 	if (s->indexed)
 		vos__uidx_del(impl, tag);
+	if (s->pool_user) {
+		s->pool_user = false;
+		vos__buf_use(impl, s->group, -1);
+	}
 	if (s->deadline) {
 		s->deadline = 0;
 		impl->ndeadlines--;

@@ -60,6 +60,7 @@ static inline uint32_t tag_take(struct vos__impl *impl, uint64_t user_data,
 	s->ready = false;
 	s->multi = false;
 	s->indexed = false;
+	s->pool_user = false;
 	s->op = VOS_OP__COUNT; /* (set by the caller for user requests) */
 	if (state != VOS__SLOT_HELD)
 		vos__arm_deadline(impl, s, deadline_ms);
@@ -107,6 +108,15 @@ static void post_more(struct vos__impl *impl, struct vos__slot *slot,
 		impl->bad_completions++;
 		return;
 	}
+	/* the buffer it names must be one the transport took: it becomes
+	 * the program's */
+	if ((flags & VOS_CQE_F_BUFFER) &&
+	    (slot->op != VOS_OP_RECV_MULTI ||
+	     !vos__buf_hand_out(impl, slot->group,
+				flags >> VOS_CQE_BUFFER_SHIFT))) {
+		impl->bad_completions++;
+		return;
+	}
 	if (vos__pend_push_flags(impl, slot->user_data, res, flags))
 		impl->outstanding++;
 }
@@ -151,6 +161,13 @@ void vos__complete_flags(struct vos__impl *impl, uint64_t tag, int64_t res,
 	slot = &impl->slots[tag];
 	next = slot->link_next;
 	expect = slot->expect;
+	if ((flags & VOS_CQE_F_BUFFER) &&
+	    (slot->op != VOS_OP_RECV_MULTI ||
+	     !vos__buf_hand_out(impl, slot->group,
+				flags >> VOS_CQE_BUFFER_SHIFT))) {
+		impl->bad_completions++; /* (delivered, without the claim) */
+		flags = 0;
+	}
 	if (slot->expired && (res == -ECANCELED || res == -EINTR))
 		res = -ETIMEDOUT; /* the core cancelled it at its deadline */
 	switch (slot->state) {
@@ -242,6 +259,12 @@ static int stage(struct vos__impl *impl, const struct vos_req *req, int err,
 		vos__op_has(req->op, VOS__OPF_MULTI);
 	if (state == VOS__SLOT_ASYNC)
 		tag_user(impl, (uint32_t)out->user_data, req->op);
+	if (req->op == VOS_OP_RECV_MULTI) {
+		struct vos__slot *s = &impl->slots[out->user_data];
+
+		s->group = (uint16_t)req->arg;
+		s->pool_user = vos__buf_use(impl, s->group, 1);
+	}
 	impl->outstanding++;
 	return 1;
 }

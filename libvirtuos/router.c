@@ -44,7 +44,7 @@
 #define SLICE_MIN_NS 50000
 #define SLICE_MAX_NS 2000000
 
-enum { TAG_FREE = 0, TAG_PLAIN, TAG_NEWFD, TAG_CLOSE };
+enum { TAG_FREE = 0, TAG_PLAIN, TAG_NEWFD, TAG_CLOSE, TAG_MULTI_FD };
 
 struct rsvc {
 	struct vos_transport_host host; /* first: container_of */
@@ -117,6 +117,41 @@ static const struct rfd *map_get(const struct router *rt, int fd)
 	return &rt->fds[fd];
 }
 
+/* The context's buffer pools, for every service's multishot recvs. */
+static int64_t sub_buf_take(struct vos_transport_host *host, uint16_t group,
+			    void **buf, uint32_t *size)
+{
+	struct rsvc *s = vos__container_of(host, struct rsvc, host);
+
+	return s->rt->host->buf_take(s->rt->host, group, buf, size);
+}
+
+static void sub_buf_untake(struct vos_transport_host *host, uint16_t group,
+			   uint32_t bid)
+{
+	struct rsvc *s = vos__container_of(host, struct rsvc, host);
+
+	s->rt->host->buf_untake(s->rt->host, group, bid);
+}
+
+/* A connection a service's multishot accept made (its fd there,
+ * remote): a placeholder of ours for it, or -errno (the connection then
+ * stays open in the service until the context detaches: there is no tag
+ * to close it with). */
+static int64_t place_accepted(struct router *rt, unsigned svc, int64_t remote)
+{
+	int ph = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	if (ph < 0)
+		return -errno;
+	if (map_grow(rt, ph) < 0) {
+		close(ph);
+		return -ENOMEM;
+	}
+	map_set(rt, ph, (uint8_t)svc, (int32_t)remote);
+	return ph;
+}
+
 static void sub_finish(struct rsvc *s, uint64_t tag, int64_t res,
 		       uint32_t flags)
 {
@@ -141,6 +176,8 @@ static void sub_finish(struct rsvc *s, uint64_t tag, int64_t res,
 		/* Linux closes the fd even when close reports an error */
 		rt->fds[t->ph].svc = 0;
 		close(t->ph);
+	} else if (t->kind == TAG_MULTI_FD && res >= 0) {
+		res = place_accepted(rt, s->idx, res); /* a last connection */
 	}
 	t->kind = TAG_FREE;
 	s->inflight--;
@@ -164,11 +201,15 @@ static void sub_post(struct vos_transport_host *host, uint64_t tag,
 		sub_finish(s, tag, res, flags);
 		return;
 	}
-	if (tag >= rt->depth || rt->tags[tag].kind != TAG_PLAIN ||
+	if (tag >= rt->depth ||
+	    (rt->tags[tag].kind != TAG_PLAIN &&
+	     rt->tags[tag].kind != TAG_MULTI_FD) ||
 	    rt->tags[tag].svc != s->idx) {
 		rt->host->complete(rt->host, UINT64_MAX, res);
 		return;
 	}
+	if (rt->tags[tag].kind == TAG_MULTI_FD && res >= 0)
+		res = place_accepted(rt, s->idx, res);
 	rt->host->post(rt->host, tag, res, flags); /* it stays in flight */
 }
 
@@ -303,9 +344,10 @@ static int router_submit(void *priv, const struct vos_req *reqs, unsigned n)
 				return done ? (int)done : -EBUSY;
 			nb = 0;
 		}
-		if (err == 0 && s != 0 && vos__op_has(r->op, VOS__OPF_NOWIRE))
-			err = -EOPNOTSUPP; /* (multishot: local fds only) */
-		if (err == 0 && s != 0 && vos__op_makes_fd(r)) {
+		if (err == 0 && s != 0 && r->op == VOS_OP_ACCEPT_MULTI) {
+			/* a placeholder per connection, as they come */
+			t->kind = TAG_MULTI_FD;
+		} else if (err == 0 && s != 0 && vos__op_makes_fd(r)) {
 			t->ph = open("/dev/null", O_RDONLY | O_CLOEXEC);
 			if (t->ph >= 0 && r->op == VOS_OP_FCNTL && r->arg) {
 				/* F_DUPFD's lowest number applies to ours */
@@ -514,35 +556,6 @@ static int router_sleep_fd(void *priv)
 	return busy == 1 ? fd : rt->ep;
 }
 
-/* Buffer pools live with the local service (multishot requests run
- * only there). */
-static int router_buf_pool_create(void *priv, uint16_t group, uint32_t count,
-				  uint32_t size, void **base)
-{
-	struct rsvc *l = &((struct router *)priv)->svc[0];
-
-	if (!l->ops->buf_pool_create)
-		return -EOPNOTSUPP;
-	return l->ops->buf_pool_create(l->priv, group, count, size, base);
-}
-
-static int router_buf_return(void *priv, uint16_t group, uint32_t bid)
-{
-	struct rsvc *l = &((struct router *)priv)->svc[0];
-
-	return l->ops->buf_return ? l->ops->buf_return(l->priv, group, bid)
-				  : -ENOENT;
-}
-
-static int router_buf_pool_destroy(void *priv, uint16_t group)
-{
-	struct rsvc *l = &((struct router *)priv)->svc[0];
-
-	return l->ops->buf_pool_destroy
-		       ? l->ops->buf_pool_destroy(l->priv, group)
-		       : -ENOENT;
-}
-
 static void router_close(void *priv)
 {
 	struct router *rt = priv;
@@ -700,6 +713,8 @@ static int router_open(struct vos_transport_host *host, void **priv)
 		s->host.options = s->options;
 		s->host.complete = sub_complete;
 		s->host.post = sub_post;
+		s->host.buf_take = sub_buf_take;
+		s->host.buf_untake = sub_buf_untake;
 		s->host.deadline_ns = rt->host->deadline_ns;
 		r = s->ops->open(&s->host, &s->priv);
 		if (r < 0) {
@@ -733,7 +748,4 @@ const struct vos_transport_ops vos__transport_routed = {
 	.sleep_fd = router_sleep_fd,
 	.woke = router_woke,
 	.expire = router_expire,
-	.buf_pool_create = router_buf_pool_create,
-	.buf_return = router_buf_return,
-	.buf_pool_destroy = router_buf_pool_destroy,
 };

@@ -1744,30 +1744,106 @@ START_TEST(multishot_burst_leaves_room)
 }
 END_TEST
 
-/* Through a service, multishot requests are refused (local fds only). */
-START_TEST(multishot_not_through_services)
+/* Multishot accept and recv on every route: the local kernel, and
+ * through netd, where the library runs them as one-shot steps (ACCEPT
+ * after ACCEPT; POLL, then a RECV into a pool buffer).  Three clients
+ * (plain sockets) connect, each sends a message and one hangs up. */
+START_TEST(multishot_every_route)
 {
+	enum { N = 3 };
 	struct vos_ctx *ctx = tu_ctx();
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sin);
+	int l, cli[N], srv[N], n = 0, ended = 0;
+	char *base, got[N][16] = { { 0 } };
 	struct vos_req r;
-	struct vos_cqe c;
-	int a, b;
+	struct vos_cqe c[16];
 
-	if (!tu_net_routed()) {
-		vos_ctx_destroy(ctx);
-		return; /* (the local runs cover the rest) */
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	l = vos_socket(ctx, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(l, 0);
+	ck_assert_int_eq(vos_bind(ctx, l, (struct sockaddr *)&sin, sizeof(sin)),
+			 0);
+	ck_assert_int_eq(vos_listen(ctx, l, 8), 0);
+	ck_assert_int_eq(vos_getsockname(ctx, l, (struct sockaddr *)&sin, &sl),
+			 0);
+	ck_assert_int_eq(vos_buf_pool_create(ctx, 5, 16, 256, (void **)&base),
+			 0);
+	vos_prep_accept_multishot(&r, l, SOCK_CLOEXEC);
+	r.user_data = 500;
+	ck_assert_int_eq(vos_submit(ctx, &r, 1), 1);
+	for (int i = 0; i < N; i++) {
+		cli[i] = connect_local(&sin);
+		c[0] = tu_wait1(ctx);
+		ck_assert_uint_eq(c[0].user_data, 500);
+		ck_assert_msg(c[0].res >= 0, "accept: %s",
+			      strerror((int)-c[0].res));
+		ck_assert_uint_eq(c[0].flags, VOS_CQE_F_MORE);
+		srv[i] = (int)c[0].res;
+		vos_prep_recv_multishot(&r, srv[i], 5, 0, 0);
+		r.user_data = 600 + (uint64_t)i;
+		ck_assert_int_eq(vos_submit(ctx, &r, 1), 1);
 	}
-	tu_tcp_pair(&a, &b);
-	vos_prep_recv_multishot(&r, a, 1, 0, 0);
-	r.user_data = 5;
-	ck_assert_int_eq(vos_submit(ctx, &r, 1), 1);
-	c = tu_wait1(ctx);
-	ck_assert_int_eq(c.res, -EOPNOTSUPP);
-	vos_prep_accept_multishot(&r, a, 0);
-	ck_assert_int_eq(vos_submit(ctx, &r, 1), 1);
-	c = tu_wait1(ctx);
-	ck_assert_int_eq(c.res, -EOPNOTSUPP);
-	ck_assert_int_eq(vos_close(ctx, a), 0);
-	ck_assert_int_eq(vos_close(ctx, b), 0);
+	for (int i = 0; i < N; i++) {
+		char m[16];
+
+		snprintf(m, sizeof(m), "hello %d", i);
+		ck_assert_int_eq(write(cli[i], m, strlen(m)), (ssize_t)strlen(m));
+	}
+	while (n < N) {
+		int k = vos_wait(ctx, c, 16, 1, 10LL * 1000000000);
+
+		ck_assert_int_gt(k, 0);
+		for (int j = 0; j < k; j++) {
+			int i = (int)(c[j].user_data - 600);
+			unsigned bid = vos_cqe_buffer(&c[j]);
+
+			ck_assert_int_ge(i, 0);
+			ck_assert_int_lt(i, N);
+			ck_assert_uint_eq(c[j].flags & 0xffff,
+					  VOS_CQE_F_MORE | VOS_CQE_F_BUFFER);
+			ck_assert_int_gt(c[j].res, 0);
+			memcpy(got[i] + strlen(got[i]), base + bid * 256,
+			       (size_t)c[j].res);
+			ck_assert_int_eq(vos_buf_return(ctx, 5, bid), 0);
+			if (strlen(got[i]) == strlen("hello 0"))
+				n++;
+		}
+	}
+	for (int i = 0; i < N; i++) {
+		char m[16];
+
+		snprintf(m, sizeof(m), "hello %d", i);
+		ck_assert_str_eq(got[i], m);
+	}
+	/* a hang-up ends its recv: 0 */
+	close(cli[0]);
+	c[0] = tu_wait1(ctx);
+	ck_assert_uint_eq(c[0].user_data, 600);
+	ck_assert_int_eq(c[0].res, 0);
+	ck_assert_uint_eq(c[0].flags, 0);
+	/* cancels end the rest (an accept cancelled as it made a connection
+	 * ends with that connection: none here) */
+	vos_cancel(ctx, 500);
+	vos_cancel(ctx, 601);
+	vos_cancel(ctx, 602);
+	while (ended < 3) {
+		int k = vos_wait(ctx, c, 16, 1, 10LL * 1000000000);
+
+		ck_assert_int_gt(k, 0);
+		for (int j = 0; j < k; j++) {
+			ck_assert_int_eq(c[j].res, -ECANCELED);
+			ck_assert_uint_eq(c[j].flags, 0);
+			ended++;
+		}
+	}
+	ck_assert_int_eq(vos_buf_pool_destroy(ctx, 5), 0);
+	for (int i = 0; i < N; i++) {
+		if (i)
+			close(cli[i]);
+		ck_assert_int_eq(vos_close(ctx, srv[i]), 0);
+	}
+	ck_assert_int_eq(vos_close(ctx, l), 0);
 	vos_ctx_destroy(ctx);
 }
 END_TEST
@@ -2195,7 +2271,7 @@ static Suite *ops_suite(void)
 	tcase_add_test(n, ordered_sends);
 	tcase_add_test(n, ordered_sends_linked);
 	tcase_add_test(n, multishot_accept_and_recv);
-	tcase_add_test(n, multishot_not_through_services);
+	tcase_add_test(n, multishot_every_route);
 	tcase_add_test(n, multishot_close_ends_it);
 	tcase_add_test(n, multishot_burst_leaves_room);
 	tcase_add_test(e, poll_oneshot);

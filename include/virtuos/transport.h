@@ -50,7 +50,7 @@ extern "C" {
 
 /* Bumped whenever struct vos_transport_ops or struct vos_transport_host
  * change incompatibly.  2: host flags and deadline_ns; sleep_fd, woke and
- * expire.  3: host post(); buffer pools. */
+ * expire.  3: host post(), buf_take() and buf_untake(). */
 #define VOS_TRANSPORT_ABI 3
 
 /* host->flags */
@@ -77,6 +77,15 @@ struct vos_transport_host {
 	 * completion); without it, the same as complete(). */
 	void (*post)(struct vos_transport_host *host, uint64_t tag,
 		     int64_t res, uint32_t flags);
+	/* The context's buffer pools (vos_buf_pool_create()), for a
+	 * multishot recv: take a free buffer of pool group (its id, or
+	 * -ENOBUFS: none free, or no such pool) for a recv; give back one
+	 * the recv did not fill.  A buffer taken and then named by a post()
+	 * with VOS_CQE_F_BUFFER is the program's. */
+	int64_t (*buf_take)(struct vos_transport_host *host, uint16_t group,
+			    void **buf, uint32_t *size);
+	void (*buf_untake)(struct vos_transport_host *host, uint16_t group,
+			   uint32_t bid);
 };
 
 struct vos_transport_ops {
@@ -136,14 +145,6 @@ struct vos_transport_ops {
 	 * Returns 0, -ENOENT (not in flight), or -EOPNOTSUPP (NULL works
 	 * too: the request then completes whenever it does). */
 	int (*expire)(void *priv, uint64_t tag);
-
-	/* Buffer pools for multishot recvs (vos_buf_pool_create() and
-	 * friends, same arguments and results).  All NULL: the transport
-	 * has none (-EOPNOTSUPP). */
-	int (*buf_pool_create)(void *priv, uint16_t group, uint32_t count,
-			       uint32_t size, void **base);
-	int (*buf_return)(void *priv, uint16_t group, uint32_t bid);
-	int (*buf_pool_destroy)(void *priv, uint16_t group);
 };
 
 /*

@@ -692,8 +692,8 @@ static inline void vos_prep_cancel(struct vos_req *r, uint64_t target)
  * the cancel came, that connection's fd: it is the program's).  Closing
  * the fd through the context cancels it first.  Its completions count in
  * the queue depth until vos_wait() returns them.  flags as accept4's.
- * Only on fds of the local kernel (io_uring-local, or the router's local
- * fds): -EOPNOTSUPP through a service. */
+ * On every transport: through a service the library runs it as one
+ * accept after another (vos_prep(3)). */
 static inline void vos_prep_accept_multishot(struct vos_req *r, int fd,
 					     int flags)
 {
@@ -709,7 +709,8 @@ static inline void vos_prep_accept_multishot(struct vos_req *r, int fd,
  * -ENOBUFS when the pool has no free buffer (return some and submit
  * again), another error, or -ECANCELED once cancelled.  A connection that
  * is idle holds no buffer.  flags as recv's (MSG_WAITALL and MSG_PEEK are
- * refused).  Only on fds of the local kernel, as for accept. */
+ * refused).  On every transport: through a service the library runs it
+ * as a poll, then a recv into the buffer, and again (vos_prep(3)). */
 static inline void vos_prep_recv_multishot(struct vos_req *r, int fd,
 					   uint16_t group, uint32_t len,
 					   int flags)
@@ -730,8 +731,8 @@ static inline void vos_prep_recv_multishot(struct vos_req *r, int fd,
  * each, for multishot recvs; *base receives their memory (buffer i at
  * base + i * size).  All buffers start free.  Returns 0, or -EEXIST (the
  * group exists), -EINVAL (count 0 or above VOS_BUF_POOL_MAX, size 0 or
- * above 16 MiB, base NULL), -ENOMEM, -EOPNOTSUPP (the transport has no
- * pools: a context on a service alone), -EBADF.
+ * above 16 MiB, base NULL), -ENOMEM, -EBADF.  The pools are the
+ * context's: every transport under it fills them.
  */
 int vos_buf_pool_create(struct vos_ctx *ctx, uint16_t group, uint32_t count,
 			uint32_t size, void **base);

@@ -80,6 +80,16 @@ struct vos__rc {
 	uint8_t *waiting; /* per tag: taken, not yet sent (behind a write) */
 	uint8_t *stop;    /* per tag: a cancel targeted it, or its fd was
 	                   * closed: no further piece */
+	/* per tag, made on first use: a multishot request, run as one-shot
+	 * requests on the wire (the section "multishot" below) */
+	struct rc_multi {
+		uint8_t phase;  /* 0: none; MULTI_* */
+		uint16_t group; /* recv: its pool */
+		uint32_t len;   /* recv: at most this per completion (0: all) */
+		uint32_t flags; /* accept4's or recv's */
+		int32_t fd;     /* the program's fd */
+		int64_t bid;    /* recv: the buffer its RECV fills, or -1 */
+	} *multi;
 	char desc[160];
 };
 
@@ -116,6 +126,14 @@ static void rc_detach(struct vos__rc *s, bool tell)
 	vos__shared_init(&s->data, NULL, 0);
 }
 
+/* A multishot recv's buffer that its RECV did not fill goes back. */
+static void multi_untake(struct vos__rc *s, struct rc_multi *m)
+{
+	if (m->bid >= 0)
+		s->host->buf_untake(s->host, m->group, (uint32_t)m->bid);
+	m->bid = -1;
+}
+
 /* Every request in flight fails with the error a dead service gives. */
 /* No fd of the service known (a new attachment, or none). */
 static void fdi_reset(struct vos__rc *s)
@@ -149,6 +167,10 @@ static void fail_all(struct vos__rc *s)
 			continue;
 		s->busy[t] = 0;
 		s->inflight--;
+		if (s->multi && s->multi[t].phase) {
+			multi_untake(s, &s->multi[t]);
+			s->multi[t].phase = 0;
+		}
 		res = s->req[t].op == VOS_OP_CLOSE ? 0 :
 		      vos__op_is_socket(s->req[t].op) ? -ECONNRESET : -EIO;
 		if (s->moved[t])
@@ -251,6 +273,7 @@ static void rc_free(struct vos__rc *s)
 	free(s->next);
 	free(s->waiting);
 	free(s->stop);
+	free(s->multi);
 	free(s);
 }
 
@@ -697,6 +720,157 @@ static void flush_waiting(struct vos__rc *s, int32_t remote)
 	}
 }
 
+/* ---- multishot, as one-shot requests on the wire ------------------------
+ *
+ * A multishot request never travels (the service refuses the op): the
+ * client runs it as a loop of one-shot requests under its own tag.  A
+ * multishot accept is one ACCEPT after another (each parks in the service
+ * until a connection comes), each connection a completion with
+ * VOS_CQE_F_MORE.  A multishot recv is a POLL for POLLIN; when it fires,
+ * a buffer is taken from the context's pool and a RECV with MSG_DONTWAIT
+ * fills it (its bytes come through the data slot, as any recv's), a
+ * completion with VOS_CQE_F_MORE and VOS_CQE_F_BUFFER names it, and the
+ * POLL goes out again.  An idle connection holds a parked POLL in the
+ * service and no buffer.  With no free buffer when data is there, it ends
+ * with -ENOBUFS (nothing was read); a cancel ends it at its next step
+ * (the service cancels the step on the wire).  The service sees only the
+ * one-shot requests it always serves: nothing new to check on its side.
+ */
+enum { MULTI_ACCEPT = 1, MULTI_POLL, MULTI_RECV };
+
+/* r is a multishot request: note it, and put its first step in *step. */
+static bool multi_begin(struct vos__rc *s, const struct vos_req *r,
+			struct vos_req *step)
+{
+	uint32_t tag = (uint32_t)r->user_data;
+	struct rc_multi *m;
+
+	if (!s->multi) {
+		s->multi = calloc(s->depth, sizeof(*s->multi));
+		if (!s->multi)
+			return false;
+	}
+	m = &s->multi[tag];
+	m->group = (uint16_t)r->arg;
+	m->len = r->len;
+	m->flags = r->op_flags;
+	m->fd = r->fd;
+	m->bid = -1;
+	if (r->op == VOS_OP_ACCEPT_MULTI) {
+		m->phase = MULTI_ACCEPT;
+		vos_prep_accept(step, r->fd, NULL, NULL, (int)r->op_flags);
+	} else {
+		m->phase = MULTI_POLL;
+		vos_prep_poll(step, r->fd, POLLIN);
+	}
+	step->user_data = tag;
+	step->deadline_ms = r->deadline_ms;
+	return true;
+}
+
+/* Send tag's next step.  There is room: the service took this tag's last
+ * step before it answered.  false if it cannot be sent. */
+static bool multi_send(struct vos__rc *s, uint32_t tag,
+		       const struct vos_req *step)
+{
+	struct vos_wire_req w;
+	int32_t fd;
+
+	if (map_fd(s, step->fd, false, &fd) < 0 ||
+	    encode(s, step, tag, fd, -1, &w) < 0 || !sq_room(s))
+		return false;
+	vos__peer_write(&s->region, s->g.sq_off +
+			(uint64_t)(s->sq_tail & (s->entries - 1)) * sizeof(w),
+			&w, sizeof(w));
+	s->sq_tail++;
+	s->req[tag] = *step;
+	s->sent[tag] = w;
+	return true;
+}
+
+/* Tag's step completed with res.  true: its next step is on the wire (it
+ * stays in flight); false: it ends, with *end. */
+static bool multi_step(struct vos__rc *s, uint32_t tag, int64_t res,
+		       int64_t *end)
+{
+	struct rc_multi *m = &s->multi[tag];
+	bool stop = s->stop[tag];
+	struct vos_req step;
+	int32_t remote;
+	void *buf;
+	uint32_t size;
+
+	switch (m->phase) {
+	case MULTI_ACCEPT:
+		if (res < 0 || stop) {
+			*end = res < 0 && stop ? -ECANCELED : res;
+			break; /* (a connection made as it was cancelled is
+			        * the program's: the last completion) */
+		}
+		s->host->post(s->host, tag, res, VOS_CQE_F_MORE);
+		vos_prep_accept(&step, m->fd, NULL, NULL, (int)m->flags);
+		if (multi_send(s, tag, &step))
+			return true;
+		*end = -EIO;
+		break;
+	case MULTI_POLL:
+		if (res < 0 || stop) {
+			*end = stop ? -ECANCELED : res;
+			break;
+		}
+		m->bid = s->host->buf_take(s->host, m->group, &buf, &size);
+		if (m->bid < 0) {
+			m->bid = -1;
+			*end = -ENOBUFS;
+			break;
+		}
+		if (m->len && m->len < size)
+			size = m->len;
+		vos_prep_recv(&step, m->fd, buf, size,
+			      (int)m->flags | MSG_DONTWAIT);
+		m->phase = MULTI_RECV;
+		if (multi_send(s, tag, &step))
+			return true;
+		multi_untake(s, m);
+		*end = -EIO;
+		break;
+	case MULTI_RECV:
+		if (res > 0 ||
+		    (res == 0 && map_fd(s, m->fd, false, &remote) == 0 &&
+		     !(fd_kind(s, remote) & FD_STREAM))) {
+			/* the core hands the buffer to the program */
+			s->host->post(s->host, tag, res,
+				      VOS_CQE_F_MORE | VOS_CQE_F_BUFFER |
+					      ((uint32_t)m->bid
+					       << VOS_CQE_BUFFER_SHIFT));
+			m->bid = -1;
+		} else {
+			multi_untake(s, m);
+			if (res != -EAGAIN || stop) {
+				/* the end of the stream, an error, or a
+				 * cancel */
+				*end = stop ? -ECANCELED : res;
+				break;
+			}
+		}
+		if (stop) {
+			*end = -ECANCELED;
+			break;
+		}
+		vos_prep_poll(&step, m->fd, POLLIN);
+		m->phase = MULTI_POLL;
+		if (multi_send(s, tag, &step))
+			return true;
+		*end = -EIO;
+		break;
+	default:
+		*end = res;
+		break;
+	}
+	m->phase = 0;
+	return false;
+}
+
 int vos__rc_submit(void *priv, const struct vos_req *reqs, unsigned n)
 {
 	struct vos__rc *s = priv;
@@ -709,14 +883,21 @@ int vos__rc_submit(void *priv, const struct vos_req *reqs, unsigned n)
 		const struct vos_req *r = &reqs[i];
 		const struct vos__opdef *d = vos__opdef(r->op);
 		uint32_t tag = (uint32_t)r->user_data;
+		struct vos_req step;
 		struct vos_wire_req w;
 		int32_t fd = -1, fd2 = r->fd2;
 		int ret;
 
-		if (d->flags & VOS__OPF_NOWIRE) {
-			/* multishot: local fds only (doc/protocol.md) */
-			s->host->complete(s->host, tag, -EOPNOTSUPP);
-			continue;
+		if (s->multi)
+			s->multi[tag].phase = 0; /* (a new request on the tag) */
+		if (d->flags & VOS__OPF_MULTI) {
+			/* run as one-shot steps: the first goes now */
+			if (!multi_begin(s, r, &step)) {
+				s->host->complete(s->host, tag, -ENOMEM);
+				continue;
+			}
+			r = &step;
+			d = vos__opdef(r->op);
 		}
 		if (!s->attached && !tried && fresh_op(r)) {
 			tried = true;
@@ -856,6 +1037,16 @@ int vos__rc_reap(void *priv)
 				note_fd(s, &s->req[tag], res);
 			res = res > FD_MASK ? -EIO :
 			      (int64_t)((s->gen << FD_BITS) | (uint32_t)res);
+		}
+		/* a multishot request goes on with its next step */
+		if (s->multi && s->multi[tag].phase) {
+			int64_t end;
+
+			if (multi_step(s, (uint32_t)tag, res, &end)) {
+				pieces = true;
+				continue;
+			}
+			res = end;
 		}
 		/* a transfer longer than a slot goes on, piece by piece, and
 		 * completes once */

@@ -383,7 +383,6 @@ static void local_free(struct vos__local *l)
 	vos__fdclass_free(&l->fdc);
 	vos__carry_free(l);
 	vos__multi_free(l);
-	vos__pools_free(l);
 	free(l->op_of);
 	free(l->where);
 	free(l);
@@ -478,10 +477,9 @@ static int l_after_fork(void *priv)
 	l->pool = NULL;
 	l->pid = getpid();
 	/* the parent's requests are not ours: no carry, no fd queues, no
-	 * multishot requests (the pools' buffers are a copy: ours) */
+	 * multishot requests */
 	vos__carry_free(l);
 	vos__multi_free(l);
-	vos__pools_after_fork(l);
 	memset(l->where, 0, l->host->queue_depth);
 	close(l->pool_efd); /* shared with the parent: take our own */
 	l->pool_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -500,22 +498,6 @@ static void l_fd_forget(void *priv, int fd)
 	vos__order_drop(l, fd);
 	vos__carry_orphan(l, fd);
 	vos__multi_close_fd(l, fd);
-}
-
-static int l_buf_pool_create(void *priv, uint16_t group, uint32_t count,
-			     uint32_t size, void **base)
-{
-	return vos__pools_create(priv, group, count, size, base);
-}
-
-static int l_buf_return(void *priv, uint16_t group, uint32_t bid)
-{
-	return vos__pools_return(priv, group, bid);
-}
-
-static int l_buf_pool_destroy(void *priv, uint16_t group)
-{
-	return vos__pools_destroy(priv, group);
 }
 
 static const char *l_describe(void *priv)
@@ -538,7 +520,4 @@ const struct vos_transport_ops vos__transport_local = {
 	.after_fork = l_after_fork,
 	.fd_forget = l_fd_forget,
 	.describe = l_describe,
-	.buf_pool_create = l_buf_pool_create,
-	.buf_return = l_buf_return,
-	.buf_pool_destroy = l_buf_pool_destroy,
 };

@@ -186,7 +186,6 @@ struct vos__local {
 	struct vos__multi *multi; /* per tag, made on first use (multishot.c) */
 	int32_t *multi_fd;        /* per fd: its first multishot request's tag */
 	uint32_t multi_fd_cap;
-	struct vos__bufpool *pools; /* buffer pools (pools.c) */
 	char describe[96];
 };
 
@@ -281,25 +280,5 @@ bool vos__multi_cancel(struct vos__local *l, uint32_t tag);
  * back: its multishot requests stop (their polls let go of the file). */
 void vos__multi_close_fd(struct vos__local *l, int fd);
 void vos__multi_free(struct vos__local *l);
-
-/* ---- buffer pools (pools.c) -------------------------------------------- */
-
-struct vos__bufpool;
-int vos__pools_create(struct vos__local *l, uint16_t group, uint32_t count,
-		      uint32_t size, void **base);
-int vos__pools_return(struct vos__local *l, uint16_t group, uint32_t bid);
-int vos__pools_destroy(struct vos__local *l, uint16_t group);
-void vos__pools_free(struct vos__local *l);
-/* In a forked child: no multishot recv of ours uses any pool (buffers
- * the program held stay its own). */
-void vos__pools_after_fork(struct vos__local *l);
-struct vos__bufpool *vos__pool_find(struct vos__local *l, uint16_t group);
-/* A free buffer: its id (>= 0), address and size; -1 if none is free. */
-int64_t vos__pool_take(struct vos__bufpool *p, void **buf, uint32_t *size);
-void vos__pool_untake(struct vos__bufpool *p, uint32_t bid);
-/* The buffer goes to the program with a completion. */
-void vos__pool_hand_out(struct vos__bufpool *p, uint32_t bid);
-/* A multishot recv of the pool starts (+1) or ends (-1). */
-void vos__pool_use(struct vos__bufpool *p, int delta);
 
 #endif /* VOS_LOCAL_H */

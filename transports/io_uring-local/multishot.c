@@ -80,17 +80,11 @@ static void fd_unlink(struct vos__local *l, uint32_t tag)
 		*p = l->multi[tag].next;
 }
 
-/* The request ends with res (and its pool is used one time less). */
+/* The request ends with res. */
 static void finish(struct vos__local *l, uint32_t tag, int64_t res)
 {
 	struct vos__multi *m = &l->multi[tag];
 
-	if (m->op == VOS_OP_RECV_MULTI) {
-		struct vos__bufpool *p = vos__pool_find(l, m->group);
-
-		if (p)
-			vos__pool_use(p, -1);
-	}
 	fd_unlink(l, tag);
 	m->phase = 0;
 	l->host->complete(l->host, tag, res);
@@ -144,18 +138,7 @@ bool vos__multi_start(struct vos__local *l, const struct vos_req *r)
 	/* a zero-length datagram is a message; on a stream, the end */
 	m->stream = getsockopt(r->fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
 		    type == SOCK_STREAM;
-	if (m->op == VOS_OP_RECV_MULTI) {
-		struct vos__bufpool *p = vos__pool_find(l, m->group);
-
-		if (!p) {
-			l->host->complete(l->host, tag, -ENOBUFS);
-			return true;
-		}
-		vos__pool_use(p, 1);
-	}
 	if (!fd_link(l, tag)) {
-		if (m->op == VOS_OP_RECV_MULTI)
-			vos__pool_use(vos__pool_find(l, m->group), -1);
 		l->host->complete(l->host, tag, -ENOMEM);
 		return true;
 	}
@@ -214,12 +197,11 @@ static void no_buffer(struct vos__local *l, uint32_t tag)
 static void run_recv(struct vos__local *l, uint32_t tag)
 {
 	struct vos__multi *m = &l->multi[tag];
-	struct vos__bufpool *p = vos__pool_find(l, m->group);
 
 	for (int i = 0; i < MULTI_BURST; i++) {
 		uint32_t size;
 		void *buf;
-		int64_t bid = vos__pool_take(p, &buf, &size);
+		int64_t bid = l->host->buf_take(l->host, m->group, &buf, &size);
 		ssize_t n;
 
 		if (bid < 0) {
@@ -230,13 +212,13 @@ static void run_recv(struct vos__local *l, uint32_t tag)
 			size = m->len;
 		n = recv(m->fd, buf, size, (int)m->flags | MSG_DONTWAIT);
 		if (n > 0 || (n == 0 && !m->stream)) {
-			vos__pool_hand_out(p, (uint32_t)bid);
+			/* (the core hands the buffer to the program) */
 			post(l, tag, n, VOS_CQE_F_MORE | VOS_CQE_F_BUFFER |
 					    ((uint32_t)bid
 					     << VOS_CQE_BUFFER_SHIFT));
 			continue;
 		}
-		vos__pool_untake(p, (uint32_t)bid);
+		l->host->buf_untake(l->host, m->group, (uint32_t)bid);
 		if (n == 0) {
 			finish(l, tag, 0); /* the end of the stream */
 			return;
