@@ -178,6 +178,11 @@ bool vos__buf_hand_out(struct vos__impl *impl, uint16_t group, uint32_t bid)
 	return true;
 }
 
+bool vos__buf_exists(const struct vos__impl *impl, uint16_t group)
+{
+	return find(impl, group) != NULL;
+}
+
 bool vos__buf_use(struct vos__impl *impl, uint16_t group, int delta)
 {
 	struct vos__bufpool *p = find(impl, group);

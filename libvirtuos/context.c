@@ -51,6 +51,7 @@ static void impl_free(struct vos__impl *impl)
 	free(impl->held);
 	free(impl->ready);
 	free(impl->uidx);
+	free(impl->mfd);
 	vos__bufs_free(impl);
 	free(impl->options);
 	free(impl);
@@ -63,6 +64,7 @@ void vos__queue_reset(struct vos__impl *impl)
 		impl->slots[i].deadline = 0;
 		impl->slots[i].indexed = false; /* (the index goes below) */
 		impl->slots[i].pool_user = false; /* (pools: after_fork) */
+		impl->slots[i].multi = false;
 		/* hand out low tags first: they index transports' arrays */
 		impl->free_tags[i] = impl->depth - 1 - i;
 	}
@@ -74,6 +76,9 @@ void vos__queue_reset(struct vos__impl *impl)
 	impl->ndeadlines = 0;
 	impl->nready = 0;
 	vos__uidx_reset(impl); /* made again at the next cancel */
+	free(impl->mfd);       /* (no multishot request is left) */
+	impl->mfd = NULL;
+	impl->mfd_cap = 0;
 }
 
 int vos_ctx_create(const struct vos_config *ucfg, struct vos_ctx **ctxp)

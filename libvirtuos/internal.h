@@ -47,6 +47,8 @@ struct vos__slot {
 	bool pool_user;   /* a multishot recv counted in its pool's users */
 	uint8_t op;       /* its op (user requests) */
 	uint16_t group;   /* a multishot recv's pool */
+	int32_t mfd;      /* a multishot request's fd (in impl->mfd's list) */
+	uint32_t mfd_next; /* the next multishot request on that fd */
 	uint32_t ud_prev, ud_next; /* the index's list of one user_data */
 };
 
@@ -97,6 +99,11 @@ struct vos__impl {
 	uint32_t uidx_mask;
 
 	struct vos__bufpool *pools; /* buffer pools (bufpool.c) */
+
+	/* per fd: the first multishot request on it (a close through the
+	 * context cancels them first), or NO_TAG */
+	uint32_t *mfd;
+	uint32_t mfd_cap;
 };
 
 /* The handle.  It outlives vos_ctx_destroy() (see there): impl is NULL
@@ -149,8 +156,12 @@ void vos__buf_untake(struct vos_transport_host *host, uint16_t group,
 		     uint32_t bid);
 bool vos__buf_hand_out(struct vos__impl *impl, uint16_t group, uint32_t bid);
 bool vos__buf_use(struct vos__impl *impl, uint16_t group, int delta);
+bool vos__buf_exists(const struct vos__impl *impl, uint16_t group);
 void vos__bufs_after_fork(struct vos__impl *impl);
 void vos__bufs_free(struct vos__impl *impl);
+
+/* queue.c: a multishot request leaves its fd's list */
+void vos__mfd_unlink(struct vos__impl *impl, uint32_t tag);
 
 /* udindex.c: the user_data -> tag index of cancels */
 void vos__uidx_add(struct vos__impl *impl, uint32_t tag);
@@ -221,6 +232,8 @@ static inline void vos__tag_release(struct vos__impl *impl, uint32_t tag)
 		s->pool_user = false;
 		vos__buf_use(impl, s->group, -1);
 	}
+	if (s->multi && s->mfd >= 0)
+		vos__mfd_unlink(impl, tag);
 	if (s->deadline) {
 		s->deadline = 0;
 		impl->ndeadlines--;

@@ -189,11 +189,50 @@ void vos__complete_flags(struct vos__impl *impl, uint64_t tag, int64_t res,
 		vos__link_done(impl, next, expect, res);
 }
 
+/* Follow multishot request tag under its fd (see close_ends_multishot). */
+static void mfd_link(struct vos__impl *impl, uint32_t tag, int fd)
+{
+	struct vos__slot *s = &impl->slots[tag];
+
+	s->mfd = -1;
+	if (fd < 0)
+		return;
+	if ((uint32_t)fd >= impl->mfd_cap) {
+		uint32_t cap = impl->mfd_cap ? impl->mfd_cap : 64;
+		uint32_t *n;
+
+		while (cap <= (uint32_t)fd)
+			cap *= 2;
+		n = realloc(impl->mfd, cap * sizeof(*n));
+		if (!n)
+			return; /* not followed: a close does not end it */
+		for (uint32_t i = impl->mfd_cap; i < cap; i++)
+			n[i] = VOS__NO_TAG;
+		impl->mfd = n;
+		impl->mfd_cap = cap;
+	}
+	s->mfd = fd;
+	s->mfd_next = impl->mfd[fd];
+	impl->mfd[fd] = tag;
+}
+
 /* Find the tag of the in-flight user request with this user_data (one
  * the transport runs, or one held behind a linked request). */
 static int find_tag(struct vos__impl *impl, uint64_t user_data)
 {
 	return vos__uidx_find(impl, user_data);
+}
+
+/* What a request is refused with (vos__validate's rules, and a multishot
+ * recv's pool must exist: one made later is not its), or 0. */
+static int check(const struct vos__impl *impl, const struct vos_req *req)
+{
+	int err = vos__validate(req);
+
+	if (err == 0 && req->op == VOS_OP_RECV_MULTI &&
+	    !vos__buf_exists(impl, (uint16_t)req->arg))
+		err = -ENOBUFS;
+	return err;
 }
 
 /* Hand batch[0..n) to the transport; give back the tags it did not take.
@@ -265,6 +304,8 @@ static int stage(struct vos__impl *impl, const struct vos_req *req, int err,
 		s->group = (uint16_t)req->arg;
 		s->pool_user = vos__buf_use(impl, s->group, 1);
 	}
+	if (impl->slots[out->user_data].multi)
+		mfd_link(impl, (uint32_t)out->user_data, req->fd);
 	impl->outstanding++;
 	return 1;
 }
@@ -282,6 +323,38 @@ static bool cancel_internal(struct vos__impl *impl, uint32_t tag)
 	c.user_data = tag_take(impl, 0, VOS__SLOT_INTERNAL, VOS_NO_DEADLINE);
 	impl->outstanding++;
 	return flush(impl, &c, 1) == 1;
+}
+
+/* ---- multishot requests by fd: a close ends them first --------------------
+ * A multishot request has no end of its own: a close of its fd through the
+ * context cancels it first (a request that waits in a service or in the
+ * kernel would otherwise keep the file open, and run again on whatever
+ * file gets the number).  The cancels go to the transport before the
+ * close, so a service takes them first.  (With the queue full the cancel
+ * cannot be made: the close still goes.) */
+void vos__mfd_unlink(struct vos__impl *impl, uint32_t tag)
+{
+	uint32_t *p = &impl->mfd[impl->slots[tag].mfd];
+
+	while (*p != VOS__NO_TAG && *p != tag)
+		p = &impl->slots[*p].mfd_next;
+	if (*p == tag)
+		*p = impl->slots[tag].mfd_next;
+	impl->slots[tag].mfd = -1;
+}
+
+static void close_ends_multishot(struct vos__impl *impl, int fd)
+{
+	uint32_t t;
+
+	if (fd < 0 || (uint32_t)fd >= impl->mfd_cap)
+		return;
+	for (t = impl->mfd[fd]; t != VOS__NO_TAG;) {
+		uint32_t next = impl->slots[t].mfd_next;
+
+		cancel_internal(impl, t); /* (may complete it at once) */
+		t = next;
+	}
 }
 
 /*
@@ -501,7 +574,20 @@ static int submit_impl(struct vos__impl *impl, const struct vos_req *reqs,
 			done += (unsigned)ret;
 			continue;
 		}
-		err = vos__validate(req);
+		err = check(impl, req);
+		if (err == 0 && req->op == VOS_OP_CLOSE && impl->mfd) {
+			/* its multishot requests are cancelled first, after
+			 * what is staged */
+			unsigned took = flush(impl, batch, nb);
+
+			done += took;
+			if (took < nb)
+				return done ? (int)done : -EBUSY;
+			nb = 0;
+			close_ends_multishot(impl, req->fd);
+			if (impl->outstanding >= impl->depth)
+				return done ? (int)done : -EBUSY;
+		}
 		if (err < 0 || req->op == VOS_OP_CANCEL) {
 			/* completes here or needs the table: keep order by
 			 * flushing what is staged before it */
@@ -655,10 +741,12 @@ static int64_t call_impl(struct vos__impl *impl, struct vos_req *req)
 	uint32_t tag;
 	int ret;
 
+	if (req->op == VOS_OP_CLOSE && impl->mfd)
+		close_ends_multishot(impl, req->fd);
 	if (impl->outstanding >= impl->depth)
 		return -EBUSY;
 	impl->sync_done = false;
-	if (!stage(impl, req, vos__validate(req), VOS__SLOT_SYNC, &staged,
+	if (!stage(impl, req, check(impl, req), VOS__SLOT_SYNC, &staged,
 		   &res))
 		return res;
 	tag = (uint32_t)staged.user_data;

@@ -708,8 +708,9 @@ static inline void vos_prep_accept_multishot(struct vos_req *r, int fd,
  * with a completion without VOS_CQE_F_MORE: 0 at the end of the stream,
  * -ENOBUFS when the pool has no free buffer (return some and submit
  * again), another error, or -ECANCELED once cancelled.  A connection that
- * is idle holds no buffer.  flags as recv's (MSG_WAITALL and MSG_PEEK are
- * refused).  On every transport: through a service the library runs it
+ * is idle holds no buffer.  flags as recv's (MSG_WAITALL, MSG_PEEK and
+ * MSG_TRUNC are refused; a pool that does not exist yet ends it at once
+ * with -ENOBUFS).  On every transport: through a service the library runs it
  * as a poll, then a recv into the buffer, and again (vos_prep(3)). */
 static inline void vos_prep_recv_multishot(struct vos_req *r, int fd,
 					   uint16_t group, uint32_t len,

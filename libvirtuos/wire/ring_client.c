@@ -167,12 +167,14 @@ static void fail_all(struct vos__rc *s)
 			continue;
 		s->busy[t] = 0;
 		s->inflight--;
+		res = s->req[t].op == VOS_OP_CLOSE ? 0 :
+		      vos__op_is_socket(s->req[t].op) ? -ECONNRESET : -EIO;
 		if (s->multi && s->multi[t].phase) {
+			/* (its step may be a poll: it is a socket call) */
+			res = -ECONNRESET;
 			multi_untake(s, &s->multi[t]);
 			s->multi[t].phase = 0;
 		}
-		res = s->req[t].op == VOS_OP_CLOSE ? 0 :
-		      vos__op_is_socket(s->req[t].op) ? -ECONNRESET : -EIO;
 		if (s->moved[t])
 			res = (int64_t)s->moved[t];
 		pieces_reset(s, t);
@@ -1166,6 +1168,11 @@ int vos__rc_expire(void *priv, uint64_t tag)
 	s->busy[tag] = 0;
 	s->inflight--;
 	pieces_reset(s, tag);
+	if (s->multi && s->multi[tag].phase) {
+		/* a multishot recv's buffer goes back with it */
+		multi_untake(s, &s->multi[tag]);
+		s->multi[tag].phase = 0;
+	}
 	s->host->complete(s->host, tag, -ETIMEDOUT);
 	service_lost(s, "did not answer a call within its deadline");
 	return 0;

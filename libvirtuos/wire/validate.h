@@ -44,9 +44,11 @@ static inline int vos__cmd_ok(const struct vos_req *r)
 	case VOS_OP_POLL:
 		return r->op_flags > 0xffffu ? -EINVAL : 0;
 	case VOS_OP_RECV_MULTI:
-		/* a pool's group; a peek or a wait for all would never end */
+		/* a pool's group; a peek or a wait for all would never end,
+		 * and a length past the buffer (MSG_TRUNC) names no data */
 		return r->arg > 0xffffu ||
-		       (r->op_flags & (MSG_PEEK | MSG_WAITALL)) ? -EINVAL : 0;
+		       (r->op_flags & (MSG_PEEK | MSG_WAITALL | MSG_TRUNC))
+			       ? -EINVAL : 0;
 	}
 	return 0;
 }
