@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include "internal.h"
 
@@ -198,6 +199,14 @@ static void mfd_link(struct vos__impl *impl, uint32_t tag, int fd)
 	if (fd < 0)
 		return;
 	if ((uint32_t)fd >= impl->mfd_cap) {
+		struct rlimit rl;
+
+		/* a number no open fd can have (the request fails with
+		 * EBADF) is not followed: the array grows only as far as
+		 * real fds go */
+		if (getrlimit(RLIMIT_NOFILE, &rl) < 0 ||
+		    (rlim_t)fd >= rl.rlim_cur || fd >= (1 << 24))
+			return;
 		uint32_t cap = impl->mfd_cap ? impl->mfd_cap : 64;
 		uint32_t *n;
 
