@@ -236,6 +236,8 @@ int vos_fd_forget(struct vos_ctx *ctx, int fd)
 
 	if (ret < 0)
 		return ret;
+	if (impl->mfd) /* closed behind our back: its multishot requests end */
+		vos__close_ends_multishot(impl, fd);
 	if (impl->ops->fd_forget)
 		impl->ops->fd_forget(impl->priv, fd);
 	return 0;

@@ -160,8 +160,10 @@ bool vos__buf_exists(const struct vos__impl *impl, uint16_t group);
 void vos__bufs_after_fork(struct vos__impl *impl);
 void vos__bufs_free(struct vos__impl *impl);
 
-/* queue.c: a multishot request leaves its fd's list */
+/* queue.c: a multishot request leaves its fd's list; fd is closed: its
+ * multishot requests are cancelled */
 void vos__mfd_unlink(struct vos__impl *impl, uint32_t tag);
+void vos__close_ends_multishot(struct vos__impl *impl, int fd);
 
 /* udindex.c: the user_data -> tag index of cancels */
 void vos__uidx_add(struct vos__impl *impl, uint32_t tag);

@@ -99,6 +99,22 @@ bool vos__pend_grow(struct vos__impl *impl)
 	return true;
 }
 
+/* A completion's claim of a buffer (VOS_CQE_F_BUFFER): the buffer must be
+ * one the transport took for this multishot recv; it becomes the
+ * program's.  false: a transport's mistake (counted). */
+static bool buffer_claim_ok(struct vos__impl *impl,
+			    const struct vos__slot *slot, uint32_t flags)
+{
+	if (!(flags & VOS_CQE_F_BUFFER))
+		return true;
+	if (slot->op == VOS_OP_RECV_MULTI &&
+	    vos__buf_hand_out(impl, slot->group,
+			      flags >> VOS_CQE_BUFFER_SHIFT))
+		return true;
+	impl->bad_completions++;
+	return false;
+}
+
 /* A completion of a multishot request that stays in flight: queued for
  * vos_wait() (it counts as outstanding until returned), its tag kept. */
 static void post_more(struct vos__impl *impl, struct vos__slot *slot,
@@ -109,15 +125,8 @@ static void post_more(struct vos__impl *impl, struct vos__slot *slot,
 		impl->bad_completions++;
 		return;
 	}
-	/* the buffer it names must be one the transport took: it becomes
-	 * the program's */
-	if ((flags & VOS_CQE_F_BUFFER) &&
-	    (slot->op != VOS_OP_RECV_MULTI ||
-	     !vos__buf_hand_out(impl, slot->group,
-				flags >> VOS_CQE_BUFFER_SHIFT))) {
-		impl->bad_completions++;
+	if (!buffer_claim_ok(impl, slot, flags))
 		return;
-	}
 	if (vos__pend_push_flags(impl, slot->user_data, res, flags))
 		impl->outstanding++;
 }
@@ -162,13 +171,8 @@ void vos__complete_flags(struct vos__impl *impl, uint64_t tag, int64_t res,
 	slot = &impl->slots[tag];
 	next = slot->link_next;
 	expect = slot->expect;
-	if ((flags & VOS_CQE_F_BUFFER) &&
-	    (slot->op != VOS_OP_RECV_MULTI ||
-	     !vos__buf_hand_out(impl, slot->group,
-				flags >> VOS_CQE_BUFFER_SHIFT))) {
-		impl->bad_completions++; /* (delivered, without the claim) */
-		flags = 0;
-	}
+	if (!buffer_claim_ok(impl, slot, flags))
+		flags = 0; /* (delivered, without the claim) */
 	if (slot->expired && (res == -ECANCELED || res == -EINTR))
 		res = -ETIMEDOUT; /* the core cancelled it at its deadline */
 	switch (slot->state) {
@@ -190,7 +194,8 @@ void vos__complete_flags(struct vos__impl *impl, uint64_t tag, int64_t res,
 		vos__link_done(impl, next, expect, res);
 }
 
-/* Follow multishot request tag under its fd (see close_ends_multishot). */
+/* Follow multishot request tag under its fd (see
+ * vos__close_ends_multishot). */
 static void mfd_link(struct vos__impl *impl, uint32_t tag, int fd)
 {
 	struct vos__slot *s = &impl->slots[tag];
@@ -223,13 +228,6 @@ static void mfd_link(struct vos__impl *impl, uint32_t tag, int fd)
 	s->mfd = fd;
 	s->mfd_next = impl->mfd[fd];
 	impl->mfd[fd] = tag;
-}
-
-/* Find the tag of the in-flight user request with this user_data (one
- * the transport runs, or one held behind a linked request). */
-static int find_tag(struct vos__impl *impl, uint64_t user_data)
-{
-	return vos__uidx_find(impl, user_data);
 }
 
 /* What a request is refused with (vos__validate's rules, and a multishot
@@ -274,7 +272,7 @@ static int stage(struct vos__impl *impl, const struct vos_req *req, int err,
 		 uint8_t state, struct vos_req *out, int64_t *res)
 {
 	if (err == 0 && req->op == VOS_OP_CANCEL) {
-		err = find_tag(impl, req->off);
+		err = vos__uidx_find(impl, req->off);
 		if (err >= 0 && impl->slots[err].state == VOS__SLOT_HELD) {
 			/* the transport never saw it: cancelled here */
 			vos__link_cancel_held(impl, (uint32_t)err);
@@ -303,18 +301,18 @@ static int stage(struct vos__impl *impl, const struct vos_req *req, int err,
 	}
 	out->user_data = tag_take(impl, req->user_data, state,
 				  req->deadline_ms);
-	impl->slots[out->user_data].multi =
-		vos__op_has(req->op, VOS__OPF_MULTI);
 	if (state == VOS__SLOT_ASYNC)
 		tag_user(impl, (uint32_t)out->user_data, req->op);
-	if (req->op == VOS_OP_RECV_MULTI) {
+	if (vos__op_has(req->op, VOS__OPF_MULTI)) {
 		struct vos__slot *s = &impl->slots[out->user_data];
 
-		s->group = (uint16_t)req->arg;
-		s->pool_user = vos__buf_use(impl, s->group, 1);
-	}
-	if (impl->slots[out->user_data].multi)
+		s->multi = true;
+		if (req->op == VOS_OP_RECV_MULTI) {
+			s->group = (uint16_t)req->arg;
+			s->pool_user = vos__buf_use(impl, s->group, 1);
+		}
 		mfd_link(impl, (uint32_t)out->user_data, req->fd);
+	}
 	impl->outstanding++;
 	return 1;
 }
@@ -336,11 +334,12 @@ static bool cancel_internal(struct vos__impl *impl, uint32_t tag)
 
 /* ---- multishot requests by fd: a close ends them first --------------------
  * A multishot request has no end of its own: a close of its fd through the
- * context cancels it first (a request that waits in a service or in the
- * kernel would otherwise keep the file open, and run again on whatever
- * file gets the number).  The cancels go to the transport before the
- * close, so a service takes them first.  (With the queue full the cancel
- * cannot be made: the close still goes.) */
+ * context (or vos_fd_forget after a close behind its back) cancels it
+ * first (a request that waits in a service or in the kernel would
+ * otherwise keep the file open, and run again on whatever file gets the
+ * number).  The cancels go to the transport before the close, so a
+ * service takes them first.  (With the queue full the cancel cannot be
+ * made: the close still goes.) */
 void vos__mfd_unlink(struct vos__impl *impl, uint32_t tag)
 {
 	uint32_t *p = &impl->mfd[impl->slots[tag].mfd];
@@ -352,7 +351,7 @@ void vos__mfd_unlink(struct vos__impl *impl, uint32_t tag)
 	impl->slots[tag].mfd = -1;
 }
 
-static void close_ends_multishot(struct vos__impl *impl, int fd)
+void vos__close_ends_multishot(struct vos__impl *impl, int fd)
 {
 	uint32_t t;
 
@@ -593,7 +592,7 @@ static int submit_impl(struct vos__impl *impl, const struct vos_req *reqs,
 			if (took < nb)
 				return done ? (int)done : -EBUSY;
 			nb = 0;
-			close_ends_multishot(impl, req->fd);
+			vos__close_ends_multishot(impl, req->fd);
 			if (impl->outstanding >= impl->depth)
 				return done ? (int)done : -EBUSY;
 		}
@@ -751,7 +750,7 @@ static int64_t call_impl(struct vos__impl *impl, struct vos_req *req)
 	int ret;
 
 	if (req->op == VOS_OP_CLOSE && impl->mfd)
-		close_ends_multishot(impl, req->fd);
+		vos__close_ends_multishot(impl, req->fd);
 	if (impl->outstanding >= impl->depth)
 		return -EBUSY;
 	impl->sync_done = false;

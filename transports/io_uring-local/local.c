@@ -127,7 +127,6 @@ static void run_inline(struct vos__local *l, const struct vos_req *r)
 		 * nothing carried on sends another piece to it */
 		vos__order_flush(l, r->fd);
 		vos__carry_orphan(l, r->fd);
-		vos__multi_close_fd(l, r->fd);
 		l->be->flush(l->be_priv);
 	}
 	res = vos__exec(r, false);
@@ -497,7 +496,6 @@ static void l_fd_forget(void *priv, int fd)
 	 * file now; nothing more goes to it */
 	vos__order_drop(l, fd);
 	vos__carry_orphan(l, fd);
-	vos__multi_close_fd(l, fd);
 }
 
 static const char *l_describe(void *priv)

@@ -184,8 +184,6 @@ struct vos__local {
 	struct vos__fdq *fdq;     /* per fd, made on first use (order.c) */
 	uint32_t fdq_cap;
 	struct vos__multi *multi; /* per tag, made on first use (multishot.c) */
-	int32_t *multi_fd;        /* per fd: its first multishot request's tag */
-	uint32_t multi_fd_cap;
 	char describe[96];
 };
 
@@ -263,7 +261,6 @@ struct vos__multi {
 	bool stream;    /* a stream socket (0 bytes: the end) */
 	uint16_t group; /* recv: its pool */
 	int32_t fd;
-	int32_t next;   /* the next multishot request on its fd, or -1 */
 	uint32_t len;   /* recv: at most this much per completion (0: all) */
 	uint32_t flags; /* accept4's or recv's */
 };
@@ -276,9 +273,6 @@ bool vos__multi_done(struct vos__local *l, uint32_t tag, int64_t res);
 /* A cancel targets tag: if it is a multishot request, stop it (it ends
  * with -ECANCELED, or a last accepted fd) and return true. */
 bool vos__multi_cancel(struct vos__local *l, uint32_t tag);
-/* fd is about to be closed through the transport, or was behind its
- * back: its multishot requests stop (their polls let go of the file). */
-void vos__multi_close_fd(struct vos__local *l, int fd);
 void vos__multi_free(struct vos__local *l);
 
 #endif /* VOS_LOCAL_H */

@@ -19,9 +19,9 @@
  * an error, 0 at the end of a stream, -ENOBUFS when data came and no
  * buffer was free, or -ECANCELED once cancelled (a cancel also stops it
  * between its poll and its next run; an accept the worker had already
- * made comes as that last completion, a new fd).  Closing its fd through
- * the transport cancels it first, so that its poll never outlives the
- * file or runs on the next file that gets the number.
+ * made comes as that last completion, a new fd).  A close of its fd
+ * through the context is preceded by a cancel of it (the core's, for
+ * every transport), so its poll never outlives the file.
  */
 #include "config.h"
 
@@ -44,49 +44,10 @@ static void post(struct vos__local *l, uint32_t tag, int64_t res,
 	l->host->post(l->host, tag, res, flags);
 }
 
-/* ---- the per-fd lists (a close finds the requests on its fd) ---------- */
-
-static bool fd_link(struct vos__local *l, uint32_t tag)
-{
-	struct vos__multi *m = &l->multi[tag];
-	uint32_t fd = (uint32_t)m->fd;
-
-	if (fd >= l->multi_fd_cap) {
-		uint32_t cap = l->multi_fd_cap ? l->multi_fd_cap : 64;
-		int32_t *n;
-
-		while (cap <= fd)
-			cap *= 2;
-		n = realloc(l->multi_fd, cap * sizeof(*n));
-		if (!n)
-			return false;
-		for (uint32_t i = l->multi_fd_cap; i < cap; i++)
-			n[i] = -1;
-		l->multi_fd = n;
-		l->multi_fd_cap = cap;
-	}
-	m->next = l->multi_fd[fd];
-	l->multi_fd[fd] = (int32_t)tag;
-	return true;
-}
-
-static void fd_unlink(struct vos__local *l, uint32_t tag)
-{
-	int32_t *p = &l->multi_fd[(uint32_t)l->multi[tag].fd];
-
-	while (*p >= 0 && *p != (int32_t)tag)
-		p = &l->multi[*p].next;
-	if (*p == (int32_t)tag)
-		*p = l->multi[tag].next;
-}
-
 /* The request ends with res. */
 static void finish(struct vos__local *l, uint32_t tag, int64_t res)
 {
-	struct vos__multi *m = &l->multi[tag];
-
-	fd_unlink(l, tag);
-	m->phase = 0;
+	l->multi[tag].phase = 0;
 	l->host->complete(l->host, tag, res);
 }
 
@@ -138,10 +99,6 @@ bool vos__multi_start(struct vos__local *l, const struct vos_req *r)
 	/* a zero-length datagram is a message; on a stream, the end */
 	m->stream = getsockopt(r->fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
 		    type == SOCK_STREAM;
-	if (!fd_link(l, tag)) {
-		l->host->complete(l->host, tag, -ENOMEM);
-		return true;
-	}
 	arm(l, tag, false);
 	return true;
 }
@@ -296,28 +253,8 @@ bool vos__multi_cancel(struct vos__local *l, uint32_t target)
 	return true;
 }
 
-void vos__multi_close_fd(struct vos__local *l, int fd)
-{
-	int32_t t;
-
-	if (!l->multi_fd || fd < 0 || (uint32_t)fd >= l->multi_fd_cap)
-		return;
-	/* (stop() of a compat poll finishes it at once: take the next
-	 * first) */
-	for (t = l->multi_fd[fd]; t >= 0;) {
-		int32_t next = l->multi[t].next;
-
-		if (!l->multi[t].cancelled)
-			stop(l, (uint32_t)t);
-		t = next;
-	}
-}
-
 void vos__multi_free(struct vos__local *l)
 {
 	free(l->multi);
-	free(l->multi_fd);
 	l->multi = NULL;
-	l->multi_fd = NULL;
-	l->multi_fd_cap = 0;
 }
