@@ -7,13 +7,13 @@
  * is the real ring_server.c on the same region.  The input is a script:
  * submit a request through the client; let the service take what is
  * published (decoding each entry) and post results; overwrite bytes of
- * the region (indices, entries, flags, the data area) as a hostile peer
+ * the region (heads, entries and their sequence words, flags, the data
+ * area) as a hostile peer
  * would; reap; expire a tag; sleep and wake; fork.
  *
  * Invariants (abort() on violation): the client completes each tag it
  * took exactly once, and only tags it took; a read's result is never
- * more than was asked; the service never takes more than a ring's worth;
- * every decoded buffer lies in the data area or the request's copies
+ * more than was asked; every decoded buffer lies in the data area or the request's copies
  * (ASan checks every access besides).
  */
 #define _GNU_SOURCE
@@ -221,16 +221,11 @@ static void submit(void *rc, const uint8_t **d, size_t *n)
 static void serve(const uint8_t **d, size_t *n)
 {
 	static struct vos__dreq q;
-	int avail = vos__rs_pending(&srv_ring);
+	struct vos_wire_req w;
 
-	if (avail < 0)
-		return; /* it would drop the client */
-	if ((uint32_t)avail > geom.entries)
-		abort();
-	while (avail-- > 0) {
-		struct vos_wire_req w;
-
-		vos__rs_take(&srv_ring, &w);
+	/* at most a ring's worth per pass, as a worker's batch bounds it */
+	for (uint32_t k = 0; k < geom.entries && vos__rs_take(&srv_ring, &w);
+	     k++) {
 		if (vos__dreq_decode(&srv_ring.data, &w, &q) == 0)
 			vos__dreq_write_back(&srv_ring.data, &q,
 					     (int64_t)(int32_t)take32(d, n));

@@ -1423,7 +1423,7 @@ START_TEST(version_mismatch_refused)
 
 	make_work();
 	start_netd(NULL);
-	/* a client speaking version 2: the daemon says no, in words */
+	/* a client speaking the next version: the daemon says no, in words */
 	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", netd.sock);
 	ck_assert_int_eq(connect(s, (struct sockaddr *)&sun, sizeof(sun)), 0);
@@ -1436,7 +1436,7 @@ START_TEST(version_mismatch_refused)
 	ck_assert_ptr_nonnull(strstr(m + sizeof(rep), "version"));
 	close(s);
 	ck_assert_int_eq(td_stop(&netd), 0);
-	/* a daemon speaking version 2: the client says no */
+	/* a daemon speaking another version: the client says no */
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/fake.sock", work);
 	l = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	ck_assert_int_eq(bind(l, (struct sockaddr *)&sun, sizeof(sun)), 0);

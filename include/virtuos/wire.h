@@ -32,7 +32,7 @@ extern "C" {
 #endif
 
 #define VOS_WIRE_MAGIC 0x56534f56u /* "VOSV" in little-endian memory */
-#define VOS_WIRE_VERSION 2u
+#define VOS_WIRE_VERSION 3u
 
 /* Limits a service enforces on an attach request. */
 #define VOS_WIRE_MAX_ENTRIES 16384u
@@ -75,27 +75,23 @@ struct vos_wire_header {
 	uint64_t data_size;   /* sq_entries * (SMALL_SLOT + slot_size) */
 	uint64_t region_size; /* bytes in the whole region */
 	uint8_t pad0[8];
-	/* Each index and each flag word on its own 64-byte line, written by
-	 * one side only: a side that only needs the other's index when its
-	 * ring looks full never pulls a line the other keeps writing. */
-	/* line 1: written by the client */
-	uint32_t sq_tail; /* next request entry the client fills */
-	uint8_t pad1[60];
-	/* line 2: written by the service */
+	/* Each head index and each flag word on its own 64-byte line,
+	 * written by one side only.  There are no tail indices: an entry
+	 * carries its own sequence word (the consumer polls the entry, not
+	 * an index on another line), and a producer reads the consumer's
+	 * head only when its ring looks full. */
+	/* line 1: written by the service */
 	uint32_t sq_head; /* next request entry the service reads */
+	uint8_t pad1[60];
+	/* line 2: written by the client */
+	uint32_t cq_head; /* next completion entry the client reads */
 	uint8_t pad2[60];
 	/* line 3: written by the service */
-	uint32_t cq_tail; /* next completion entry the service fills */
+	uint32_t server_flags; /* VOS_WIRE_SERVER_* */
 	uint8_t pad3[60];
 	/* line 4: written by the client */
-	uint32_t cq_head; /* next completion entry the client reads */
-	uint8_t pad4[60];
-	/* line 5: written by the service */
-	uint32_t server_flags; /* VOS_WIRE_SERVER_* */
-	uint8_t pad5[60];
-	/* line 6: written by the client */
 	uint32_t client_flags; /* VOS_WIRE_CLIENT_* */
-	uint8_t pad6[60];
+	uint8_t pad4[60];
 };
 
 /*
@@ -123,16 +119,21 @@ struct vos_wire_req {
 	uint64_t arg;
 	int32_t fd2;
 	uint32_t nonce;     /* the submitting thread's nonce (for cancel) */
-	uint64_t tag;       /* returned in the completion; < sq_entries */
+	uint32_t tag;       /* returned in the completion; < sq_entries */
+	uint32_t seq;       /* written last (a release store): this entry's
+	                     * ring index + 1, so the service knows the entry
+	                     * is there by reading the entry itself */
 };
 
 /* A completion entry. */
 struct vos_wire_cqe {
-	uint64_t tag;   /* the request's tag */
-	int64_t res;    /* result or -errno */
+	uint32_t tag;   /* the request's tag */
 	uint32_t flags; /* 0 */
+	int64_t res;    /* result or -errno */
 	uint32_t aux;   /* op-specific (doc/protocol.md) */
-	uint64_t reserved;
+	uint32_t reserved[2];
+	uint32_t seq;   /* written last (a release store): the entry's ring
+	                 * index + 1 (as in struct vos_wire_req) */
 };
 
 /*
@@ -189,7 +190,7 @@ struct vos_wire_attach_reply {
 #define VOS_WIRE_MSG_MAX 4096u
 
 #if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
-_Static_assert(sizeof(struct vos_wire_header) == 448, "wire header");
+_Static_assert(sizeof(struct vos_wire_header) == 320, "wire header");
 _Static_assert(sizeof(struct vos_wire_req) == 64, "wire request");
 _Static_assert(sizeof(struct vos_wire_cqe) == 32, "wire completion");
 _Static_assert(sizeof(struct vos_wire_msghdr) == 16, "wire msghdr");

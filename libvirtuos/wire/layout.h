@@ -23,9 +23,7 @@ struct vos__geom {
 };
 
 /* Offsets of the header's index and flag words. */
-#define VOS__OFF_SQ_TAIL ((uint32_t)offsetof(struct vos_wire_header, sq_tail))
 #define VOS__OFF_SQ_HEAD ((uint32_t)offsetof(struct vos_wire_header, sq_head))
-#define VOS__OFF_CQ_TAIL ((uint32_t)offsetof(struct vos_wire_header, cq_tail))
 #define VOS__OFF_CQ_HEAD ((uint32_t)offsetof(struct vos_wire_header, cq_head))
 #define VOS__OFF_SERVER_FLAGS \
 	((uint32_t)offsetof(struct vos_wire_header, server_flags))
@@ -52,6 +50,26 @@ void vos__header_make(const struct vos__geom *g, uint32_t epoch,
  */
 int vos__header_check(const struct vos_wire_header *h, uint64_t mapped,
 		      struct vos__geom *g);
+
+/* Where the request entry of free-running index i is, and the
+ * completion entry; the sequence word an entry of index i carries. */
+static inline uint64_t vos__geom_sqe(const struct vos__geom *g, uint32_t i)
+{
+	return g->sq_off + (uint64_t)(i & (g->entries - 1)) *
+	       sizeof(struct vos_wire_req);
+}
+
+static inline uint64_t vos__geom_cqe(const struct vos__geom *g, uint32_t i)
+{
+	return g->cq_off + (uint64_t)(i & (g->entries - 1)) *
+	       sizeof(struct vos_wire_cqe);
+}
+
+static inline uint32_t vos__seq(uint32_t i)
+{
+	return i + 1; /* never the 0 of a fresh ring on the first lap; on a
+	               * later lap, not the previous lap's i + 1 - entries */
+}
 
 /* Tag t's small data slot (data-area offset), and its large one. */
 static inline uint32_t vos__geom_small(const struct vos__geom *g, uint32_t t)

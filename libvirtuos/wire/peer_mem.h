@@ -21,26 +21,35 @@
  * (tests/peer_mem_rule.test fails the build's check otherwise; see
  * doc/security.md, "Reading the peer's memory").
  *
- * Ordering (doc/protocol.md, "Publishing and sleeping"):
+ * Ordering (doc/protocol.md, section 8, "Publishing and sleeping"):
  *
- *   producer: write entries; vos__peer_release(tail)          (release)
- *   consumer: vos__peer_acquire(tail); read entries;           (acquire)
- *             vos__peer_release(head)                          (release)
+ *   producer: vos__peer_put(entry, seq)          body, then seq (release)
+ *   consumer: vos__peer_take(entry, seq)         seq (acquire), then body
+ *             vos__peer_release(head)            after reading (release)
  *
- * The release store of an index pairs with the peer's acquire load of
- * it: entries written before the store are visible to reads after the
- * load; entries read before a head store are not overwritten before it.
+ * An entry's sequence word is the last thing written to it, with a
+ * release store; the consumer loads it with acquire, and copies the body
+ * only when it is the number it expects: the entry's bytes are then the
+ * ones the producer wrote before the word (they pair).  The consumer's
+ * head, stored with release after its copies, pairs with the producer's
+ * acquire load of it when its ring looks full: the entry is not
+ * overwritten before it was read.  No read-modify-write on this path.
  *
  * Sleeping is the one store-then-load pattern (a Dekker pair), which
- * release/acquire does not order; these four are sequentially
- * consistent, so in C11's single total order either the publisher sees
- * NEED_WAKEUP or the sleeper sees the new tail:
+ * release/acquire do not order; each side puts one full fence between
+ * its store and its load (C11's fence-fence rule: of two seq_cst fences,
+ * one comes first in the single total order, and the load after the
+ * later one sees the store before the earlier one):
  *
- *   publisher: vos__peer_publish(tail)       then vos__peer_flags(peer's)
- *   sleeper:   vos__peer_set_flag(NEED_WAKEUP) then vos__peer_peek(tail)
+ *   publisher: put entries; vos__peer_fence(); vos__peer_load(peer flags)
+ *   sleeper:   vos__peer_set_flag(NEED_WAKEUP); vos__peer_fence();
+ *              vos__peer_ready(the entry at its head)
  *
- * (No standalone fence: ThreadSanitizer cannot model one.  On x86 the
- * seq_cst store is an xchg, itself a full barrier.)
+ * So either the publisher sees NEED_WAKEUP (and rings) or the sleeper sees
+ * the entry (and does not sleep).  The publisher's fence is one per
+ * published batch, not per entry; at batch 1 it costs nothing measurable
+ * here (the entry's line must reach the peer before anything can happen
+ * anyway: doc/protocol.md, section 8).
  */
 #ifndef VOS_WIRE_PEER_MEM_H
 #define VOS_WIRE_PEER_MEM_H
@@ -54,6 +63,18 @@ struct vos__shared {
 	uint8_t *peer_base; /* the mapping: named in this file only */
 	uint64_t size;      /* bytes; private, fixed at attach */
 };
+
+/* Copies to and from the peer's memory.  Under ThreadSanitizer they go
+ * through libc's memcpy (which it intercepts and checks): gcc expands a
+ * memcpy of a known size inline, and those copies are not checked, so a
+ * missing release or acquire on an entry would go unseen. */
+#if defined(__SANITIZE_THREAD__)
+static void *(*const volatile vos__peer_memcpy)(void *, const void *,
+						size_t) = memcpy;
+#define vos__peer_copy(d, s, n) vos__peer_memcpy((d), (s), (n))
+#else
+#define vos__peer_copy(d, s, n) memcpy((d), (s), (n))
+#endif
 
 /* A compiler barrier that also says "dst may have changed": a value read
  * into private memory is not re-read from the peer's copy later. */
@@ -92,7 +113,7 @@ static inline bool vos__peer_read(const struct vos__shared *s, uint64_t off,
 {
 	if (!vos__peer_in(s, off, len))
 		return false;
-	memcpy(dst, s->peer_base + off, len);
+	vos__peer_copy(dst, s->peer_base + off, len);
 	vos__peer_barrier(dst);
 	return true;
 }
@@ -104,7 +125,7 @@ static inline bool vos__peer_write(const struct vos__shared *s, uint64_t off,
 {
 	if (!vos__peer_in(s, off, len))
 		return false;
-	memcpy(s->peer_base + off, src, len);
+	vos__peer_copy(s->peer_base + off, src, len);
 	return true;
 }
 
@@ -131,54 +152,102 @@ static inline uint32_t *vos__peer_word(const struct vos__shared *s,
 	return (uint32_t *)(void *)(s->peer_base + off);
 }
 
-/* The peer's producer index: acquire, so the entries it covers are read
- * after it (pairs with the peer's vos__peer_release/publish). */
+/* The peer's index (a consumer's head, read by the producer only when its
+ * ring looks full): acquire, so the peer's reads of the entries before it
+ * are done before we overwrite them (pairs with the peer's
+ * vos__peer_release). */
 static inline uint32_t vos__peer_acquire(const struct vos__shared *s,
 					 uint32_t off)
 {
 	return __atomic_load_n(vos__peer_word(s, off), __ATOMIC_ACQUIRE);
 }
 
-/* Our index: release, so our writes of the entries (or our reads of
- * them, for a head) come before it (pairs with the peer's
- * vos__peer_acquire). */
+/* Our head index: release, so our reads of the entries come before it
+ * (pairs with the peer's vos__peer_acquire). */
 static inline void vos__peer_release(const struct vos__shared *s,
 				     uint32_t off, uint32_t v)
 {
 	__atomic_store_n(vos__peer_word(s, off), v, __ATOMIC_RELEASE);
 }
 
-/* Publish our producer index, seq_cst: a release of the entries, and the
- * store half of the sleep handshake (pairs with the sleeper's
- * vos__peer_peek; the load after it is vos__peer_flags). */
-static inline void vos__peer_publish(const struct vos__shared *s,
-				     uint32_t off, uint32_t v)
+/* ---- ring entries: len bytes at off, the last 4 the sequence word ------- */
+
+/* Put an entry: its body (len - 4 bytes from e), then seq with a release
+ * store, so the body is visible before the word that says it is there
+ * (pairs with the consumer's acquire in vos__peer_take).  false if the
+ * range is not inside s. */
+static inline bool vos__peer_put(const struct vos__shared *s, uint64_t off,
+				 const void *e, size_t len, uint32_t seq)
 {
-	__atomic_store_n(vos__peer_word(s, off), v, __ATOMIC_SEQ_CST);
+	if (len < 8 || len % 4 || off % 4 || !vos__peer_in(s, off, len))
+		return false;
+	vos__peer_copy(s->peer_base + off, e, len - 4);
+	/* release: the body above before the word (pairs with take's
+	 * acquire of it) */
+	__atomic_store_n((uint32_t *)(void *)(s->peer_base + off + len - 4),
+			 seq, __ATOMIC_RELEASE);
+	return true;
 }
 
-/* The sleeper's last look at the peer's producer index, seq_cst: after
- * its vos__peer_set_flag(NEED_WAKEUP) (pairs with vos__peer_publish). */
-static inline uint32_t vos__peer_peek(const struct vos__shared *s,
+/* Take the entry at off if its sequence word is seq: the word with an
+ * acquire load (pairs with the producer's release in vos__peer_put), then
+ * the body, once, into dst (whose last 4 bytes become seq).  false (dst
+ * untouched) if the word is another number (not there yet, or garbage:
+ * the same to us) or the range is not inside s. */
+static inline bool vos__peer_take(const struct vos__shared *s, uint64_t off,
+				  void *dst, size_t len, uint32_t seq)
+{
+	if (len < 8 || len % 4 || off % 4 || !vos__peer_in(s, off, len))
+		return false;
+	/* acquire: the body is read after the word (pairs with put's
+	 * release) */
+	if (__atomic_load_n((const uint32_t *)(const void *)
+			    (s->peer_base + off + len - 4),
+			    __ATOMIC_ACQUIRE) != seq)
+		return false;
+	vos__peer_copy(dst, s->peer_base + off, len - 4);
+	memcpy((uint8_t *)dst + len - 4, &seq, 4);
+	vos__peer_barrier(dst);
+	return true;
+}
+
+/* Whether the entry at off (len bytes) has sequence word seq: the
+ * sleeper's last look, after its fence.  Reads nothing else. */
+static inline bool vos__peer_ready(const struct vos__shared *s, uint64_t off,
+				   size_t len, uint32_t seq)
+{
+	if (len < 8 || len % 4 || off % 4 || !vos__peer_in(s, off, len))
+		return false;
+	return __atomic_load_n((const uint32_t *)(const void *)
+			       (s->peer_base + off + len - 4),
+			       __ATOMIC_RELAXED) == seq;
+}
+
+/* ---- the sleep handshake ------------------------------------------------ */
+
+/* The full fence of the handshake (above): the publisher's between its
+ * last put and its look at the peer's flags, the sleeper's between its
+ * NEED_WAKEUP and its last look at the ring; each pairs with the other
+ * side's.  Nowhere else. */
+static inline void vos__peer_fence(void)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+/* A word of the peer's (its flags), after our fence: relaxed, the fence
+ * orders it. */
+static inline uint32_t vos__peer_load(const struct vos__shared *s,
 				      uint32_t off)
 {
-	return __atomic_load_n(vos__peer_word(s, off), __ATOMIC_SEQ_CST);
+	return __atomic_load_n(vos__peer_word(s, off), __ATOMIC_RELAXED);
 }
 
-/* The peer's flag word after our publish, seq_cst (pairs with the
- * peer's vos__peer_set_flag). */
-static inline uint32_t vos__peer_flags(const struct vos__shared *s,
-				       uint32_t off)
-{
-	return __atomic_load_n(vos__peer_word(s, off), __ATOMIC_SEQ_CST);
-}
-
-/* Set a flag in our own word (NEED_WAKEUP before sleeping), seq_cst: the
- * store half of the sleeper's side (pairs with vos__peer_flags). */
+/* Set a flag in our own word (NEED_WAKEUP before sleeping): relaxed, the
+ * fence after it orders it before the last look. */
 static inline void vos__peer_set_flag(const struct vos__shared *s,
 				      uint32_t off, uint32_t f)
 {
-	__atomic_fetch_or(vos__peer_word(s, off), f, __ATOMIC_SEQ_CST);
+	__atomic_fetch_or(vos__peer_word(s, off), f, __ATOMIC_RELAXED);
 }
 
 /* Clear a flag in our own word: orders nothing (a stale NEED_WAKEUP only

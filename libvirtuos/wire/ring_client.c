@@ -243,10 +243,9 @@ static int rc_attach(struct vos__rc *s)
 	s->g = g;
 	s->entries = g.entries;
 	s->slot_size = g.slot_size;
-	/* both rings start empty, at index 0: we write our own indices and
-	 * check every move of the service's from there */
+	/* both rings start empty, at index 0 (a fresh region is zeroed: no
+	 * entry carries a sequence word of the first lap) */
 	s->sq_tail = s->cq_head = s->sq_head_seen = 0;
-	vos__peer_release(&s->region, VOS__OFF_SQ_TAIL, 0);
 	vos__peer_release(&s->region, VOS__OFF_CQ_HEAD, 0);
 	s->epoch = at.epoch;
 	s->gen = s->gen % GEN_MAX + 1;
@@ -449,13 +448,23 @@ static int encode(struct vos__rc *s, const struct vos_req *r, uint32_t tag,
 	return ret == -ENOSPC ? -EINVAL : ret;
 }
 
-/* Publish the request tail (releasing the entries written before it),
- * then look at the service's NEED_WAKEUP: the publisher's half of the
- * handshake (peer_mem.h; the service's half is its sleep). */
+/* Put a request entry (there is room: the caller made sure): the service
+ * may take it as soon as its sequence word is stored (peer_mem.h). */
+static void sq_put(struct vos__rc *s, struct vos_wire_req *w)
+{
+	w->seq = vos__seq(s->sq_tail);
+	vos__peer_put(&s->region, vos__geom_sqe(&s->g, s->sq_tail), w,
+		      sizeof(*w), w->seq);
+	s->sq_tail++;
+}
+
+/* After a batch of puts: the publisher's half of the handshake, one full
+ * fence, then a look at the service's NEED_WAKEUP (pairs with the fence
+ * in the service's sleep: peer_mem.h). */
 static void publish_requests(struct vos__rc *s)
 {
-	vos__peer_publish(&s->region, VOS__OFF_SQ_TAIL, s->sq_tail);
-	if (vos__peer_flags(&s->region, VOS__OFF_SERVER_FLAGS) &
+	vos__peer_fence();
+	if (vos__peer_load(&s->region, VOS__OFF_SERVER_FLAGS) &
 	    VOS_WIRE_SERVER_NEED_WAKEUP)
 		s->chan->notify(s->ch);
 }
@@ -572,10 +581,7 @@ static bool next_piece(struct vos__rc *s, uint32_t tag, int64_t res)
 		if (s->sq_tail - s->sq_head_seen >= s->entries)
 			return false;
 	}
-	vos__peer_write(&s->region, s->g.sq_off +
-			(uint64_t)(s->sq_tail & (s->entries - 1)) * sizeof(w),
-			&w, sizeof(w));
-	s->sq_tail++;
+	sq_put(s, &w);
 	s->moved[tag] += (uint64_t)res;
 	s->req[tag] = next;
 	s->sent[tag] = w;
@@ -618,10 +624,7 @@ static bool send_waiting(struct vos__rc *s, uint32_t tag)
 	if (map_fd(s, r->fd, false, &fd) < 0 ||
 	    encode(s, r, tag, fd, r->fd2, &w) < 0 || !sq_room(s))
 		return false;
-	vos__peer_write(&s->region, s->g.sq_off +
-			(uint64_t)(s->sq_tail & (s->entries - 1)) * sizeof(w),
-			&w, sizeof(w));
-	s->sq_tail++;
+	sq_put(s, &w);
 	s->sent[tag] = w;
 	return true;
 }
@@ -781,10 +784,7 @@ static bool multi_send(struct vos__rc *s, uint32_t tag,
 	if (map_fd(s, step->fd, false, &fd) < 0 ||
 	    encode(s, step, tag, fd, -1, &w) < 0 || !sq_room(s))
 		return false;
-	vos__peer_write(&s->region, s->g.sq_off +
-			(uint64_t)(s->sq_tail & (s->entries - 1)) * sizeof(w),
-			&w, sizeof(w));
-	s->sq_tail++;
+	sq_put(s, &w);
 	s->req[tag] = *step;
 	s->sent[tag] = w;
 	return true;
@@ -978,10 +978,7 @@ int vos__rc_submit(void *priv, const struct vos_req *reqs, unsigned n)
 					  r->op == VOS_OP_CLOSE ? 0 : ret);
 			continue;
 		}
-		vos__peer_write(&s->region, s->g.sq_off +
-				(uint64_t)(s->sq_tail & (s->entries - 1)) *
-				sizeof(w), &w, sizeof(w));
-		s->sq_tail++;
+		sq_put(s, &w);
 		s->req[tag] = *r;
 		s->sent[tag] = w;
 		s->busy[tag] = 1;
@@ -1002,28 +999,24 @@ int vos__rc_submit(void *priv, const struct vos_req *reqs, unsigned n)
 int vos__rc_reap(void *priv)
 {
 	struct vos__rc *s = priv;
-	uint32_t tail, head;
+	uint32_t head;
 	bool pieces = false;
 	int n = 0;
 
 	if (!s->attached)
 		return 0;
 	head = s->cq_head;
-	/* acquire: the entries up to tail are read after the index */
-	tail = vos__peer_acquire(&s->region, VOS__OFF_CQ_TAIL);
-	if (tail - head > s->entries) {
-		service_lost(s, "published an impossible completion index");
-		return 0;
-	}
-	while (head != tail) {
+	/* at most a ring's worth per call, however fast the service is */
+	for (uint32_t k = 0; k < s->entries; k++) {
 		struct vos_wire_cqe e;
 		uint64_t tag;
 		int64_t res;
 
-		/* the entry, once, into private memory */
-		vos__peer_read(&s->region, s->g.cq_off +
-			       (uint64_t)(head & (s->entries - 1)) * sizeof(e),
-			       &e, sizeof(e));
+		/* the entry, once, into private memory, if its sequence word
+		 * says it is there (an acquire: peer_mem.h) */
+		if (!vos__peer_take(&s->region, vos__geom_cqe(&s->g, head), &e,
+				    sizeof(e), vos__seq(head)))
+			break;
 		head++;
 		tag = e.tag;
 		if (tag >= s->depth || !s->busy[tag] || s->waiting[tag]) {
@@ -1084,12 +1077,15 @@ int vos__rc_sleep_fd(void *priv)
 
 	if (!s->attached || s->inflight == 0)
 		return -EAGAIN;
-	/* the sleeper's half of the handshake: NEED_WAKEUP, then a last
-	 * look at the completion tail (the service's publish is the other
-	 * half) */
+	/* the sleeper's half of the handshake: NEED_WAKEUP, a full fence,
+	 * then a last look at the next completion entry (pairs with the
+	 * fence in the service's publish: peer_mem.h) */
 	vos__peer_set_flag(&s->region, VOS__OFF_CLIENT_FLAGS,
 			   VOS_WIRE_CLIENT_NEED_WAKEUP);
-	if (vos__peer_peek(&s->region, VOS__OFF_CQ_TAIL) != s->cq_head) {
+	vos__peer_fence();
+	if (vos__peer_ready(&s->region, vos__geom_cqe(&s->g, s->cq_head),
+			    sizeof(struct vos_wire_cqe),
+			    vos__seq(s->cq_head))) {
 		vos__peer_clear_flag(&s->region, VOS__OFF_CLIENT_FLAGS,
 				     VOS_WIRE_CLIENT_NEED_WAKEUP);
 		return -EAGAIN;

@@ -18,8 +18,8 @@ int vos__rs_init(struct vos__rs *rs, void *map, uint64_t size,
 			     &rs->data))
 		return -EINVAL;
 	rs->g = *g;
-	rs->sq_head = rs->cq_tail = rs->sq_tail_seen = rs->cq_head_seen = 0;
-	rs->cq_dirty = false;
+	rs->sq_head = rs->cq_tail = rs->cq_head_seen = 0;
+	rs->cq_dirty = rs->sq_moved = false;
 	vos__header_make(g, epoch, &h);
 	vos__peer_write(&rs->region, 0, &h, sizeof(h));
 	return 0;
@@ -27,11 +27,18 @@ int vos__rs_init(struct vos__rs *rs, void *map, uint64_t size,
 
 void vos__rs_corrupt(struct vos__rs *rs, uint64_t rnd1, uint64_t rnd2)
 {
-	struct vos_wire_cqe e = { rnd1, (int64_t)rnd2, 0, 0, 0 };
+	struct vos_wire_cqe e = { 0 };
 
 	if (!vos__rs_cq_room(rs))
 		return;
+	e.tag = (uint32_t)rnd1;
+	e.res = (int64_t)rnd2;
 	vos__rs_cq_put(rs, &e);
-	if (rnd1 % 4 == 0)
-		rs->cq_tail += (uint32_t)rnd2;
+	/* sometimes garbage in the next entry too, under a sequence word
+	 * that is not its own (where the next completion will go: nothing
+	 * the client has not read is overwritten) */
+	if (rnd1 % 4 == 0 && vos__rs_cq_room(rs) &&
+	    (uint32_t)rnd2 != vos__seq(rs->cq_tail))
+		vos__peer_put(&rs->region, vos__geom_cqe(&rs->g, rs->cq_tail),
+			      &e, sizeof(e), (uint32_t)rnd2);
 }

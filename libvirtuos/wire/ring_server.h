@@ -5,11 +5,12 @@
  * fds, credentials, the engine that runs its requests); a channel
  * (channel.h) owns how the region was shared and how the doorbells ring.
  *
- * Indices the service owns (sq_head, cq_tail) live here, private, and are
- * published with release; the client's (sq_tail, cq_head) are read with
- * acquire and checked: a client that publishes more than a ring's worth of
- * requests has broken the protocol (take() says -EPROTO); one that does
- * not consume its completions only stalls itself.
+ * Indices the service owns (sq_head, cq_tail) live here, private; only
+ * sq_head is published (release), for the client's flow control.  A
+ * request entry is there when its sequence word says so (peer_mem.h,
+ * vos__peer_take): the client publishes no index, so there is none to
+ * lie with.  The client's cq_head is read (acquire) only when the
+ * completion ring looks full; one that lies stalls only itself.
  */
 #ifndef VOS_WIRE_RING_SERVER_H
 #define VOS_WIRE_RING_SERVER_H
@@ -26,9 +27,9 @@ struct vos__rs {
 	struct vos__shared region, data;
 	struct vos__geom g;
 	uint32_t sq_head, cq_tail; /* the indices we own */
-	uint32_t sq_tail_seen;     /* the client's tail when we last looked */
 	uint32_t cq_head_seen;     /* the client's head when we last looked */
 	bool cq_dirty;             /* posted, not yet published */
+	bool sq_moved;             /* taken since sq_head was last stored */
 };
 
 /* Start serving the region map (size bytes, made for g): write its header
@@ -39,34 +40,24 @@ int vos__rs_init(struct vos__rs *rs, void *map, uint64_t size,
 /* The calls below run for every request and on every pass of a spinning
  * worker: they are inline (each is a few loads and stores). */
 
-/* How many request entries the client has published that we have not
- * taken: a fresh look at its tail.  -EPROTO if it claims more than a
- * ring's worth. */
-static inline int vos__rs_pending(struct vos__rs *rs)
+/* Take the next request entry, if the client has put it there, into *w,
+ * a private copy: only the copy is checked and used.  false: none. */
+static inline bool vos__rs_take(struct vos__rs *rs, struct vos_wire_req *w)
 {
-	/* acquire: the entries up to the tail are read after it (pairs with
-	 * the client's publish) */
-	uint32_t tail = vos__peer_acquire(&rs->region, VOS__OFF_SQ_TAIL);
-
-	if (tail - rs->sq_head > rs->g.entries)
-		return -EPROTO;
-	rs->sq_tail_seen = tail;
-	return (int)(tail - rs->sq_head);
-}
-
-/* Take the next entry (there is one: pending() said so) into *w, a
- * private copy: only the copy is checked and used. */
-static inline void vos__rs_take(struct vos__rs *rs, struct vos_wire_req *w)
-{
-	vos__peer_read(&rs->region, rs->g.sq_off +
-		       (uint64_t)(rs->sq_head & (rs->g.entries - 1)) *
-		       sizeof(*w), w, sizeof(*w));
+	if (!vos__peer_take(&rs->region, vos__geom_sqe(&rs->g, rs->sq_head),
+			    w, sizeof(*w), vos__seq(rs->sq_head)))
+		return false;
 	rs->sq_head++;
+	rs->sq_moved = true;
+	return true;
 }
 
 /* We are done reading the entries taken: the client may reuse them. */
 static inline void vos__rs_consumed(struct vos__rs *rs)
 {
+	if (!rs->sq_moved)
+		return;
+	rs->sq_moved = false;
 	/* release: our reads of the entries come before the client may
 	 * overwrite them (pairs with its acquire of sq_head) */
 	vos__peer_release(&rs->region, VOS__OFF_SQ_HEAD, rs->sq_head);
@@ -88,53 +79,59 @@ static inline bool vos__rs_cq_room(struct vos__rs *rs)
 static inline void vos__rs_cq_put(struct vos__rs *rs,
 				  const struct vos_wire_cqe *e)
 {
-	vos__peer_write(&rs->region, rs->g.cq_off +
-			(uint64_t)(rs->cq_tail & (rs->g.entries - 1)) *
-			sizeof(*e), e, sizeof(*e));
+	vos__peer_put(&rs->region, vos__geom_cqe(&rs->g, rs->cq_tail), e,
+		      sizeof(*e), vos__seq(rs->cq_tail));
 	rs->cq_tail++;
 	rs->cq_dirty = true;
 }
 
 /* Put one completion in the ring; false if it is full (the client has
- * not consumed: retry later). */
-static inline bool vos__rs_post(struct vos__rs *rs, uint64_t tag, int64_t res)
+ * not consumed: retry later).  The client may see it at once: its
+ * sequence word is its publication. */
+static inline bool vos__rs_post(struct vos__rs *rs, uint32_t tag, int64_t res)
 {
-	struct vos_wire_cqe e = { tag, res, 0, 0, 0 };
+	struct vos_wire_cqe e;
 
 	if (!vos__rs_cq_room(rs))
 		return false;
+	e.tag = tag;
+	e.flags = 0;
+	e.res = res;
+	e.aux = 0;
+	e.reserved[0] = e.reserved[1] = 0;
 	vos__rs_cq_put(rs, &e);
 	return true;
 }
 
-/* Publish what was posted.  true if the client sleeps and must be woken
- * (ring its doorbell). */
+/* After a batch of posts: true if the client sleeps and must be woken
+ * (ring its doorbell).  The publisher's half of the handshake: one full
+ * fence for the batch, then a look at the client's NEED_WAKEUP (pairs
+ * with the fence in the client's sleep). */
 static inline bool vos__rs_publish(struct vos__rs *rs)
 {
 	if (!rs->cq_dirty)
 		return false;
 	rs->cq_dirty = false;
-	/* publish the tail (a release of the entries), then look at the
-	 * client's NEED_WAKEUP: the publisher's half of the handshake
-	 * (pairs with the client's set_flag + peek) */
-	vos__peer_publish(&rs->region, VOS__OFF_CQ_TAIL, rs->cq_tail);
-	return vos__peer_flags(&rs->region, VOS__OFF_CLIENT_FLAGS) &
+	vos__peer_fence();
+	return vos__peer_load(&rs->region, VOS__OFF_CLIENT_FLAGS) &
 	       VOS_WIRE_CLIENT_NEED_WAKEUP;
 }
 
-/* The sleeper's half of the handshake: set NEED_WAKEUP, then look once
- * more whether requests came in (do not sleep then); sleep_end clears the
- * flag.  has_requests is a sequentially consistent look (peer_mem.h). */
+/* The sleeper's half of the handshake: set NEED_WAKEUP in every client's
+ * region (sleep_begin), one full fence (vos__peer_fence, once for all of
+ * them), then a last look at each ring (has_requests): sleep only if none
+ * has a request.  sleep_end clears the flag. */
 static inline void vos__rs_sleep_begin(struct vos__rs *rs)
 {
-	/* pairs with the client's publish + flags load */
 	vos__peer_set_flag(&rs->region, VOS__OFF_SERVER_FLAGS,
 			   VOS_WIRE_SERVER_NEED_WAKEUP);
 }
 
 static inline bool vos__rs_has_requests(struct vos__rs *rs)
 {
-	return vos__peer_peek(&rs->region, VOS__OFF_SQ_TAIL) != rs->sq_head;
+	return vos__peer_ready(&rs->region, vos__geom_sqe(&rs->g, rs->sq_head),
+			       sizeof(struct vos_wire_req),
+			       vos__seq(rs->sq_head));
 }
 
 static inline void vos__rs_sleep_end(struct vos__rs *rs)
@@ -144,7 +141,8 @@ static inline void vos__rs_sleep_end(struct vos__rs *rs)
 }
 
 /* Testing only (--fault-inject garbage): post a completion with rnd's
- * bits for tag and result, and sometimes jump the tail. */
+ * bits for tag and result, and sometimes garbage in the next entry under
+ * a wrong sequence word. */
 void vos__rs_corrupt(struct vos__rs *rs, uint64_t rnd1, uint64_t rnd2);
 
 #endif /* VOS_WIRE_RING_SERVER_H */

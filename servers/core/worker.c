@@ -437,16 +437,10 @@ static unsigned drain(struct srv_worker *w, struct srv_client *c)
 {
 	struct srv_req *batch[BATCH];
 	unsigned nb = 0, n = 0;
-	int avail;
 
 	if (!can_take(c))
 		return 0;
-	avail = vos__rs_pending(&c->ring);
-	if (avail < 0) {
-		client_broken(c, "impossible request index");
-		return 0;
-	}
-	while (avail > 0 && n < BATCH && c->inflight < srv.cfg.max_inflight &&
+	while (n < BATCH && c->inflight < srv.cfg.max_inflight &&
 	       w->eng_out + nb + reserve(w) < w->eng_depth) {
 		const struct vos__opdef *d;
 		struct vos_wire_req e;
@@ -458,8 +452,8 @@ static unsigned drain(struct srv_worker *w, struct srv_client *c)
 		    c->wuid->parked + nb >= srv.cfg.max_parked_uid ||
 		    !parked_share_ok(w, c->wuid, nb))
 			break; /* its uid's share of this engine is taken */
-		vos__rs_take(&c->ring, &e);
-		avail--;
+		if (!vos__rs_take(&c->ring, &e))
+			break; /* none (more) */
 		n++;
 		if (e.tag >= c->ring.g.entries ||
 		    c->reqs[e.tag].state != SRV_REQ_FREE) {
@@ -695,10 +689,13 @@ static void sleep_now(struct srv_worker *w, int64_t timeout)
 	bool work, armed = true;
 
 	/* the sleeper's half of the handshake: NEED_WAKEUP in every
-	 * client's header, then a last look at every request tail (the
+	 * client's header, a fence, then a last look at every ring (the
 	 * client's submit is the other half) */
 	for (c = w->clients; c; c = c->next)
 		vos__rs_sleep_begin(&c->ring);
+	/* one fence for all of them, between the flags and the last looks
+	 * (pairs with each client's fence after its puts: ring_server.h) */
+	vos__peer_fence();
 	/* a kick is consumed when the eventfd is drained, so what a kick
 	 * announces is looked at again here, before sleeping */
 	work = (atomic_load(&w->stop) && !w->clients) ||

@@ -160,18 +160,46 @@ static inline void raw_ring(struct raw *r)
 	}
 }
 
-/* Put n entries in the request ring and publish them; ring the doorbell
- * if the daemon sleeps (or always, with ring). */
+/* The sequence word of entry e (entries are 64 or 32 bytes, the word
+ * their last 4), and whether the completion at index i is there. */
+#define RAW_SEQ(e) (*(uint32_t *)(void *)((uint8_t *)(e) + sizeof(*(e)) - 4))
+
+static inline bool raw_cq_ready(const struct raw *r, uint32_t i)
+{
+	struct vos_wire_cqe *cq = (void *)(r->map + r->g.cq_off);
+
+	return __atomic_load_n(&RAW_SEQ(&cq[i & (r->g.entries - 1)]),
+			       __ATOMIC_ACQUIRE) == i + 1;
+}
+
+/* How many completions from cq_head on are there (at most a ring). */
+static inline uint32_t raw_cq_count(const struct raw *r)
+{
+	uint32_t n = 0;
+
+	while (n < r->g.entries && raw_cq_ready(r, r->cq_head + n))
+		n++;
+	return n;
+}
+
+/* Put n entries in the request ring (each with its sequence word, stored
+ * last); ring the doorbell if the daemon sleeps (or always, with ring). */
 static inline void raw_submit(struct raw *r, const struct vos_wire_req *w,
 			      unsigned n, bool ring)
 {
 	struct vos_wire_header *h = raw_hdr(r);
 	struct vos_wire_req *sq = (void *)(r->map + r->g.sq_off);
 
-	for (unsigned i = 0; i < n; i++)
-		sq[r->sq_tail++ & (r->g.entries - 1)] = w[i];
-	__atomic_store_n(&h->sq_tail, r->sq_tail, __ATOMIC_SEQ_CST);
-	if (ring || (__atomic_load_n(&h->server_flags, __ATOMIC_SEQ_CST) &
+	for (unsigned i = 0; i < n; i++) {
+		struct vos_wire_req *e = &sq[r->sq_tail & (r->g.entries - 1)];
+
+		memcpy(e, &w[i], sizeof(*e) - 4);
+		__atomic_store_n(&RAW_SEQ(e), r->sq_tail + 1,
+				 __ATOMIC_RELEASE);
+		r->sq_tail++;
+	}
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (ring || (__atomic_load_n(&h->server_flags, __ATOMIC_RELAXED) &
 		     VOS_WIRE_SERVER_NEED_WAKEUP))
 		raw_ring(r);
 }
@@ -187,16 +215,15 @@ static inline int raw_reap(struct raw *r, struct vos_wire_cqe *e,
 	unsigned got = 0;
 
 	for (;;) {
-		uint32_t tail = __atomic_load_n(&h->cq_tail, __ATOMIC_ACQUIRE);
-
-		while (r->cq_head != tail && got < max)
+		while (got < max && raw_cq_ready(r, r->cq_head))
 			e[got++] = cq[r->cq_head++ & (r->g.entries - 1)];
 		__atomic_store_n(&h->cq_head, r->cq_head, __ATOMIC_RELEASE);
 		if (got || raw_now_ms() >= end)
 			return (int)got;
 		__atomic_fetch_or(&h->client_flags, VOS_WIRE_CLIENT_NEED_WAKEUP,
-				  __ATOMIC_SEQ_CST);
-		if (__atomic_load_n(&h->cq_tail, __ATOMIC_SEQ_CST) == r->cq_head) {
+				  __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (!raw_cq_ready(r, r->cq_head)) {
 			struct pollfd p = { r->bell, POLLIN, 0 };
 			char buf[64];
 			int64_t left = end - raw_now_ms();

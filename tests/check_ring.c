@@ -1,0 +1,533 @@
+/*
+ * check_ring.c - the ring protocol's ordering (doc/protocol.md, section 8;
+ * libvirtuos/wire/peer_mem.h), two ways:
+ *
+ *  1. handshake_model: every interleaving of the sleep handshake on a
+ *     machine with store buffers (x86-TSO: a store waits in its CPU's
+ *     buffer until it drains, in order, at any moment; a fence drains
+ *     it; a load sees its own buffer first).  A publisher puts entries
+ *     and looks at the sleeper's NEED_WAKEUP; a sleeper takes entries,
+ *     sets NEED_WAKEUP, looks once more and sleeps until rung.  The
+ *     search proves that no entry is left unseen by a sleeper nobody will
+ *     ring; and, so that the test could fail, that it finds exactly that
+ *     lost wake-up when either side's fence is left out.
+ *
+ *  2. two_threads: the real ring client (ring_client.c) and the real ring
+ *     server (ring_server.h) on one region in two threads, with pipes for
+ *     doorbells; both sides sleep and wake for real, the server often
+ *     (a short spin), through wrap-arounds of an 8-entry ring.  Every
+ *     request completes exactly once with the result the server gave it,
+ *     and nothing hangs (each wait is bounded).  Under ThreadSanitizer
+ *     (the CI's TSan run) this also checks that every byte of an entry is
+ *     read after the sequence word that publishes it (peer_mem.h's copies
+ *     go through libc's memcpy there, so that it sees them: with the
+ *     release store of vos__peer_put made relaxed, it reports the race).
+ */
+#define _GNU_SOURCE
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <virtuos/transport.h>
+
+#include "layout.h"
+#include "ring_client.h"
+#include "ring_server.h"
+
+/* ==== 1. the handshake, exhaustively, under TSO ========================= */
+
+/* Shared words: SEQ0, SEQ1 (entries 0 and 1's sequence words), FLAG (the
+ * sleeper's NEED_WAKEUP).  Each CPU's store buffer holds at most 3
+ * stores. */
+enum { SEQ0, SEQ1, FLAG, NWORDS };
+#define SB_MAX 3
+#define ENTRIES 2
+
+struct cpu {
+	uint8_t pc;
+	uint8_t nsb;
+	uint8_t sb_word[SB_MAX], sb_val[SB_MAX];
+	uint8_t reg; /* what the last load saw */
+};
+
+struct state {
+	uint8_t mem[NWORDS];
+	struct cpu p, s;  /* publisher, sleeper */
+	uint8_t published; /* entries the publisher has put */
+	uint8_t taken;     /* entries the sleeper has taken */
+	uint8_t kicks;     /* doorbell bytes not yet consumed */
+	uint8_t asleep;
+};
+
+static bool fence_pub = true, fence_sleep = true;
+static unsigned long states_seen, lost_found;
+
+static uint8_t cpu_load(const struct state *st, const struct cpu *c, int w)
+{
+	for (int i = c->nsb - 1; i >= 0; i--) /* its own newest store */
+		if (c->sb_word[i] == w)
+			return c->sb_val[i];
+	return st->mem[w];
+}
+
+static void cpu_store(struct cpu *c, int w, uint8_t v)
+{
+	c->sb_word[c->nsb] = (uint8_t)w;
+	c->sb_val[c->nsb] = v;
+	c->nsb++;
+}
+
+static void cpu_drain_one(struct state *st, struct cpu *c)
+{
+	st->mem[c->sb_word[0]] = c->sb_val[0];
+	memmove(c->sb_word, c->sb_word + 1, SB_MAX - 1);
+	memmove(c->sb_val, c->sb_val + 1, SB_MAX - 1);
+	c->nsb--;
+}
+
+/*
+ * The publisher, once per entry i (as ring_client.c's sq_put +
+ * publish_requests, and ring_server.h's cq_put + publish):
+ *   0: store SEQ_i          (vos__peer_put: the body, then the word)
+ *   1: fence                (vos__peer_fence)
+ *   2: load FLAG            (vos__peer_load)
+ *   3: if FLAG: ring        (chan->notify)
+ * Returns false if the step cannot run now (a fence with stores pending).
+ */
+static bool pub_step(struct state *st)
+{
+	struct cpu *c = &st->p;
+
+	switch (c->pc) {
+	case 0:
+		if (st->published == ENTRIES || c->nsb == SB_MAX)
+			return false;
+		cpu_store(c, SEQ0 + st->published, 1);
+		st->published++;
+		c->pc = fence_pub ? 1 : 2;
+		return true;
+	case 1:
+		if (c->nsb)
+			return false; /* the fence waits for the drain */
+		c->pc = 2;
+		return true;
+	case 2:
+		c->reg = cpu_load(st, c, FLAG);
+		c->pc = 3;
+		return true;
+	default:
+		if (c->reg && st->kicks < 2)
+			st->kicks++;
+		c->pc = 0;
+		return true;
+	}
+}
+
+/*
+ * The sleeper (ring_server.h's sleep_begin/has_requests, worker.c's
+ * sleep_now; ring_client.c's vos__rc_sleep_fd/woke):
+ *   0: load SEQ_taken: there -> take it (stay at 0); else go on
+ *   1: store FLAG = 1       (vos__peer_set_flag)
+ *   2: fence                (vos__peer_fence)
+ *   3: load SEQ_taken       (vos__peer_ready)
+ *   4: there -> store FLAG = 0, back to 0; else sleep (5)
+ *   5: asleep: a kick wakes it (consumed), store FLAG = 0, back to 0
+ */
+static bool sleep_step(struct state *st)
+{
+	struct cpu *c = &st->s;
+
+	if (st->taken == ENTRIES)
+		return false;
+	switch (c->pc) {
+	case 0:
+		if (cpu_load(st, c, SEQ0 + st->taken))
+			st->taken++;
+		else
+			c->pc = 1;
+		return true;
+	case 1:
+		if (c->nsb == SB_MAX)
+			return false;
+		cpu_store(c, FLAG, 1);
+		c->pc = fence_sleep ? 2 : 3;
+		return true;
+	case 2:
+		if (c->nsb)
+			return false;
+		c->pc = 3;
+		return true;
+	case 3:
+		c->reg = cpu_load(st, c, SEQ0 + st->taken);
+		c->pc = 4;
+		return true;
+	case 4:
+		if (c->reg) {
+			if (c->nsb == SB_MAX)
+				return false;
+			cpu_store(c, FLAG, 0);
+			c->pc = 0;
+		} else {
+			st->asleep = 1;
+			c->pc = 5;
+		}
+		return true;
+	default:
+		if (!st->kicks || c->nsb == SB_MAX)
+			return false;
+		st->kicks--;
+		st->asleep = 0;
+		cpu_store(c, FLAG, 0);
+		c->pc = 0;
+		return true;
+	}
+}
+
+/* States seen: an open-addressing set of their bytes (the struct is all
+ * uint8_t: no padding). */
+#define SEEN_BITS 20
+static struct state *seen_tab;
+static uint8_t *seen_used;
+
+static bool seen_add(const struct state *st)
+{
+	uint64_t h = 1469598103934665603ull;
+	const uint8_t *b = (const uint8_t *)st;
+
+	for (size_t i = 0; i < sizeof(*st); i++)
+		h = (h ^ b[i]) * 1099511628211ull;
+	for (size_t i = h & ((1u << SEEN_BITS) - 1);;
+	     i = (i + 1) & ((1u << SEEN_BITS) - 1)) {
+		if (!seen_used[i]) {
+			seen_used[i] = 1;
+			seen_tab[i] = *st;
+			states_seen++;
+			ck_assert_uint_lt(states_seen, (1u << SEEN_BITS) / 2);
+			return true;
+		}
+		if (!memcmp(&seen_tab[i], st, sizeof(*st)))
+			return false;
+	}
+}
+
+/* Depth-first over every interleaving of steps and store-buffer drains
+ * (each state once).
+ * A final state (nothing can move) with an entry not taken is the lost
+ * wake-up: the sleeper sleeps, the publisher is done, nobody rings. */
+static void explore(const struct state *st, int depth)
+{
+	bool moved = false;
+	struct state n;
+
+	ck_assert_int_lt(depth, 1000); /* the model is finite */
+	for (int a = 0; a < 4; a++) {
+		n = *st;
+		switch (a) {
+		case 0: if (!pub_step(&n)) continue; break;
+		case 1: if (!sleep_step(&n)) continue; break;
+		case 2: if (!n.p.nsb) continue; cpu_drain_one(&n, &n.p); break;
+		default: if (!n.s.nsb) continue; cpu_drain_one(&n, &n.s); break;
+		}
+		moved = true;
+		if (seen_add(&n))
+			explore(&n, depth + 1);
+	}
+	if (!moved && st->taken < ENTRIES)
+		lost_found++;
+}
+
+static unsigned long search(bool fp, bool fs)
+{
+	struct state st;
+
+	memset(&st, 0, sizeof(st));
+	fence_pub = fp;
+	fence_sleep = fs;
+	states_seen = lost_found = 0;
+	if (!seen_tab) {
+		seen_tab = calloc(1u << SEEN_BITS, sizeof(*seen_tab));
+		seen_used = calloc(1u << SEEN_BITS, 1);
+		ck_assert(seen_tab && seen_used);
+	}
+	memset(seen_used, 0, 1u << SEEN_BITS);
+	seen_add(&st);
+	explore(&st, 0);
+	return lost_found;
+}
+
+START_TEST(handshake_model)
+{
+	unsigned long both, seen, no_pub, no_sleep;
+
+	both = search(true, true);
+	seen = states_seen;
+	no_pub = search(false, true);
+	no_sleep = search(true, false);
+	ck_assert_msg(both == 0, "%lu final states lose a wake-up", both);
+	/* the search can fail: without either fence it finds the loss */
+	ck_assert_msg(no_pub > 0, "no loss found without the publisher's fence");
+	ck_assert_msg(no_sleep > 0, "no loss found without the sleeper's fence");
+	printf("handshake_model: %lu states (two entries, store buffers of 3), "
+	       "no lost wake-up with both fences; without the publisher's "
+	       "fence %lu final states lose one, without the sleeper's %lu\n",
+	       seen, no_pub, no_sleep);
+}
+END_TEST
+
+/* ==== 2. the real ring client and server, two threads =================== */
+
+#define DEPTH 8
+#define SLOT 4096
+
+static struct vos__geom geom;
+static uint8_t *region;
+static int to_srv[2], to_cli[2]; /* doorbells: pipes, non-blocking */
+static atomic_bool srv_stop;
+static atomic_long srv_sleeps, srv_kicks, cli_kicks;
+
+static void ring_bell(int fd)
+{
+	char one = 1;
+
+	if (write(fd, &one, 1) < 0) {
+		/* full: rung already */
+	}
+}
+
+static void drain_bell(int fd)
+{
+	char b[64];
+
+	while (read(fd, b, sizeof(b)) > 0)
+		;
+}
+
+static int ch_create(void **ch) { *ch = &geom; return 0; }
+static int ch_option(void *ch, const char *k, const char *v)
+{
+	(void)ch; (void)k; (void)v;
+	return 0;
+}
+static int ch_ready(void *ch) { (void)ch; return 0; }
+static int ch_attach(void *ch, const struct vos_wire_attach *a,
+		     int timeout_ms, struct vos__attachment *out)
+{
+	(void)ch; (void)a; (void)timeout_ms;
+	out->map = region;
+	out->size = geom.size;
+	out->epoch = 7;
+	return 0;
+}
+static void ch_notify(void *ch)
+{
+	(void)ch;
+	atomic_fetch_add(&cli_kicks, 1);
+	ring_bell(to_srv[1]);
+}
+static int ch_wait_fd(void *ch) { (void)ch; return to_cli[0]; }
+static int ch_drain(void *ch)
+{
+	(void)ch;
+	drain_bell(to_cli[0]);
+	return 0;
+}
+static void ch_detach(void *ch, bool tell) { (void)ch; (void)tell; }
+static void ch_destroy(void *ch) { (void)ch; }
+static const char *ch_where(void *ch) { (void)ch; return "check_ring"; }
+
+static const struct vos__chan_client chan = {
+	"test", ch_create, ch_option, ch_ready, ch_attach, ch_notify,
+	ch_wait_fd, ch_drain, ch_detach, ch_destroy, ch_where,
+};
+
+static uint32_t done_count[DEPTH];
+static int64_t last_res[DEPTH];
+static bool busy[DEPTH];
+
+static void complete(struct vos_transport_host *h, uint64_t tag, int64_t res)
+{
+	(void)h;
+	ck_assert_uint_lt(tag, DEPTH);
+	ck_assert_msg(busy[tag], "tag %llu completed twice",
+		      (unsigned long long)tag);
+	busy[tag] = false;
+	done_count[tag]++;
+	last_res[tag] = res;
+}
+
+static void post(struct vos_transport_host *h, uint64_t tag, int64_t res,
+		 uint32_t flags)
+{
+	ck_assert_uint_eq(flags, 0);
+	complete(h, tag, res);
+}
+
+static uint64_t xs(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* The server: take, answer (a NOP's result here is its arg, so each
+ * answer is checkable), publish, ring if the client sleeps; after a short spin,
+ * sleep with the handshake, bounded. */
+static void *server(void *arg)
+{
+	struct vos__rs *rs = arg;
+	uint64_t rng = 12345;
+
+	while (!atomic_load(&srv_stop)) {
+		struct vos_wire_req w;
+		unsigned n = 0;
+
+		while (vos__rs_take(rs, &w)) {
+			while (!vos__rs_post(rs, w.tag, (int64_t)w.arg))
+				; /* the client reaps: room comes */
+			n++;
+		}
+		vos__rs_consumed(rs);
+		if (vos__rs_publish(rs)) {
+			atomic_fetch_add(&srv_kicks, 1);
+			ring_bell(to_cli[1]);
+		}
+		if (n || xs(&rng) % 16)
+			continue; /* (a spin of some passes) */
+		vos__rs_sleep_begin(rs);
+		vos__peer_fence();
+		if (!vos__rs_has_requests(rs) && !atomic_load(&srv_stop)) {
+			struct pollfd p = { to_srv[0], POLLIN, 0 };
+
+			atomic_fetch_add(&srv_sleeps, 1);
+			/* bounded: a lost wake-up shows as a 5 s stall,
+			 * which the client's own bound reports */
+			poll(&p, 1, 5000);
+			drain_bell(to_srv[0]);
+		}
+		vos__rs_sleep_end(rs);
+	}
+	return NULL;
+}
+
+START_TEST(two_threads)
+{
+	enum { TOTAL = 60000 };
+	struct vos_transport_host host = { DEPTH, 0, "slot=4096", complete, 0,
+					   post, NULL, NULL };
+	struct vos__rs rs;
+	pthread_t t;
+	void *rc;
+	uint64_t rng = 99, sent = 0, got = 0, cli_sleeps = 0;
+	uint64_t expect[DEPTH];
+	struct timespec t0, t1;
+
+	ck_assert(vos__geom_make(DEPTH, SLOT, &geom));
+	region = aligned_alloc(4096, (geom.size + 4095) & ~(uint64_t)4095);
+	ck_assert_ptr_nonnull(region);
+	memset(region, 0, geom.size);
+	ck_assert_int_eq(pipe2(to_srv, O_NONBLOCK | O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(to_cli, O_NONBLOCK | O_CLOEXEC), 0);
+	ck_assert_int_eq(vos__rs_init(&rs, region, geom.size, &geom, 7), 0);
+	ck_assert_int_eq(vos__rc_open(&host, &chan, &rc), 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, server, &rs), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (got < TOTAL) {
+		struct vos_req r[DEPTH];
+		unsigned n = 0, want = 1 + (unsigned)(xs(&rng) % DEPTH);
+		int ret;
+
+		for (uint32_t tag = 0; tag < DEPTH && n < want &&
+		     sent < TOTAL; tag++) {
+			if (busy[tag])
+				continue;
+			memset(&r[n], 0, sizeof(r[n]));
+			r[n].op = VOS_OP_NOP;
+			r[n].fd = -1;
+			r[n].arg = xs(&rng) & 0xffffff; /* the server's answer */
+			r[n].user_data = tag;
+			expect[tag] = r[n].arg;
+			busy[tag] = true;
+			n++;
+			sent++;
+		}
+		if (n) {
+			ret = vos__rc_submit(rc, r, n);
+			ck_assert_int_eq(ret, (int)n);
+		}
+		/* reap: sometimes spin a little, sometimes sleep at once */
+		for (unsigned spin = (unsigned)(xs(&rng) % 64); spin; spin--)
+			if (vos__rc_reap(rc) > 0)
+				break;
+		ret = vos__rc_wait(rc, 5000000000LL);
+		ck_assert_msg(ret != -ETIME, "no completion in 5 s: a lost "
+			      "wake-up (%llu of %d done)",
+			      (unsigned long long)got, TOTAL);
+		if (ret > 0)
+			cli_sleeps++;
+		got = 0;
+		for (int i = 0; i < DEPTH; i++)
+			got += done_count[i];
+		for (int tag = 0; tag < DEPTH; tag++)
+			if (!busy[tag] && done_count[tag] &&
+			    last_res[tag] != (int64_t)expect[tag])
+				ck_abort_msg("tag %d: result %lld, sent %llu",
+					     tag, (long long)last_res[tag],
+					     (unsigned long long)expect[tag]);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	atomic_store(&srv_stop, true);
+	ring_bell(to_srv[1]);
+	pthread_join(t, NULL);
+	vos__rc_close(rc);
+	{
+		uint64_t all = 0;
+
+		for (int i = 0; i < DEPTH; i++)
+			all += done_count[i];
+		ck_assert_uint_eq(all, TOTAL);
+	}
+	printf("two_threads: %d requests through an %d-entry ring (%d laps), "
+	       "each completed once with its own result in %.2f s; the "
+	       "server slept %ld times, the client waited %llu times; kicks "
+	       "client->server %ld, server->client %ld\n", TOTAL, DEPTH,
+	       TOTAL / DEPTH, (double)(t1.tv_sec - t0.tv_sec) +
+	       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
+	       atomic_load(&srv_sleeps), (unsigned long long)cli_sleeps,
+	       atomic_load(&cli_kicks), atomic_load(&srv_kicks));
+	free(region);
+	close(to_srv[0]);
+	close(to_srv[1]);
+	close(to_cli[0]);
+	close(to_cli[1]);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("ring");
+	TCase *tc = tcase_create("ring");
+	SRunner *sr;
+	int failed;
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, handshake_model);
+	tcase_add_test(tc, two_threads);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
