@@ -245,13 +245,4 @@ static inline void vos__tag_release(struct vos__impl *impl, uint32_t tag)
 	impl->in_flight--;
 }
 
-static inline void vos__cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield" ::: "memory");
-#endif
-}
-
 #endif /* VOS_INTERNAL_H */

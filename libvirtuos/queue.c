@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 
 #include "internal.h"
+#include "spin.h"
 
 /* Requests are handed to the transport in batches of at most this many. */
 #define SUBMIT_BATCH 32
@@ -652,8 +653,11 @@ static int progress(struct vos__impl *impl, int64_t deadline,
 		return -ETIME;
 
 	if (impl->spin_ns > 0) {
+		int64_t yield_at;
+
 		now = vos__now_ns();
 		spin_end = now + impl->spin_ns;
+		yield_at = now + VOS__SPIN_YIELD_NS;
 		if (deadline >= 0 && deadline < spin_end)
 			spin_end = deadline;
 		if (impl->ndeadlines && impl->next_deadline < spin_end)
@@ -664,9 +668,14 @@ static int progress(struct vos__impl *impl, int64_t deadline,
 				return 0;
 			if (ret < 0)
 				return ret;
-			if (i % SPIN_CLOCK_EVERY == 0 &&
-			    vos__now_ns() >= spin_end)
-				break;
+			if (i % SPIN_CLOCK_EVERY == 0) {
+				now = vos__now_ns();
+				if (now >= spin_end)
+					break;
+				/* (a runnable thread here may be the one
+				 * that answers: spin.h) */
+				vos__spin_yield_due(now, &yield_at);
+			}
 			vos__cpu_relax();
 		}
 	}

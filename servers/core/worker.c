@@ -58,6 +58,7 @@
 #include "exec.h"
 #include "opdef.h"
 #include "server.h"
+#include "spin.h"
 
 #define BATCH 32
 #define SPIN_CLOCK_EVERY 16
@@ -80,13 +81,6 @@ int64_t srv_now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
 }
 
 static void drain_efd(int fd)
@@ -765,6 +759,7 @@ static void take_incoming(struct srv_worker *w, unsigned *work)
 static void *worker_main(struct srv_worker *w)
 {
 	int64_t spin_ns = (int64_t)srv.cfg.spin_us * 1000, spin_end = 0;
+	int64_t yield_at = 0;
 	unsigned idle = 0; /* passes without work since the last work */
 	bool spinning = false;
 
@@ -811,15 +806,24 @@ static void *worker_main(struct srv_worker *w)
 		} else if (!spinning && spin_ns > 0) {
 			atomic_fetch_sub(&srv.spinners, 1);
 		}
-		/* the clock is read once per SPIN_CLOCK_EVERY idle passes */
+		/* the clock is read once per SPIN_CLOCK_EVERY idle passes;
+		 * a long spin yields the CPU now and then (spin.h: on few
+		 * CPUs, the thread that is waiting for it may be a client
+		 * with requests for us) */
 		if (spinning && idle++ % SPIN_CLOCK_EVERY == 0) {
-			if (idle == 1)
-				spin_end = srv_now_ns() + spin_ns;
-			else if (srv_now_ns() >= spin_end)
+			int64_t now = srv_now_ns();
+
+			if (idle == 1) {
+				spin_end = now + spin_ns;
+				yield_at = now + VOS__SPIN_YIELD_NS;
+			} else if (now >= spin_end) {
 				idle = 0;
+			} else {
+				vos__spin_yield_due(now, &yield_at);
+			}
 		}
 		if (spinning && idle) {
-			cpu_relax();
+			vos__cpu_relax();
 			continue;
 		}
 		if (spinning) {
