@@ -12,11 +12,17 @@
  *   vos__peer_write    copies private bytes in;
  *   vos__peer_span     a buffer for the kernel to fill or to send from
  *                      (bulk data this side never inspects);
- *   the index helpers  loads and stores of ring indices and flag words,
- *                      each with the ordering it needs (below).
+ *   vos__peer_put, vos__peer_take, vos__peer_ready
+ *                      a ring entry and its sequence word (below);
+ *   the index helpers  loads and stores of head indices and flag words,
+ *                      and the handshake's fence, each with the ordering
+ *                      it needs (below).
  *
- * Every helper checks its range against the private size fixed when the
- * region was attached, so a wrong offset costs the call, not the process.
+ * Every helper that takes an offset from a caller checks its range
+ * against the private size fixed when the region was attached, so a wrong
+ * offset costs the call, not the process.  The index and flag helpers
+ * take constant offsets inside the header page, which every region has
+ * (the attach checks its size).
  * The rule is grep-able: the field peer_base is named in this file only
  * (tests/peer_mem_rule.test fails the build's check otherwise; see
  * doc/security.md, "Reading the peer's memory").

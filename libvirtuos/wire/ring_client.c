@@ -1086,9 +1086,17 @@ int vos__rc_sleep_fd(void *priv)
 	if (vos__peer_ready(&s->region, vos__geom_cqe(&s->g, s->cq_head),
 			    sizeof(struct vos_wire_cqe),
 			    vos__seq(s->cq_head))) {
+		uint32_t head = s->cq_head;
+
 		vos__peer_clear_flag(&s->region, VOS__OFF_CLIENT_FLAGS,
 				     VOS_WIRE_CLIENT_NEED_WAKEUP);
-		return -EAGAIN;
+		/* take it now: an entry that looked there and is not when
+		 * taken (a service flipping its sequence words) must not
+		 * make the caller spin on "-EAGAIN: reap" for ever; it
+		 * sleeps instead, until the service rings or its timeout */
+		vos__rc_reap(s);
+		if (s->cq_head != head || !s->attached)
+			return -EAGAIN;
 	}
 	return s->chan->wait_fd(s->ch);
 }

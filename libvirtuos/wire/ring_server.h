@@ -79,6 +79,10 @@ static inline bool vos__rs_cq_room(struct vos__rs *rs)
 static inline void vos__rs_cq_put(struct vos__rs *rs,
 				  const struct vos_wire_cqe *e)
 {
+	/* the request entries taken so far are given back first: a client
+	 * that sees a completion may count its request's entry as free (it
+	 * reuses the tag at once), so the head must not lag behind it */
+	vos__rs_consumed(rs);
 	vos__peer_put(&rs->region, vos__geom_cqe(&rs->g, rs->cq_tail), e,
 		      sizeof(*e), vos__seq(rs->cq_tail));
 	rs->cq_tail++;
