@@ -47,6 +47,7 @@
 
 static int reps = 7;
 static char sbin[512] = "servers";
+static const char *csv_dir; /* --csv DIR: one CSV per figure there */
 static char work[128];
 static pid_t netd_pid, stord_pid;
 
@@ -55,6 +56,24 @@ static void die(const char *what, long err)
 	fprintf(stderr, "vos-bench-services: %s: %s\n", what,
 		strerror((int)(err < 0 ? -err : err)));
 	exit(1);
+}
+
+/* A figure's CSV file in --csv DIR, with its header line, or NULL when
+ * no --csv was given.  Every row also says the machine's state: the
+ * one-line ping-pong of that run where the figure has one. */
+static FILE *csv_open(const char *name, const char *header)
+{
+	char path[700];
+	FILE *f;
+
+	if (!csv_dir)
+		return NULL;
+	snprintf(path, sizeof(path), "%s/%s.csv", csv_dir, name);
+	f = fopen(path, "w");
+	if (!f)
+		die(path, errno);
+	fprintf(f, "%s\n", header);
+	return f;
 }
 
 /* ---- daemons -------------------------------------------------------------- */
@@ -334,6 +353,29 @@ static void part1_2(void)
 	printf("   %-34s %9.0f ns   speed 1/%.0f native\n",
 	       "through netd, forced wake-ups", median(fc_wake, reps),
 	       median(r_wake, reps));
+	{
+		FILE *f = csv_open("ring_dispatch", "figure,vos_ns,baseline,"
+				   "baseline_ns,ratio,paper,pingpong_ns");
+
+		if (f) {
+			double p1 = median(pp1, reps);
+
+			fprintf(f, "NOP round trip,%.0f,two-line ping-pong,%.0f,"
+				"%.3f,,%.0f\n", median(nop, reps),
+				median(pp2, reps), median(r_nop2, reps), p1);
+			fprintf(f, "fcntl b=1,%.0f,fcntl(2),%.0f,"
+				"%.3f,0.7,%.0f\n", median(fcs, reps),
+				median(fcn, reps), median(r_fcs, reps), p1);
+			fprintf(f, "fcntl b=32,%.0f,fcntl(2),%.0f,"
+				"%.3f,,%.0f\n", median(fcb, reps),
+				median(fcn, reps), median(r_fcb, reps), p1);
+			fprintf(f, "fcntl wake-ups,%.0f,fcntl(2),"
+				"%.0f,%.5f,%.5f,%.0f\n", median(fc_wake, reps),
+				median(fcn_w, reps), 1.0 / median(r_wake, reps),
+				1.0 / 14, p1);
+			fclose(f);
+		}
+	}
 }
 
 /* ---- 3: tmpfs write sweep through stord ------------------------------------ */
@@ -342,9 +384,9 @@ static void part1_2(void)
 
 static double sweep_native(const char *path, uint32_t size, const char *buf)
 {
-	double v[15];
+	double v[1];
 
-	for (int r = 0; r < reps; r++) {
+	for (int r = 0; r < 1; r++) {
 		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		int64_t t0 = now_ns();
 
@@ -355,15 +397,15 @@ static double sweep_native(const char *path, uint32_t size, const char *buf)
 		       ((double)(now_ns() - t0) / 1e9);
 		close(fd);
 	}
-	return median(v, reps);
+	return v[0];
 }
 
 static double sweep_vos(struct vos_ctx *ctx, const char *path, uint32_t size,
 			const char *buf, int batch)
 {
-	double v[15];
+	double v[1];
 
-	for (int r = 0; r < reps; r++) {
+	for (int r = 0; r < 1; r++) {
 		int fd = vos_openat(ctx, AT_FDCWD, path,
 				    O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		uint64_t off = 0;
@@ -417,7 +459,7 @@ static double sweep_vos(struct vos_ctx *ctx, const char *path, uint32_t size,
 		       ((double)(now_ns() - t0) / 1e9);
 		vos_close(ctx, fd);
 	}
-	return median(v, reps);
+	return v[0];
 }
 
 static void part3(void)
@@ -427,6 +469,7 @@ static void part3(void)
 	char native[256], routed[256];
 	struct vos_ctx *ctx = ctx_spin(-1);
 	char *buf = malloc(2u << 20);
+	FILE *csv;
 
 	memset(buf, 'w', 2u << 20);
 	snprintf(native, sizeof(native), "/dev/shm/vos-bench-%d/native",
@@ -434,21 +477,44 @@ static void part3(void)
 	snprintf(routed, sizeof(routed), "/dev/shm/vos-bench-%d/routed",
 		 (int)getpid());
 	printf("\n3. tmpfs write sweep, 16 MiB per size, MB/s (paper: >1x "
-	       "below 64 KiB, 0.8x at 2 MiB)\n"
+	       "below 64 KiB, 0.8x at 2 MiB; ratios within each run)\n"
 	       "   b=1: the blocking wrapper; b=32: batches of 32 pwrites, two "
 	       "batches in flight\n");
 	printf("   %8s %10s %12s %7s %12s %7s\n", "chunk", "write(2)",
 	       "stord b=1", "ratio", "stord b=32", "ratio");
+	csv = csv_open("tmpfs_write", "chunk,native_MBps,b1_MBps,b1_ratio,"
+		       "b32_MBps,b32_ratio");
 	for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		uint32_t sz = sizes[i];
-		double n = sweep_native(native, sz, buf);
-		double b1 = sweep_vos(ctx, routed, sz, buf, 1);
-		double b32 = sz <= (1u << 20) ? sweep_vos(ctx, routed, sz, buf, 32)
-					      : 0;
+		double nv[15], b1v[15], b32v[15], r1[15], r32[15];
+		double n, b1, b32 = 0;
 
-		printf("   %8u %10.0f %12.0f %6.2fx", sz, n, b1, b1 / n);
+		/* interleaved: each run measures write(2) and both batch
+		 * sizes back to back, and the ratios are taken within it */
+		for (int r = 0; r < reps; r++) {
+			nv[r] = sweep_native(native, sz, buf);
+			b1v[r] = sweep_vos(ctx, routed, sz, buf, 1);
+			b32v[r] = sweep_vos(ctx, routed, sz, buf, 32);
+			r1[r] = b1v[r] / nv[r];
+			r32[r] = b32v[r] / nv[r];
+		}
+		n = median(nv, reps);
+		b1 = median(b1v, reps);
+		b32 = median(b32v, reps);
+
+		printf("   %8u %10.0f %12.0f %6.2fx", sz, n, b1,
+		       median(r1, reps));
+		if (csv) {
+			fprintf(csv, "%u,%.0f,%.0f,%.3f,", sz, n, b1,
+				median(r1, reps));
+			if (b32 > 0)
+				fprintf(csv, "%.0f,%.3f\n", b32,
+					median(r32, reps));
+			else
+				fprintf(csv, ",\n");
+		}
 		if (b32 > 0)
-			printf(" %12.0f %6.2fx\n", b32, b32 / n);
+			printf(" %12.0f %6.2fx\n", b32, median(r32, reps));
 		else
 			printf(" %12s %7s\n", "-", "-");
 	}
@@ -457,6 +523,8 @@ static void part3(void)
 	       "    (vos_buf_alloc) does not exist yet.)\n");
 	vos_ctx_destroy(ctx);
 	free(buf);
+	if (csv)
+		fclose(csv);
 }
 
 /* ---- 4: fork N attaching processes ------------------------------------------ */
@@ -499,6 +567,7 @@ static double fork_n(int n, bool routed)
 static void part4(void)
 {
 	static const int ns[] = { 1, 2, 4, 8, 16, 32, 64 };
+	FILE *csv = csv_open("fork_attach", "n,native_us,vos_us,ratio");
 
 	printf("\n4. fork N processes that each make one socket and exit, us "
 	       "(paper: 52x falling to 8x)\n");
@@ -508,7 +577,11 @@ static void part4(void)
 		double a = fork_n(ns[i], false), b = fork_n(ns[i], true);
 
 		printf("   %4d %12.0f %14.0f %7.1fx\n", ns[i], a, b, b / a);
+		if (csv)
+			fprintf(csv, "%d,%.0f,%.0f,%.3f\n", ns[i], a, b, b / a);
 	}
+	if (csv)
+		fclose(csv);
 }
 
 /* ---- 5: TCP 1-byte round trip ---------------------------------------------- */
@@ -589,6 +662,14 @@ static void part5(void)
 	       "ends: 4 calls per round trip)\n");
 	printf("   %-34s %9.0f ns\n", "native", n);
 	printf("   %-34s %9.0f ns   %.2fx native\n", "through netd", v, v / n);
+	{
+		FILE *f = csv_open("tcp_rtt", "native_ns,vos_ns,ratio,paper");
+
+		if (f) {
+			fprintf(f, "%.0f,%.0f,%.3f,1.0\n", n, v, v / n);
+			fclose(f);
+		}
+	}
 }
 
 /* ---- 6: N client processes at once ------------------------------------------ */
@@ -724,6 +805,7 @@ static void part6(void)
 	char file[256];
 	char *buf = calloc(1, 1u << 20);
 	double base = 0;
+	FILE *csv;
 	int fd;
 
 	snprintf(file, sizeof(file), "/dev/shm/vos-bench-%d/scale",
@@ -737,6 +819,7 @@ static void part6(void)
 	       "runs of 300 ms)\n", sysconf(_SC_NPROCESSORS_ONLN), reps);
 	printf("   NOP batches of 32 through netd, aggregate Mops/s "
 	       "(and vs one process)\n");
+	csv = csv_open("scale_nop", "n,Mops,vs_one");
 	for (unsigned i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
 		double v[15];
 
@@ -746,7 +829,14 @@ static void part6(void)
 			base = median(v, reps);
 		printf("      N=%d %8.2f Mops/s   %.2fx one process\n", ns[i],
 		       median(v, reps) / 1e6, median(v, reps) / base);
+		if (csv)
+			fprintf(csv, "%d,%.3f,%.3f\n", ns[i],
+				median(v, reps) / 1e6, median(v, reps) / base);
 	}
+	if (csv)
+		fclose(csv);
+	csv = csv_open("scale_pread", "n,native_kops_per_proc,"
+		       "vos_kops_per_proc,ratio");
 	printf("   4 KiB pread of a tmpfs file, batch 1: per-process kops/s, "
 	       "through stord vs pread(2) (ratio within each run)\n");
 	for (unsigned i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
@@ -760,7 +850,13 @@ static void part6(void)
 		printf("      N=%d  pread(2) %8.1f   stord %8.1f   %.2fx\n",
 		       ns[i], median(nat, reps) / 1e3, median(v, reps) / 1e3,
 		       median(ratio, reps));
+		if (csv)
+			fprintf(csv, "%d,%.1f,%.1f,%.3f\n", ns[i],
+				median(nat, reps) / 1e3, median(v, reps) / 1e3,
+				median(ratio, reps));
 	}
+	if (csv)
+		fclose(csv);
 }
 
 static void usage(FILE *f)
@@ -773,6 +869,8 @@ static void usage(FILE *f)
 "               tree; or an installed sbin directory)\n"
 "  --reps N     runs per figure; the median is printed (default 7)\n"
 "  --only LIST  parts to run, e.g. 1,2,5 (default all: 1..6)\n"
+"  --csv DIR    also write each figure as DIR/<figure>.csv (bench/run\n"
+"               draws them)\n"
 "  -h, --help   this text\n");
 }
 
@@ -782,6 +880,7 @@ int main(int argc, char **argv)
 		{ "sbin", required_argument, NULL, 's' },
 		{ "reps", required_argument, NULL, 'r' },
 		{ "only", required_argument, NULL, 'o' },
+		{ "csv", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -795,6 +894,7 @@ int main(int argc, char **argv)
 		case 's': snprintf(sbin, sizeof(sbin), "%s", optarg); break;
 		case 'r': reps = atoi(optarg); break;
 		case 'o': only = optarg; break;
+		case 'c': csv_dir = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

@@ -3,6 +3,7 @@
 # Debian's archive (Debian 12).  Run as root; safe to run again.
 #   scripts/deps.sh         build + demo dependencies
 #   scripts/deps.sh --test  also what the test suite needs
+#   scripts/deps.sh --bench also what bench/run draws with (gnuplot)
 set -euo pipefail
 
 pkgs=(build-essential autoconf automake libtool pkg-config man-db
@@ -10,6 +11,9 @@ pkgs=(build-essential autoconf automake libtool pkg-config man-db
 if [ "${1:-}" = "--test" ]; then
 	# iproute2: tests/services/netns.test makes namespaces and a veth
 	pkgs+=(check clang libclang-rt-14-dev iproute2)
+fi
+if [ "${1:-}" = "--bench" ]; then
+	pkgs+=(gnuplot-nox)
 fi
 
 if [ "$(id -u)" -ne 0 ]; then
