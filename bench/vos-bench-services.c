@@ -51,6 +51,8 @@ static const char *csv_dir; /* --csv DIR: one CSV per figure there */
 static char work[128];
 static pid_t netd_pid, stord_pid;
 
+static void cleanup(void);
+
 static void die(const char *what, long err)
 {
 	fprintf(stderr, "vos-bench-services: %s: %s\n", what,
@@ -77,6 +79,8 @@ static FILE *csv_open(const char *name, const char *header)
 }
 
 /* ---- daemons -------------------------------------------------------------- */
+
+static char cleanup_root[128];
 
 static pid_t start(const char *prog, const char *sock, const char *a1,
 		   const char *a2, const char *a3, const char *a4)
@@ -116,6 +120,25 @@ static void stop(pid_t *pid)
 		waitpid(*pid, NULL, 0);
 	}
 	*pid = 0;
+}
+
+/* At exit, die() included: the daemons stopped, the files removed (only
+ * in the parent: forked clients leave with _exit). */
+static pid_t main_pid;
+
+static void cleanup(void)
+{
+	char cmd[512];
+
+	if (getpid() != main_pid)
+		return;
+	stop(&netd_pid);
+	stop(&stord_pid);
+	if (!work[0])
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", work, cleanup_root);
+	if (system(cmd) != 0)
+		fprintf(stderr, "vos-bench-services: cleanup failed\n");
 }
 
 /* (Re)start netd with a spin budget; start stord once. */
@@ -675,16 +698,15 @@ static void part5(void)
 /* ---- 6: N client processes at once ------------------------------------------ */
 
 /*
- * One client process's work for part 6, for dur_ns after the start
- * signal: kind 0, NOPs through netd in batches of 32; kind 1, 4 KiB
+ * One client process's work for part 6, until the end time the parent
+ * sends (the same for all): kind 0, NOPs through netd in batches of 32; kind 1, 4 KiB
  * preads through stord (batch 1, the blocking wrapper) of a 1 MiB file;
  * kind 2, the same preads with pread(2).  Writes its count to out.
  */
-static void scale_child(int kind, int go, int out, int64_t dur_ns,
-			const char *file)
+static void scale_child(int kind, int go, int out, const char *file)
 {
 	struct vos_ctx *ctx = NULL;
-	char buf[4096], c;
+	char buf[4096];
 	uint64_t count = 0;
 	int fd = -1;
 	int64_t end;
@@ -714,9 +736,10 @@ static void scale_child(int kind, int go, int out, int64_t dur_ns,
 	}
 	if (fd < 0 && kind)
 		_exit(1);
-	if (read(go, &c, 1) != 1)
+	/* the same window for all: the parent sends its end (8 bytes, one
+	 * atomic pipe write per child) */
+	if (read(go, &end, sizeof(end)) != sizeof(end))
 		_exit(1);
-	end = now_ns() + dur_ns;
 	while (now_ns() < end) {
 		for (int k = 0; k < 16; k++) {
 			if (kind == 0) {
@@ -774,17 +797,21 @@ static double scale_once(int kind, int n, const char *file)
 		if (pids[i] == 0) {
 			close(go[1]);
 			close(out[0]);
-			scale_child(kind, go[0], out[1],
-				    (int64_t)DUR_MS * 1000000, file);
+			scale_child(kind, go[0], out[1], file);
 		}
 	}
 	close(go[0]);
 	close(out[1]);
-	/* (the children attach first; the clock starts for all at once) */
+	/* (the children attach first; then one window, the same end, for
+	 * all of them) */
 	usleep(100000);
-	for (int i = 0; i < n; i++)
-		if (write(go[1], "g", 1) != 1)
-			die("start", errno);
+	{
+		int64_t end = now_ns() + (int64_t)DUR_MS * 1000000;
+
+		for (int i = 0; i < n; i++)
+			if (write(go[1], &end, sizeof(end)) != sizeof(end))
+				die("start", errno);
+	}
 	for (int i = 0; i < n; i++) {
 		uint64_t c = 0;
 		int st;
@@ -903,6 +930,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vos-bench-services: --reps takes 1..15\n");
 		return 2;
 	}
+	main_pid = getpid();
 	snprintf(work, sizeof(work), "/tmp/vos-bench-XXXXXX");
 	if (!mkdtemp(work))
 		die("mkdtemp", errno);
@@ -916,6 +944,8 @@ int main(int argc, char **argv)
 		   "family inet netd\npath %s stord\n", work, work, root);
 	fclose(f);
 	setenv("VOS_ROUTES", routes, 1);
+	snprintf(cleanup_root, sizeof(cleanup_root), "%s", root);
+	atexit(cleanup);
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	daemons("50");
@@ -931,14 +961,5 @@ int main(int argc, char **argv)
 		part5();
 	if (strchr(only, '6'))
 		part6();
-	stop(&netd_pid);
-	stop(&stord_pid);
-	{
-		char cmd[512];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf %s %s", work, root);
-		if (system(cmd) != 0)
-			fprintf(stderr, "vos-bench-services: cleanup failed\n");
-	}
-	return 0;
+	return 0; /* cleanup() stops the daemons and removes the files */
 }

@@ -673,8 +673,10 @@ static int progress(struct vos__impl *impl, int64_t deadline,
 				if (now >= spin_end)
 					break;
 				/* (a runnable thread here may be the one
-				 * that answers: spin.h) */
-				vos__spin_yield_due(now, &yield_at);
+				 * that answers: spin.h); not when the spin
+				 * ends sooner than a yield may last */
+				if (spin_end - now > VOS__SPIN_YIELD_NS)
+					vos__spin_yield_due(now, &yield_at);
 			}
 			vos__cpu_relax();
 		}

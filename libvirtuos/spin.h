@@ -19,6 +19,7 @@
 #define VOS_SPIN_H
 
 #include <sched.h>
+#include <stdint.h>
 
 #define VOS__SPIN_YIELD_NS 8000
 

@@ -548,6 +548,60 @@ START_TEST(two_threads)
 }
 END_TEST
 
+/* A full ring: the client has a request in every entry.  The service
+ * takes them all and answers one, without anything else: the client, seeing
+ * that completion, reuses its tag at once, and its entry must be free
+ * (the service gives its head back before it posts: ring_server.h). */
+START_TEST(head_before_completion)
+{
+	struct vos_transport_host host = { DEPTH, 0, "slot=4096", complete, 0,
+					   post, NULL, NULL };
+	struct vos__rs rs;
+	struct vos_req r[DEPTH];
+	struct vos_wire_req w;
+	void *rc;
+
+	ck_assert(vos__geom_make(DEPTH, SLOT, &geom));
+	region = aligned_alloc(4096, (geom.size + 4095) & ~(uint64_t)4095);
+	ck_assert_ptr_nonnull(region);
+	memset(region, 0, geom.size);
+	memset(busy, 0, sizeof(busy));
+	memset(done_count, 0, sizeof(done_count));
+	ck_assert_int_eq(pipe2(to_srv, O_NONBLOCK | O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(to_cli, O_NONBLOCK | O_CLOEXEC), 0);
+	ck_assert_int_eq(vos__rs_init(&rs, region, geom.size, &geom, 7), 0);
+	ck_assert_int_eq(vos__rc_open(&host, &chan, &rc), 0);
+	for (int lap = 0; lap < 3 * DEPTH; lap++) {
+		unsigned n = lap == 0 ? DEPTH : 1;
+
+		for (unsigned i = 0; i < n; i++) {
+			uint32_t tag = lap == 0 ? i : (uint32_t)(lap - 1) % DEPTH;
+
+			memset(&r[i], 0, sizeof(r[i]));
+			r[i].op = VOS_OP_NOP;
+			r[i].fd = -1;
+			r[i].arg = (uint64_t)lap;
+			r[i].user_data = tag;
+			busy[tag] = true;
+		}
+		/* every entry holds a request now (after the first lap, the
+		 * one answered last was reused) */
+		ck_assert_int_eq(vos__rc_submit(rc, r, n), (int)n);
+		while (vos__rs_take(&rs, &w))
+			;
+		/* answer the oldest request only: no vos__rs_consumed() */
+		ck_assert(vos__rs_post(&rs, (uint32_t)lap % DEPTH, 0));
+		ck_assert_int_eq(vos__rc_reap(rc), 1);
+	}
+	vos__rc_close(rc);
+	free(region);
+	close(to_srv[0]);
+	close(to_srv[1]);
+	close(to_cli[0]);
+	close(to_cli[1]);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("ring");
@@ -558,6 +612,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, handshake_model);
 	tcase_add_test(tc, two_threads);
+	tcase_add_test(tc, head_before_completion);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -63,6 +63,7 @@ struct vos__rc {
 	uint8_t *busy;
 	uint8_t *large; /* which of its two slots the tag's request uses */
 	uint32_t inflight;
+	uint64_t delivered; /* completions given to the host, ever */
 	/* per tag, a transfer longer than a data slot: the bytes moved by its
 	 * earlier pieces, and its rest's iovec array (xfer.h) */
 	uint64_t *moved;
@@ -1061,6 +1062,7 @@ int vos__rc_reap(void *priv)
 		s->inflight--;
 		s->host->complete(s->host, tag, res);
 		n++;
+		s->delivered++;
 	}
 	/* release: our reads of the entries happen before the service may
 	 * reuse them */
@@ -1088,15 +1090,19 @@ int vos__rc_sleep_fd(void *priv)
 			    vos__seq(s->cq_head))) {
 		uint32_t head = s->cq_head;
 
-		vos__peer_clear_flag(&s->region, VOS__OFF_CLIENT_FLAGS,
-				     VOS_WIRE_CLIENT_NEED_WAKEUP);
 		/* take it now: an entry that looked there and is not when
 		 * taken (a service flipping its sequence words) must not
 		 * make the caller spin on "-EAGAIN: reap" for ever; it
-		 * sleeps instead, until the service rings or its timeout */
+		 * sleeps instead, NEED_WAKEUP still set, until the service
+		 * rings or the caller's timeout */
 		vos__rc_reap(s);
-		if (s->cq_head != head || !s->attached)
+		if (s->cq_head != head || !s->attached) {
+			if (s->attached)
+				vos__peer_clear_flag(&s->region,
+						     VOS__OFF_CLIENT_FLAGS,
+						     VOS_WIRE_CLIENT_NEED_WAKEUP);
 			return -EAGAIN;
+		}
 	}
 	return s->chan->wait_fd(s->ch);
 }
@@ -1122,15 +1128,19 @@ int vos__rc_wait(void *priv, int64_t timeout_ns)
 	struct vos__rc *s = priv;
 	struct timespec ts, *tsp = NULL;
 	struct pollfd p;
+	uint64_t delivered;
 	int before, n, r, fd;
 
 	if (!s->attached)
 		return -EIO;
 	if (s->inflight == 0)
 		return -EAGAIN;
+	delivered = s->delivered;
 	fd = vos__rc_sleep_fd(s);
 	if (fd < 0) {
-		n = vos__rc_reap(s);
+		/* what sleep_fd's last look delivered counts too */
+		vos__rc_reap(s);
+		n = (int)(s->delivered - delivered);
 		return n > 0 ? n : -EAGAIN;
 	}
 	p = (struct pollfd){ fd, POLLIN, 0 };

@@ -818,7 +818,7 @@ static void *worker_main(struct srv_worker *w)
 				yield_at = now + VOS__SPIN_YIELD_NS;
 			} else if (now >= spin_end) {
 				idle = 0;
-			} else {
+			} else if (spin_end - now > VOS__SPIN_YIELD_NS) {
 				vos__spin_yield_due(now, &yield_at);
 			}
 		}
