@@ -1383,7 +1383,17 @@ static void parked_flood_run(const char *name, const char *const *args,
 	ck_assert_int_eq(vos_connect(ctx, c, (struct sockaddr *)&sin,
 				     sizeof(sin)), 0);
 	a = vos_accept(ctx, l, NULL, NULL, 0);
-	ck_assert_int_ge(a, 0);
+	if (a < 0) {
+		/* seen twice (TSan, compat backend), not understood yet: say
+		 * what netd holds for whom, for whoever looks next */
+		int64_t dt = td_now_ms() - t0;
+
+		if (td_stats(netd.sock, st, sizeof(st)) != 0)
+			snprintf(st, sizeof(st), "(no report)");
+		ck_abort_msg("%s: the victim's accept: %s after %lld ms; netd "
+			     "says:\n%s", name, strerror(-a), (long long)dt,
+			     st);
+	}
 	ck_assert_int_eq(vos_send(ctx, c, &x, 1, 0), 1);
 	ck_assert_int_eq(vos_recv(ctx, a, &y, 1, 0), 1);
 	ck_assert_int_eq(y, 'x');
