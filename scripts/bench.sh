@@ -1,8 +1,9 @@
 #!/bin/bash
 # bench.sh - install the dependencies (gnuplot included), make a release
 # build in _build/bench and run the paper's experiments on this machine
-# with bench/run: CSVs, PNGs and a report in bench-results/.  Under an
-# hour (about ten minutes on a 2-vCPU machine).  Never part of the tests.
+# with bench/run: CSVs, PNGs and a report in bench-results/.  A few
+# minutes on a 2-vCPU machine (the runs themselves about 70 s).  Never
+# part of the tests.
 #   scripts/bench.sh [bench/run options, e.g. --reps 5 --update-doc]
 set -euo pipefail
 cd "$(dirname "$0")/.."
