@@ -1,9 +1,9 @@
 #!/bin/bash
 # bench.sh - install the dependencies (gnuplot included), make a release
 # build in _build/bench and run the paper's experiments on this machine
-# with bench/run: CSVs, PNGs and a report in bench-results/.  A few
-# minutes on a 2-vCPU machine (the runs themselves about 70 s).  Never
-# part of the tests.
+# with bench/run: CSVs, PNGs and a report in bench-results/.  About a
+# minute and a half on a 2-vCPU machine (build ~20 s, runs ~70 s; 43 s in
+# all with --reps 3).  Never part of the tests.
 #   scripts/bench.sh [bench/run options, e.g. --reps 5 --update-doc]
 set -euo pipefail
 cd "$(dirname "$0")/.."
