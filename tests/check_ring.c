@@ -441,6 +441,28 @@ static void *server(void *arg)
 	return NULL;
 }
 
+/* The region (zeroed, as a service makes it), the doorbells, the server
+ * end on them; ring_down() undoes it. */
+static void ring_up(struct vos__rs *rs)
+{
+	ck_assert(vos__geom_make(DEPTH, SLOT, &geom));
+	region = aligned_alloc(4096, (geom.size + 4095) & ~(uint64_t)4095);
+	ck_assert_ptr_nonnull(region);
+	memset(region, 0, geom.size);
+	ck_assert_int_eq(pipe2(to_srv, O_NONBLOCK | O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(to_cli, O_NONBLOCK | O_CLOEXEC), 0);
+	ck_assert_int_eq(vos__rs_init(rs, region, geom.size, &geom, 7), 0);
+}
+
+static void ring_down(void)
+{
+	free(region);
+	close(to_srv[0]);
+	close(to_srv[1]);
+	close(to_cli[0]);
+	close(to_cli[1]);
+}
+
 START_TEST(two_threads)
 {
 	enum { TOTAL = 60000 };
@@ -453,13 +475,7 @@ START_TEST(two_threads)
 	uint64_t expect[DEPTH];
 	struct timespec t0, t1;
 
-	ck_assert(vos__geom_make(DEPTH, SLOT, &geom));
-	region = aligned_alloc(4096, (geom.size + 4095) & ~(uint64_t)4095);
-	ck_assert_ptr_nonnull(region);
-	memset(region, 0, geom.size);
-	ck_assert_int_eq(pipe2(to_srv, O_NONBLOCK | O_CLOEXEC), 0);
-	ck_assert_int_eq(pipe2(to_cli, O_NONBLOCK | O_CLOEXEC), 0);
-	ck_assert_int_eq(vos__rs_init(&rs, region, geom.size, &geom, 7), 0);
+	ring_up(&rs);
 	ck_assert_int_eq(vos__rc_open(&host, &chan, &rc), 0);
 	ck_assert_int_eq(pthread_create(&t, NULL, server, &rs), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -540,11 +556,7 @@ START_TEST(two_threads)
 	       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
 	       atomic_load(&srv_sleeps), (unsigned long long)cli_sleeps,
 	       atomic_load(&cli_kicks), atomic_load(&srv_kicks));
-	free(region);
-	close(to_srv[0]);
-	close(to_srv[1]);
-	close(to_cli[0]);
-	close(to_cli[1]);
+	ring_down();
 }
 END_TEST
 
@@ -561,15 +573,9 @@ START_TEST(head_before_completion)
 	struct vos_wire_req w;
 	void *rc;
 
-	ck_assert(vos__geom_make(DEPTH, SLOT, &geom));
-	region = aligned_alloc(4096, (geom.size + 4095) & ~(uint64_t)4095);
-	ck_assert_ptr_nonnull(region);
-	memset(region, 0, geom.size);
 	memset(busy, 0, sizeof(busy));
 	memset(done_count, 0, sizeof(done_count));
-	ck_assert_int_eq(pipe2(to_srv, O_NONBLOCK | O_CLOEXEC), 0);
-	ck_assert_int_eq(pipe2(to_cli, O_NONBLOCK | O_CLOEXEC), 0);
-	ck_assert_int_eq(vos__rs_init(&rs, region, geom.size, &geom, 7), 0);
+	ring_up(&rs);
 	ck_assert_int_eq(vos__rc_open(&host, &chan, &rc), 0);
 	for (int lap = 0; lap < 3 * DEPTH; lap++) {
 		unsigned n = lap == 0 ? DEPTH : 1;
@@ -594,11 +600,7 @@ START_TEST(head_before_completion)
 		ck_assert_int_eq(vos__rc_reap(rc), 1);
 	}
 	vos__rc_close(rc);
-	free(region);
-	close(to_srv[0]);
-	close(to_srv[1]);
-	close(to_cli[0]);
-	close(to_cli[1]);
+	ring_down();
 }
 END_TEST
 
