@@ -14,6 +14,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/un.h>
@@ -856,6 +857,69 @@ START_TEST(many_recvs_in_flight)
 		close(sv[i][0]);
 		close(sv[i][1]);
 	}
+	vos_ctx_destroy(ctx);
+}
+END_TEST
+
+/* More requests waiting on one socket than the process may open files:
+ * the kernel lets a program queue them (io_uring does), and a request on
+ * another socket still completes when its data comes.  (The compat
+ * backend once gave poll() one entry per request, which poll() refuses
+ * above RLIMIT_NOFILE: no readiness was seen again.) */
+START_TEST(more_parked_than_open_files)
+{
+	enum { N = 600, LIMIT = 256 };
+	struct vos_config cfg;
+	struct vos_ctx *ctx;
+	struct rlimit old, low;
+	static char buf[N + 1][4];
+	static struct vos_req r[N + 1];
+	static struct vos_cqe c[N + 1];
+	int sv[2], tv[2], got = 0, n;
+
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+	vos_config_init(&cfg);
+	cfg.queue_depth = 1024;
+	ck_assert_int_eq(vos_ctx_create(&cfg, &ctx), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+				    sv), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+				    tv), 0);
+	ck_assert_int_lt(tv[1], LIMIT);
+	low = old;
+	low.rlim_cur = LIMIT;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	for (int i = 0; i < N; i++) {
+		vos_prep_recv(&r[i], sv[0], buf[i], 1, 0);
+		r[i].user_data = (uint64_t)i;
+	}
+	vos_prep_recv(&r[N], tv[0], buf[N], sizeof(buf[N]), 0);
+	r[N].user_data = N;
+	ck_assert_int_eq(vos_submit(ctx, r, N + 1), N + 1);
+	ck_assert_int_eq(vos_wait(ctx, c, N + 1, 1, 0), -ETIME);
+	ck_assert_int_eq(write(tv[1], "xyz", 3), 3);
+	n = vos_wait(ctx, c, N + 1, 1, 5LL * 1000000000);
+	ck_assert_msg(n == 1, "the other socket's recv: %d (%s)", n,
+		      n < 0 ? strerror(-n) : "");
+	ck_assert_int_eq((int)c[0].user_data, N);
+	ck_assert_int_eq(c[0].res, 3);
+	ck_assert_int_eq(memcmp(buf[N], "xyz", 3), 0);
+	/* and the N on the first socket, one byte each (written at once:
+	 * N one-byte writes would fill the socket's send buffer) */
+	memset(buf, 'a', sizeof(buf));
+	ck_assert_int_eq(write(sv[1], buf, N), N);
+	while (got < N) {
+		n = vos_wait(ctx, c, N + 1, 1, 5LL * 1000000000);
+		ck_assert_int_gt(n, 0);
+		for (int k = 0; k < n; k++)
+			ck_assert_int_eq(c[k].res, 1);
+		got += n;
+	}
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+	close(sv[0]);
+	close(sv[1]);
+	close(tv[0]);
+	close(tv[1]);
 	vos_ctx_destroy(ctx);
 }
 END_TEST
@@ -2287,6 +2351,7 @@ static Suite *ops_suite(void)
 	tcase_add_test(n, tcp_full_cycle);
 	tcase_add_test(n, connect_refused);
 	tcase_add_test(n, many_recvs_in_flight);
+	tcase_add_test(n, more_parked_than_open_files);
 	tcase_add_test(n, pipe_backpressure);
 	tcase_add_test(n, ordered_sends);
 	tcase_add_test(n, ordered_sends_linked);

@@ -18,7 +18,10 @@
  *     would do the I/O inside the call);
  *   - everything else goes to the worker pool.
  * The waiter sleeps in one ppoll() on the parked fds, the libaio eventfd
- * and the pool's eventfd, with the nearest timeout as its limit.  poll() is
+ * and the pool's eventfd, with the nearest timeout as its limit.  The set
+ * holds each parked fd once, with the events of every request parked on
+ * it: poll() refuses more entries than RLIMIT_NOFILE (EINVAL), and a
+ * daemon may park far more requests than it has fds.  poll() is
  * O(parked fds) per wait: fine for a fallback, not for 10k connections.
  * For vos_ctx_fd() (sleep_fd) the same set is put into an epoll instance
  * made afresh for each sleep, with a timerfd for the nearest timeout:
@@ -67,7 +70,9 @@ struct compat_be {
 	uint8_t *in_aio;     /* per tag: 1 while libaio holds it */
 	struct park *parked; /* [depth], unordered */
 	uint32_t nparked;
-	struct pollfd *pfds; /* [depth + 2] */
+	struct pollfd *pfds; /* [depth + 2]: two eventfds, then npfd parked
+	                      * fds, each once, by fd (fill_pfds) */
+	uint32_t npfd;
 	struct io_event *events;
 	uint32_t depth;
 	int sleep_ep;        /* sleep_fd's set, or -1 */
@@ -302,9 +307,29 @@ static void c_flush(void *priv)
 	(void)priv;
 }
 
+/* By fd, so that the requests parked on one fd become one entry. */
+static int cmp_pfd(const void *a, const void *b)
+{
+	const struct pollfd *x = a, *y = b;
+
+	return (x->fd > y->fd) - (x->fd < y->fd);
+}
+
+/* What poll() said of p's fd, as a poll of p alone would have said it:
+ * the events it asked for and those poll() always reports. */
+static short revents_of(const struct compat_be *c, const struct park *p)
+{
+	struct pollfd key = { .fd = p->req.fd };
+	const struct pollfd *e = bsearch(&key, c->pfds + 2, c->npfd,
+					 sizeof(key), cmp_pfd);
+
+	return e ? (short)(e->revents & (p->events | POLLERR | POLLHUP |
+					 POLLNVAL)) : 0;
+}
+
 /* Retry or finish parked requests whose fds poll() found ready (revents
- * in pf[i] for parked[i], as filled before this call). */
-static int settle_ready(struct compat_be *c, const struct pollfd *pf)
+ * in c->pfds as fill_pfds() made it, before this call). */
+static int settle_ready(struct compat_be *c)
 {
 	int n = 0;
 
@@ -313,10 +338,10 @@ static int settle_ready(struct compat_be *c, const struct pollfd *pf)
 	for (uint32_t i = c->nparked; i-- > 0;) {
 		struct park *p = &c->parked[i];
 		uint32_t tag = (uint32_t)p->req.user_data;
-		short rev = pf ? pf[i].revents : 0;
+		short rev;
 		int64_t res;
 
-		if (p->kind == PARK_TIMER || !rev)
+		if (p->kind == PARK_TIMER || !(rev = revents_of(c, p)))
 			continue;
 		if (p->kind == PARK_POLL) {
 			/* a closed fd: -EBADF, as io_uring says it */
@@ -375,10 +400,9 @@ static int settle_timers(struct compat_be *c)
 	}
 }
 
-static int settle_parked(struct compat_be *c, const struct pollfd *pf)
+static int settle_parked(struct compat_be *c)
 {
-	/* fds first: pf's indices match the parked array as it is now */
-	int n = settle_ready(c, pf);
+	int n = settle_ready(c);
 
 	return n + settle_timers(c);
 }
@@ -406,11 +430,14 @@ static int reap_aio(struct compat_be *c)
 	return n;
 }
 
-/* Fill pfds: [0] pool eventfd, [1] aio eventfd, [2..] parked fds.  Returns
- * the nearest timer deadline, or -1. */
+/* Fill pfds: [0] pool eventfd, [1] aio eventfd, [2..2 + npfd) the parked
+ * fds, each once with the events of all its requests, sorted by fd.
+ * Returns the nearest timer deadline, or -1. */
 static int64_t fill_pfds(struct compat_be *c)
 {
+	struct pollfd *set = c->pfds + 2;
 	int64_t nearest = -1;
+	uint32_t n = 0, m = 0;
 
 	c->pfds[0] = (struct pollfd){ c->l->pool_efd, POLLIN, 0 };
 	c->pfds[1] = (struct pollfd){ c->aio_ok ? c->aio_efd : -1, POLLIN, 0 };
@@ -418,13 +445,21 @@ static int64_t fill_pfds(struct compat_be *c)
 		struct park *p = &c->parked[i];
 
 		if (p->kind == PARK_TIMER) {
-			c->pfds[2 + i] = (struct pollfd){ -1, 0, 0 };
 			if (nearest < 0 || p->deadline < nearest)
 				nearest = p->deadline;
 		} else {
-			c->pfds[2 + i] = (struct pollfd){ p->req.fd, p->events, 0 };
+			set[n++] = (struct pollfd){ p->req.fd, p->events, 0 };
 		}
 	}
+	if (n > 1)
+		qsort(set, n, sizeof(*set), cmp_pfd);
+	for (uint32_t i = 0; i < n; i++) {
+		if (m && set[m - 1].fd == set[i].fd)
+			set[m - 1].events |= set[i].events;
+		else
+			set[m++] = set[i];
+	}
+	c->npfd = m;
 	return nearest;
 }
 
@@ -435,8 +470,8 @@ static int c_reap(void *priv)
 
 	if (c->nparked) {
 		fill_pfds(c);
-		if (poll(c->pfds + 2, c->nparked, 0) >= 0)
-			n += settle_parked(c, c->pfds + 2);
+		if (poll(c->pfds + 2, c->npfd, 0) >= 0)
+			n += settle_parked(c);
 	}
 	return n;
 }
@@ -470,7 +505,7 @@ static int c_wait(void *priv, int64_t timeout_ns)
 		ts.tv_nsec = limit % 1000000000;
 		tsp = &ts;
 	}
-	ret = ppoll(c->pfds, c->nparked + 2, tsp, NULL);
+	ret = ppoll(c->pfds, c->npfd + 2, tsp, NULL);
 	if (ret < 0)
 		return -errno;
 	if (c->pfds[0].revents)
@@ -478,15 +513,7 @@ static int c_wait(void *priv, int64_t timeout_ns)
 	if (c->pfds[1].revents)
 		drain_efd(c->aio_efd);
 	/* 0 is fine: the core checks its deadline and calls again */
-	return reap_aio(c) + settle_parked(c, c->pfds + 2);
-}
-
-/* By fd, so that the requests parked on one fd become one entry. */
-static int cmp_pfd(const void *a, const void *b)
-{
-	const struct pollfd *x = a, *y = b;
-
-	return (x->fd > y->fd) - (x->fd < y->fd);
+	return reap_aio(c) + settle_parked(c);
 }
 
 /* The set to sleep on: the pool's and libaio's eventfds, a timerfd for
@@ -521,7 +548,7 @@ static int c_sleep_fd(void *priv)
 		t.it_value.tv_nsec = nearest % 1000000000;
 	}
 	timerfd_settime(c->timer_fd, TFD_TIMER_ABSTIME, &t, NULL);
-	for (uint32_t i = 0; i < c->nparked + 2; i++)
+	for (uint32_t i = 0; i < c->npfd + 2; i++)
 		if (c->pfds[i].fd >= 0)
 			c->sorted[n++] = c->pfds[i];
 	c->sorted[n++] = (struct pollfd){ c->timer_fd, POLLIN, 0 };
@@ -588,7 +615,7 @@ static int c_after_fork(void *priv)
 	c->sleep_ep = c->timer_fd = -1;
 	c->aio_tried = false; /* set up again on first use */
 	memset(c->in_aio, 0, c->depth);
-	c->nparked = 0;
+	c->nparked = c->npfd = 0;
 	return 0;
 }
 
