@@ -13,7 +13,8 @@
  * connection's blocking round trip between the same two threads.
  *
  * Usage: vos-bench-c100k [--idle N] [--active N] [--runs N] [--secs S]
- *        [--msg BYTES]
+ *        [--msg BYTES] [--csv DIR]
+ * --csv DIR also writes the table as DIR/c100k.csv (bench/run).
  * It raises RLIMIT_NOFILE (2 fds per connection; as root the hard limit
  * too) and holds fewer idle connections if it cannot, saying so.
  */
@@ -522,8 +523,8 @@ static void run_epoll(struct result *res)
 	free(e.srv);
 }
 
-static void print_row(const char *name, const struct result *r, double base,
-		      double fl)
+static void print_row(FILE *csv, const char *name, const struct result *r,
+		      double base, double fl)
 {
 	char k[32] = "n/a";
 
@@ -531,12 +532,16 @@ static void print_row(const char *name, const struct result *r, double base,
 		snprintf(k, sizeof(k), "%.0f", r->kern_bytes);
 	printf("| %s | %.0f | %.2f | %.2f | %.0f | %s |\n", name, r->rate,
 	       r->rate / base, r->rate / fl, r->user_bytes, k);
+	if (csv)
+		fprintf(csv, "%s,%.0f,%.3f,%.3f,%.0f,%s,%u,%u\n", name,
+			r->rate, r->rate / base, r->rate / fl, r->user_bytes,
+			r->kern_bytes >= 0 ? k : "", n_idle, n_active);
 }
 
 static void usage(void)
 {
 	printf("usage: vos-bench-c100k [--idle N] [--active N] [--runs N] "
-	       "[--secs S] [--msg BYTES]\n");
+	       "[--secs S] [--msg BYTES] [--csv DIR]\n");
 	exit(2);
 }
 
@@ -545,6 +550,8 @@ int main(int argc, char **argv)
 	struct result rv, re;
 	struct rlimit rl;
 	unsigned long need;
+	const char *csv_dir = NULL;
+	FILE *csv = NULL;
 	double fl;
 
 	for (int i = 1; i < argc; i += 2) {
@@ -562,6 +569,8 @@ int main(int argc, char **argv)
 			secs = atof(v);
 		else if (strcmp(a, "--msg") == 0)
 			msg_len = (unsigned)atoi(v);
+		else if (strcmp(a, "--csv") == 0)
+			csv_dir = v;
 		else
 			usage();
 	}
@@ -593,6 +602,16 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cli = calloc(n_cli, sizeof(*cli));
+	if (csv_dir) {
+		char path[700];
+
+		snprintf(path, sizeof(path), "%s/c100k.csv", csv_dir);
+		csv = fopen(path, "w");
+		if (!csv)
+			die(path);
+		fprintf(csv, "server,round_trips_per_s,vs_epoll,vs_floor,"
+			"user_bytes_per_conn,kernel_bytes_per_conn,idle,active\n");
+	}
 	printf("C100K: %u idle + %u active connections, %u-byte echoes, "
 	       "median of %u runs of %.1f s\n", n_idle, n_active, msg_len,
 	       n_runs, secs);
@@ -603,7 +622,11 @@ int main(int argc, char **argv)
 	       "user bytes per conn | kernel cache bytes per conn |\n");
 	printf("|---|---|---|---|---|---|\n");
 	printf("| floor: 1 connection, blocking | %.0f | | 1.00 | | |\n", fl);
-	print_row("epoll", &re, re.rate, fl);
-	print_row("libvirtuos multishot", &rv, re.rate, fl);
+	print_row(csv, "epoll", &re, re.rate, fl);
+	print_row(csv, "libvirtuos multishot", &rv, re.rate, fl);
+	if (csv) {
+		fprintf(csv, "floor,%.0f,,1.000,,,0,1\n", fl);
+		fclose(csv);
+	}
 	return 0;
 }

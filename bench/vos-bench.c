@@ -24,6 +24,8 @@
  * Before both, a cross-core cache-line ping-pong says what state the two
  * vCPUs were in (see reference/machine-limits.md: it changes every few
  * tens of seconds, and cross-core figures with it).
+ *
+ * --csv DIR also writes part 1 as DIR/local_ops.csv (bench/run draws it).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -50,6 +52,8 @@
 
 static int reps = 9;
 static int ops_per_rep = 8192;
+static const char *csv_dir; /* --csv DIR */
+static double pp_ns = -1;   /* the ping-pong of this run */
 
 static void die(const char *what, int err)
 {
@@ -121,6 +125,10 @@ enum op { OP_NOP, OP_PREAD, OP_PREAD_SCAT, OP_PWRITE, OP_PWRITE_SCAT, NOPS };
 static const char *const op_names[NOPS] = {
 	"nop", "pread 4 KiB tmpfs, sequential", "pread 4 KiB tmpfs, scattered",
 	"pwrite 32 B tmpfs, sequential", "pwrite 32 B tmpfs, scattered",
+};
+static const char *const op_csv[NOPS] = { /* (no commas) */
+	"nop", "pread_4k_seq", "pread_4k_scattered", "pwrite_32b_seq",
+	"pwrite_32b_scattered",
 };
 #define FILE_SIZE (1u << 20)
 
@@ -281,6 +289,7 @@ static void part1(void)
 {
 	struct io_uring ring;
 	struct vos_ctx *ctx[NCOL] = { 0 };
+	FILE *csv = NULL;
 	static const int batches[2] = { 1, 32 };
 
 	if (io_uring_queue_init(64, &ring, 0) < 0)
@@ -288,6 +297,17 @@ static void part1(void)
 	ctx[C_VOS] = make_ctx("uring", NULL);
 	ctx[C_VOSRING] = make_ctx("uring", "ring");
 	ctx[C_COMPAT] = make_ctx("compat", NULL);
+	if (csv_dir) {
+		char path[700];
+
+		snprintf(path, sizeof(path), "%s/local_ops.csv", csv_dir);
+		csv = fopen(path, "w");
+		if (!csv)
+			die(path, errno);
+		fprintf(csv, "op,batch,syscall_ns,liburing_ns,vos_ns,"
+			"vos_ring_ns,vos_compat_ns,ring_vs_liburing,"
+			"vos_vs_best,pingpong_ns\n");
+	}
 
 	printf("\n## Per-operation cost, ns/op (median of %d runs of %d ops)\n\n",
 	       reps, ops_per_rep);
@@ -324,6 +344,13 @@ static void part1(void)
 			       med[C_VOS], med[C_VOSRING], med[C_COMPAT],
 			       med[C_VOSRING] / med[C_URING], med[C_VOS] / best);
 			fflush(stdout);
+			if (csv)
+				fprintf(csv, "%s,%d,%.0f,%.0f,%.0f,%.0f,%.0f,"
+					"%.3f,%.3f,%.0f\n", op_csv[op], batch,
+					med[C_SYS], med[C_URING], med[C_VOS],
+					med[C_VOSRING], med[C_COMPAT],
+					med[C_VOSRING] / med[C_URING],
+					med[C_VOS] / best, pp_ns);
 		}
 	}
 	printf("\nvos-ring / liburing: the API's overhead on the same kernel "
@@ -333,6 +360,8 @@ static void part1(void)
 	       "preadv/pwritev; scattered: one call per op.\nvos NOP "
 	       "completes in the transport without a "
 	       "system call: it measures the API alone.\n");
+	if (csv)
+		fclose(csv);
 	for (int c = C_VOS; c < NCOL; c++)
 		vos_ctx_destroy(ctx[c]);
 	io_uring_queue_exit(&ring);
@@ -444,6 +473,7 @@ static void usage(FILE *f)
 "  -n, --ops N       operations per run in part 1 (default 8192)\n"
 "  -1, --ops-only    part 1 only (per-operation costs)\n"
 "  -2, --sweep-only  part 2 only (the Figure 3/4 write sweep)\n"
+"      --csv DIR     also write part 1 as DIR/local_ops.csv\n"
 "  -h, --help        this text\n"
 "\n"
 "Prints Markdown tables: each figure with its baselines and the ratios.\n"
@@ -457,6 +487,7 @@ int main(int argc, char **argv)
 		{ "ops", required_argument, NULL, 'n' },
 		{ "ops-only", no_argument, NULL, '1' },
 		{ "sweep-only", no_argument, NULL, '2' },
+		{ "csv", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -483,6 +514,7 @@ int main(int argc, char **argv)
 			break;
 		case '1': do2 = false; break;
 		case '2': do1 = false; break;
+		case 'c': csv_dir = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -493,7 +525,7 @@ int main(int argc, char **argv)
 	unlink(path);
 	setenv("VOS_LOG", "error", 0);
 
-	pp = pingpong_ns();
+	pp = pp_ns = pingpong_ns();
 	{
 		char date[64];
 		time_t t = time(NULL);
