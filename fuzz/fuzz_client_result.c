@@ -131,7 +131,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		default:
 			break;
 		}
-		if (vos__wire_encode(&r, 3, -1, 0, &data, &slot, lens & 2, &w) == 0) {
+		if (vos__wire_encode(&r, 3, -1, 0, &data, &slot, lens & 2, NULL, &w) == 0) {
 			/* the service scribbles on the slot */
 			memcpy(area, d, n < SLOT ? n : SLOT);
 			out = vos__wire_result(&r, &w, &data, res);

@@ -53,6 +53,7 @@ static void impl_free(struct vos__impl *impl)
 	free(impl->uidx);
 	free(impl->mfd);
 	vos__bufs_free(impl);
+	vos__plainbufs_free(impl);
 	free(impl->options);
 	free(impl);
 }

@@ -99,6 +99,7 @@ struct vos__impl {
 	uint32_t uidx_mask;
 
 	struct vos__bufpool *pools; /* buffer pools (bufpool.c) */
+	struct vos__plainbuf *plain; /* vos_buf_alloc's ordinary memory */
 
 	/* per fd: the first multishot request on it (a close through the
 	 * context cancels them first), or NO_TAG */
@@ -159,6 +160,8 @@ bool vos__buf_use(struct vos__impl *impl, uint16_t group, int delta);
 bool vos__buf_exists(const struct vos__impl *impl, uint16_t group);
 void vos__bufs_after_fork(struct vos__impl *impl);
 void vos__bufs_free(struct vos__impl *impl);
+/* buf_alloc.c: vos_buf_alloc's ordinary memory, freed with the context */
+void vos__plainbufs_free(struct vos__impl *impl);
 
 /* queue.c: a multishot request leaves its fd's list; fd is closed: its
  * multishot requests are cancelled */

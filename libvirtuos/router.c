@@ -622,6 +622,29 @@ static int router_expire(void *priv, uint64_t tag)
 	return s->ops->expire ? s->ops->expire(s->priv, tag) : -EOPNOTSUPP;
 }
 
+/* A buffer for requests on fd: from the transport fd is routed to. */
+static int router_buf_alloc(void *priv, int fd, size_t len, void **buf)
+{
+	struct router *rt = priv;
+	const struct rfd *f = map_get(rt, fd);
+	const struct rsvc *s = &rt->svc[f ? f->svc : 0];
+
+	return s->ops->buf_alloc ? s->ops->buf_alloc(s->priv, f ? f->remote
+						     : fd, len, buf)
+				 : -EOPNOTSUPP;
+}
+
+static int router_buf_free(void *priv, void *buf)
+{
+	struct router *rt = priv;
+
+	for (unsigned i = 0; i < rt->nsvc; i++)
+		if (rt->svc[i].ops->buf_free &&
+		    rt->svc[i].ops->buf_free(rt->svc[i].priv, buf) == 0)
+			return 0;
+	return -ENOENT;
+}
+
 /* "routed: local=... netd=shm (path, epoch ...)", as things stand now
  * (a service attaches when first used, and again after it failed). */
 static const char *router_describe(void *priv)
@@ -748,4 +771,6 @@ const struct vos_transport_ops vos__transport_routed = {
 	.sleep_fd = router_sleep_fd,
 	.woke = router_woke,
 	.expire = router_expire,
+	.buf_alloc = router_buf_alloc,
+	.buf_free = router_buf_free,
 };

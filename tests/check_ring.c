@@ -365,9 +365,12 @@ static void ch_detach(void *ch, bool tell) { (void)ch; (void)tell; }
 static void ch_destroy(void *ch) { (void)ch; }
 static const char *ch_where(void *ch) { (void)ch; return "check_ring"; }
 
+/* (no buffer areas: vos_buf_alloc gives ordinary memory) */
 static const struct vos__chan_client chan = {
-	"test", ch_create, ch_option, ch_ready, ch_attach, ch_notify,
-	ch_wait_fd, ch_drain, ch_detach, ch_destroy, ch_where,
+	.name = "test", .create = ch_create, .option = ch_option,
+	.ready = ch_ready, .attach = ch_attach, .notify = ch_notify,
+	.wait_fd = ch_wait_fd, .drain = ch_drain, .detach = ch_detach,
+	.destroy = ch_destroy, .where = ch_where,
 };
 
 static uint32_t done_count[DEPTH];

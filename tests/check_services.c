@@ -1648,6 +1648,175 @@ START_TEST(fork_child_attaches_afresh)
 }
 END_TEST
 
+/* Requests stord has done so far (its STATS report). */
+static long stord_done(void)
+{
+	char st[4096];
+
+	ck_assert_int_eq(td_stats(stord.sock, st, sizeof(st)), 0);
+	return td_stat(st, "done");
+}
+
+/* vos_buf_alloc: a buffer stord shares is read and written in place, one
+ * request for 1 MiB (an ordinary buffer goes through the 64 KiB slot in
+ * 16 pieces); the bytes are the file's; the buffers outlive a restart of
+ * stord and are shared again with the new one; a forked child's are its
+ * own; a refused area still works, through the slots. */
+START_TEST(zero_copy_buffers_through_stord)
+{
+	enum { MB = 1 << 20 };
+	struct vos_ctx *ctx;
+	char p[400];
+	uint8_t *a, *b, *plain, *odd;
+	long d0;
+	int fd, kfd, st;
+	pid_t pid;
+
+	setup_both();
+	ctx = ctx_routed();
+	path_in(p, sizeof(p), "zc");
+	fd = vos_openat(ctx, AT_FDCWD, p, O_RDWR | O_CREAT, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(vos_buf_alloc(ctx, fd, 0, (void **)&a), -EINVAL);
+	ck_assert_int_eq(vos_buf_alloc(ctx, fd, MB, NULL), -EINVAL);
+	ck_assert_int_eq(vos_buf_alloc(ctx, fd, MB, (void **)&a), 0);
+	ck_assert_int_eq(vos_buf_alloc(ctx, fd, MB, (void **)&b), 0);
+	ck_assert_int_eq((uintptr_t)a % 4096, 0);
+	for (int i = 0; i < MB; i++)
+		a[i] = (uint8_t)(i * 7 + i / 4096);
+	/* one request each way */
+	d0 = stord_done();
+	ck_assert_int_eq(vos_pwrite(ctx, fd, a, MB, 0), MB);
+	ck_assert_int_eq(stord_done(), d0 + 1);
+	memset(b, 0, MB);
+	ck_assert_int_eq(vos_pread(ctx, fd, b, MB, 0), MB);
+	ck_assert_int_eq(stord_done(), d0 + 2);
+	ck_assert_int_eq(memcmp(a, b, MB), 0);
+	/* the file has the bytes */
+	kfd = open(p, O_RDONLY);
+	ck_assert_int_ge(kfd, 0);
+	plain = malloc(MB);
+	ck_assert_ptr_nonnull(plain);
+	ck_assert_int_eq(pread(kfd, plain, MB, 0), MB);
+	ck_assert_int_eq(memcmp(plain, a, MB), 0);
+	/* an ordinary buffer: through the slot, in pieces, same result */
+	d0 = stord_done();
+	ck_assert_int_eq(vos_pread(ctx, fd, plain, MB, 0), MB);
+	ck_assert_int_eq(memcmp(plain, a, MB), 0);
+	ck_assert_int_eq(stord_done(), d0 + 16);
+	/* a part of a buffer, at an odd address, and a short read at the
+	 * end of the file */
+	odd = a + 100;
+	memcpy(odd, "zero copy", 9);
+	ck_assert_int_eq(vos_pwrite(ctx, fd, odd, 9, MB - 4), 9);
+	ck_assert_int_eq(vos_pread(ctx, fd, b + 3, 4096, MB), 5);
+	ck_assert_int_eq(memcmp(b + 3, " copy", 5), 0);
+	ck_assert_int_eq(pread(kfd, plain, 9, MB - 4), 9);
+	ck_assert_int_eq(memcmp(plain, "zero copy", 9), 0);
+	/* freeing: once; not what was never given */
+	ck_assert_int_eq(vos_buf_free(ctx, a), 0);
+	ck_assert_int_eq(vos_buf_free(ctx, a), -EINVAL);
+	ck_assert_int_eq(vos_buf_free(ctx, b + 4096), -EINVAL);
+	ck_assert_int_eq(vos_buf_free(ctx, plain), -EINVAL);
+	ck_assert_int_eq(vos_buf_alloc(ctx, fd, MB, (void **)&a), 0);
+	/* a forked child's buffers are its own */
+	memset(b, 'p', 4096);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int ok = vos_after_fork(ctx) == 0;
+
+		memset(b, 'c', 4096);
+		ok &= b[0] == 'c';
+		_exit(ok ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %d", st);
+	ck_assert_int_eq(b[0], 'p');
+	/* stord restarts: the buffers are still there, and shared again
+	 * with the new stord once the context attaches to it */
+	td_kill(&stord);
+	start_stord(NULL);
+	ck_assert_int_eq(b[0], 'p');
+	ck_assert_int_eq(vos_pread(ctx, fd, b, 16, 0), -EIO); /* old fd */
+	vos_close(ctx, fd);
+	fd = vos_openat(ctx, AT_FDCWD, p, O_RDWR, 0);
+	ck_assert_int_ge(fd, 0);
+	d0 = stord_done();
+	ck_assert_int_eq(vos_pread(ctx, fd, b, MB, 0), MB);
+	ck_assert_int_eq(stord_done(), d0 + 1);
+	ck_assert_int_eq(pread(kfd, plain, MB, 0), MB);
+	ck_assert_int_eq(memcmp(b, plain, MB), 0);
+	ck_assert_int_eq(vos_close(ctx, fd), 0);
+	vos_ctx_destroy(ctx);
+	td_kill(&stord);
+	/* a stord that shares no buffers: they work, through the slots */
+	{
+		const char *none[] = { "--max-grow-mib", "0", NULL };
+
+		start_stord(none);
+	}
+	ctx = ctx_routed();
+	fd = vos_openat(ctx, AT_FDCWD, p, O_RDWR, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(vos_buf_alloc(ctx, fd, MB, (void **)&a), 0);
+	d0 = stord_done();
+	ck_assert_int_eq(vos_pread(ctx, fd, a, MB, 0), MB);
+	ck_assert_int_eq(stord_done(), d0 + 16);
+	ck_assert_int_eq(memcmp(a, plain, MB), 0);
+	ck_assert_int_eq(vos_buf_free(ctx, a), 0);
+	ck_assert_int_eq(vos_close(ctx, fd), 0);
+	vos_ctx_destroy(ctx);
+	close(kfd);
+	free(plain);
+	teardown_both();
+}
+END_TEST
+
+/* The same through netd: a 1 MiB send from a shared buffer and a
+ * MSG_WAITALL recv into one, on a TCP connection. */
+START_TEST(zero_copy_buffers_through_netd)
+{
+	enum { MB = 1 << 20 };
+	struct vos_ctx *ctx;
+	uint8_t *a, *b;
+	int l, s, c;
+
+	setup_both();
+	ctx = ctx_routed();
+	tcp_pair(ctx, &l, &s, &c);
+	ck_assert_int_eq(vos_buf_alloc(ctx, s, MB, (void **)&a), 0);
+	ck_assert_int_eq(vos_buf_alloc(ctx, c, MB, (void **)&b), 0);
+	for (int i = 0; i < MB; i++)
+		a[i] = (uint8_t)(i * 13 + 1);
+	{
+		struct vos_req r[2];
+		struct vos_cqe e[2];
+		int got = 0;
+
+		vos_prep_send(&r[0], s, a, MB, 0);
+		r[0].user_data = 1;
+		vos_prep_recv(&r[1], c, b, MB, MSG_WAITALL);
+		r[1].user_data = 2;
+		ck_assert_int_eq(vos_submit(ctx, r, 2), 2);
+		while (got < 2) {
+			int n = vos_wait(ctx, e, 2, 1, 10LL * 1000000000);
+
+			ck_assert_int_gt(n, 0);
+			for (int i = 0; i < n; i++)
+				ck_assert_int_eq(e[i].res, MB);
+			got += n;
+		}
+	}
+	ck_assert_int_eq(memcmp(a, b, MB), 0);
+	vos_close(ctx, s);
+	vos_close(ctx, c);
+	vos_close(ctx, l);
+	vos_ctx_destroy(ctx);
+	teardown_both();
+}
+END_TEST
+
 /* Run vosctl with args (VOS_ROUTES is ours); output into out; status. */
 static int run_vosctl(const char *args, char *out, size_t cap)
 {
@@ -1937,6 +2106,8 @@ static Suite *services_suite(void)
 	tcase_add_test(f, linger_close_does_not_block_worker);
 	tcase_add_test(f, nonblock_cleared_through_a_dup);
 	tcase_add_test(f, deadline_on_a_live_service);
+	tcase_add_test(f, zero_copy_buffers_through_stord);
+	tcase_add_test(f, zero_copy_buffers_through_netd);
 	tcase_add_test(c, stord_confinement);
 	tcase_add_test(c, stord_permissions);
 	tcase_add_test(x, inflight_bound_two_clients);

@@ -41,6 +41,7 @@
 #ifndef VIRTUOS_TRANSPORT_H
 #define VIRTUOS_TRANSPORT_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <virtuos/virtuos.h>
 
@@ -51,7 +52,7 @@ extern "C" {
 /* Bumped whenever struct vos_transport_ops or struct vos_transport_host
  * change incompatibly.  2: host flags and deadline_ns; sleep_fd, woke and
  * expire.  3: host post(), buf_take() and buf_untake(). */
-#define VOS_TRANSPORT_ABI 3
+#define VOS_TRANSPORT_ABI 4
 
 /* host->flags */
 #define VOS_TRANSPORT_LAZY 0x1u /* open() must not fail because a peer is
@@ -145,6 +146,15 @@ struct vos_transport_ops {
 	 * Returns 0, -ENOENT (not in flight), or -EOPNOTSUPP (NULL works
 	 * too: the request then completes whenever it does). */
 	int (*expire)(void *priv, uint64_t tag);
+
+	/* Buffers for vos_buf_alloc() (since ABI 4): len bytes of memory
+	 * that the transport's peer reads and writes in place for requests
+	 * on fd, so no byte is copied for them.  0 and *buf, or -errno (the
+	 * core then gives ordinary memory).  May be NULL. */
+	int (*buf_alloc)(void *priv, int fd, size_t len, void **buf);
+	/* Give back a buffer buf_alloc() gave: 0, or -ENOENT if buf is not
+	 * one of them.  May be NULL (with buf_alloc). */
+	int (*buf_free)(void *priv, void *buf);
 };
 
 /*

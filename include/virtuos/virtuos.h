@@ -750,6 +750,35 @@ int vos_buf_return(struct vos_ctx *ctx, uint16_t group, uint32_t bid);
  */
 int vos_buf_pool_destroy(struct vos_ctx *ctx, uint16_t group);
 
+/* ---- zero-copy buffers (since 0.3) -------------------------------------- */
+
+/*
+ * vos_buf_alloc - len bytes of memory for reads and writes on fd, page-
+ * aligned, in *buf.  When fd belongs to a service daemon on this machine
+ * (the shm transport), the memory is shared with that service: a read,
+ * pread, recv, write, pwrite or send on fd whose buffer lies inside it
+ * moves no byte through a data slot (one request, whatever its length;
+ * the service reads or fills the buffer in place).  Otherwise, or if the
+ * service does not take the memory, it is ordinary memory and every call
+ * works as with any buffer.  Results are the same either way.
+ *
+ * Shared buffers are the service's to read and write while a call on
+ * them is in flight, and a misbehaving service could write into them at
+ * any time: keep nothing there that the service must not see.  They
+ * outlive a restart of the service (the next attachment shares them
+ * again), are private copies in a forked child (as fork(2) makes of
+ * ordinary memory, no longer shared with a service), and are freed with
+ * vos_buf_free() or when the context is destroyed.
+ *
+ * Returns 0, or -EINVAL (buf NULL, len 0), -ENOMEM, -EBADF.
+ */
+int vos_buf_alloc(struct vos_ctx *ctx, int fd, size_t len, void **buf);
+/*
+ * vos_buf_free - give back a buffer vos_buf_alloc() gave.  Returns 0, or
+ * -EINVAL (buf is not one, or was freed already), -EBADF.
+ */
+int vos_buf_free(struct vos_ctx *ctx, void *buf);
+
 /* ---- blocking wrappers ------------------------------------------------ */
 /*
  * Each submits one request and waits for its completion; completions of

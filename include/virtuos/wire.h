@@ -157,7 +157,10 @@ enum vos_wire_msg_type {
 	                                * SCM_RIGHTS, a sealed memfd and one
 	                                * end of a SOCK_STREAM socket pair) */
 	VOS_WIRE_MSG_DETACH = 3,       /* client -> service; no reply */
-	VOS_WIRE_MSG_GROW = 4,         /* grow the data area */
+	VOS_WIRE_MSG_GROW = 4,         /* client -> service: + one area of
+	                                * the client's own memory (shm: a
+	                                * sealed memfd) the data area grows
+	                                * by; answered with REPLY */
 	VOS_WIRE_MSG_CLONE_FDS = 5,    /* a forked child takes a copy of its
 	                                * parent's fd table */
 	VOS_WIRE_MSG_STATS = 6,        /* vosctl -> service */
@@ -186,6 +189,16 @@ struct vos_wire_attach_reply {
 	uint32_t reserved;
 };
 
+/* GROW: the client shares size bytes of its own memory (a multiple of
+ * 4096), which requests may then name at data-area offsets off ..
+ * off + size - 1.  off is where the data area ends so far: the first
+ * area starts at data_size rounded up to 4096, each next one where the
+ * one before ended; the data area stays below 4 GiB. */
+struct vos_wire_grow {
+	uint64_t off;
+	uint64_t size;
+};
+
 /* The largest control message (header + payload). */
 #define VOS_WIRE_MSG_MAX 4096u
 
@@ -195,6 +208,7 @@ _Static_assert(sizeof(struct vos_wire_req) == 64, "wire request");
 _Static_assert(sizeof(struct vos_wire_cqe) == 32, "wire completion");
 _Static_assert(sizeof(struct vos_wire_msghdr) == 16, "wire msghdr");
 _Static_assert(sizeof(struct vos_wire_msg) == 16, "wire message");
+_Static_assert(sizeof(struct vos_wire_grow) == 16, "wire grow");
 #endif
 
 #ifdef __cplusplus

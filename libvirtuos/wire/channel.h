@@ -52,6 +52,19 @@ struct vos__chan_client {
 	 * refused). */
 	int (*attach)(void *ch, const struct vos_wire_attach *a, int timeout_ms,
 		      struct vos__attachment *out);
+	/* Memory of the client's own for the service to share (GROW): size
+	 * bytes (a multiple of 4096), mapped here at *map; *handle is the
+	 * channel's name for it (shm: a memfd sealed against shrinking and
+	 * growing).  0 or -errno. */
+	int (*area_make)(void *ch, uint64_t size, void **map, int *handle);
+	/* Offer the area (handle, size bytes) to the attached service at
+	 * data-area offset off: GROW and its REPLY, within timeout_ms.  0,
+	 * or -errno (-EOPNOTSUPP: a service without GROW; the service's own
+	 * sentence is logged). */
+	int (*area_share)(void *ch, int handle, uint64_t size, uint64_t off,
+			  int timeout_ms);
+	/* Let go of an area's handle (its mapping is the ring client's). */
+	void (*area_drop)(int handle);
 	/* Ring the service's doorbell.  Never blocks. */
 	void (*notify)(void *ch);
 	/* An fd that becomes readable (or hung up) when the service rang our
@@ -95,6 +108,7 @@ struct vos__listen_opts {
 struct vos__offer {
 	void *map;            /* the region, mapped here */
 	uint64_t size;
+	uint64_t reserve;     /* address space after it, for areas */
 	int wait_fd;          /* readable when the client rang */
 	int priv;             /* the channel's (its end of the doorbell) */
 	int give[2];          /* the client's handles until sent, or -1 */
@@ -121,9 +135,21 @@ struct vos__chan_server {
 	/* Send one control message.  Never blocks (-EAGAIN: the client does
 	 * not read). */
 	int (*send)(int conn, const void *buf, uint32_t len);
+	/* One control message from conn, as recv(), with at most one fd
+	 * attached (GROW's area): *fd, or -1 if none came. */
+	int (*recv_fd)(int conn, void *buf, uint32_t cap, int *fd);
 	/* Make a region of size bytes (sealed: it can neither shrink nor
-	 * grow) and a doorbell, and map the region here.  0 or -errno. */
-	int (*make_offer)(uint64_t size, struct vos__offer *o);
+	 * grow) and a doorbell, and map the region here, at the start of
+	 * reserve more bytes of address space kept for the client's areas
+	 * (area_map).  0 or -errno. */
+	int (*make_offer)(uint64_t size, uint64_t reserve, struct vos__offer *o);
+	/* Map the client's area (the handle recv_fd took, size bytes) at
+	 * o->map + at, inside the reserve, after checking that it is what
+	 * it must be (shm: a memfd of exactly size bytes, sealed against
+	 * shrinking and growing).  Takes handle.  0, -EBADMSG if it is not,
+	 * or -errno. */
+	int (*area_map)(struct vos__offer *o, int handle, uint64_t size,
+			uint64_t at);
 	/* Send them to the client on conn with the message reply (len bytes:
 	 * the ATTACH_REPLY), and let go of the client's handles.  0 or
 	 * -errno. */

@@ -194,10 +194,30 @@ static int put_msg(struct cursor *c, const struct vos_req *r, bool in,
 	return 0;
 }
 
+/* Whether [p, p + len) lies inside one of z's areas: its offset. */
+static bool in_area(const struct vos__zareas *z, const void *p, uint64_t len,
+		    uint32_t *off)
+{
+	uintptr_t a = (uintptr_t)p;
+
+	if (!z || !len)
+		return false;
+	for (unsigned i = 0; i < z->n; i++) {
+		uintptr_t b = (uintptr_t)z->a[i].base;
+
+		if (a >= b && a - b <= z->a[i].size &&
+		    len <= z->a[i].size - (a - b)) {
+			*off = z->a[i].off + (uint32_t)(a - b);
+			return true;
+		}
+	}
+	return false;
+}
+
 int vos__wire_encode(const struct vos_req *r, int32_t fd, int32_t fd2,
 		     uint64_t tag, const struct vos__shared *data,
 		     const struct vos__slot *slot, bool may_shorten,
-		     struct vos_wire_req *w)
+		     const struct vos__zareas *z, struct vos_wire_req *w)
 {
 	const struct vos__opdef *d = vos__opdef(r->op);
 	struct cursor c = { data, slot, 0 };
@@ -216,6 +236,11 @@ int vos__wire_encode(const struct vos_req *r, int32_t fd, int32_t fd2,
 	switch (d->addr) {
 	case VOS__ARG_BUF_IN:
 	case VOS__ARG_BUF_OUT:
+		if (in_area(z, ua, r->len, &w->addr)) {
+			/* the service reads or fills it where it is */
+			w->addr_len = w->len = r->len;
+			break;
+		}
 		ret = put_buf(&c, r->len, may_shorten, &w->addr, &w->addr_len);
 		if (ret == 0 && d->addr == VOS__ARG_BUF_IN)
 			vos__peer_write(data, w->addr, ua, w->addr_len);
@@ -368,6 +393,8 @@ int64_t vos__wire_result(const struct vos_req *r, const struct vos_wire_req *w,
 		if (res > w->len && !(r->op == VOS_OP_RECV &&
 				      (r->op_flags & MSG_TRUNC)))
 			return -EIO;
+		if (w->addr >= data->size)
+			break; /* a buffer of the caller's area: in place */
 		vos__peer_read(data, w->addr, (void *)(uintptr_t)r->addr,
 			       (size_t)(res < w->len ? res : w->len));
 		break;

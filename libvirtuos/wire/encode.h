@@ -31,9 +31,24 @@ static inline bool vos__wire_wants_large(const struct vos_req *r)
 		     d->addr == VOS__ARG_MSG_IN || d->addr == VOS__ARG_MSG_OUT);
 }
 
+/* The client's buffer areas that the service shares (GROW): a buffer
+ * that lies inside one travels by its data-area offset, not through a
+ * slot (zero copy). */
+struct vos__zarea {
+	const uint8_t *base; /* mapped here */
+	uint64_t size;
+	uint32_t off;        /* its data-area offset on the wire */
+};
+
+struct vos__zareas {
+	const struct vos__zarea *a;
+	unsigned n;
+};
+
 /*
  * Encode r (already validated by the core) into *w, writing what the
- * service reads into the slot (in data, the data area).  fd and fd2 are
+ * service reads into the slot (in data, the data area); a read or write
+ * buffer inside one of z's areas (z may be NULL) is named where it is.  fd and fd2 are
  * the service's names for r->fd and r->fd2 (the caller maps them).  With
  * may_shorten, a transfer longer than the slot is shortened to it (a
  * short read or write; w->len < r->len tells); without, that is -ENOSPC.
@@ -44,7 +59,7 @@ static inline bool vos__wire_wants_large(const struct vos_req *r)
 int vos__wire_encode(const struct vos_req *r, int32_t fd, int32_t fd2,
 		     uint64_t tag, const struct vos__shared *data,
 		     const struct vos__slot *slot, bool may_shorten,
-		     struct vos_wire_req *w);
+		     const struct vos__zareas *z, struct vos_wire_req *w);
 
 /*
  * Check the service's result res for request r (sent as *w) and copy the

@@ -105,6 +105,15 @@ static inline bool vos__shared_sub(const struct vos__shared *s, uint64_t off,
 	return true;
 }
 
+/* s now reaches size bytes (more of the peer's memory was mapped right
+ * after it: a service's data area grown by the client's areas).  Only
+ * grows. */
+static inline void vos__shared_grow(struct vos__shared *s, uint64_t size)
+{
+	if (s->peer_base && size > s->size)
+		s->size = size;
+}
+
 /* Whether [off, off + len) lies inside s. */
 static inline bool vos__peer_in(const struct vos__shared *s, uint64_t off,
 				uint64_t len)

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "areas.h"
 #include "encode.h"
 #include "layout.h"
 #include "log.h"
@@ -91,6 +92,7 @@ struct vos__rc {
 		int32_t fd;     /* the program's fd */
 		int64_t bid;    /* recv: the buffer its RECV fills, or -1 */
 	} *multi;
+	struct vos__areas areas; /* buffers shared with the service */
 	char desc[160];
 };
 
@@ -125,6 +127,7 @@ static void rc_detach(struct vos__rc *s, bool tell)
 		 s->chan->name, s->chan->where(s->ch));
 	vos__shared_init(&s->region, NULL, 0);
 	vos__shared_init(&s->data, NULL, 0);
+	vos__areas_detached(&s->areas);
 }
 
 /* A multishot recv's buffer that its RECV did not fill goes back. */
@@ -255,11 +258,16 @@ static int rc_attach(struct vos__rc *s)
 	fdi_reset(s); /* the service's numbers anew */
 	snprintf(s->desc, sizeof(s->desc), "%s (%s, epoch %08x)",
 		 s->chan->name, s->chan->where(s->ch), s->epoch);
+	/* the buffer areas made so far, offered to this attachment (and
+	 * where the ones made later will go) */
+	vos__areas_attached(&s->areas, s->chan, s->ch, g.data_size,
+			    attach_timeout_ms(s));
 	return 0;
 }
 
 static void rc_free(struct vos__rc *s)
 {
+	vos__areas_destroy(&s->areas, s->chan);
 	if (s->ch)
 		s->chan->destroy(s->ch);
 	free(s->req);
@@ -297,6 +305,7 @@ int vos__rc_open(struct vos_transport_host *host,
 	s->slot_size = DEFAULT_SLOT;
 	s->depth = host->queue_depth;
 	s->owner = getpid();
+	vos__areas_init(&s->areas);
 	r = chan->create(&s->ch);
 	if (r < 0) {
 		s->ch = NULL;
@@ -438,13 +447,13 @@ static int encode(struct vos__rc *s, const struct vos_req *r, uint32_t tag,
 	if (!s->large[tag]) {
 		slot_of(s, tag, &slot);
 		ret = vos__wire_encode(r, fd, fd2, tag, &s->data, &slot, false,
-				       w);
+				       vos__areas_z(&s->areas), w);
 	}
 	if (ret == -ENOSPC) {
 		s->large[tag] = 1;
 		slot_of(s, tag, &slot);
 		ret = vos__wire_encode(r, fd, fd2, tag, &s->data, &slot, true,
-				       w);
+				       vos__areas_z(&s->areas), w);
 	}
 	return ret == -ENOSPC ? -EINVAL : ret;
 }
@@ -1207,6 +1216,7 @@ int vos__rc_after_fork(void *priv)
 	/* the parent keeps its attachment; the child drops its copy and
 	 * attaches anew when it makes an fd (no fd-table clone yet) */
 	rc_detach(s, false);
+	vos__areas_after_fork(&s->areas, s->chan);
 	memset(s->busy, 0, s->depth);
 	for (uint32_t t = 0; t < s->depth; t++)
 		pieces_reset(s, t);
@@ -1215,6 +1225,20 @@ int vos__rc_after_fork(void *priv)
 	s->owner = getpid();
 	s->gen = s->gen % GEN_MAX + 1;
 	return 0;
+}
+
+int vos__rc_buf_alloc(void *priv, int fd, size_t len, void **buf)
+{
+	struct vos__rc *s = priv;
+
+	(void)fd; /* every fd of ours is the one service's */
+	return vos__areas_alloc(&s->areas, s->chan, s->ch, s->attached, len,
+				attach_timeout_ms(s), buf);
+}
+
+int vos__rc_buf_free(void *priv, void *buf)
+{
+	return vos__areas_free(&((struct vos__rc *)priv)->areas, buf);
 }
 
 const char *vos__rc_describe(void *priv)

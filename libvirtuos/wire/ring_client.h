@@ -27,6 +27,10 @@
  * -ETIMEDOUT for the late one), fds of that attachment fail with -EIO,
  * and the next call that makes a new fd attaches again.
  *
+ * Buffers (vos_buf_alloc()) come from areas of the client's own memory
+ * that the service shares (areas.h): reads and writes on them move no
+ * byte through a slot.
+ *
  * The fds it returns are (attachment generation << 20) | the service's
  * number; the routing layer gives programs real fd numbers instead.
  */
@@ -48,6 +52,8 @@ const char *vos__rc_describe(void *priv);
 int vos__rc_sleep_fd(void *priv);
 void vos__rc_woke(void *priv);
 int vos__rc_expire(void *priv, uint64_t tag);
+int vos__rc_buf_alloc(void *priv, int fd, size_t len, void **buf);
+int vos__rc_buf_free(void *priv, void *buf);
 
 #define VOS__RING_TRANSPORT(tname, open_fn)                                    \
 	{                                                                      \
@@ -57,6 +63,7 @@ int vos__rc_expire(void *priv, uint64_t tag);
 		.after_fork = vos__rc_after_fork,                              \
 		.describe = vos__rc_describe, .sleep_fd = vos__rc_sleep_fd,    \
 		.woke = vos__rc_woke, .expire = vos__rc_expire,                \
+		.buf_alloc = vos__rc_buf_alloc, .buf_free = vos__rc_buf_free,  \
 	}
 
 #endif /* VOS_WIRE_RING_CLIENT_H */

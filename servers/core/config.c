@@ -106,6 +106,8 @@ static int apply(const char *key, const char *val)
 		return number(key, val, 1, 1024, &c->max_slow_uid);
 	if (strcmp(key, "max-region-mib-uid") == 0)
 		return number(key, val, 1, 1u << 22, &c->max_region_mib_uid);
+	if (strcmp(key, "max-grow-mib") == 0)
+		return number(key, val, 0, 4095, &c->max_grow_mib);
 	if (strcmp(key, "socket-mode") == 0) {
 		char *e;
 		unsigned long v = strtoul(val, &e, 8);
@@ -250,7 +252,9 @@ void srv_usage(FILE *out)
 		"      --max-slow N      such calls running per client (default 2)\n"
 		"      --max-slow-uid N  ... per uid (default 4)\n"
 		"      --max-region-mib-uid N  shared memory of one uid's clients,\n"
-		"                        MiB (default 1024)\n"
+		"                        MiB, their buffer areas included (1024)\n"
+		"      --max-grow-mib N  buffer areas one client may share (GROW:\n"
+		"                        vos_buf_alloc), MiB; 0: none (default 256)\n"
 		"      --max-entries N   largest ring a client may ask for (16384)\n"
 		"      --max-slot BYTES  largest data slot per request (1048576)\n"
 		"      --engine OPTS     io_uring-local options for the executor,\n"
@@ -339,6 +343,7 @@ int srv_config_parse(int argc, char **argv)
 	c->max_slow = 2;
 	c->max_slow_uid = 4;
 	c->max_region_mib_uid = 1024;
+	c->max_grow_mib = 256;
 	c->socket_mode = 0666;
 	c->max_entries = VOS_WIRE_MAX_ENTRIES;
 	c->max_slot = VOS_WIRE_MAX_SLOT;

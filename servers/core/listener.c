@@ -298,6 +298,83 @@ static void attach(struct conn *k, const struct vos_wire_msg *h,
 	srv_worker_add(c);
 }
 
+/* GROW: the client shares an area of its own memory (afd, ours to
+ * close), mapped right after the data area as it is so far.  Bounded per
+ * client (--max-grow-mib) and, with the regions, per uid
+ * (--max-region-mib-uid).  Refused areas leave the client attached: its
+ * buffers then travel through the slots. */
+static void grow(struct conn *k, const struct vos_wire_msg *h,
+		 const void *payload, int afd)
+{
+	struct srv_client *c = k->c;
+	struct vos_wire_grow g;
+	uint64_t first = (c->ring.g.data_size + 4095) & ~(uint64_t)4095;
+	uint64_t max = (uint64_t)srv.cfg.max_grow_mib << 20;
+	uint64_t used = c->grown_end - first;
+	int err;
+
+	if (h->len != sizeof(g) || afd < 0) {
+		if (afd >= 0)
+			close(afd);
+		reply_text(k->fd, -EINVAL, "%s: malformed GROW (an offset and "
+			   "a size, with the area)", srv.svc->name);
+		return;
+	}
+	memcpy(&g, payload, sizeof(g));
+	if (g.off != c->grown_end || !g.size || g.size % 4096 ||
+	    g.size > UINT32_MAX || g.off + g.size > UINT32_MAX) {
+		close(afd);
+		reply_text(k->fd, -EINVAL, "%s: GROW of %llu bytes at %llu "
+			   "refused (the data area ends at %llu; sizes are "
+			   "multiples of 4096; it stays below 4 GiB)",
+			   srv.svc->name, (unsigned long long)g.size,
+			   (unsigned long long)g.off,
+			   (unsigned long long)c->grown_end);
+		return;
+	}
+	if (g.size > max - used) {
+		close(afd);
+		reply_text(k->fd, -ENOSPC, "%s: %llu bytes of buffers shared "
+			   "already; %llu more would pass max-grow-mib (%u)",
+			   srv.svc->name, (unsigned long long)used,
+			   (unsigned long long)g.size, srv.cfg.max_grow_mib);
+		return;
+	}
+	if (!srv_take_bytes(&c->uid->region_bytes, g.size,
+			    (uint64_t)srv.cfg.max_region_mib_uid << 20)) {
+		close(afd);
+		reply_text(k->fd, -ENOMEM, "%s: uid %d has %llu MiB of shared "
+			   "memory already; %llu more would pass "
+			   "max-region-mib-uid (%u)", srv.svc->name,
+			   (int)c->uid->uid, (unsigned long long)(atomic_load(
+			   &c->uid->region_bytes) >> 20),
+			   (unsigned long long)(g.size >> 20),
+			   srv.cfg.max_region_mib_uid);
+		return;
+	}
+	err = srv.chan->area_map(&c->offer, afd, g.size,
+				 c->ring.g.data_off + g.off);
+	if (err < 0) {
+		atomic_fetch_sub(&c->uid->region_bytes, g.size);
+		reply_text(k->fd, err, "%s: %s", srv.svc->name,
+			   err == -EBADMSG ? "the area is not a memfd of the "
+			   "size said, sealed against shrinking and growing"
+			   : strerror(-err));
+		return;
+	}
+	/* (read by the worker only once the client is dying: after the
+	 * store that says so) */
+	c->region_bytes += g.size;
+	c->grown_end = g.off + g.size;
+	/* release: the mapping before the worker may take requests naming
+	 * it (pairs with the acquire load in the worker's drain) */
+	atomic_store_explicit(&c->data_end, c->grown_end,
+			      memory_order_release);
+	srv_log(1, "grow: client %llu shares %llu bytes of buffers",
+		(unsigned long long)c->id, (unsigned long long)g.size);
+	reply_text(k->fd, 0, "ok");
+}
+
 /* Read and act on one message of k.  true if k is still a pending
  * connection afterwards (it said nothing yet); false if it became a
  * client, was answered and closed, or is gone (k may be freed). */
@@ -308,8 +385,16 @@ static bool on_message(struct conn *k)
 		char b[VOS_WIRE_MSG_MAX];
 	} m;
 	struct vos_wire_msg h;
-	int n = srv.chan->recv(k->fd, m.b, sizeof(m.b));
+	int afd = -1; /* an attached client's GROW brings its area */
+	int n = k->kind == CONN_CLIENT ?
+		srv.chan->recv_fd(k->fd, m.b, sizeof(m.b), &afd) :
+		srv.chan->recv(k->fd, m.b, sizeof(m.b));
 
+	if (afd >= 0 && (n <= 0 || vos__ctl_parse(m.b, (size_t)n, &h) < 0 ||
+			 h.type != VOS_WIRE_MSG_GROW)) {
+		close(afd);
+		afd = -1;
+	}
 	if (n == -EAGAIN)
 		return k->kind == CONN_PENDING;
 	if (n <= 0 || vos__ctl_parse(m.b, (size_t)n, &h) == -EBADMSG) {
@@ -317,6 +402,8 @@ static bool on_message(struct conn *k)
 		return false;
 	}
 	if (h.version != VOS_WIRE_VERSION) {
+		if (afd >= 0)
+			close(afd);
 		srv_log(0, "refused a client speaking wire protocol version "
 			"%u (this %s speaks %u)", h.version, srv.svc->name,
 			VOS_WIRE_VERSION);
@@ -343,6 +430,8 @@ static bool on_message(struct conn *k)
 		conn_close(k);
 		break;
 	case VOS_WIRE_MSG_GROW:
+		grow(k, &h, m.b + sizeof(h), afd);
+		break;
 	case VOS_WIRE_MSG_CLONE_FDS:
 		reply_text(k->fd, -EOPNOTSUPP, "%s: not supported by wire "
 			   "protocol version %u servers yet", srv.svc->name,

@@ -75,6 +75,7 @@ struct srv_config {
 	unsigned max_slow;       /* such calls running, per client */
 	unsigned max_slow_uid;   /* ... per uid */
 	unsigned max_region_mib_uid; /* shared memory of one uid's clients */
+	unsigned max_grow_mib;   /* buffer areas one client may share */
 	unsigned max_entries;    /* largest ring a client may ask for */
 	unsigned max_slot;       /* largest slot a client may ask for */
 	unsigned socket_mode;    /* the endpoint's permission bits */
@@ -201,6 +202,11 @@ struct srv_client {
 	int conn;                /* the control connection */
 	struct vos__offer offer; /* the region and the doorbell */
 	struct vos__rs ring;
+	/* its buffer areas (GROW), mapped after the region by the listener:
+	 * where the data area ends now (the listener's), and that end for
+	 * the worker, published once the area is mapped */
+	uint64_t grown_end;
+	atomic_ullong data_end;
 
 	struct srv_req *reqs;    /* entries of them, by tag */
 	uint32_t inflight;       /* requests RUNNING or UNPOSTED, not parked */

@@ -78,7 +78,10 @@ struct srv_client *srv_client_new(int conn, const struct vos__cred *cred,
 		goto nomem;
 	for (uint32_t i = 0; i < c->nfds_cap; i++)
 		c->fds[i].real = -1;
-	*err = srv.chan->make_offer(g.size, &c->offer);
+	/* address space for its buffer areas (GROW) after the region: the
+	 * first starts at the data area's end rounded up to a page */
+	*err = srv.chan->make_offer(g.size, ((uint64_t)srv.cfg.max_grow_mib
+					     << 20) + 4096, &c->offer);
 	if (*err < 0) {
 		snprintf(why, whylen, "cannot make the region: %s",
 			 strerror(-*err));
@@ -86,6 +89,8 @@ struct srv_client *srv_client_new(int conn, const struct vos__cred *cred,
 	}
 	/* the header before the client can see the region */
 	vos__rs_init(&c->ring, c->offer.map, c->offer.size, &g, srv.epoch);
+	c->grown_end = (g.data_size + 4095) & ~(uint64_t)4095;
+	atomic_init(&c->data_end, g.data_size);
 	rep.region_size = g.size;
 	rep.epoch = srv.epoch;
 	n = vos__ctl_frame(msg, sizeof(msg), VOS_WIRE_MSG_ATTACH_REPLY, 0, &rep,

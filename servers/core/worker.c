@@ -434,6 +434,14 @@ static unsigned drain(struct srv_worker *w, struct srv_client *c)
 
 	if (!can_take(c))
 		return 0;
+	{
+		/* buffer areas the listener mapped since the last pass
+		 * (acquire: pairs with its release after the mapping) */
+		uint64_t end = atomic_load_explicit(&c->data_end,
+						    memory_order_acquire);
+
+		vos__shared_grow(&c->ring.data, end);
+	}
 	while (n < BATCH && c->inflight < srv.cfg.max_inflight &&
 	       w->eng_out + nb + reserve(w) < w->eng_depth) {
 		const struct vos__opdef *d;

@@ -952,6 +952,140 @@ START_TEST(region_sealed)
 }
 END_TEST
 
+/* GROW with area fd (or none): the daemon's REPLY status. */
+static int32_t raw_grow(struct raw *r, uint64_t off, uint64_t size, int fd)
+{
+	struct vos_wire_grow g = { off, size };
+	union {
+		struct vos_wire_msg h;
+		char b[VOS_WIRE_MSG_MAX + 1];
+	} m;
+	int fds[VOS__SHM_MAX_FDS];
+	unsigned nfds = 0;
+	int n = vos__shm_ctl_send(r->sock, VOS_WIRE_MSG_GROW, 0, &g, sizeof(g),
+				  &fd, fd >= 0 ? 1 : 0);
+
+	KCHECK(n == 0, "send GROW: %s", strerror(-n));
+	n = vos__shm_ctl_recv(r->sock, m.b, sizeof(m.b) - 1, fds, &nfds, 5000);
+	KCHECK(n > 0 && m.h.type == VOS_WIRE_MSG_REPLY && nfds == 0,
+	       "GROW: no reply (%d)", n);
+	return m.h.status;
+}
+
+/* A memfd of size bytes with these seals. */
+static int memfd_sealed(uint64_t size, int seals)
+{
+	int fd = memfd_create("attacker", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	KCHECK(fd >= 0 && ftruncate(fd, (off_t)size) == 0 &&
+	       (!seals || fcntl(fd, F_ADD_SEALS, seals) == 0),
+	       "memfd: %s", strerror(errno));
+	return fd;
+}
+
+/* GROW, from a client that lies: every area that could later shrink
+ * under the daemon (SIGBUS), or is not where or what it says, or is more
+ * than --max-grow-mib (2 here), is refused; the client stays served; an
+ * honest area is read and written in place, and a buffer one byte past
+ * its end is refused. */
+static int kid_grow(void *arg)
+{
+	const int all = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+	struct raw r;
+	uint64_t first;
+	int ret = raw_attach(&r, arg, 8, 4096), fd, v;
+	int32_t st[8];
+	int64_t sock, res, past;
+	struct vos_wire_req w;
+	int *area;
+
+	KCHECK(ret == 0, "attach: %s", strerror(-ret));
+	first = (r.g.data_size + 4095) & ~(uint64_t)4095;
+	st[0] = raw_grow(&r, first, 1 << 20, -1);              /* no area */
+	fd = memfd_sealed(1 << 20, 0);
+	st[1] = raw_grow(&r, first, 1 << 20, fd);              /* unsealed */
+	KCHECK(fcntl(fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SEAL) == 0,
+	       "seal: %s", strerror(errno));
+	st[2] = raw_grow(&r, first, 1 << 20, fd);              /* may shrink */
+	close(fd);
+	fd = memfd_sealed(2 << 20, all);
+	st[3] = raw_grow(&r, first, 1 << 20, fd);              /* wrong size */
+	close(fd);
+	fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	KCHECK(fd >= 0 && ftruncate(fd, 1 << 20) == 0, "tmpfile");
+	st[4] = raw_grow(&r, first, 1 << 20, fd);              /* a file */
+	close(fd);
+	fd = memfd_sealed(1 << 20, all);
+	st[5] = raw_grow(&r, 0, 1 << 20, fd);                  /* the region */
+	st[6] = raw_grow(&r, first + 4096, 1 << 20, fd);       /* a gap */
+	close(fd);
+	fd = memfd_sealed(4 << 20, all);
+	st[7] = raw_grow(&r, first, 4 << 20, fd);              /* too much */
+	close(fd);
+	KCHECK(st[0] == -EINVAL && st[1] == -EBADMSG && st[2] == -EBADMSG &&
+	       st[3] == -EBADMSG && st[4] == -EBADMSG && st[5] == -EINVAL &&
+	       st[6] == -EINVAL && st[7] == -ENOSPC,
+	       "GROW statuses %d %d %d %d %d %d %d %d", st[0], st[1], st[2],
+	       st[3], st[4], st[5], st[6], st[7]);
+	/* still served */
+	KCHECK(rcall(&r, raw_req(VOS_OP_NOP, -1, 0)) == 0, "nop");
+	/* an honest area: the daemon fills an int in it, in place */
+	fd = memfd_sealed(1 << 20, all);
+	area = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	KCHECK(area != MAP_FAILED, "mmap: %s", strerror(errno));
+	KCHECK(raw_grow(&r, first, 1 << 20, fd) == 0, "honest GROW refused");
+	close(fd);
+	sock = r_socket(&r, AF_INET, SOCK_STREAM);
+	KCHECK(sock >= 0, "socket: %lld", (long long)sock);
+	area[1000] = 0x7777;
+	w = raw_req(VOS_OP_IOCTL, (int32_t)sock, 0);
+	w.addr = (uint32_t)first + 4000;
+	w.addr_len = sizeof(int);
+	w.op_flags = FIONREAD;
+	res = rcall(&r, w);
+	v = area[1000];
+	w.addr = (uint32_t)(first + (1 << 20)) - 2; /* 2 bytes past the end */
+	past = rcall(&r, w);
+	KCHECK(res == 0 && v == 0 && past < 0, "ioctl in the area: %lld, "
+	       "value %#x; past its end: %lld", (long long)res, v,
+	       (long long)past);
+	munmap(area, 1 << 20);
+	ksay("GROWN %d %d %d %d %d %d %d %d %lld", st[0], st[1], st[2], st[3],
+	     st[4], st[5], st[6], st[7], (long long)past);
+	kwait(60000);
+	raw_close(&r);
+	return 0;
+}
+
+START_TEST(grow_lies_refused)
+{
+	const char *args[] = { "--max-grow-mib", "2", NULL };
+	struct good g;
+	struct base b;
+	struct kid k;
+	const char *line;
+	long fds;
+	int64_t back, stop;
+
+	b = netd_with_good(args, &g);
+	kid_start(&k, attacker(), kid_grow, netd.sock);
+	line = kid_expect(&k, "GROWN ", 10000);
+	good_rounds(&g, 100);
+	kid_quit(&k);
+	back = wait_back(&netd, b, 5000, &fds);
+	good_rounds(&g, 20);
+	good_close(&g);
+	stop = stop_timed(&netd, "netd");
+	printf("grow_lies_refused: GROW statuses (no area, unsealed, may "
+	       "shrink, wrong size, a file, the region, a gap, past "
+	       "max-grow-mib; a buffer past the area's end): %s; an honest "
+	       "area served in place; worst well-behaved round trip %.2f ms; "
+	       "fds back to %ld in %lld ms; SIGTERM stop %lld ms\n",
+	       line, good_worst_ms(&g), fds, (long long)back,
+	       (long long)stop);
+}
+END_TEST
+
 /* =========================================================================
  * 2. The doorbell: made blocking, filled, never read; shut down.
  * ========================================================================= */
@@ -2932,6 +3066,7 @@ static Suite *attacks_suite(void)
 	Suite *s = suite_create("attacks");
 
 	ADD(s, region_sealed);
+	ADD(s, grow_lies_refused);
 	ADD(s, doorbell_blocking_full);
 	ADD(s, doorbell_shut_down);
 	ADD(s, timers_flood);

@@ -81,27 +81,6 @@ static const char *ch_where(void *priv)
 	return ((struct shm_ch *)priv)->path;
 }
 
-/* The region: a memfd of exactly size bytes, sealed so it can neither
- * shrink nor grow, nor take other seals, on shmem (a hugetlbfs memfd
- * could fail a fault with SIGBUS when its maker punches a hole and no
- * huge page is left). */
-static int check_region(int fd, uint64_t size)
-{
-	const int want = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
-	struct statfs sfs;
-	struct stat st;
-	int seals;
-
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    (uint64_t)st.st_size != size || fstatfs(fd, &sfs) < 0 ||
-	    sfs.f_type != TMPFS_MAGIC)
-		return -EBADMSG;
-	seals = fcntl(fd, F_GET_SEALS);
-	if (seals < 0 || (seals & want) != want)
-		return -EBADMSG;
-	return 0;
-}
-
 static void ch_close_all(struct shm_ch *c)
 {
 	if (c->map)
@@ -182,7 +161,7 @@ static int ch_attach(void *priv, const struct vos_wire_attach *a,
 		goto fail_fds;
 	memcpy(&rep, m.b + sizeof(m.h), sizeof(rep));
 	if (rep.region_size < VOS_WIRE_HEADER_SIZE ||
-	    rep.region_size > REGION_MAX || check_region(fds[0],
+	    rep.region_size > REGION_MAX || vos__shm_check_memfd(fds[0],
 							 rep.region_size) < 0 ||
 	    !vos__shm_is_bell(fds[1])) {
 		vos__log(VOS__LOG_ERROR, "shm: %s handed over a region that is "
@@ -211,6 +190,76 @@ fail_fds:
 fail:
 	ch_close_all(c);
 	return ret;
+}
+
+/* An area of our own memory for the service (GROW): a memfd sealed so
+ * that neither we nor anyone can shrink or grow it (the service maps it:
+ * a shrunk file would make its accesses fault), mapped here. */
+static int ch_area_make(void *priv, uint64_t size, void **area, int *handle)
+{
+	int fd, err;
+	void *m;
+
+	(void)priv;
+	fd = memfd_create("vos-buffers", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+		  F_SEAL_SEAL) < 0)
+		goto sys;
+	m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED)
+		goto sys;
+	*area = m;
+	*handle = fd;
+	return 0;
+sys:
+	err = -errno;
+	close(fd);
+	return err;
+}
+
+static int ch_area_share(void *priv, int handle, uint64_t size, uint64_t off,
+			 int timeout_ms)
+{
+	struct shm_ch *c = priv;
+	struct vos_wire_grow g = { off, size };
+	union {
+		struct vos_wire_msg h;
+		char b[VOS_WIRE_MSG_MAX + 1];
+	} m;
+	int fds[VOS__SHM_MAX_FDS];
+	unsigned nfds = 0;
+	int n;
+
+	if (c->sock < 0)
+		return -ENOTCONN;
+	n = vos__shm_ctl_send(c->sock, VOS_WIRE_MSG_GROW, 0, &g, sizeof(g),
+			      &handle, 1);
+	if (n < 0)
+		return n;
+	n = vos__shm_ctl_recv(c->sock, m.b, sizeof(m.b) - 1, fds, &nfds,
+			      timeout_ms > 0 ? timeout_ms : 1);
+	for (unsigned i = 0; i < nfds; i++)
+		close(fds[i]);
+	if (n <= 0)
+		return n == 0 ? -ECONNRESET : n;
+	if (m.h.type != VOS_WIRE_MSG_REPLY)
+		return -EBADMSG;
+	if (m.h.status < 0) {
+		m.b[n] = '\0';
+		vos__log(VOS__LOG_INFO, "shm: %s did not take %llu bytes of "
+			 "buffers: %s", c->path, (unsigned long long)size,
+			 m.h.len ? m.b + sizeof(m.h) : strerror(-m.h.status));
+		return m.h.status >= -4095 ? m.h.status : -EBADMSG;
+	}
+	return 0;
+}
+
+static void ch_area_drop(int handle)
+{
+	close(handle);
 }
 
 static void ch_notify(void *priv)
@@ -252,6 +301,9 @@ static const struct vos__chan_client shm_channel = {
 	.option = ch_option,
 	.ready = ch_ready,
 	.attach = ch_attach,
+	.area_make = ch_area_make,
+	.area_share = ch_area_share,
+	.area_drop = ch_area_drop,
 	.notify = ch_notify,
 	.wait_fd = ch_wait_fd,
 	.drain = ch_drain,

@@ -2,12 +2,17 @@
  * shm_control.c - control messages over a SOCK_SEQPACKET socket
  * (shm_control.h).
  */
+#define _GNU_SOURCE
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -130,4 +135,21 @@ int vos__shm_ctl_recv(int sock, void *buf, uint32_t cap, int *fds,
 		return ret;
 	}
 	return (int)n;
+}
+
+int vos__shm_check_memfd(int fd, uint64_t size)
+{
+	const int want = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+	struct statfs sfs;
+	struct stat st;
+	int seals;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size != size || fstatfs(fd, &sfs) < 0 ||
+	    sfs.f_type != TMPFS_MAGIC)
+		return -EBADMSG;
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0 || (seals & want) != want)
+		return -EBADMSG;
+	return 0;
 }

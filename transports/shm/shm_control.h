@@ -38,4 +38,11 @@ int vos__shm_ctl_send(int sock, uint16_t type, int32_t status,
 int vos__shm_ctl_recv(int sock, void *buf, uint32_t cap, int *fds,
 		      unsigned *nfds, int timeout_ms);
 
+/* Whether fd is what a peer's shared memory must be: a regular file on
+ * shmem of exactly size bytes, sealed so that it can neither shrink nor
+ * grow nor take other seals (a hugetlbfs memfd could fail a fault with
+ * SIGBUS when its maker punches a hole and no huge page is left).  0 or
+ * -EBADMSG. */
+int vos__shm_check_memfd(int fd, uint64_t size);
+
 #endif /* VOS_SHM_CONTROL_H */

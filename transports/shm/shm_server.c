@@ -125,7 +125,9 @@ static int srv_cred(int conn, struct vos__cred *c)
 	return 0;
 }
 
-static int srv_recv(int conn, void *buf, uint32_t cap)
+/* One message; at most want_fd descriptors are kept (into *fd), any
+ * other that came is closed unread. */
+static int recv_some(int conn, void *buf, uint32_t cap, int *fd)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * VOS__SHM_MAX_FDS)];
@@ -137,22 +139,42 @@ static int srv_recv(int conn, void *buf, uint32_t cap)
 			    .msg_controllen = sizeof(u.buf) };
 	ssize_t n = recvmsg(conn, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 
+	if (fd)
+		*fd = -1;
 	if (n < 0)
 		return -errno;
-	/* clients send no fds: whatever came is closed unread */
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
 			for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) /
 					       sizeof(int); i++) {
-				int fd;
+				int f;
 
-				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int),
-				       sizeof(fd));
-				close(fd);
+				memcpy(&f, CMSG_DATA(c) + i * sizeof(int),
+				       sizeof(f));
+				if (fd && *fd < 0)
+					*fd = f;
+				else
+					close(f);
 			}
-	if (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
+	if (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+		if (fd && *fd >= 0)
+			close(*fd);
+		if (fd)
+			*fd = -1;
 		return -EBADMSG;
+	}
 	return (int)n;
+}
+
+static int srv_recv(int conn, void *buf, uint32_t cap)
+{
+	/* attached fds are closed unread */
+	return recv_some(conn, buf, cap, NULL);
+}
+
+static int srv_recv_fd(int conn, void *buf, uint32_t cap, int *fd)
+{
+	return recv_some(conn, buf, cap, fd);
 }
 
 static int srv_send(int conn, const void *buf, uint32_t len)
@@ -166,8 +188,8 @@ static int srv_send(int conn, const void *buf, uint32_t len)
 
 static void offer_close(struct vos__offer *o)
 {
-	if (o->map)
-		munmap(o->map, o->size);
+	if (o->map) /* the region, and the areas mapped after it */
+		munmap(o->map, o->size + o->reserve);
 	if (o->priv >= 0)
 		close(o->priv);
 	for (int i = 0; i < 2; i++)
@@ -177,12 +199,15 @@ static void offer_close(struct vos__offer *o)
 	o->priv = o->wait_fd = o->give[0] = o->give[1] = -1;
 }
 
-static int srv_make_offer(uint64_t size, struct vos__offer *o)
+static int srv_make_offer(uint64_t size, uint64_t reserve,
+			  struct vos__offer *o)
 {
 	int memfd, sv[2], err;
+	void *map;
 
 	o->map = NULL;
 	o->size = size;
+	o->reserve = reserve;
 	o->priv = o->wait_fd = o->give[0] = o->give[1] = -1;
 	memfd = memfd_create("vos-region", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (memfd < 0)
@@ -190,11 +215,16 @@ static int srv_make_offer(uint64_t size, struct vos__offer *o)
 	o->give[0] = memfd;
 	if (ftruncate(memfd, (off_t)size) < 0)
 		goto sys;
-	o->map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
-	if (o->map == MAP_FAILED) {
-		o->map = NULL;
+	/* address space for the region and the client's areas after it
+	 * (nothing is committed: the areas are the client's memory) */
+	map = mmap(NULL, size + reserve, PROT_NONE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (map == MAP_FAILED)
 		goto sys;
-	}
+	o->map = map;
+	if (mmap(map, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		 memfd, 0) == MAP_FAILED)
+		goto sys;
 	/* from here on nobody can change its size, nor add seals */
 	if (fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
 		  F_SEAL_SEAL) < 0)
@@ -208,6 +238,29 @@ static int srv_make_offer(uint64_t size, struct vos__offer *o)
 sys:
 	err = -errno;
 	offer_close(o);
+	return err;
+}
+
+static int srv_area_map(struct vos__offer *o, int handle, uint64_t size,
+			uint64_t at)
+{
+	int err = 0;
+
+	/* the client's memory: a shrinkable file would let it make our
+	 * accesses fault (SIGBUS) whenever it likes */
+	if (at < o->size || at > o->size + o->reserve ||
+	    size > o->size + o->reserve - at || size % 4096 || at % 4096 ||
+	    vos__shm_check_memfd(handle, size) < 0)
+		err = -EBADMSG;
+	else if (mmap((uint8_t *)o->map + at, size, PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_FIXED, handle, 0) == MAP_FAILED) {
+		err = -errno;
+		/* a failed MAP_FIXED may leave a hole: keep the range ours */
+		mmap((uint8_t *)o->map + at, size, PROT_NONE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
+		     -1, 0);
+	}
+	close(handle);
 	return err;
 }
 
@@ -243,7 +296,9 @@ const struct vos__chan_server vos__shm_server = {
 	.cred = srv_cred,
 	.recv = srv_recv,
 	.send = srv_send,
+	.recv_fd = srv_recv_fd,
 	.make_offer = srv_make_offer,
+	.area_map = srv_area_map,
 	.send_offer = srv_send_offer,
 	.notify = srv_notify,
 	.drain = srv_drain,
