@@ -193,7 +193,11 @@ struct vos_wire_attach_reply {
  * 4096), which requests may then name at data-area offsets off ..
  * off + size - 1.  off is where the data area ends so far: the first
  * area starts at data_size rounded up to 4096, each next one where the
- * one before ended; the data area stays below 4 GiB. */
+ * one before ended; the data area stays below 4 GiB.  A service takes at
+ * most VOS_WIRE_GROW_MAX areas per attachment (each is a mapping of its
+ * own in the service: the count, not only the bytes, is bounded). */
+#define VOS_WIRE_GROW_MAX 16u
+
 struct vos_wire_grow {
 	uint64_t off;
 	uint64_t size;

@@ -298,6 +298,29 @@ static void attach(struct conn *k, const struct vos_wire_msg *h,
 	srv_worker_add(c);
 }
 
+/* Every client costs mappings: its region, the reserve after it, and up
+ * to VOS_WIRE_GROW_MAX buffer areas.  Say so at start if max-clients of
+ * them could pass the kernel's vm.max_map_count (GROW would then fail
+ * with ENOMEM for the last clients, nothing worse). */
+static void map_count_check(void)
+{
+	unsigned long long lim = 0, need;
+	FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
+
+	if (!f)
+		return;
+	if (fscanf(f, "%llu", &lim) != 1)
+		lim = 0;
+	fclose(f);
+	need = (unsigned long long)srv.cfg.max_clients *
+	       (VOS_WIRE_GROW_MAX + 3) + 4096;
+	if (lim && need > lim)
+		srv_log(0, "warning: %u clients with %u buffer areas each "
+			"could need %llu mappings; vm.max_map_count is %llu "
+			"(lower --max-clients or raise it)",
+			srv.cfg.max_clients, VOS_WIRE_GROW_MAX, need, lim);
+}
+
 /* GROW: the client shares an area of its own memory (afd, ours to
  * close), mapped right after the data area as it is so far.  Bounded per
  * client (--max-grow-mib) and, with the regions, per uid
@@ -332,6 +355,15 @@ static void grow(struct conn *k, const struct vos_wire_msg *h,
 			   (unsigned long long)c->grown_end);
 		return;
 	}
+	if (c->grown >= VOS_WIRE_GROW_MAX) {
+		/* each area is a mapping of ours: the count is bounded too
+		 * (vm.max_map_count is the whole daemon's) */
+		close(afd);
+		reply_text(k->fd, -ENOSPC, "%s: %u buffer areas shared "
+			   "already, the most one client may share",
+			   srv.svc->name, c->grown);
+		return;
+	}
 	if (g.size > max - used) {
 		close(afd);
 		reply_text(k->fd, -ENOSPC, "%s: %llu bytes of buffers shared "
@@ -356,6 +388,8 @@ static void grow(struct conn *k, const struct vos_wire_msg *h,
 				 c->ring.g.data_off + g.off);
 	if (err < 0) {
 		atomic_fetch_sub(&c->uid->region_bytes, g.size);
+		if (err == -ENOTRECOVERABLE)
+			c->grown = VOS_WIRE_GROW_MAX; /* no GROW there again */
 		reply_text(k->fd, err, "%s: %s", srv.svc->name,
 			   err == -EBADMSG ? "the area is not a memfd of the "
 			   "size said, sealed against shrinking and growing"
@@ -366,6 +400,7 @@ static void grow(struct conn *k, const struct vos_wire_msg *h,
 	 * store that says so) */
 	c->region_bytes += g.size;
 	c->grown_end = g.off + g.size;
+	c->grown++;
 	/* release: the mapping before the worker may take requests naming
 	 * it (pairs with the acquire load in the worker's drain) */
 	atomic_store_explicit(&c->data_end, c->grown_end,
@@ -693,6 +728,7 @@ int srv_main(const struct srv_service *svc, int argc, char **argv)
 		srv.cfg.max_parked_uid,
 		srv.cfg.max_fds_uid, srv.cfg.max_region_mib_uid,
 		srv.max_fds_total, VOS_WIRE_VERSION, srv.epoch);
+	map_count_check();
 	if (srv.cfg.ready_fd >= 0) {
 		if (write(srv.cfg.ready_fd, "ready\n", 6) != 6)
 			srv_log(0, "cannot write to --ready-fd %d",

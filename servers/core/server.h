@@ -179,6 +179,9 @@ struct srv_req {
 	atomic_int slow_state;  /* slow pool: queued, running, done */
 	pthread_t slow_thread;  /* slow pool: who runs it */
 	struct vos__dreq d;     /* the decoded request (private copies) */
+	struct vos__shared data; /* the data area as it was at decode: the
+	                          * slow pool reads it while the worker
+	                          * grows the client's */
 };
 
 /* ---- one attached client (session.c) ----------------------------------- */
@@ -206,6 +209,7 @@ struct srv_client {
 	 * where the data area ends now (the listener's), and that end for
 	 * the worker, published once the area is mapped */
 	uint64_t grown_end;
+	unsigned grown;          /* areas taken (<= VOS_WIRE_GROW_MAX) */
 	atomic_ullong data_end;
 
 	struct srv_req *reqs;    /* entries of them, by tag */

@@ -473,6 +473,7 @@ static unsigned drain(struct srv_worker *w, struct srv_client *c)
 		q->state = SRV_REQ_RUNNING;
 		c->inflight++;
 		c->wuid->inflight++;
+		q->data = c->ring.data;
 		ret = vos__dreq_decode(&c->ring.data, &e, &q->d);
 		d = vos__opdef(e.op);
 		if (ret < 0) {

@@ -140,9 +140,9 @@ static int64_t path_call(struct srv_client *c, struct srv_req *q, char *path,
 	int64_t ret;
 	int fd, fd2;
 
-	ret = vos__dreq_path(&c->ring.data, &q->d, 0, path, 4096);
+	ret = vos__dreq_path(&q->data, &q->d, 0, path, 4096);
 	if (ret >= 0 && r->op == VOS_OP_RENAMEAT)
-		ret = vos__dreq_path(&c->ring.data, &q->d, 1, path2, 4096);
+		ret = vos__dreq_path(&q->data, &q->d, 1, path2, 4096);
 	if (ret < 0)
 		return ret;
 	/* an empty path names nothing (AT_EMPTY_PATH aside), as for the

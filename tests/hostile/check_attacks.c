@@ -1050,8 +1050,29 @@ static int kid_grow(void *arg)
 	       "value %#x; past its end: %lld", (long long)res, v,
 	       (long long)past);
 	munmap(area, 1 << 20);
-	ksay("GROWN %d %d %d %d %d %d %d %d %lld", st[0], st[1], st[2], st[3],
-	     st[4], st[5], st[6], st[7], (long long)past);
+	/* many small areas: each is a mapping in the daemon (a million of
+	 * them would exhaust its vm.max_map_count): the 17th is refused
+	 * although the bytes are well within max-grow-mib */
+	{
+		uint64_t at = first + (1 << 20);
+		int took = 1, last = 0;
+
+		while (took < 64) {
+			fd = memfd_sealed(4096, all);
+			last = raw_grow(&r, at, 4096, fd);
+			close(fd);
+			if (last < 0)
+				break;
+			took++;
+			at += 4096;
+		}
+		KCHECK(took == VOS_WIRE_GROW_MAX && last == -ENOSPC,
+		       "took %d areas, then %d", took, last);
+		KCHECK(rcall(&r, raw_req(VOS_OP_NOP, -1, 0)) == 0, "nop");
+	}
+	ksay("GROWN %d %d %d %d %d %d %d %d %lld; areas: %u then %d",
+	     st[0], st[1], st[2], st[3], st[4], st[5], st[6], st[7],
+	     (long long)past, VOS_WIRE_GROW_MAX, -ENOSPC);
 	kwait(60000);
 	raw_close(&r);
 	return 0;
@@ -1078,8 +1099,9 @@ START_TEST(grow_lies_refused)
 	stop = stop_timed(&netd, "netd");
 	printf("grow_lies_refused: GROW statuses (no area, unsealed, may "
 	       "shrink, wrong size, a file, the region, a gap, past "
-	       "max-grow-mib; a buffer past the area's end): %s; an honest "
-	       "area served in place; worst well-behaved round trip %.2f ms; "
+	       "max-grow-mib; a buffer past the area's end; areas taken "
+	       "before the count refuses one): %s; an honest area served in "
+	       "place; worst well-behaved round trip %.2f ms; "
 	       "fds back to %ld in %lld ms; SIGTERM stop %lld ms\n",
 	       line, good_worst_ms(&g), fds, (long long)back,
 	       (long long)stop);

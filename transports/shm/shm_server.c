@@ -255,10 +255,13 @@ static int srv_area_map(struct vos__offer *o, int handle, uint64_t size,
 	else if (mmap((uint8_t *)o->map + at, size, PROT_READ | PROT_WRITE,
 		      MAP_SHARED | MAP_FIXED, handle, 0) == MAP_FAILED) {
 		err = -errno;
-		/* a failed MAP_FIXED may leave a hole: keep the range ours */
-		mmap((uint8_t *)o->map + at, size, PROT_NONE,
-		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
-		     -1, 0);
+		/* a failed MAP_FIXED may leave a hole: keep the range ours,
+		 * or say that it is lost (nothing may be mapped there again:
+		 * something else of ours may have landed in it) */
+		if (mmap((uint8_t *)o->map + at, size, PROT_NONE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+			 MAP_FIXED, -1, 0) == MAP_FAILED)
+			err = -ENOTRECOVERABLE;
 	}
 	close(handle);
 	return err;
