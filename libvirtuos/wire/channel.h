@@ -60,7 +60,9 @@ struct vos__chan_client {
 	/* Offer the area (handle, size bytes) to the attached service at
 	 * data-area offset off: GROW and its REPLY, within timeout_ms.  0,
 	 * or -errno (-EOPNOTSUPP: a service without GROW; the service's own
-	 * sentence is logged). */
+	 * sentence is logged).  Without a REPLY in time the channel hangs up
+	 * its control connection (a late reply must never answer a later
+	 * GROW): the attachment is then lost, as when the service dies. */
 	int (*area_share)(void *ch, int handle, uint64_t size, uint64_t off,
 			  int timeout_ms);
 	/* Let go of an area's handle (its mapping is the ring client's). */
@@ -147,7 +149,8 @@ struct vos__chan_server {
 	 * o->map + at, inside the reserve, after checking that it is what
 	 * it must be (shm: a memfd of exactly size bytes, sealed against
 	 * shrinking and growing).  Takes handle.  0, -EBADMSG if it is not,
-	 * or -errno. */
+	 * -ENOTRECOVERABLE if the range could not be kept reserved after a
+	 * failure (nothing may be mapped there again), or -errno. */
 	int (*area_map)(struct vos__offer *o, int handle, uint64_t size,
 			uint64_t at);
 	/* Send them to the client on conn with the message reply (len bytes:

@@ -194,6 +194,10 @@ static void service_lost(struct vos__rc *s, const char *why)
 	vos__log(VOS__LOG_ERROR, "%s: service at %s %s; %u call(s) in "
 		 "flight fail", s->chan->name, s->chan->where(s->ch), why,
 		 s->inflight);
+	/* first: what it may still write into our buffer areas (a call it
+	 * finishes late) must not reach the buffers once their calls fail */
+	if (s->attached)
+		vos__areas_disown(&s->areas, s->ch);
 	rc_detach(s, true);
 	fail_all(s);
 }

@@ -34,6 +34,7 @@
 
 #include "control.h"
 #include "raw.h"
+#include "shm_control.h"
 
 enum mode {
 	M_GOOD,         /* behaves (the baseline) */
@@ -53,6 +54,9 @@ enum mode {
 	M_SEQ,          /* completions with wrong sequence words */
 	M_HANGUP,       /* answers a few, then closes everything mid-call */
 	M_LIES,         /* results beyond what was asked */
+	M_GROW_MUTE,    /* never answers a GROW */
+	M_GROW_WRITER,  /* takes a GROW; never answers a call on the area;
+	                 * writes all over the area once the client left */
 };
 
 static char work[64], sockpath[100];
@@ -70,9 +74,14 @@ struct fake_ring {
 	struct vos__geom g;
 	uint32_t sq_head, cq_tail;
 	int bell;
+	int conn;       /* the control connection */
 	enum mode mode;
 	atomic_bool stop;
 };
+
+/* M_GROW_WRITER: the client's area, as mapped here. */
+static uint8_t *fake_area;
+static uint64_t fake_area_size;
 
 /* M_FLIP: rewrite the geometry fields between sane and absurd values. */
 static void *flipper(void *arg)
@@ -163,6 +172,14 @@ static void serve(struct fake_ring *f)
 			if (f->mode == M_LIES)
 				e.res = w.op == VOS_OP_OPENAT ? (1 << 21) + 5 :
 					(int64_t)w.len + 1 + (int64_t)(rnd() % 100);
+			if (f->mode == M_GROW_WRITER && w.addr_len &&
+			    w.addr >= ((f->g.data_size + 4095) & ~4095ull)) {
+				/* a call on a buffer in the area: kept, and
+				 * never answered */
+				if (write(attaches_fd, "z", 1) != 1)
+					_exit(8);
+				continue;
+			}
 			put_cqe(f, &e);
 		}
 		__atomic_store_n(&h->sq_head, f->sq_head, __ATOMIC_RELEASE);
@@ -174,12 +191,66 @@ static void serve(struct fake_ring *f)
 				  __ATOMIC_RELAXED);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		if (!sq_ready(f) && poll(&p, 1, 10000) > 0 &&
-		    recv(f->bell, buf, sizeof(buf), MSG_DONTWAIT) == 0)
-			_exit(0); /* the client hung up */
+		    recv(f->bell, buf, sizeof(buf), MSG_DONTWAIT) == 0) {
+			/* the client hung up (in the GROW modes the control
+			 * thread ends the fake) */
+			if (f->mode == M_GROW_MUTE || f->mode == M_GROW_WRITER)
+				for (;;)
+					pause();
+			_exit(0);
+		}
 		__atomic_fetch_and(&h->server_flags,
 				   ~VOS_WIRE_SERVER_NEED_WAKEUP,
 				   __ATOMIC_RELAXED);
 	}
+}
+
+/* M_GROW_MUTE, M_GROW_WRITER: the control connection, read on a thread
+ * of its own.  A GROW is never answered (mute), or its area is mapped
+ * and taken (writer).  Once the client hangs up, the writer writes 0xee
+ * all over the area (a call finished late), and the fake says 'h' (mute)
+ * or 'w' (writer) and ends. */
+static void *control_watch(void *arg)
+{
+	struct fake_ring *f = arg;
+
+	for (;;) {
+		union {
+			struct vos_wire_msg h;
+			char b[VOS_WIRE_MSG_MAX + 1];
+		} m;
+		struct vos_wire_grow g;
+		int fds[VOS__SHM_MAX_FDS];
+		unsigned nfds = 0;
+		int n = vos__shm_ctl_recv(f->conn, m.b, sizeof(m.b) - 1, fds,
+					  &nfds, 60000);
+
+		if (n <= 0 || m.h.type == VOS_WIRE_MSG_DETACH)
+			break;
+		if (m.h.type == VOS_WIRE_MSG_GROW && f->mode == M_GROW_WRITER &&
+		    nfds == 1 && !fake_area &&
+		    (size_t)n == sizeof(m.h) + sizeof(g)) {
+			void *a;
+
+			memcpy(&g, m.b + sizeof(m.h), sizeof(g));
+			a = mmap(NULL, g.size, PROT_READ | PROT_WRITE,
+				 MAP_SHARED, fds[0], 0);
+			if (a == MAP_FAILED)
+				fail_exit("mmap area");
+			fake_area = a;
+			fake_area_size = g.size;
+			vos__shm_ctl_send(f->conn, VOS_WIRE_MSG_REPLY, 0, "ok", 2,
+					  NULL, 0);
+		}
+		for (unsigned i = 0; i < nfds; i++)
+			close(fds[i]);
+	}
+	if (fake_area)
+		memset(fake_area, 0xee, fake_area_size);
+	if (write(attaches_fd, f->mode == M_GROW_MUTE ? "h" : "w", 1) != 1)
+		_exit(8);
+	_exit(0);
+	return NULL;
 }
 
 /* One client: its ATTACH, a region and a doorbell as the mode says. */
@@ -291,6 +362,13 @@ static void fake_client(int conn, enum mode mode)
 			;
 		_exit(0);
 	}
+	if (mode == M_GROW_MUTE || mode == M_GROW_WRITER) {
+		pthread_t t;
+
+		f.conn = conn;
+		if (pthread_create(&t, NULL, control_watch, &f) != 0)
+			_exit(9);
+	}
 	serve(&f);
 }
 
@@ -363,22 +441,36 @@ static void stop_fake(void)
 	unlink(sockpath);
 }
 
+static int seen_attaches;
+
+/* Read what the fake says for up to ms: true once it said what (or, with
+ * what 0, once it completed want attaches). */
+static bool fake_said(char what, int want, int ms)
+{
+	int64_t end = raw_now_ms() + ms;
+	char c;
+
+	while (raw_now_ms() < end) {
+		struct pollfd p = { fake_attaches_pipe[0], POLLIN, 0 };
+
+		if (!what && seen_attaches >= want)
+			return true;
+		if (poll(&p, 1, (int)(end - raw_now_ms())) > 0 &&
+		    read(fake_attaches_pipe[0], &c, 1) == 1) {
+			seen_attaches += c == 'a';
+			if (what && c == what)
+				return true;
+		}
+	}
+	return !what && seen_attaches >= want;
+}
+
 /* How many attaches the fake has completed (waits up to ms for at least
  * want). */
 static int attaches(int want, int ms)
 {
-	static int seen;
-	int64_t end = raw_now_ms() + ms;
-	char c;
-
-	while (seen < want && raw_now_ms() < end) {
-		struct pollfd p = { fake_attaches_pipe[0], POLLIN, 0 };
-
-		if (poll(&p, 1, (int)(end - raw_now_ms())) > 0 &&
-		    read(fake_attaches_pipe[0], &c, 1) == 1)
-			seen++;
-	}
-	return seen;
+	fake_said(0, want, ms);
+	return seen_attaches;
 }
 
 static int count_fds(void)
@@ -713,6 +805,80 @@ START_TEST(hangup_mid_call)
 }
 END_TEST
 
+/* ---- buffer areas (GROW) ---------------------------------------------- */
+
+/* A GROW never answered: the client gives up within its deadline and
+ * hangs up the control connection (a late "ok" would otherwise be taken
+ * as the answer to its next GROW, at another offset); the buffer works. */
+START_TEST(grow_never_answered)
+{
+	struct vos_ctx *ctx;
+	int64_t t0, dt;
+	uint8_t *buf;
+	int err;
+
+	start_fake(M_GROW_MUTE);
+	ctx = victim(200000000, false, &err);
+	ck_assert_int_eq(err, 0);
+	ck_assert_int_eq(vos_nop(ctx), 0);
+	t0 = raw_now_ms();
+	ck_assert_int_eq(vos_buf_alloc(ctx, 0, 4096, (void **)&buf), 0);
+	dt = raw_now_ms() - t0;
+	ck_assert_msg(dt >= 190 && dt < 2000, "GROW gave up after %lld ms",
+		      (long long)dt);
+	ck_assert_msg(fake_said('h', 0, 5000), "the control connection "
+		      "stayed open");
+	memset(buf, 1, 4096);
+	ck_assert_int_eq(vos_buf_free(ctx, buf), 0);
+	printf("GROW never answered: buffer given after %lld ms (deadline "
+	       "200 ms), control connection hung up\n", (long long)dt);
+	vos_ctx_destroy(ctx);
+	stop_fake();
+	rmdir(work);
+}
+END_TEST
+
+/* A call on a shared buffer misses its deadline; the service writes into
+ * the area afterwards (a read that finished late): the program's buffer,
+ * which is its own again once the call failed, does not change. */
+START_TEST(late_write_after_deadline)
+{
+	struct vos_ctx *ctx;
+	struct vos_req r;
+	struct vos_cqe c;
+	uint8_t *buf;
+	int err, fd;
+	size_t changed = 0;
+
+	start_fake(M_GROW_WRITER);
+	ctx = victim(0, false, &err);
+	ck_assert_int_eq(err, 0);
+	fd = vos_openat(ctx, AT_FDCWD, "f", O_RDONLY, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(vos_buf_alloc(ctx, fd, 8192, (void **)&buf), 0);
+	memset(buf, 0x11, 8192);
+	vos_prep_read(&r, fd, buf, 8192);
+	r.deadline_ms = 150;
+	ck_assert_int_eq(vos_submit(ctx, &r, 1), 1);
+	ck_assert_int_eq(vos_wait(ctx, &c, 1, 1, 5000000000), 1);
+	ck_assert_int_eq(c.res, -ETIMEDOUT);
+	ck_assert_msg(fake_said('z', 0, 5000), "the read did not name the "
+		      "area (it went through a slot)");
+	ck_assert_msg(fake_said('w', 0, 5000), "the fake did not write");
+	for (size_t i = 0; i < 8192; i++)
+		changed += buf[i] != 0x11;
+	ck_assert_msg(changed == 0, "%zu bytes of the buffer changed after "
+		      "its call failed", changed);
+	ck_assert_int_eq(vos_buf_free(ctx, buf), 0);
+	printf("late write after a deadline: the service wrote its whole "
+	       "area after the call failed; 0 of 8192 bytes of the buffer "
+	       "changed\n");
+	vos_ctx_destroy(ctx);
+	stop_fake();
+	rmdir(work);
+}
+END_TEST
+
 /* ---- the control: a well-behaved fake works --------------------------- */
 
 START_TEST(good_fake_works)
@@ -750,6 +916,8 @@ int main(void)
 	tcase_add_test(t, results_beyond_asked);
 	tcase_add_test(t, completions_out_of_sequence);
 	tcase_add_test(t, hangup_mid_call);
+	tcase_add_test(t, grow_never_answered);
+	tcase_add_test(t, late_write_after_deadline);
 	suite_add_tcase(s, t);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

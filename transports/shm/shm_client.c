@@ -243,10 +243,19 @@ static int ch_area_share(void *priv, int handle, uint64_t size, uint64_t off,
 			      timeout_ms > 0 ? timeout_ms : 1);
 	for (unsigned i = 0; i < nfds; i++)
 		close(fds[i]);
-	if (n <= 0)
-		return n == 0 ? -ECONNRESET : n;
-	if (m.h.type != VOS_WIRE_MSG_REPLY)
-		return -EBADMSG;
+	if (n <= 0 || m.h.type != VOS_WIRE_MSG_REPLY) {
+		/* no reply in time, or not a reply: the control channel is
+		 * out of step (a late "ok" would be read as the answer to
+		 * the next GROW, at another offset).  Hang it up: the
+		 * service drops the attachment, the ring sees its doorbell
+		 * hang up and attaches anew. */
+		shutdown(c->sock, SHUT_RDWR);
+		vos__log(VOS__LOG_ERROR, "shm: %s did not answer a GROW (%s): "
+			 "control channel closed", c->path,
+			 n < 0 ? strerror(-n) : n == 0 ? "hung up"
+			 : "another message");
+		return n < 0 ? n : n == 0 ? -ECONNRESET : -EBADMSG;
+	}
 	if (m.h.status < 0) {
 		m.b[n] = '\0';
 		vos__log(VOS__LOG_INFO, "shm: %s did not take %llu bytes of "
