@@ -87,6 +87,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		socklen_t *sl = malloc(sizeof(*sl));
 		int *ip = malloc(sizeof(int));
 		struct msghdr m = { 0 };
+		struct vos__zarea za;
+		struct vos__zareas zs;
 
 		memset(buf, 0, len ? len : 1);
 		*sl = lens % 200;
@@ -131,7 +133,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		default:
 			break;
 		}
-		if (vos__wire_encode(&r, 3, -1, 0, &data, &slot, lens & 2, NULL, &w) == 0) {
+		/* with bit 2: the buffer lies in a shared area (zero copy: named
+		 * by an offset past the slots, nothing copied back) */
+		za = (struct vos__zarea){ (const uint8_t *)buf, len ? len : 1,
+					  SLOT + 4096 };
+		zs = (struct vos__zareas){ &za, 1 };
+		if (vos__wire_encode(&r, 3, -1, 0, &data, &slot, lens & 2,
+				     lens & 4 ? &zs : NULL, &w) == 0) {
 			/* the service scribbles on the slot */
 			memcpy(area, d, n < SLOT ? n : SLOT);
 			out = vos__wire_result(&r, &w, &data, res);
