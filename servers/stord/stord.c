@@ -112,23 +112,29 @@ static int resolve(int dirfd, const char *path, uint64_t flags, uint64_t mode)
 }
 
 /* Split path into its directory (opened beneath dirfd, O_PATH) and its
- * last component (left in *leaf).  The fd, or -errno. */
+ * last component (left in *leaf).  The leaf keeps its trailing slashes,
+ * and "." and ".." stay what they are: the kernel's unlinkat, mkdirat and
+ * renameat then give their own answers for them ("file/" is ENOTDIR, not
+ * the file; rmdir("..") ENOTEMPTY, rename(".") EBUSY...), and none of them
+ * follows a symlink in, or looks up, such a last component.  The fd, or
+ * -errno. */
 static int parent_of(int dirfd, char *path, char **leaf)
 {
-	size_t n = strlen(path);
-	char *slash;
+	size_t end = strlen(path), start;
 
-	while (n > 1 && path[n - 1] == '/')
-		path[--n] = '\0';
-	slash = strrchr(path, '/');
-	if (slash == path)
-		return -EXDEV; /* "/x": absolute */
-	*leaf = slash ? slash + 1 : path;
-	if (!**leaf || !strcmp(*leaf, ".") || !strcmp(*leaf, ".."))
-		return -EINVAL;
-	if (!slash)
+	while (end > 0 && path[end - 1] == '/')
+		end--;
+	if (end == 0)
+		return -EXDEV; /* "/": absolute */
+	start = end;
+	while (start > 0 && path[start - 1] != '/')
+		start--;
+	*leaf = path + start;
+	if (start == 0)
 		return resolve(dirfd, ".", O_PATH | O_DIRECTORY, 0);
-	*slash = '\0';
+	if (strspn(path, "/") == start)
+		return -EXDEV; /* "/x": absolute */
+	path[start - 1] = '\0'; /* "a//x" leaves "a/": the same directory */
 	return resolve(dirfd, path, O_PATH | O_DIRECTORY, 0);
 }
 
