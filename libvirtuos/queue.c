@@ -953,10 +953,10 @@ ssize_t vos_readv(struct vos_ctx *ctx, int fd, const struct iovec *iov,
 {
 	struct vos_req r;
 
-	if (iovcnt < 0)
-		return -EINVAL;
+	if (iovcnt < 0 || off < -1)
+		return -EINVAL; /* as preadv(2) says for a negative offset */
 	vos_prep_readv(&r, fd, iov, (unsigned)iovcnt,
-		       off < 0 ? VOS_OFF_CURRENT : (uint64_t)off);
+		       off == -1 ? VOS_OFF_CURRENT : (uint64_t)off);
 	return vos__call(ctx, &r);
 }
 
@@ -965,10 +965,10 @@ ssize_t vos_writev(struct vos_ctx *ctx, int fd, const struct iovec *iov,
 {
 	struct vos_req r;
 
-	if (iovcnt < 0)
+	if (iovcnt < 0 || off < -1)
 		return -EINVAL;
 	vos_prep_writev(&r, fd, iov, (unsigned)iovcnt,
-			off < 0 ? VOS_OFF_CURRENT : (uint64_t)off);
+			off == -1 ? VOS_OFF_CURRENT : (uint64_t)off);
 	return vos__call(ctx, &r);
 }
 

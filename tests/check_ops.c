@@ -1011,6 +1011,137 @@ END_TEST
 /* recv with MSG_WAITALL on a blocking stream waits for everything it asked
  * for, as recv(2) does: 40 bytes, then 60, one completion of 100 (the
  * compat backend's non-blocking try once handed back the 40). */
+/* One request, its result; a call that would hang fails the test after
+ * 2 s instead (pread on an empty pipe never returned). */
+static int64_t run_bounded(struct vos_ctx *ctx, struct vos_req *r)
+{
+	struct vos_cqe c;
+
+	r->user_data = 4242;
+	ck_assert_int_eq(vos_submit(ctx, r, 1), 1);
+	if (vos_wait(ctx, &c, 1, 1, 2000LL * 1000000) != 1) {
+		ck_abort_msg("%s did not complete in 2 s",
+			     vos_op_name(r->op));
+	}
+	ck_assert_uint_eq(c.user_data, 4242);
+	return c.res;
+}
+
+static int native_res(ssize_t r)
+{
+	return r < 0 ? -errno : (int)r;
+}
+
+/* Offsets as the kernel takes them: a pipe, a socket (-ESPIPE, before
+ * any wait), /dev/zero (it has offsets), a negative offset (-EINVAL,
+ * before the fd is looked at), readv's -1 (the file position). */
+START_TEST(offsets_as_the_kernel)
+{
+	struct vos_ctx *ctx = tu_ctx();
+	char buf[16] = { 0 }, path[300], dir[256];
+	struct iovec iov = { buf, 4 };
+	struct vos_req r;
+	int p[2], sp[2], z, f, dfd, n;
+
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+				    sp), 0);
+	/* an empty pipe, a quiet socket: read at an offset, write at one */
+	int fds[] = { p[0], sp[0] }, wfds[] = { p[1], sp[1] };
+	for (int i = 0; i < 2; i++) {
+		vos_prep_pread(&r, fds[i], buf, 4, 0);
+		ck_assert_int_eq(run_bounded(ctx, &r),
+				 native_res(pread(fds[i], buf, 4, 0)));
+		ck_assert_int_eq(run_bounded(ctx, &r), -ESPIPE);
+		vos_prep_readv(&r, fds[i], &iov, 1, 7);
+		ck_assert_int_eq(run_bounded(ctx, &r), -ESPIPE);
+		vos_prep_pwrite(&r, wfds[i], "abcd", 4, 0);
+		ck_assert_int_eq(run_bounded(ctx, &r),
+				 native_res(pwrite(wfds[i], "abcd", 4, 0)));
+		ck_assert_int_eq(run_bounded(ctx, &r), -ESPIPE);
+		vos_prep_writev(&r, wfds[i], &iov, 1, 0);
+		ck_assert_int_eq(run_bounded(ctx, &r), -ESPIPE);
+		ck_assert_int_eq(ioctl(fds[i], FIONREAD, &n), 0);
+		ck_assert_int_eq(n, 0); /* nothing was written */
+		/* a negative offset is EINVAL first */
+		vos_prep_pread(&r, fds[i], buf, 4, (uint64_t)-5);
+		ck_assert_int_eq(run_bounded(ctx, &r),
+				 native_res(pread(fds[i], buf, 4, -5)));
+		ck_assert_int_eq(run_bounded(ctx, &r), -EINVAL);
+	}
+	/* MSG_DONTWAIT on an empty blocking socket: -EAGAIN, no wait */
+	vos_prep_recv(&r, sp[0], buf, 4, MSG_DONTWAIT);
+	ck_assert_int_eq(run_bounded(ctx, &r), -EAGAIN);
+	/* a character device with offsets */
+	z = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(z, 0);
+	memset(buf, 1, sizeof(buf));
+	vos_prep_pread(&r, z, buf, 8, 4096);
+	ck_assert_int_eq(run_bounded(ctx, &r), 8);
+	ck_assert_int_eq(buf[0] | buf[7], 0);
+	ck_assert_int_eq(buf[8], 1);
+	/* a file: negative offsets, and readv's -1 */
+	dfd = tu_dir("/dev/shm", dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/f", dir);
+	f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	ck_assert_int_ge(f, 0);
+	ck_assert_int_eq(write(f, "0123456789", 10), 10);
+	ck_assert_int_eq(lseek(f, 2, SEEK_SET), 2);
+	vos_prep_pread(&r, f, buf, 4, VOS_OFF_CURRENT);
+	ck_assert_int_eq(run_bounded(ctx, &r), -EINVAL);
+	vos_prep_pwrite(&r, f, "XXXX", 4, (uint64_t)-2);
+	ck_assert_int_eq(run_bounded(ctx, &r), -EINVAL);
+	vos_prep_readv(&r, f, &iov, 1, (uint64_t)-2);
+	ck_assert_int_eq(run_bounded(ctx, &r), -EINVAL);
+	vos_prep_pread(&r, -1, buf, 4, (uint64_t)-5);
+	ck_assert_int_eq(run_bounded(ctx, &r),
+			 native_res(pread(-1, buf, 4, -5)));
+	ck_assert_int_eq(vos_readv(ctx, f, &iov, 1, -2), -EINVAL);
+	ck_assert_int_eq(vos_writev(ctx, f, &iov, 1, -3), -EINVAL);
+	ck_assert_int_eq(vos_pwrite(ctx, f, "X", 1, -1), -EINVAL);
+	ck_assert_int_eq(lseek(f, 0, SEEK_CUR), 2); /* nothing moved it */
+	ck_assert_int_eq(pread(f, buf, 10, 0), 10);
+	ck_assert_int_eq(memcmp(buf, "0123456789", 10), 0); /* nor wrote */
+	ck_assert_int_eq(vos_readv(ctx, f, &iov, 1, -1), 4);
+	ck_assert_int_eq(memcmp(buf, "2345", 4), 0);
+	ck_assert_int_eq(lseek(f, 0, SEEK_CUR), 6);
+	close(f);
+	unlink(path);
+	close(dfd);
+	rmdir(dir);
+	close(z);
+	close(p[0]);
+	close(p[1]);
+	close(sp[0]);
+	close(sp[1]);
+	vos_ctx_destroy(ctx);
+}
+END_TEST
+
+/* The same on a socket the fixtures make (netd's when the suite runs
+ * routed): -ESPIPE from the service, nothing sent. */
+START_TEST(socket_offsets_espipe)
+{
+	struct vos_ctx *ctx = tu_ctx();
+	char buf[8];
+	struct vos_req r;
+	int a, b;
+
+	tu_tcp_pair(&a, &b);
+	vos_prep_pread(&r, a, buf, 4, 0);
+	ck_assert_int_eq(run_bounded(ctx, &r), -ESPIPE);
+	vos_prep_pwrite(&r, a, "abcd", 4, 0);
+	ck_assert_int_eq(run_bounded(ctx, &r), -ESPIPE);
+	vos_prep_pread(&r, a, buf, 4, (uint64_t)-1);
+	ck_assert_int_eq(run_bounded(ctx, &r), -EINVAL);
+	vos_prep_recv(&r, b, buf, 4, MSG_DONTWAIT);
+	ck_assert_int_eq(run_bounded(ctx, &r), -EAGAIN); /* nothing sent */
+	ck_assert_int_eq(vos_close(ctx, a), 0);
+	ck_assert_int_eq(vos_close(ctx, b), 0);
+	vos_ctx_destroy(ctx);
+}
+END_TEST
+
 START_TEST(recv_waitall_whole)
 {
 	struct vos_ctx *ctx = tu_ctx();
@@ -2321,6 +2452,7 @@ static Suite *ops_suite(void)
 		tcase_add_test(k, cancel_stops_a_carried_send);
 		tcase_add_test(k, fork_child_not_behind_parent_writes);
 		tcase_add_test(k, recv_waitall_whole);
+		tcase_add_test(k, offsets_as_the_kernel);
 		suite_add_tcase(s, k);
 	}
 
@@ -2353,6 +2485,7 @@ static Suite *ops_suite(void)
 	tcase_add_test(n, many_recvs_in_flight);
 	tcase_add_test(n, more_parked_than_open_files);
 	tcase_add_test(n, pipe_backpressure);
+	tcase_add_test(n, socket_offsets_espipe);
 	tcase_add_test(n, ordered_sends);
 	tcase_add_test(n, ordered_sends_linked);
 	tcase_add_test(n, multishot_accept_and_recv);

@@ -74,6 +74,8 @@ enum vos__svc {
                                     * buffers): -EOPNOTSUPP through a
                                     * service, refused by services */
 #define VOS__OPF_MULTI     0x4000u /* multishot: completes many times */
+#define VOS__OPF_OFFSET    0x8000u /* off is a file offset (pread...; readv
+                                    * and writev: or VOS_OFF_CURRENT) */
 
 struct vos__opdef {
 	const char *name;    /* "read" */
@@ -132,6 +134,21 @@ static inline bool vos__op_moves_data(unsigned op)
 	return a == VOS__ARG_BUF_IN || a == VOS__ARG_BUF_OUT ||
 	       a == VOS__ARG_IOV_IN || a == VOS__ARG_IOV_OUT ||
 	       a == VOS__ARG_MSG_IN || a == VOS__ARG_MSG_OUT;
+}
+
+/* Whether r reads or writes at an offset of its own (pread, pwrite, and
+ * readv/writev with one): the kernel refuses a negative one, and a file
+ * with no offsets (a pipe, a socket) refuses any with -ESPIPE, where
+ * io_uring would ignore it and read or write the stream. */
+static inline bool vos__op_positional(const struct vos_req *r)
+{
+	uint16_t f;
+
+	if (r->op >= VOS_OP__COUNT)
+		return false;
+	f = vos__opdefs[r->op].flags;
+	return (f & VOS__OPF_OFFSET) &&
+	       !((f & VOS__OPF_IOVEC) && r->off == VOS_OFF_CURRENT);
 }
 
 /* A socket call (it fails with -ECONNRESET, not -EIO, when its service

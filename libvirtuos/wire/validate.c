@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <sys/ioctl.h>
 
 #include "opdef.h"
@@ -20,6 +21,9 @@ int vos__validate(const struct vos_req *r)
 		return -EINVAL;
 	d = vos__opdef(r->op);
 	f = d->flags;
+	/* the kernel refuses a negative offset before it looks at the fd */
+	if (vos__op_positional(r) && r->off > (uint64_t)INT64_MAX)
+		return -EINVAL;
 	if ((f & VOS__OPF_FD) && r->fd < 0)
 		return -EBADF;
 	if ((f & VOS__OPF_NEED_ADDR) && !r->addr)

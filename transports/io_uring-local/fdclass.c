@@ -40,7 +40,9 @@ static uint8_t classify(int fd)
 		return VOS__FD_OTHER;
 	/* sockets, pipes, character devices, and anonymous inodes (eventfd,
 	 * signalfd, timerfd: no file type bits): all can be polled */
-	return VOS__FD_STREAM | ((fl & O_NONBLOCK) ? VOS__FDC_NONBLOCK : 0);
+	return VOS__FD_STREAM | ((fl & O_NONBLOCK) ? VOS__FDC_NONBLOCK : 0) |
+	       (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)
+			? VOS__FDC_NO_OFFSET : 0);
 }
 
 static int grow(struct vos__fdclass *c, int fd)

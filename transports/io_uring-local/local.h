@@ -39,6 +39,7 @@ enum {
 #define VOS__FDC_NONBLOCK 0x08      /* O_NONBLOCK was set when classified */
 #define VOS__FDC_NO_NOWAIT_RD 0x10  /* preadv2(RWF_NOWAIT) said EOPNOTSUPP */
 #define VOS__FDC_NO_NOWAIT_WR 0x20  /* pwritev2(RWF_NOWAIT) said EOPNOTSUPP */
+#define VOS__FDC_NO_OFFSET 0x40     /* a pipe, FIFO or socket: no offsets */
 #define VOS__FDC_DEFER 0x80 /* (only in a backend's submit) a poll waits: do
                              * not look whether it is ready now */
 

@@ -18,6 +18,11 @@
  *     call cannot block, and its -EAGAIN is what the program asked for
  *     (io_uring would instead wait for readiness);
  *   - O_DIRECT files, blocking sockets, pipes and the rest go ASYNC;
+ *   - a read or write at an offset on a stream goes INLINE on a pipe or a
+ *     socket (the call says -ESPIPE at once, before it could wait), to the
+ *     POOL on a character device or an anonymous inode (the kernel's
+ *     pread decides: some have offsets, /dev/zero, some not): io_uring
+ *     would ignore the offset and read or write the stream;
  *   - ftruncate on a disk file system (it can take long on a large file)
  *     goes ASYNC where the backend has it natively (io_uring FTRUNCATE,
  *     Linux 6.9), else to the POOL.
@@ -38,6 +43,9 @@ static enum vos__route route_rw(struct vos__local *l, const struct vos_req *r,
 	case VOS__FD_UNKNOWN:
 		return VOS__INLINE; /* not open: the call says -EBADF */
 	case VOS__FD_STREAM:
+		if (vos__op_positional(r))
+			return (fdc & (VOS__FDC_NO_OFFSET | VOS__FDC_NONBLOCK))
+				       ? VOS__INLINE : VOS__POOL;
 		return (fdc & VOS__FDC_NONBLOCK) ? VOS__INLINE : VOS__ASYNC;
 	case VOS__FD_MEMFS:
 	case VOS__FD_DISKFS:
