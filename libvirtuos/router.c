@@ -28,6 +28,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -246,6 +247,13 @@ static unsigned by_path(const struct router *rt, const char *path,
 	return best;
 }
 
+/* Whether the kernel would take path as a name: shorter than PATH_MAX
+ * with its NUL (it says -ENAMETOOLONG otherwise). */
+static bool path_len_ok(const char *path)
+{
+	return strnlen(path, PATH_MAX) < PATH_MAX;
+}
+
 /* Where r goes: its service in *svc and the request to send in *out.
  * 0, or -errno to fail it here. */
 static int route(struct router *rt, const struct vos_req *r, unsigned *svc,
@@ -274,6 +282,8 @@ static int route(struct router *rt, const struct vos_req *r, unsigned *svc,
 		*svc = by_path(rt, (const char *)(uintptr_t)r->addr, &rel);
 		if (*svc)
 			out->addr = (uint64_t)(uintptr_t)rel;
+		if (*svc && !path_len_ok((const char *)(uintptr_t)r->addr))
+			return -ENAMETOOLONG; /* before the prefix goes */
 	} else if ((m = map_get(rt, r->fd))) {
 		*svc = m->svc;
 		out->fd = m->remote;
@@ -288,6 +298,9 @@ static int route(struct router *rt, const struct vos_req *r, unsigned *svc,
 				       &rel);
 			if (svc2)
 				out->addr2 = (uint64_t)(uintptr_t)rel;
+			if (svc2 && !path_len_ok((const char *)(uintptr_t)
+						 r->addr2))
+				return -ENAMETOOLONG;
 		} else if ((m = map_get(rt, r->fd2))) {
 			svc2 = m->svc;
 			out->fd2 = m->remote;

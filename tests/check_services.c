@@ -790,6 +790,154 @@ START_TEST(trailing_slashes_and_dots)
 }
 END_TEST
 
+/* What openat, fcntl F_GETFD/F_SETFD, statx, send and a long path give
+ * through stord, against the same calls on a twin beside the export. */
+START_TEST(stord_answers_as_the_kernel)
+{
+	struct vos_ctx *ctx;
+	char nat[400], full[PATH_MAX + 16];
+	struct statx stx;
+	int nd, sd, nf, sf, r1, r2;
+	size_t n;
+
+	setup_both();
+	ctx = ctx_routed();
+	snprintf(nat, sizeof(nat), "%s/native", work);
+	ck_assert_int_eq(mkdir(nat, 0755), 0);
+	nd = open(nat, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	sd = vos_openat(ctx, AT_FDCWD, exp_dir, O_RDONLY | O_DIRECTORY, 0);
+	ck_assert_int_ge(nd, 0);
+	ck_assert_int_ge(sd, 0);
+#define BOTH(call_native, call_vos)                                        \
+	do {                                                                \
+		int rn_ = (call_native), rv_ = (call_vos);                  \
+		if (rn_ < 0)                                                \
+			rn_ = -errno;                                       \
+		ck_assert_msg(rn_ == rv_, "%s: kernel %d, stord %d",        \
+			      #call_vos, rn_, rv_);                         \
+	} while (0)
+	/* FD_CLOEXEC is the fd's, as asked; dups and F_SETFD */
+	nf = openat(nd, "f", O_RDWR | O_CREAT, 0644);
+	sf = vos_openat(ctx, sd, "f", O_RDWR | O_CREAT, 0644);
+	ck_assert_int_ge(nf, 0);
+	ck_assert_int_ge(sf, 0);
+	BOTH(fcntl(nf, F_GETFD), vos_fcntl(ctx, sf, F_GETFD, 0));
+	BOTH(fcntl(nf, F_GETFL), vos_fcntl(ctx, sf, F_GETFL, 0));
+	BOTH(fcntl(nf, F_SETFD, FD_CLOEXEC),
+	     vos_fcntl(ctx, sf, F_SETFD, FD_CLOEXEC));
+	BOTH(fcntl(nf, F_GETFD), vos_fcntl(ctx, sf, F_GETFD, 0));
+	r1 = fcntl(nf, F_DUPFD, 0);
+	r2 = vos_fcntl(ctx, sf, F_DUPFD, 0);
+	ck_assert_int_ge(r1, 0);
+	ck_assert_int_ge(r2, 0);
+	BOTH(fcntl(r1, F_GETFD), vos_fcntl(ctx, r2, F_GETFD, 0));
+	ck_assert_int_eq(vos_fcntl(ctx, r2, F_GETFD, 0), 0);
+	close(r1);
+	ck_assert_int_eq(vos_close(ctx, r2), 0);
+	r1 = fcntl(nf, F_DUPFD_CLOEXEC, 0);
+	r2 = vos_fcntl(ctx, sf, F_DUPFD_CLOEXEC, 0);
+	BOTH(fcntl(r1, F_GETFD), vos_fcntl(ctx, r2, F_GETFD, 0));
+	close(r1);
+	ck_assert_int_eq(vos_close(ctx, r2), 0);
+	close(nf);
+	ck_assert_int_eq(vos_close(ctx, sf), 0);
+	nf = openat(nd, "f", O_RDONLY | O_CLOEXEC);
+	sf = vos_openat(ctx, sd, "f", O_RDONLY | O_CLOEXEC, 0);
+	BOTH(fcntl(nf, F_GETFD), vos_fcntl(ctx, sf, F_GETFD, 0));
+	ck_assert_int_eq(vos_fcntl(ctx, sf, F_GETFD, 0), FD_CLOEXEC);
+	/* a socket call on a file */
+	BOTH(send(nf, "x", 1, 0), (int)vos_send(ctx, sf, "x", 1, 0));
+	close(nf);
+	ck_assert_int_eq(vos_close(ctx, sf), 0);
+	/* openat's own handling: a mode without O_CREAT, unknown bits,
+	 * O_PATH with flags it drops */
+	static const struct { int flags; mode_t mode; } opens[] = {
+		{ O_RDONLY, 0777 },
+		{ O_RDONLY | 040000000, 0 },
+		{ O_RDONLY | (1 << 30), 0 },
+		{ O_PATH | O_RDWR | O_TRUNC, 0 },
+		{ O_WRONLY | O_CREAT | O_EXCL, 0107777 },
+	};
+	for (size_t i = 0; i < sizeof(opens) / sizeof(opens[0]); i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "o%zu", i);
+		nf = openat(nd, i == 4 ? name : "f", opens[i].flags | O_CLOEXEC,
+			    opens[i].mode);
+		sf = vos_openat(ctx, sd, i == 4 ? name : "f", opens[i].flags,
+				opens[i].mode);
+		ck_assert_msg((nf >= 0) == (sf >= 0),
+			      "openat flags %#x mode %#o: kernel %d, stord %d",
+			      opens[i].flags, opens[i].mode,
+			      nf < 0 ? -errno : 0, sf);
+		if (nf >= 0) {
+			BOTH(fcntl(nf, F_GETFL), vos_fcntl(ctx, sf, F_GETFL, 0));
+			close(nf);
+			ck_assert_int_eq(vos_close(ctx, sf), 0);
+		}
+	}
+	{
+		struct stat a, b;
+		char p1[500], p2[500];
+
+		snprintf(p1, sizeof(p1), "%s/o4", nat);
+		snprintf(p2, sizeof(p2), "%s/o4", exp_dir);
+		ck_assert_int_eq(stat(p1, &a), 0);
+		ck_assert_int_eq(stat(p2, &b), 0);
+		ck_assert_uint_eq(a.st_mode, b.st_mode);
+	}
+	/* statx's own checks come before the lookup */
+	BOTH(statx(nd, "missing", AT_STATX_SYNC_TYPE, STATX_BASIC_STATS, &stx),
+	     vos_statx(ctx, sd, "missing", AT_STATX_SYNC_TYPE,
+		       STATX_BASIC_STATS, &stx));
+	BOTH(statx(nd, "f", 0x40000000, STATX_BASIC_STATS, &stx),
+	     vos_statx(ctx, sd, "f", 0x40000000, STATX_BASIC_STATS, &stx));
+	BOTH(statx(nd, "missing", 0, STATX__RESERVED, &stx),
+	     vos_statx(ctx, sd, "missing", 0, STATX__RESERVED, &stx));
+	BOTH(statx(nd, "f", AT_STATX_DONT_SYNC, STATX_SIZE, &stx),
+	     vos_statx(ctx, sd, "f", AT_STATX_DONT_SYNC, STATX_SIZE, &stx));
+	/* PATH_MAX counts the whole path, the routed prefix too */
+	for (int over = 0; over < 2; over++) {
+		const char *base[2] = { nat, exp_dir };
+		int res[2];
+
+		for (int k = 0; k < 2; k++) {
+			size_t want = PATH_MAX - 1 + (size_t)over - 2;
+
+			n = (size_t)snprintf(full, sizeof(full), "%s", base[k]);
+			if ((want - n) % 2) /* "//" is "/" */
+				n += (size_t)snprintf(full + n,
+						      sizeof(full) - n, "/");
+			while (n < want)
+				n += (size_t)snprintf(full + n,
+						      sizeof(full) - n, "/.");
+			n += (size_t)snprintf(full + n, sizeof(full) - n, "/f");
+			ck_assert_uint_eq(strlen(full),
+					  PATH_MAX - 1 + (size_t)over);
+			res[k] = k ? vos_openat(ctx, AT_FDCWD, full, O_RDONLY, 0)
+				   : open(full, O_RDONLY | O_CLOEXEC);
+			if (!k && res[k] < 0)
+				res[k] = -errno;
+		}
+		ck_assert_msg((res[0] >= 0) == (res[1] >= 0) &&
+			      (res[0] >= 0 || res[0] == res[1]),
+			      "a path of %d bytes: kernel %d, stord %d",
+			      PATH_MAX - 1 + over, res[0], res[1]);
+		if (res[0] >= 0) {
+			close(res[0]);
+			ck_assert_int_eq(vos_close(ctx, res[1]), 0);
+		} else {
+			ck_assert_int_eq(res[0], -ENAMETOOLONG);
+		}
+	}
+#undef BOTH
+	close(nd);
+	ck_assert_int_eq(vos_close(ctx, sd), 0);
+	vos_ctx_destroy(ctx);
+	teardown_both();
+}
+END_TEST
+
 START_TEST(stord_permissions)
 {
 	char p[400], q[400];
@@ -2301,6 +2449,7 @@ static Suite *services_suite(void)
 	tcase_add_test(c, stord_confinement);
 	tcase_add_test(c, stord_permissions);
 	tcase_add_test(c, trailing_slashes_and_dots);
+	tcase_add_test(c, stord_answers_as_the_kernel);
 	tcase_add_test(x, inflight_bound_two_clients);
 	tcase_add_test(x, parked_recvs_do_not_block_sends);
 	tcase_add_test(x, kill_netd_midload);

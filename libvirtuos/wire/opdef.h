@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <virtuos/virtuos.h>
 
 /* What a request's addr or addr2 holds. */
@@ -110,6 +111,24 @@ static inline bool vos__op_makes_fd(const struct vos_req *r)
 	return (f & VOS__OPF_NEWFD) ||
 	       ((f & VOS__OPF_NEWFD_DUP) &&
 		(r->op_flags == F_DUPFD || r->op_flags == F_DUPFD_CLOEXEC));
+}
+
+/* Whether the fd a successful r makes is close-on-exec, as the kernel
+ * sets it: O_CLOEXEC (openat), SOCK_CLOEXEC (socket, accept),
+ * F_DUPFD_CLOEXEC. */
+static inline bool vos__op_new_cloexec(const struct vos_req *r)
+{
+	switch (r->op) {
+	case VOS_OP_OPENAT:
+		return r->op_flags & O_CLOEXEC;
+	case VOS_OP_SOCKET:
+	case VOS_OP_ACCEPT:
+		return r->op_flags & SOCK_CLOEXEC;
+	case VOS_OP_FCNTL:
+		return r->op_flags == F_DUPFD_CLOEXEC;
+	default:
+		return false;
+	}
 }
 
 /* Whether r changes its file's status flags (O_NONBLOCK...): fcntl

@@ -193,6 +193,11 @@ struct srv_fd {
 	bool socket;
 	int family, type; /* sockets: for the policy */
 	uint32_t desc;    /* its open file description: dups share it */
+	bool cloexec;     /* the client's FD_CLOEXEC: F_GETFD and F_SETFD
+	                   * answer from here, as the flag is the fd's, not
+	                   * the file's (the daemon's own fd may have it
+	                   * set either way: stord opens everything
+	                   * O_CLOEXEC) */
 };
 
 struct srv_client {
@@ -326,6 +331,10 @@ int srv_fd_install(struct srv_client *c, int real, bool socket);
 int srv_fd_get(struct srv_client *c, int32_t idx, int *real);
 void srv_fd_put(struct srv_client *c, int32_t idx);
 int srv_fd_close(struct srv_client *c, int32_t idx);
+/* fcntl F_GETFD / F_SETFD on entry idx (held by the request): the
+ * client's FD_CLOEXEC. */
+int64_t srv_fd_fdflags(struct srv_client *c, int32_t idx,
+		       const struct vos_req *r);
 void srv_fd_shutdown_all(struct srv_client *c);
 
 /* worker.c */

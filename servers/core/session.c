@@ -17,6 +17,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,8 +189,9 @@ int srv_fd_install(struct srv_client *c, int real, bool socket)
 		srv_give(&c->uid->fds);
 		return -ENFILE; /* the daemon's own limit, not the client's */
 	}
-	c->fds[i] = (struct srv_fd){ real, 1, true, socket, 0, 0,
-				     ++c->desc_seq };
+	c->fds[i] = (struct srv_fd){ .real = real, .refs = 1, .open = true,
+				     .socket = socket,
+				     .desc = ++c->desc_seq };
 	c->fd_hint = i + 1;
 	c->nfds_open++;
 	return (int)i;
@@ -230,6 +232,17 @@ int srv_fd_close(struct srv_client *c, int32_t idx)
 	c->fds[idx].open = false;
 	c->nfds_open--;
 	srv_fd_put(c, idx);
+	return 0;
+}
+
+int64_t srv_fd_fdflags(struct srv_client *c, int32_t idx,
+		       const struct vos_req *r)
+{
+	if (idx < 0 || (uint32_t)idx >= c->nfds_cap || !c->fds[idx].open)
+		return -EBADF;
+	if (r->op_flags == F_GETFD)
+		return c->fds[idx].cloexec ? FD_CLOEXEC : 0;
+	c->fds[idx].cloexec = (r->arg & FD_CLOEXEC) != 0;
 	return 0;
 }
 

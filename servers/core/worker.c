@@ -235,6 +235,7 @@ void srv_finish(struct srv_worker *w, struct srv_req *q, int64_t res)
 			}
 			if (q->fdi >= 0 && vos__op_has(q->op, VOS__OPF_NEWFD_DUP))
 				c->fds[idx].desc = c->fds[q->fdi].desc;
+			c->fds[idx].cloexec = vos__op_new_cloexec(&q->d.r);
 			if (srv.svc->fd_made)
 				srv.svc->fd_made(c, q, idx);
 		}
@@ -500,6 +501,14 @@ static unsigned drain(struct srv_worker *w, struct srv_client *c)
 					      &q->d.r.fd, &q->fdi);
 			if (ret == 0 && (d->flags & VOS__OPF_AT2))
 				ret = map_one(c, true, &q->d.r.fd2, &q->fdi2);
+			if (ret == 0 && q->op == VOS_OP_FCNTL &&
+			    (q->d.r.op_flags == F_GETFD ||
+			     q->d.r.op_flags == F_SETFD)) {
+				/* the fd's flag, kept here (struct srv_fd) */
+				srv_finish(w, q, srv_fd_fdflags(c, q->fdi,
+								&q->d.r));
+				continue;
+			}
 			if (ret == 0)
 				ret = srv.svc->execute(c, q, &res);
 			if (ret < 0 || ret == SRV_DONE) {

@@ -35,6 +35,14 @@
 
 #define RESOLVE (RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)
 
+/* The flags openat(2) knows (the kernel's VALID_OPEN_FLAGS); it ignores
+ * others, where openat2 refuses them. */
+#define OPENAT_FLAGS                                                        \
+	(O_RDONLY | O_WRONLY | O_RDWR | O_CREAT | O_EXCL | O_NOCTTY |       \
+	 O_TRUNC | O_APPEND | O_NONBLOCK | O_DSYNC | FASYNC | O_DIRECT |    \
+	 O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC |  \
+	 O_PATH | __O_TMPFILE | O_SYNC)
+
 static char root_path[4096];
 static gid_t own_groups[VOS__CRED_MAX_GROUPS];
 static int own_ngroups;
@@ -159,13 +167,26 @@ static int64_t path_call(struct srv_client *c, struct srv_req *q, char *path,
 		return -ENOENT;
 	switch (r->op) {
 	case VOS_OP_OPENAT: {
-		uint64_t mode = r->arg;
+		/* what openat(2) makes of its arguments before openat2 sees
+		 * them (the kernel's build_open_how): unknown flag bits
+		 * dropped, the mode only with O_CREAT or O_TMPFILE, and
+		 * only its permission bits */
+		uint64_t flags = r->op_flags & OPENAT_FLAGS, mode = 0;
 
-		if (r->op_flags & (O_CREAT | __O_TMPFILE))
-			mode &= ~(uint64_t)c->umask;
-		return resolve(r->fd, path, r->op_flags, mode);
+		if (flags & (O_CREAT | __O_TMPFILE))
+			mode = r->arg & 07777 & ~(uint64_t)c->umask;
+		if (flags & O_PATH)
+			flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+		return resolve(r->fd, path, flags, mode);
 	}
 	case VOS_OP_STATX:
+		/* statx(2)'s own checks, in its order: before the lookup */
+		if ((r->op_flags & AT_STATX_SYNC_TYPE) == AT_STATX_SYNC_TYPE ||
+		    (r->arg & STATX__RESERVED) ||
+		    (r->op_flags & ~(uint64_t)(AT_SYMLINK_NOFOLLOW |
+					       AT_NO_AUTOMOUNT | AT_EMPTY_PATH |
+					       AT_STATX_SYNC_TYPE)))
+			return -EINVAL;
 		if (!path[0] && (r->op_flags & AT_EMPTY_PATH)) {
 			fd = dup(r->fd);
 			if (fd < 0)
@@ -234,8 +255,8 @@ static int stord_execute(struct srv_client *c, struct srv_req *q, int64_t *res)
 
 	(void)c;
 	(void)res;
-	if (d->svc == VOS__SVC_NET)
-		return -EOPNOTSUPP; /* sockets are netd's */
+	if (d->svc == VOS__SVC_NET) /* sockets are netd's */
+		return (d->flags & VOS__OPF_FD) ? -ENOTSOCK : -EOPNOTSUPP;
 	if (d->svc == VOS__SVC_FILE)
 		return SRV_SLOW; /* path calls may block: the slow pool */
 	return SRV_RUN;
