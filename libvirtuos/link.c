@@ -21,19 +21,16 @@
 
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <unistd.h>
 
 #include "internal.h"
+#include "user_mem.h"
 
 /* Copy n bytes of the caller's memory at src, which may be anything (the
- * request is validated later, by the transport's system call): false
- * instead of a crash if it is not readable. */
+ * request is validated later, by the transport): false instead of a
+ * crash if it is not readable. */
 static bool copy_in(void *dst, const void *src, size_t n)
 {
-	struct iovec l = { dst, n }, r = { (void *)(uintptr_t)src, n };
-
-	return src && process_vm_readv(getpid(), &l, 1, &r, 1, 0) ==
-			      (ssize_t)n;
+	return vos__user_read(dst, src, n) == 0;
 }
 
 /* The bytes an iovec array asks for; 0 (no expectation: only an error

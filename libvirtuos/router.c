@@ -41,6 +41,7 @@
 #include "opdef.h"
 #include "options.h"
 #include "routes.h"
+#include "user_mem.h"
 
 #define SLICE_MIN_NS 50000
 #define SLICE_MAX_NS 2000000
@@ -247,11 +248,14 @@ static unsigned by_path(const struct router *rt, const char *path,
 	return best;
 }
 
-/* Whether the kernel would take path as a name: shorter than PATH_MAX
- * with its NUL (it says -ENAMETOOLONG otherwise). */
-static bool path_len_ok(const char *path)
+/* The caller's path, read as the kernel reads a name before it looks at
+ * it: its length in *n (PATH_MAX if it has no NUL before that: a routed
+ * name that long is -ENAMETOOLONG, as the kernel says), or -EFAULT if it
+ * cannot be read (then by_path must not read it). */
+static int path_len(const char *path, size_t *n)
 {
-	return strnlen(path, PATH_MAX) < PATH_MAX;
+	*n = 0;
+	return path ? vos__user_strnlen(path, PATH_MAX, n) : 0;
 }
 
 /* Where r goes: its service in *svc and the request to send in *out.
@@ -278,11 +282,14 @@ static int route(struct router *rt, const struct vos_req *r, unsigned *svc,
 		return 0; /* names no fd and no path */
 	if ((d->flags & VOS__OPF_AT) && r->fd == AT_FDCWD) {
 		const char *rel = NULL;
+		size_t n;
 
+		if (path_len((const char *)(uintptr_t)r->addr, &n) < 0)
+			return -EFAULT;
 		*svc = by_path(rt, (const char *)(uintptr_t)r->addr, &rel);
 		if (*svc)
 			out->addr = (uint64_t)(uintptr_t)rel;
-		if (*svc && !path_len_ok((const char *)(uintptr_t)r->addr))
+		if (*svc && n >= PATH_MAX)
 			return -ENAMETOOLONG; /* before the prefix goes */
 	} else if ((m = map_get(rt, r->fd))) {
 		*svc = m->svc;
@@ -293,13 +300,15 @@ static int route(struct router *rt, const struct vos_req *r, unsigned *svc,
 
 		if (r->fd2 == AT_FDCWD) {
 			const char *rel = NULL;
+			size_t n;
 
+			if (path_len((const char *)(uintptr_t)r->addr2, &n) < 0)
+				return -EFAULT;
 			svc2 = by_path(rt, (const char *)(uintptr_t)r->addr2,
 				       &rel);
 			if (svc2)
 				out->addr2 = (uint64_t)(uintptr_t)rel;
-			if (svc2 && !path_len_ok((const char *)(uintptr_t)
-						 r->addr2))
+			if (svc2 && n >= PATH_MAX)
 				return -ENAMETOOLONG;
 		} else if ((m = map_get(rt, r->fd2))) {
 			svc2 = m->svc;

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -2423,6 +2424,181 @@ START_TEST(deadline_on_a_live_service)
 }
 END_TEST
 
+/* ---- bad buffers: -EFAULT, as the kernel says ---------------------------- */
+
+static void on_segv_exit42(int sig)
+{
+	(void)sig;
+	_exit(42);
+}
+
+/* A child that faults on its own after the library's handler is in
+ * place: it dies as it would without us (default action), or reaches the
+ * handler it had installed before (exit 42). */
+static int fault_after_guard(bool own_handler, void *hole, const char *path)
+{
+	struct vos_ctx *ctx;
+	char b[4];
+	pid_t pid = fork();
+	int st, fd;
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (own_handler)
+			signal(SIGSEGV, on_segv_exit42);
+		if (vos_ctx_create(NULL, &ctx))
+			_exit(3);
+		fd = vos_openat(ctx, AT_FDCWD, path, O_RDONLY, 0);
+		/* a guarded copy that faults: the library answers it */
+		if (vos_pread(ctx, fd, hole, 4, 0) != -EFAULT ||
+		    vos_pread(ctx, fd, b, 4, 0) != 4)
+			_exit(4);
+		*(volatile char *)hole = 1; /* the program's own fault */
+		_exit(5);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	return st;
+}
+
+START_TEST(bad_buffers_fail_with_efault)
+{
+	struct vos_ctx *ctx;
+	char nat[400], b[16], *ro, *hole;
+	char *wild = (char *)(uintptr_t)0xdead000000000000ull; /* non-canonical */
+	struct iovec nulliov[1] = { { NULL, 4 } }, holeiov[1];
+	struct statx stx;
+	struct vos_req r[3];
+	struct vos_cqe c[3];
+	struct sockaddr_in sin;
+	socklen_t sl;
+	struct msghdr *holemsg;
+	int nd, sd, nf, sf, l, s, a, st;
+
+	setup_both();
+	ctx = ctx_routed();
+	ro = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	/* inaccessible, and kept so (an unmapped hole could be mapped again
+	 * by the library meanwhile) */
+	hole = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(ro, MAP_FAILED);
+	ck_assert_ptr_ne(hole, MAP_FAILED);
+	holeiov[0].iov_base = hole;
+	holeiov[0].iov_len = 4;
+	holemsg = (struct msghdr *)(void *)hole;
+	snprintf(nat, sizeof(nat), "%s/native", work);
+	ck_assert_int_eq(mkdir(nat, 0755), 0);
+	nd = open(nat, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	sd = vos_openat(ctx, AT_FDCWD, exp_dir, O_RDONLY | O_DIRECTORY, 0);
+	ck_assert_int_ge(nd, 0);
+	ck_assert_int_ge(sd, 0);
+	nf = openat(nd, "f", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	sf = vos_openat(ctx, sd, "f", O_RDWR | O_CREAT, 0644);
+	ck_assert_int_ge(nf, 0);
+	ck_assert_int_ge(sf, 0);
+	ck_assert_int_eq(write(nf, "0123456789", 10), 10);
+	ck_assert_int_eq(vos_write(ctx, sf, "0123456789", 10), 10);
+	ck_assert_int_eq(lseek(nf, 0, SEEK_SET), 0);
+	ck_assert_int_eq(vos_close(ctx, sf), 0);
+	sf = vos_openat(ctx, sd, "f", O_RDWR, 0);
+	ck_assert_int_ge(sf, 0);
+#define EFAULT_BOTH(call_native, call_vos)                                 \
+	do {                                                                \
+		long rn_ = (long)(call_native), rv_;                        \
+		if (rn_ < 0)                                                \
+			rn_ = -errno;                                       \
+		rv_ = (long)(call_vos);                                     \
+		ck_assert_msg(rn_ == -EFAULT && rv_ == -EFAULT,             \
+			      "%s: kernel %ld, stord %ld", #call_vos, rn_,  \
+			      rv_);                                         \
+	} while (0)
+	/* reads into memory that cannot be written: nothing is consumed */
+	EFAULT_BOTH(read(nf, ro, 4), vos_read(ctx, sf, ro, 4));
+	EFAULT_BOTH(read(nf, hole, 4), vos_read(ctx, sf, hole, 4));
+	EFAULT_BOTH(read(nf, wild, 4), vos_read(ctx, sf, wild, 4));
+	EFAULT_BOTH(readv(nf, nulliov, 1), vos_readv(ctx, sf, nulliov, 1, -1));
+	EFAULT_BOTH(readv(nf, holeiov, 1), vos_readv(ctx, sf, holeiov, 1, -1));
+	EFAULT_BOTH(readv(nf, (struct iovec *)(void *)hole, 1),
+		    vos_readv(ctx, sf, (struct iovec *)(void *)hole, 1, -1));
+	memset(b, 0, sizeof(b));
+	ck_assert_int_eq(vos_read(ctx, sf, b, 4), 4); /* the position held */
+	ck_assert_str_eq(b, "0123");
+	/* writes from memory that cannot be read: nothing is written */
+	EFAULT_BOTH(pwrite(nf, hole, 4, 0), vos_pwrite(ctx, sf, hole, 4, 0));
+	EFAULT_BOTH(pwrite(nf, wild, 4, 0), vos_pwrite(ctx, sf, wild, 4, 0));
+	EFAULT_BOTH(pwritev(nf, nulliov, 1, 0),
+		    vos_writev(ctx, sf, nulliov, 1, 0));
+	EFAULT_BOTH(pwritev(nf, holeiov, 1, 0),
+		    vos_writev(ctx, sf, holeiov, 1, 0));
+	ck_assert_int_eq(vos_pread(ctx, sf, b, 10, 0), 10);
+	ck_assert_int_eq(memcmp(b, "0123456789", 10), 0);
+	/* names and results */
+	EFAULT_BOTH(openat(nd, hole, O_RDONLY), vos_openat(ctx, sd, hole,
+							   O_RDONLY, 0));
+	EFAULT_BOTH(openat(AT_FDCWD, hole, O_RDONLY),
+		    vos_openat(ctx, AT_FDCWD, hole, O_RDONLY, 0));
+	EFAULT_BOTH(statx(nf, "", AT_EMPTY_PATH, STATX_SIZE,
+			  (struct statx *)(void *)ro),
+		    vos_statx(ctx, sf, "", AT_EMPTY_PATH, STATX_SIZE,
+			      (struct statx *)(void *)ro));
+	EFAULT_BOTH(statx(nd, hole, 0, STATX_SIZE, &stx),
+		    vos_statx(ctx, sd, hole, 0, STATX_SIZE, &stx));
+	/* a batch: the bad request fails alone */
+	vos_prep_pread(&r[0], sf, b, 2, 0);
+	vos_prep_pread(&r[1], sf, hole, 2, 0);
+	vos_prep_pwrite(&r[2], sf, "ab", 2, 10);
+	for (int i = 0; i < 3; i++)
+		r[i].user_data = (uint64_t)i;
+	ck_assert_int_eq(vos_submit(ctx, r, 3), 3);
+	for (int got = 0; got < 3;) {
+		int n = vos_wait(ctx, c + got, 3 - got, 1, 5000000000LL);
+
+		ck_assert_int_gt(n, 0);
+		got += n;
+	}
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(c[i].res, c[i].user_data == 1 ? -EFAULT : 2);
+	/* sockets through netd */
+	tcp_pair(ctx, &l, &s, &a);
+	ck_assert_int_eq(vos_send(ctx, s, hole, 4, 0), -EFAULT);
+	ck_assert_int_eq(vos_send(ctx, s, "data", 4, 0), 4);
+	ck_assert_int_eq(vos_recv(ctx, a, ro, 4, 0), -EFAULT);
+	ck_assert_int_eq(vos_recv(ctx, a, hole, 4, 0), -EFAULT);
+	ck_assert_int_eq(vos_recv(ctx, a, b, 4, MSG_WAITALL), 4); /* kept */
+	ck_assert_int_eq(memcmp(b, "data", 4), 0);
+	ck_assert_int_eq(vos_sendmsg(ctx, s, holemsg, 0), -EFAULT);
+	sl = sizeof(sin);
+	ck_assert_int_eq(vos_getsockname(ctx, s, (struct sockaddr *)hole, &sl),
+			 -EFAULT);
+	ck_assert_int_eq(vos_getsockname(ctx, s, (struct sockaddr *)&sin,
+					 (socklen_t *)(void *)ro), -EFAULT);
+	vos_close(ctx, a);
+	vos_close(ctx, s);
+	vos_close(ctx, l);
+	/* the program's own faults are still its own */
+	path_in(nat, sizeof(nat), "f");
+	st = fault_after_guard(false, hole, nat);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	/* the sanitizer's handler was there before ours: it reports the
+	 * fault and exits (1 under ASan, 66 under TSan) */
+	ck_assert_msg(WIFEXITED(st) && (WEXITSTATUS(st) == 1 ||
+					WEXITSTATUS(st) == 66), "%#x", st);
+#else
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV, "%#x", st);
+#endif
+	st = fault_after_guard(true, hole, nat);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 42, "%#x", st);
+#undef EFAULT_BOTH
+	vos_close(ctx, sf);
+	vos_close(ctx, sd);
+	close(nf);
+	close(nd);
+	munmap(ro, 4096);
+	munmap(hole, 4096);
+	vos_ctx_destroy(ctx);
+	teardown_both();
+}
+END_TEST
+
 static Suite *services_suite(void)
 {
 	Suite *s = suite_create("services");
@@ -2450,6 +2626,7 @@ static Suite *services_suite(void)
 	tcase_add_test(c, stord_permissions);
 	tcase_add_test(c, trailing_slashes_and_dots);
 	tcase_add_test(c, stord_answers_as_the_kernel);
+	tcase_add_test(c, bad_buffers_fail_with_efault);
 	tcase_add_test(x, inflight_bound_two_clients);
 	tcase_add_test(x, parked_recvs_do_not_block_sends);
 	tcase_add_test(x, kill_netd_midload);

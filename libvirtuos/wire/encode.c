@@ -6,6 +6,14 @@
  * the service may still be writing: every value is copied out once
  * (vos__peer_read) and checked in the copy, and user buffers are filled
  * only with lengths checked against what was asked.
+ *
+ * The caller's memory (buffers, iovec arrays, paths, addresses, lengths)
+ * is touched only through user_mem.h, as the kernel touches it with
+ * copy_from_user: a bad pointer fails the request with -EFAULT.  A buffer
+ * a result will fill has its first byte probed before the request goes,
+ * so the service consumes nothing for a call that could deliver nothing
+ * (the kernel writes only what it read: a buffer longer than the data may
+ * be bad past it, so no more is probed).
  */
 #include "config.h"
 
@@ -18,6 +26,7 @@
 
 #include "encode.h"
 #include "opdef.h"
+#include "user_mem.h"
 
 #define ADDR_MAX 128u /* sizeof(struct sockaddr_storage) */
 #define OPT_MAX 256u  /* option values carried (doc/protocol.md) */
@@ -49,6 +58,30 @@ static uint32_t room(const struct cursor *c, uint32_t align)
 	return at >= c->s->size ? 0 : c->s->size - at;
 }
 
+/* Reserve n bytes and copy the caller's usrc into them: -EFAULT if it is
+ * not readable. */
+static int put_user(struct cursor *c, const void *usrc, uint32_t n,
+		    uint32_t align, uint32_t *off)
+{
+	int ret = reserve(c, n, align, off);
+
+	if (ret == 0 && n)
+		ret = vos__user_read(vos__peer_span(c->data, *off, n), usrc, n);
+	return ret;
+}
+
+/* The caller's [udst, udst + n) filled from the data area at off:
+ * -EFAULT if it is not writable. */
+static int back_user(const struct vos__shared *data, uint32_t off,
+		     void *udst, uint64_t n)
+{
+	void *src = vos__peer_span(data, off, n);
+
+	if (!src)
+		return -EIO;
+	return vos__user_write(udst, src, (size_t)n);
+}
+
 /* Reserve n bytes and copy src (private) into them. */
 static int put(struct cursor *c, const void *src, uint32_t n, uint32_t align,
 	       uint32_t *off)
@@ -60,51 +93,92 @@ static int put(struct cursor *c, const void *src, uint32_t n, uint32_t align,
 	return ret;
 }
 
+/* The caller's path, with its NUL (written here: the caller's string
+ * may change while it is copied). */
 static int put_path(struct cursor *c, const char *path, uint32_t *off,
 		    uint32_t *len)
 {
-	size_t n = strnlen(path, 4096);
+	size_t n;
+	int ret = vos__user_strnlen(path, 4096, &n);
 
+	if (ret < 0)
+		return ret;
 	if (n >= 4096)
 		return -ENAMETOOLONG;
 	*len = (uint32_t)n + 1;
-	return put(c, path, (uint32_t)n + 1, 1, off);
+	ret = put_user(c, path, (uint32_t)n + 1, 1, off);
+	if (ret == 0)
+		vos__peer_write(c->data, *off + (uint32_t)n, "", 1);
+	return ret;
 }
 
-static uint64_t iov_total(const struct iovec *iov, uint32_t cnt)
+/* The caller's iovec i: 0 or -EFAULT. */
+static int uiov(const struct iovec *uarr, uint32_t i, struct iovec *v)
 {
-	uint64_t t = 0;
-
-	for (uint32_t i = 0; i < cnt; i++)
-		t += iov[i].iov_len;
-	return t;
+	return vos__user_read(v, uarr + i, sizeof(*v));
 }
 
-/* The first n bytes of the iovecs into the data area at off. */
-static void gather(const struct vos__shared *data, uint32_t off,
-		   const struct iovec *iov, uint32_t cnt, uint32_t n)
+/* The bytes the caller's iovecs ask for in *t: 0 or -EFAULT. */
+static int iov_total(const struct iovec *uarr, uint32_t cnt, uint64_t *t)
 {
-	for (uint32_t i = 0; i < cnt && n; i++) {
-		uint32_t k = iov[i].iov_len < n ? (uint32_t)iov[i].iov_len : n;
+	struct iovec v;
 
-		vos__peer_write(data, off, iov[i].iov_base, k);
+	*t = 0;
+	for (uint32_t i = 0; i < cnt; i++) {
+		if (uiov(uarr, i, &v) < 0)
+			return -EFAULT;
+		*t += v.iov_len;
+	}
+	return 0;
+}
+
+/* The first n bytes of the caller's iovecs into the data area at off
+ * (write), or the first byte they would receive probed (read): 0 or
+ * -EFAULT. */
+static int gather(const struct vos__shared *data, uint32_t off,
+		  const struct iovec *uarr, uint32_t cnt, uint32_t n, bool rd)
+{
+	struct iovec v;
+	int ret = 0;
+
+	for (uint32_t i = 0; i < cnt && n && ret == 0; i++) {
+		uint32_t k;
+
+		if (uiov(uarr, i, &v) < 0)
+			return -EFAULT;
+		k = v.iov_len < n ? (uint32_t)v.iov_len : n;
+		if (rd && k)
+			return vos__user_probe_write(v.iov_base, 1);
+		if (!rd)
+			ret = vos__user_read(vos__peer_span(data, off, k),
+					     v.iov_base, k);
 		off += k;
 		n -= k;
 	}
+	return ret;
 }
 
-/* n bytes from the data area at off into the iovecs (n already checked
- * against what was sent). */
-static void scatter(const struct vos__shared *data, uint32_t off,
-		    const struct iovec *iov, uint32_t cnt, uint64_t n)
+/* n bytes from the data area at off into the caller's iovecs (n already
+ * checked against what was sent): 0, -EFAULT or -EIO. */
+static int scatter(const struct vos__shared *data, uint32_t off,
+		   const struct iovec *uarr, uint32_t cnt, uint64_t n)
 {
-	for (uint32_t i = 0; i < cnt && n; i++) {
-		uint64_t k = iov[i].iov_len < n ? iov[i].iov_len : n;
+	struct iovec v;
 
-		vos__peer_read(data, off, iov[i].iov_base, (size_t)k);
+	for (uint32_t i = 0; i < cnt && n; i++) {
+		uint64_t k;
+		int ret;
+
+		if (uiov(uarr, i, &v) < 0)
+			return -EFAULT;
+		k = v.iov_len < n ? v.iov_len : n;
+		ret = back_user(data, off, v.iov_base, k);
+		if (ret < 0)
+			return ret;
 		off += (uint32_t)k;
 		n -= k;
 	}
+	return 0;
 }
 
 /* A buffer of up to want bytes (all of it, unless may_shorten); the
@@ -131,8 +205,14 @@ static int put_addr_out(struct cursor *c, const struct vos_req *r,
 
 	if (!lenp)
 		return 0; /* no address wanted: addr2_len 0 says so */
-	memcpy(&in, lenp, sizeof(in));
+	if (vos__user_read(&in, lenp, sizeof(in)) < 0 ||
+	    vos__user_probe_write((void *)(uintptr_t)lenp, sizeof(in)) < 0)
+		return -EFAULT;
+	if ((int)in < 0)
+		return -EINVAL; /* the kernel's answer to a negative length */
 	in = in > ADDR_MAX ? ADDR_MAX : in;
+	if (r->addr && in && vos__user_probe_write((void *)(uintptr_t)r->addr, 1))
+		return -EFAULT;
 	ret = reserve(c, ADDR_MAX, 8, &w->addr);
 	if (ret == 0)
 		ret = put(c, &in, sizeof(in), 4, &w->addr2);
@@ -149,7 +229,9 @@ static int put_opt_out(struct cursor *c, const struct vos_req *r,
 	socklen_t in;
 	int ret;
 
-	memcpy(&in, (const void *)(uintptr_t)r->addr2, sizeof(in));
+	if (vos__user_read(&in, (const void *)(uintptr_t)r->addr2,
+			   sizeof(in)) < 0)
+		return -EFAULT;
 	if (!r->addr && in)
 		return -EFAULT; /* no buffer for the value: the kernel says so */
 	in = in > OPT_MAX ? OPT_MAX : in;
@@ -166,28 +248,37 @@ static int put_opt_out(struct cursor *c, const struct vos_req *r,
 static int put_msg(struct cursor *c, const struct vos_req *r, bool in,
 		   bool may_shorten, struct vos_wire_req *w)
 {
-	const struct msghdr *m = (const struct msghdr *)(uintptr_t)r->addr;
 	struct vos_wire_msghdr h = { 0 };
 	uint32_t hoff, noff, doff;
+	struct msghdr m;
+	uint64_t total;
 	int ret;
 
-	if (m->msg_controllen)
+	if (vos__user_read(&m, (const void *)(uintptr_t)r->addr, sizeof(m)))
+		return -EFAULT;
+	if (m.msg_controllen)
 		return -EOPNOTSUPP; /* ancillary data does not cross */
-	if (m->msg_name && m->msg_namelen > ADDR_MAX)
+	if (m.msg_name && m.msg_namelen > ADDR_MAX)
 		return -EINVAL;
 	if (reserve(c, sizeof(h), 8, &hoff) < 0 ||
 	    reserve(c, ADDR_MAX, 8, &noff) < 0)
 		return -ENOSPC;
-	h.name_len = m->msg_name ? m->msg_namelen : 0;
-	if (in && h.name_len)
-		vos__peer_write(c->data, noff, m->msg_name, h.name_len);
-	ret = put_buf(c, iov_total(m->msg_iov, (uint32_t)m->msg_iovlen),
-		      may_shorten, &doff, &h.data_len);
+	h.name_len = m.msg_name ? m.msg_namelen : 0;
+	if (in && h.name_len &&
+	    vos__user_read(vos__peer_span(c->data, noff, h.name_len),
+			   m.msg_name, h.name_len) < 0)
+		return -EFAULT;
+	if (!in && h.name_len && vos__user_probe_write(m.msg_name, 1))
+		return -EFAULT;
+	if (iov_total(m.msg_iov, (uint32_t)m.msg_iovlen, &total) < 0)
+		return -EFAULT;
+	ret = put_buf(c, total, may_shorten, &doff, &h.data_len);
 	if (ret < 0)
 		return ret;
-	if (in)
-		gather(c->data, doff, m->msg_iov, (uint32_t)m->msg_iovlen,
-		       h.data_len);
+	ret = gather(c->data, doff, m.msg_iov, (uint32_t)m.msg_iovlen,
+		     h.data_len, !in);
+	if (ret < 0)
+		return ret;
 	vos__peer_write(c->data, hoff, &h, sizeof(h));
 	w->addr = hoff;
 	w->addr_len = (doff - hoff) + h.data_len;
@@ -243,17 +334,23 @@ int vos__wire_encode(const struct vos_req *r, int32_t fd, int32_t fd2,
 		}
 		ret = put_buf(&c, r->len, may_shorten, &w->addr, &w->addr_len);
 		if (ret == 0 && d->addr == VOS__ARG_BUF_IN)
-			vos__peer_write(data, w->addr, ua, w->addr_len);
+			ret = vos__user_read(vos__peer_span(data, w->addr,
+							    w->addr_len),
+					     ua, w->addr_len);
+		else if (ret == 0 && w->addr_len)
+			ret = vos__user_probe_write((void *)(uintptr_t)ua, 1);
 		w->len = w->addr_len;
 		break;
 	case VOS__ARG_IOV_IN:
 	case VOS__ARG_IOV_OUT: {
 		bool rd = d->addr == VOS__ARG_IOV_OUT;
+		uint64_t total;
 
-		ret = put_buf(&c, iov_total(ua, r->len), may_shorten, &w->addr,
-			      &w->addr_len);
-		if (ret == 0 && !rd)
-			gather(data, w->addr, ua, r->len, w->addr_len);
+		if (iov_total(ua, r->len, &total) < 0)
+			return -EFAULT;
+		ret = put_buf(&c, total, may_shorten, &w->addr, &w->addr_len);
+		if (ret == 0)
+			ret = gather(data, w->addr, ua, r->len, w->addr_len, rd);
 		/* one buffer: a plain (p)read or (p)write on the wire */
 		if (r->off == VOS_OFF_CURRENT)
 			w->op = rd ? VOS_OP_READ : VOS_OP_WRITE;
@@ -268,7 +365,7 @@ int vos__wire_encode(const struct vos_req *r, int32_t fd, int32_t fd2,
 	case VOS__ARG_SOCKADDR_IN:
 		if (r->len > ADDR_MAX)
 			return -EINVAL;
-		ret = put(&c, ua, r->len, 8, &w->addr);
+		ret = put_user(&c, ua, r->len, 8, &w->addr);
 		w->addr_len = r->len;
 		break;
 	case VOS__ARG_SOCKADDR_OUT:
@@ -277,14 +374,17 @@ int vos__wire_encode(const struct vos_req *r, int32_t fd, int32_t fd2,
 	case VOS__ARG_OPT_IN:
 		if (r->len > OPT_MAX)
 			return -EINVAL;
-		ret = put(&c, ua, r->len, 8, &w->addr);
+		ret = put_user(&c, ua, r->len, 8, &w->addr);
 		w->addr_len = r->len;
 		break;
 	case VOS__ARG_OPT_OUT:
 		ret = put_opt_out(&c, r, w);
 		break;
 	case VOS__ARG_INT_INOUT:
-		ret = put(&c, ua, sizeof(int), 4, &w->addr);
+		ret = put_user(&c, ua, sizeof(int), 4, &w->addr);
+		if (ret == 0)
+			ret = vos__user_probe_write((void *)(uintptr_t)ua,
+						    sizeof(int));
 		w->addr_len = sizeof(int);
 		break;
 	case VOS__ARG_MSG_IN:
@@ -303,6 +403,9 @@ int vos__wire_encode(const struct vos_req *r, int32_t fd, int32_t fd2,
 		break;
 	case VOS__ARG_STATX_OUT:
 		ret = reserve(&c, sizeof(struct statx), 8, &w->addr2);
+		if (ret == 0)
+			ret = vos__user_probe_write((void *)(uintptr_t)r->addr2,
+						    sizeof(struct statx));
 		w->addr2_len = sizeof(struct statx);
 		break;
 	default:
@@ -320,14 +423,15 @@ static int64_t addr_back(const struct vos_req *r, const struct vos_wire_req *w,
 
 	if (!ulen || !w->addr2_len)
 		return res;
-	memcpy(&in, ulen, sizeof(in));
+	if (vos__user_read(&in, ulen, sizeof(in)) < 0)
+		return -EFAULT;
 	if (!vos__peer_read(data, w->addr2, &out, sizeof(out)) ||
 	    out > ADDR_MAX)
 		return -EIO;
-	if (r->addr)
-		vos__peer_read(data, w->addr, (void *)(uintptr_t)r->addr,
-			       in < out ? in : out);
-	memcpy(ulen, &out, sizeof(out));
+	if ((r->addr && back_user(data, w->addr, (void *)(uintptr_t)r->addr,
+				  in < out ? in : out) < 0) ||
+	    vos__user_write(ulen, &out, sizeof(out)) < 0)
+		return -EFAULT;
 	return res;
 }
 
@@ -340,9 +444,11 @@ static int64_t opt_back(const struct vos_req *r, const struct vos_wire_req *w,
 	if (!vos__peer_read(data, w->addr2, &out, sizeof(out)) ||
 	    out > w->addr_len)
 		return -EIO;
-	if (r->addr)
-		vos__peer_read(data, w->addr, (void *)(uintptr_t)r->addr, out);
-	memcpy((void *)(uintptr_t)r->addr2, &out, sizeof(out));
+	if ((r->addr && back_user(data, w->addr, (void *)(uintptr_t)r->addr,
+				  out) < 0) ||
+	    vos__user_write((void *)(uintptr_t)r->addr2, &out,
+			    sizeof(out)) < 0)
+		return -EFAULT;
 	return res;
 }
 
@@ -351,8 +457,10 @@ static int64_t opt_back(const struct vos_req *r, const struct vos_wire_req *w,
 static int64_t msg_back(const struct vos_req *r, const struct vos_wire_req *w,
 			const struct vos__shared *data, bool in, int64_t res)
 {
-	struct msghdr *m = (struct msghdr *)(uintptr_t)r->addr;
+	struct msghdr *um = (struct msghdr *)(uintptr_t)r->addr, m;
 	struct vos_wire_msghdr h;
+	int flags;
+	size_t zero = 0;
 	uint32_t name = w->addr + (uint32_t)sizeof(h);
 	uint32_t body = name + ADDR_MAX;
 	uint32_t sent = w->addr_len - (uint32_t)sizeof(h) - ADDR_MAX;
@@ -365,16 +473,21 @@ static int64_t msg_back(const struct vos_req *r, const struct vos_wire_req *w,
 	if (!vos__peer_read(data, w->addr, &h, sizeof(h)) ||
 	    h.name_len > ADDR_MAX)
 		return -EIO;
-	if (m->msg_name) {
-		vos__peer_read(data, name, m->msg_name,
-			       h.name_len < m->msg_namelen ? h.name_len
-							   : m->msg_namelen);
-		m->msg_namelen = h.name_len;
-	}
-	scatter(data, body, m->msg_iov, (uint32_t)m->msg_iovlen,
-		(uint64_t)res < sent ? (uint64_t)res : sent);
-	m->msg_flags = (int)h.msg_flags;
-	m->msg_controllen = 0;
+	if (vos__user_read(&m, um, sizeof(m)) < 0)
+		return -EFAULT;
+	if (m.msg_name &&
+	    (back_user(data, name, m.msg_name,
+		       h.name_len < m.msg_namelen ? h.name_len
+						  : m.msg_namelen) < 0 ||
+	     vos__user_write(&um->msg_namelen, &h.name_len,
+			     sizeof(um->msg_namelen)) < 0))
+		return -EFAULT;
+	flags = (int)h.msg_flags;
+	if (scatter(data, body, m.msg_iov, (uint32_t)m.msg_iovlen,
+		    (uint64_t)res < sent ? (uint64_t)res : sent) < 0 ||
+	    vos__user_write(&um->msg_flags, &flags, sizeof(flags)) < 0 ||
+	    vos__user_write(&um->msg_controllen, &zero, sizeof(zero)) < 0)
+		return -EFAULT;
 	return res;
 }
 
@@ -395,23 +508,31 @@ int64_t vos__wire_result(const struct vos_req *r, const struct vos_wire_req *w,
 			return -EIO;
 		if (w->addr >= data->size)
 			break; /* a buffer of the caller's area: in place */
-		vos__peer_read(data, w->addr, (void *)(uintptr_t)r->addr,
-			       (size_t)(res < w->len ? res : w->len));
+		if (back_user(data, w->addr, (void *)(uintptr_t)r->addr,
+			      (uint64_t)(res < w->len ? res : w->len)) < 0)
+			return -EFAULT;
 		break;
-	case VOS__ARG_IOV_OUT:
+	case VOS__ARG_IOV_OUT: {
+		int ret;
+
 		if (res > w->len)
 			return -EIO;
-		scatter(data, w->addr, (const struct iovec *)(uintptr_t)r->addr,
-			r->len, (uint64_t)res);
+		ret = scatter(data, w->addr,
+			      (const struct iovec *)(uintptr_t)r->addr, r->len,
+			      (uint64_t)res);
+		if (ret < 0)
+			return ret;
 		break;
+	}
 	case VOS__ARG_BUF_IN:
 	case VOS__ARG_IOV_IN:
 		if (res > w->len)
 			return -EIO;
 		break;
 	case VOS__ARG_INT_INOUT:
-		vos__peer_read(data, w->addr, (void *)(uintptr_t)r->addr,
-			       sizeof(int));
+		if (back_user(data, w->addr, (void *)(uintptr_t)r->addr,
+			      sizeof(int)) < 0)
+			return -EFAULT;
 		break;
 	case VOS__ARG_SOCKADDR_OUT:
 		return addr_back(r, w, data, res);
@@ -426,8 +547,9 @@ int64_t vos__wire_result(const struct vos_req *r, const struct vos_wire_req *w,
 	if (d->addr2 == VOS__ARG_STATX_OUT) {
 		if (res != 0)
 			return -EIO;
-		vos__peer_read(data, w->addr2, (void *)(uintptr_t)r->addr2,
-			       sizeof(struct statx));
+		if (back_user(data, w->addr2, (void *)(uintptr_t)r->addr2,
+			      sizeof(struct statx)) < 0)
+			return -EFAULT;
 	}
 	return res;
 }
