@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 
@@ -877,6 +878,32 @@ int vos_cancel(struct vos_ctx *ctx, uint64_t user_data)
 
 #define LEN_OK(len) ((len) <= VOS_MAX_RW_LEN)
 
+/* A byte count as read(2) and write(2) take it (a request's len is 32
+ * bits).  Up to SSIZE_MAX the kernel moves at most MAX_RW_COUNT
+ * (VOS_MAX_RW_LEN) bytes: the count is clamped to that.  Above, the range
+ * cannot lie in the address space: the kernel says -EFAULT, but after the
+ * fd's own errors, which a call of length 0 finds without moving anything.
+ * true: *r (prepared with *len, clamped) is to be called; false: *r was
+ * prepared with length 0, and the answer is that call's error, else
+ * -EFAULT. */
+static bool rw_len(size_t *len)
+{
+	if (*len > SSIZE_MAX) {
+		*len = 0;
+		return false;
+	}
+	if (*len > VOS_MAX_RW_LEN)
+		*len = VOS_MAX_RW_LEN;
+	return true;
+}
+
+static ssize_t rw_call(struct vos_ctx *ctx, struct vos_req *r, bool whole)
+{
+	ssize_t ret = vos__call(ctx, r);
+
+	return whole || ret < 0 ? ret : -EFAULT;
+}
+
 int vos_nop(struct vos_ctx *ctx)
 {
 	struct vos_req r;
@@ -905,47 +932,45 @@ int vos_close(struct vos_ctx *ctx, int fd)
 ssize_t vos_read(struct vos_ctx *ctx, int fd, void *buf, size_t len)
 {
 	struct vos_req r;
+	bool whole = rw_len(&len);
 
-	if (!LEN_OK(len))
-		return -EINVAL;
 	vos_prep_read(&r, fd, buf, (uint32_t)len);
-	return vos__call(ctx, &r);
+	return rw_call(ctx, &r, whole);
 }
 
 ssize_t vos_write(struct vos_ctx *ctx, int fd, const void *buf, size_t len)
 {
 	struct vos_req r;
+	bool whole = rw_len(&len);
 
-	if (!LEN_OK(len))
-		return -EINVAL;
 	vos_prep_write(&r, fd, buf, (uint32_t)len);
-	return vos__call(ctx, &r);
+	return rw_call(ctx, &r, whole);
 }
 
 ssize_t vos_pread(struct vos_ctx *ctx, int fd, void *buf, size_t len,
 		  off_t off)
 {
 	struct vos_req r;
+	bool whole;
 
-	if (!LEN_OK(len))
-		return -EINVAL;
 	if (off < 0)
-		return -EINVAL;
+		return -EINVAL; /* before the fd, as pread64(2) */
+	whole = rw_len(&len);
 	vos_prep_pread(&r, fd, buf, (uint32_t)len, (uint64_t)off);
-	return vos__call(ctx, &r);
+	return rw_call(ctx, &r, whole);
 }
 
 ssize_t vos_pwrite(struct vos_ctx *ctx, int fd, const void *buf, size_t len,
 		   off_t off)
 {
 	struct vos_req r;
+	bool whole;
 
-	if (!LEN_OK(len))
-		return -EINVAL;
 	if (off < 0)
 		return -EINVAL;
+	whole = rw_len(&len);
 	vos_prep_pwrite(&r, fd, buf, (uint32_t)len, (uint64_t)off);
-	return vos__call(ctx, &r);
+	return rw_call(ctx, &r, whole);
 }
 
 ssize_t vos_readv(struct vos_ctx *ctx, int fd, const struct iovec *iov,
@@ -1022,8 +1047,8 @@ int vos_fallocate(struct vos_ctx *ctx, int fd, int mode, off_t off,
 {
 	struct vos_req r;
 
-	if (off < 0 || len <= 0)
-		return -EINVAL;
+	/* a negative offset or a length <= 0 is the kernel's -EINVAL, after
+	 * its -EBADF: it goes as it came */
 	vos_prep_fallocate(&r, fd, mode, (uint64_t)off, (uint64_t)len);
 	return vos__call(ctx, &r);
 }
@@ -1126,8 +1151,8 @@ ssize_t vos_send(struct vos_ctx *ctx, int fd, const void *buf, size_t len,
 {
 	struct vos_req r;
 
-	if (!LEN_OK(len))
-		return -EINVAL;
+	if (len > INT_MAX)
+		len = INT_MAX; /* as sendto(2) clamps it */
 	vos_prep_send(&r, fd, buf, (uint32_t)len, flags);
 	return vos__call(ctx, &r);
 }
@@ -1137,8 +1162,8 @@ ssize_t vos_recv(struct vos_ctx *ctx, int fd, void *buf, size_t len,
 {
 	struct vos_req r;
 
-	if (!LEN_OK(len))
-		return -EINVAL;
+	if (len > INT_MAX)
+		len = INT_MAX; /* as recvfrom(2) clamps it */
 	vos_prep_recv(&r, fd, buf, (uint32_t)len, flags);
 	return vos__call(ctx, &r);
 }

@@ -507,6 +507,67 @@ static void walk_vos(struct vos_ctx *ctx, const char *root, const char *rel,
 	free(buf);
 }
 
+/* Lengths and argument order as the kernel takes them, on every route: a
+ * length above MAX_RW_COUNT is clamped (a 10-byte file reads whole into a
+ * small buffer), one above SSIZE_MAX is -EFAULT after the fd's -EBADF, and
+ * fallocate looks at its fd before its range. */
+START_TEST(lengths_as_the_kernel)
+{
+	struct vos_ctx *ctx = tu_ctx();
+	char dir[256], path[300];
+	char *buf = calloc(1, 64);
+	int dfd = tu_dir(tu_diskbase(), dir, sizeof(dir)), nf, vf, closed;
+	/* (volatile: the compiler would refuse the lengths for a 64-byte
+	 * buffer, which is the point) */
+	volatile size_t big = (size_t)VOS_MAX_RW_LEN + 1, huge = (size_t)1 << 40,
+			max = SIZE_MAX;
+	long rn;
+
+	snprintf(path, sizeof(path), "%s/f", dir);
+	nf = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	ck_assert_int_ge(nf, 0);
+	ck_assert_int_eq(write(nf, "0123456789", 10), 10);
+	vf = vos_openat(ctx, dfd, "f", O_RDWR, 0);
+	ck_assert_int_ge(vf, 0);
+	closed = dup(nf);
+	ck_assert_int_ge(closed, 0);
+	close(closed);
+#define SAME(call_native, call_vos)                                        \
+	do {                                                                \
+		rn = (long)(call_native);                                   \
+		if (rn < 0)                                                 \
+			rn = -errno;                                        \
+		ck_assert_msg(rn == (long)(call_vos), "%s: kernel %ld",     \
+			      #call_vos, rn);                               \
+	} while (0)
+	SAME(pread(nf, buf, big, 0), vos_pread(ctx, vf, buf, big, 0));
+	ck_assert_int_eq(rn, 10);
+	SAME(pread(nf, buf, huge, 0), vos_pread(ctx, vf, buf, huge, 0));
+	ck_assert_int_eq(rn, 10);
+	SAME(read(nf, buf, max), vos_read(ctx, vf, buf, max));
+	ck_assert_int_eq(rn, -EFAULT);
+	SAME(pwrite(nf, buf, max, 0), vos_pwrite(ctx, vf, buf, max, 0));
+	SAME(read(closed, buf, max), vos_read(ctx, closed, buf, max));
+	ck_assert_int_eq(rn, -EBADF);
+	SAME(fallocate(closed, 0, 0, 0), vos_fallocate(ctx, closed, 0, 0, 0));
+	ck_assert_int_eq(rn, -EBADF);
+	SAME(fallocate(nf, 0, 0, 0), vos_fallocate(ctx, vf, 0, 0, 0));
+	ck_assert_int_eq(rn, -EINVAL);
+	SAME(fallocate(nf, 0, -1, 10), vos_fallocate(ctx, vf, 0, -1, 10));
+	SAME(fallocate(nf, 0, 0, -10), vos_fallocate(ctx, vf, 0, 0, -10));
+#undef SAME
+	ck_assert_int_eq(pread(nf, buf, 64, 0), 10); /* nothing was written */
+	ck_assert_int_eq(memcmp(buf, "0123456789", 10), 0);
+	ck_assert_int_eq(vos_close(ctx, vf), 0);
+	close(nf);
+	unlink(path);
+	tu_dir_close(ctx, dfd);
+	rmdir(dir);
+	free(buf);
+	vos_ctx_destroy(ctx);
+}
+END_TEST
+
 /* A tree listed through the context (locally, or through stord under
  * tests/services/ops.test) names exactly what readdir(3) names. */
 START_TEST(getdents_tree)
@@ -2464,6 +2525,7 @@ static Suite *ops_suite(void)
 		tcase_set_timeout(a, 60);
 		tcase_add_test(a, file_read_partly_cached);
 		tcase_add_test(a, getdents_tree);
+		tcase_add_test(a, lengths_as_the_kernel);
 		tcase_add_test(a, linked_chain_runs_in_order);
 		tcase_add_test(a, linked_failure_cancels_the_rest);
 		suite_add_tcase(s, a);

@@ -844,8 +844,10 @@ int vos_getpeername(struct vos_ctx *ctx, int fd, struct sockaddr *addr,
 int vos_poll(struct vos_ctx *ctx, int fd, short events);
 int vos_sleep(struct vos_ctx *ctx, uint64_t ns);
 
-/* Byte counts above this are rejected with -EINVAL by the wrappers (a
- * request's len is 32 bits); the async API splits nothing for you. */
+/* The most a read or write moves in one call: the kernel's MAX_RW_COUNT.
+ * vos_read/vos_write/vos_pread/vos_pwrite clamp a longer length to it, as
+ * the system calls do (vos_getdents refuses one with -EINVAL); a request's
+ * len is 32 bits, and the async API splits nothing for you. */
 #define VOS_MAX_RW_LEN 0x7ffff000u
 
 #ifdef __cplusplus
