@@ -258,6 +258,50 @@ static int path_len(const char *path, size_t *n)
 	return path ? vos__user_strnlen(path, PATH_MAX, n) : 0;
 }
 
+/* One (dirfd, path) pair of a path call: the service it names in *svc,
+ * and in *fd and *addr what to send there.  A path that begins with '/'
+ * goes by its name whatever the dirfd (the kernel does not look at the
+ * dirfd then): to a service as AT_FDCWD and the path below the service's
+ * root.  Any other path goes where its dirfd lives (AT_FDCWD: here).  0,
+ * or -errno to fail the call here. */
+static int at_side(const struct router *rt, int32_t dirfd, uint64_t addr,
+		   unsigned *svc, int32_t *fd, uint64_t *out_addr)
+{
+	const char *path = (const char *)(uintptr_t)addr, *rel = NULL;
+	const struct rfd *m;
+	size_t n;
+
+	*svc = 0;
+	if (path_len(path, &n) < 0)
+		return -EFAULT;
+	if (n && path[0] == '/') {
+		*svc = by_path(rt, path, &rel);
+		if (!*svc)
+			return 0;
+		if (n >= PATH_MAX)
+			return -ENAMETOOLONG; /* before the prefix goes */
+		*fd = AT_FDCWD;
+		*out_addr = (uint64_t)(uintptr_t)rel;
+	} else if (dirfd != AT_FDCWD && (m = map_get(rt, dirfd))) {
+		*svc = m->svc;
+		*fd = m->remote;
+	}
+	return 0;
+}
+
+/* Whether a side of a two-path call names no directory at all: a relative
+ * path from a dirfd that is neither a service's nor open here.  The kernel
+ * says -EBADF for it before it could say -EXDEV. */
+static bool at_side_bad(const struct router *rt, int32_t dirfd, uint64_t addr)
+{
+	const char *path = (const char *)(uintptr_t)addr;
+
+	if (dirfd == AT_FDCWD || (path && path[0] == '/') ||
+	    map_get(rt, dirfd))
+		return false;
+	return fcntl(dirfd, F_GETFD) < 0 && errno == EBADF;
+}
+
 /* Where r goes: its service in *svc and the request to send in *out.
  * 0, or -errno to fail it here. */
 static int route(struct router *rt, const struct vos_req *r, unsigned *svc,
@@ -265,6 +309,7 @@ static int route(struct router *rt, const struct vos_req *r, unsigned *svc,
 {
 	const struct vos__opdef *d = vos__opdef(r->op);
 	const struct rfd *m;
+	int ret;
 
 	*out = *r;
 	*svc = 0;
@@ -280,42 +325,28 @@ static int route(struct router *rt, const struct vos_req *r, unsigned *svc,
 	}
 	if (d->svc == VOS__SVC_LOCAL)
 		return 0; /* names no fd and no path */
-	if ((d->flags & VOS__OPF_AT) && r->fd == AT_FDCWD) {
-		const char *rel = NULL;
-		size_t n;
-
-		if (path_len((const char *)(uintptr_t)r->addr, &n) < 0)
-			return -EFAULT;
-		*svc = by_path(rt, (const char *)(uintptr_t)r->addr, &rel);
-		if (*svc)
-			out->addr = (uint64_t)(uintptr_t)rel;
-		if (*svc && n >= PATH_MAX)
-			return -ENAMETOOLONG; /* before the prefix goes */
+	if (d->flags & VOS__OPF_AT) {
+		ret = at_side(rt, r->fd, r->addr, svc, &out->fd, &out->addr);
+		if (ret < 0)
+			return ret;
 	} else if ((m = map_get(rt, r->fd))) {
 		*svc = m->svc;
 		out->fd = m->remote;
 	}
 	if (d->flags & VOS__OPF_AT2) {
-		unsigned svc2 = 0;
+		unsigned svc2;
 
-		if (r->fd2 == AT_FDCWD) {
-			const char *rel = NULL;
-			size_t n;
-
-			if (path_len((const char *)(uintptr_t)r->addr2, &n) < 0)
-				return -EFAULT;
-			svc2 = by_path(rt, (const char *)(uintptr_t)r->addr2,
-				       &rel);
-			if (svc2)
-				out->addr2 = (uint64_t)(uintptr_t)rel;
-			if (svc2 && n >= PATH_MAX)
-				return -ENAMETOOLONG;
-		} else if ((m = map_get(rt, r->fd2))) {
-			svc2 = m->svc;
-			out->fd2 = m->remote;
-		}
-		if (svc2 != *svc)
-			return -EXDEV; /* across services, like across mounts */
+		ret = at_side(rt, r->fd2, r->addr2, &svc2, &out->fd2,
+			      &out->addr2);
+		if (ret < 0)
+			return ret;
+		if (svc2 == *svc)
+			return 0;
+		/* the paths were read above (at_side): readable */
+		if (at_side_bad(rt, r->fd, r->addr) ||
+		    at_side_bad(rt, r->fd2, r->addr2))
+			return -EBADF;
+		return -EXDEV; /* across services, like across mounts */
 	}
 	return 0;
 }

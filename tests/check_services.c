@@ -567,10 +567,12 @@ START_TEST(stord_confinement)
 	ck_assert_int_eq(vos_openat(ctx, dfd, "../secret", O_RDONLY, 0), -EXDEV);
 	ck_assert_int_eq(vos_openat(ctx, dfd, "sub/../../secret", O_RDONLY, 0),
 			 -EXDEV);
-	/* an absolute path on a stord directory fd */
-	ck_assert_int_eq(vos_openat(ctx, dfd, outside, O_RDONLY, 0), -EXDEV);
-	ck_assert_int_eq(vos_openat(ctx, dfd, "/etc/passwd", O_RDONLY, 0),
-			 -EXDEV);
+	/* an absolute path on a stord directory fd: the kernel ignores the
+	 * dirfd, so does the router; outside every prefix it is the local
+	 * kernel's (the program could open it itself), never stord's */
+	fd = vos_openat(ctx, dfd, outside, O_RDONLY, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(vos_close(ctx, fd), 0);
 	/* symlinks, absolute and relative, and /proc magic links */
 	ck_assert_int_eq(vos_openat(ctx, dfd, "abs-link", O_RDONLY, 0), -EXDEV);
 	ck_assert_int_eq(vos_openat(ctx, dfd, "rel-link", O_RDONLY, 0), -EXDEV);
@@ -2424,6 +2426,108 @@ START_TEST(deadline_on_a_live_service)
 }
 END_TEST
 
+/* Confinement is to the export root, not to the directory fd: from a
+ * stord fd of a subdirectory, ".." and paths through it reach what the
+ * kernel reaches, inside the export; an absolute path goes by its name
+ * whatever the dirfd; a rename from a closed dirfd is -EBADF.  Each call
+ * is compared with the same call on a twin tree. */
+START_TEST(stord_root_not_dirfd)
+{
+	struct vos_ctx *ctx;
+	char nat[400], p[600], q[600];
+	struct statx a, b;
+	int nb, sb, closed, r1, r2;
+
+	setup_both();
+	ctx = ctx_routed();
+	snprintf(nat, sizeof(nat), "%s/native", work);
+	ck_assert_int_eq(mkdir(nat, 0755), 0);
+	for (int t = 0; t < 2; t++) {
+		const char *top = t ? exp_dir : nat;
+
+		snprintf(p, sizeof(p), "%s/a", top);
+		ck_assert_int_eq(mkdir(p, 0755), 0);
+		snprintf(p, sizeof(p), "%s/a/b", top);
+		ck_assert_int_eq(mkdir(p, 0755), 0);
+		snprintf(p, sizeof(p), "%s/a/f", top);
+		r1 = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		ck_assert_int_ge(r1, 0);
+		ck_assert_int_eq(write(r1, "abc", 3), 3);
+		close(r1);
+		snprintf(p, sizeof(p), "%s/top", top);
+		r1 = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		ck_assert_int_ge(r1, 0);
+		close(r1);
+	}
+	snprintf(p, sizeof(p), "%s/a/b", nat);
+	nb = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	snprintf(p, sizeof(p), "%s/a/b", exp_dir);
+	sb = vos_openat(ctx, AT_FDCWD, p, O_RDONLY | O_DIRECTORY, 0);
+	ck_assert_int_ge(nb, 0);
+	ck_assert_int_ge(sb, 0);
+	closed = dup(nb);
+	close(closed);
+#define SAME(call_native, call_vos)                                        \
+	do {                                                                \
+		r1 = (call_native);                                         \
+		if (r1 < 0)                                                 \
+			r1 = -errno;                                        \
+		r2 = (call_vos);                                            \
+		ck_assert_msg((r1 < 0 ? r1 : 0) == (r2 < 0 ? r2 : 0),       \
+			      "%s: kernel %d, stord %d", #call_vos, r1, r2); \
+		if (r1 >= 0 && r2 >= 0 &&                                   \
+		    strstr(#call_vos, "openat("))                           \
+			close(r1), vos_close(ctx, r2);                      \
+	} while (0)
+	SAME(statx(nb, "../f", 0, STATX_SIZE, &a),
+	     vos_statx(ctx, sb, "../f", 0, STATX_SIZE, &b));
+	ck_assert_uint_eq(a.stx_size, b.stx_size);
+	SAME(statx(nb, "../../top", 0, STATX_SIZE, &a),
+	     vos_statx(ctx, sb, "../../top", 0, STATX_SIZE, &b));
+	SAME(openat(nb, "../f", O_RDONLY), vos_openat(ctx, sb, "../f",
+						      O_RDONLY, 0));
+	SAME(openat(nb, "../b/../f", O_RDONLY),
+	     vos_openat(ctx, sb, "../b/../f", O_RDONLY, 0));
+	SAME(openat(nb, "../nope", O_RDONLY),
+	     vos_openat(ctx, sb, "../nope", O_RDONLY, 0));
+	SAME(mkdirat(nb, "../m", 0755), vos_mkdirat(ctx, sb, "../m", 0755));
+	SAME(renameat(nb, "../m", nb, "../../m2"),
+	     vos_renameat(ctx, sb, "../m", sb, "../../m2", 0));
+	SAME(unlinkat(nb, "../../m2", AT_REMOVEDIR),
+	     vos_unlinkat(ctx, sb, "../../m2", AT_REMOVEDIR));
+	SAME(unlinkat(nb, "../../top", 0),
+	     vos_unlinkat(ctx, sb, "../../top", 0));
+	/* an absolute path: the dirfd does not matter, not even a closed one */
+	snprintf(p, sizeof(p), "%s/a/f", nat);
+	snprintf(q, sizeof(q), "%s/a/f", exp_dir);
+	SAME(openat(nb, p, O_RDONLY), vos_openat(ctx, sb, q, O_RDONLY, 0));
+	SAME(openat(closed, p, O_RDONLY),
+	     vos_openat(ctx, closed, q, O_RDONLY, 0));
+	SAME(statx(closed, p, 0, STATX_SIZE, &a),
+	     vos_statx(ctx, closed, q, 0, STATX_SIZE, &b));
+	/* a relative path from a closed dirfd is -EBADF, also in a rename
+	 * whose other end is stord's */
+	SAME(renameat(closed, "x", nb, "y"),
+	     vos_renameat(ctx, closed, "x", sb, "y", 0));
+	ck_assert_int_eq(r1, -EBADF);
+	SAME(renameat(nb, "../f", closed, "y"),
+	     vos_renameat(ctx, sb, "../f", closed, "y", 0));
+	/* the trees are the same */
+	{
+		char t1[8192], t2[8192];
+
+		tree_of(nat, t1, sizeof(t1));
+		tree_of(exp_dir, t2, sizeof(t2));
+		ck_assert_str_eq(t1, t2);
+	}
+#undef SAME
+	close(nb);
+	ck_assert_int_eq(vos_close(ctx, sb), 0);
+	vos_ctx_destroy(ctx);
+	teardown_both();
+}
+END_TEST
+
 /* ---- bad buffers: -EFAULT, as the kernel says ---------------------------- */
 
 static void on_segv_exit42(int sig)
@@ -2627,6 +2731,7 @@ static Suite *services_suite(void)
 	tcase_add_test(c, trailing_slashes_and_dots);
 	tcase_add_test(c, stord_answers_as_the_kernel);
 	tcase_add_test(c, bad_buffers_fail_with_efault);
+	tcase_add_test(c, stord_root_not_dirfd);
 	tcase_add_test(x, inflight_bound_two_clients);
 	tcase_add_test(x, parked_recvs_do_not_block_sends);
 	tcase_add_test(x, kill_netd_midload);

@@ -5,7 +5,9 @@
  * every path is resolved with openat2(RESOLVE_BENEATH |
  * RESOLVE_NO_MAGICLINKS) from the directory the call names (the export
  * root for paths the client routes here), so neither "..", an absolute
- * path, a symlink nor a /proc magic link leads out of it.
+ * path, a symlink nor a /proc magic link leads out of it.  A ".." that
+ * leaves that directory but not the root (from a subdirectory's fd) is
+ * resolved again from the root, as the kernel would take it.
  *
  * Path calls run on the server core's slow pool, never on a worker: an
  * open of a FIFO waits for the other end, a lookup on slow media for the
@@ -22,6 +24,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +48,7 @@
 	 O_PATH | __O_TMPFILE | O_SYNC)
 
 static char root_path[4096];
+static char root_real[PATH_MAX]; /* root_path, canonical (realpath) */
 static gid_t own_groups[VOS__CRED_MAX_GROUPS];
 static int own_ngroups;
 
@@ -69,7 +74,7 @@ static int stord_setup(void)
 		return -1;
 	}
 	stord.root_fd = open(root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (stord.root_fd < 0) {
+	if (stord.root_fd < 0 || !realpath(root_path, root_real)) {
 		srv_log(0, "cannot open export root %s: %s", root_path,
 			strerror(errno));
 		return -1;
@@ -110,13 +115,65 @@ static int become_self(void)
 	return become_ids(geteuid(), getegid(), own_ngroups, own_groups);
 }
 
-static int resolve(int dirfd, const char *path, uint64_t flags, uint64_t mode)
+static int openat2_beneath(int dirfd, const char *path, uint64_t flags,
+			   uint64_t mode)
 {
 	struct open_how how = { .flags = flags | O_CLOEXEC, .mode = mode,
 				.resolve = RESOLVE };
 	long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
 
 	return fd < 0 ? -errno : (int)fd;
+}
+
+/* Where the directory dirfd is below the export root, into rel ("" for
+ * the root): from /proc/self/fd, then checked by opening rel from the
+ * root and comparing the two (so a directory renamed meanwhile, deleted,
+ * or not below the root at all is refused).  0, or -EXDEV. */
+static int below_root(int dirfd, char *rel, size_t cap)
+{
+	char link[64], at[PATH_MAX];
+	size_t rl = strlen(root_real);
+	struct stat a, b;
+	bool same;
+	ssize_t n;
+	int fd;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
+	n = readlink(link, at, sizeof(at) - 1);
+	if (n <= 0)
+		return -EXDEV;
+	at[n] = '\0';
+	if (rl == 1)
+		rl = 0; /* the root is "/" */
+	if (strncmp(at, root_real, rl) || (at[rl] && at[rl] != '/'))
+		return -EXDEV;
+	if (snprintf(rel, cap, "%s", at + rl + (at[rl] == '/')) >= (int)cap)
+		return -EXDEV;
+	fd = openat2_beneath(stord.root_fd, rel[0] ? rel : ".",
+			     O_PATH | O_DIRECTORY, 0);
+	if (fd < 0)
+		return -EXDEV;
+	same = fstat(fd, &a) == 0 && fstat(dirfd, &b) == 0 &&
+	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+	close(fd);
+	return same ? 0 : -EXDEV;
+}
+
+/* Open path from dirfd, never out of the export root: beneath dirfd; and
+ * where that leaves dirfd (a ".." from a subdirectory of the export, which
+ * the kernel takes), beneath the root, from where dirfd is below it.  Out
+ * of the root stays -EXDEV. */
+static int resolve(int dirfd, const char *path, uint64_t flags, uint64_t mode)
+{
+	char rel[PATH_MAX], joined[PATH_MAX];
+	int fd = openat2_beneath(dirfd, path, flags, mode);
+
+	if (fd != -EXDEV || dirfd == stord.root_fd || path[0] == '/' ||
+	    below_root(dirfd, rel, sizeof(rel)) < 0 ||
+	    snprintf(joined, sizeof(joined), "%s%s%s", rel, rel[0] ? "/" : "",
+		     path) >= (int)sizeof(joined))
+		return fd;
+	return openat2_beneath(stord.root_fd, joined, flags, mode);
 }
 
 /* Split path into its directory (opened beneath dirfd, O_PATH) and its
