@@ -30,6 +30,7 @@
 #include <virtuos/virtuos.h>
 
 #include "daemon.h"
+#include "tree.h"
 
 static char work[80];    /* sockets, logs, routes (short: socket paths) */
 static char exp_dir[300]; /* stord's export root */
@@ -634,45 +635,6 @@ static void make_fixture(const char *dir)
 	ck_assert_int_eq(symlink("d", p), 0);
 	snprintf(p, sizeof(p), "%s/lx", dir);
 	ck_assert_int_eq(symlink("nowhere", p), 0);
-}
-
-static char tree_lines[64][300];
-static int tree_n;
-static size_t tree_base;
-
-static int tree_one(const char *path, const struct stat *sb, int type,
-		    struct FTW *ftw)
-{
-	char target[100] = "";
-
-	(void)type;
-	(void)ftw;
-	ck_assert_int_lt(tree_n, 64);
-	if (S_ISLNK(sb->st_mode))
-		ck_assert_int_ge(readlink(path, target, sizeof(target) - 1), 0);
-	snprintf(tree_lines[tree_n++], sizeof(tree_lines[0]),
-		 "%s %o %ld %s", path + tree_base, (unsigned)sb->st_mode,
-		 S_ISREG(sb->st_mode) ? (long)sb->st_size : 0L, target);
-	return 0;
-}
-
-static int line_cmp(const void *a, const void *b)
-{
-	return strcmp(a, b);
-}
-
-/* A tree as sorted lines "name mode size target", in out. */
-static void tree_of(const char *dir, char *out, size_t cap)
-{
-	size_t n = 0;
-
-	tree_n = 0;
-	tree_base = strlen(dir);
-	ck_assert_int_eq(nftw(dir, tree_one, 8, FTW_PHYS), 0);
-	qsort(tree_lines, (size_t)tree_n, sizeof(tree_lines[0]), line_cmp);
-	out[0] = '\0';
-	for (int i = 0; i < tree_n && n < cap; i++)
-		n += (size_t)snprintf(out + n, cap - n, "%s\n", tree_lines[i]);
 }
 
 enum edge_op { E_UNLINK, E_RMDIR, E_MKDIR, E_RENAME_FROM, E_RENAME_TO };

@@ -6,11 +6,57 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "opdef.h"
 #include "validate.h"
+
+/* Whether this kernel's openat(2) refuses O_CREAT | O_DIRECTORY before it
+ * reads the path (Linux 6.4 and later): asked once, of a call that can
+ * make nothing (dirfd -1, an empty path). */
+static bool creat_dir_refused(void)
+{
+	static int verdict; /* 0 unknown, 1 refused, 2 not */
+	int v = __atomic_load_n(&verdict, __ATOMIC_RELAXED);
+
+	if (v == 0) {
+		int e = errno, fd = openat(-1, "", O_CREAT | O_DIRECTORY |
+					   O_RDWR | O_CLOEXEC, 0600);
+
+		v = fd < 0 && errno == EINVAL ? 1 : 2;
+		if (fd >= 0)
+			close(fd);
+		errno = e;
+		/* relaxed: a second asking gets the same answer */
+		__atomic_store_n(&verdict, v, __ATOMIC_RELAXED);
+	}
+	return v == 1;
+}
+
+/* What openat(2) refuses for its flags alone, before it reads the path
+ * (the kernel's build_open_how and build_open_flags); io_uring's openat
+ * reads the path first (an empty one: -ENOENT), and stord looks at it
+ * first too, so this is answered here, in the kernel's order. */
+static int openat_flags_ok(uint64_t f)
+{
+	/* the kernel's __O_TMPFILE bit (glibc's __O_TMPFILE adds
+	 * O_DIRECTORY) */
+	const uint64_t tmpfile_bit = __O_TMPFILE & ~(uint64_t)O_DIRECTORY;
+
+	if (f & O_PATH) /* the others are dropped */
+		f &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+	if ((f & tmpfile_bit) &&
+	    ((f & (__O_TMPFILE | O_CREAT)) != __O_TMPFILE ||
+	     (f & O_ACCMODE) == O_RDONLY))
+		return -EINVAL;
+	if ((f & (O_CREAT | O_DIRECTORY)) == (O_CREAT | O_DIRECTORY) &&
+	    creat_dir_refused())
+		return -EINVAL;
+	return 0;
+}
 
 int vos__validate(const struct vos_req *r)
 {
@@ -38,6 +84,8 @@ int vos__validate(const struct vos_req *r)
 		if (!r->addr && r->len)
 			return -EFAULT;
 	}
+	if (r->op == VOS_OP_OPENAT && openat_flags_ok(r->op_flags) < 0)
+		return -EINVAL;
 	/* accept: an address buffer needs its length */
 	if (d->addr == VOS__ARG_SOCKADDR_OUT && r->addr && !r->addr2)
 		return -EFAULT;

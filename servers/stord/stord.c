@@ -230,7 +230,9 @@ static int64_t path_call(struct srv_client *c, struct srv_req *q, char *path,
 		 * only its permission bits */
 		uint64_t flags = r->op_flags & OPENAT_FLAGS, mode = 0;
 
-		if (flags & (O_CREAT | __O_TMPFILE))
+		if ((flags & O_CREAT) ||
+		    (flags & __O_TMPFILE) == __O_TMPFILE) /* it holds
+							    * O_DIRECTORY */
 			mode = r->arg & 07777 & ~(uint64_t)c->umask;
 		if (flags & O_PATH)
 			flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;

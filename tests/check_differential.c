@@ -1,0 +1,789 @@
+/*
+ * check_differential.c - every file call libvirtuos offers, on every
+ * route, against the kernel's own call on a twin fixture.
+ *
+ * A case is one call with its arguments (an open with its flags on one of
+ * the fixture's names, a pread of some length at some offset...).  Each
+ * case runs on a fresh fixture with plain system calls (the reference),
+ * then on a fresh fixture through each route:
+ *
+ *   io_uring backend, punted calls run inline  (VOS_LOCAL_PUNTED=inline)
+ *   io_uring backend, punted calls on the ring (VOS_LOCAL_PUNTED=ring)
+ *   compat backend                              (VOS_LOCAL_BACKEND=compat)
+ *   through stord                               (a real daemon, its export)
+ *
+ * and its outcome must be the reference's: the result or -errno, what it
+ * read (count and bytes), what an fd it made says (statx, F_GETFL,
+ * F_GETFD), and the tree left behind (type, mode, owner, links, size,
+ * content, link target: tree.h).  All of it runs as root, then again as
+ * uid 65534 (the fixture stays root's, with a few entries of the other
+ * user's), so EACCES and EPERM through stord are checked with the
+ * client's credentials.
+ *
+ * A difference that stord keeps by design (doc/semantics.md,
+ * "Confinement": an absolute symlink is -EXDEV) is counted apart, and
+ * must be seen.  The last line says "N cases x R routes, M mismatches";
+ * M must be 0.
+ */
+#define _GNU_SOURCE
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/falloc.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <virtuos/virtuos.h>
+
+#include "daemon.h"
+#include "tree.h"
+
+#define NOBODY 65534
+#define BIG 200000 /* three data slots and some */
+
+/* ---- the fixture ---------------------------------------------------------- */
+
+static void put_file(const char *t, const char *name, const void *data,
+		     size_t n, mode_t mode)
+{
+	char p[600];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/%s", t, name);
+	fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, data, n), (ssize_t)n);
+	ck_assert_int_eq(fchmod(fd, mode), 0);
+	close(fd);
+}
+
+static void put_dir(const char *t, const char *name, mode_t mode)
+{
+	char p[600];
+
+	snprintf(p, sizeof(p), "%s/%s", t, name);
+	ck_assert_int_eq(mkdir(p, mode), 0);
+	ck_assert_int_eq(chmod(p, mode), 0);
+}
+
+static void put_link(const char *t, const char *name, const char *target)
+{
+	char p[600];
+
+	snprintf(p, sizeof(p), "%s/%s", t, name);
+	ck_assert_int_eq(symlink(target, p), 0);
+}
+
+/* Files of several sizes and modes (one the other user's), directories
+ * empty, full, writable by all and closed to others, symlinks relative,
+ * absolute, dangling, looping and through "..", a FIFO. */
+static void fixture(const char *t)
+{
+	static char big[BIG];
+	char p[600];
+
+	for (int i = 0; i < BIG; i++)
+		big[i] = (char)(i % 251);
+	ck_assert_int_eq(mkdir(t, 0755), 0);
+	put_file(t, "f", "data", 4, 0644);
+	put_file(t, "big", big, BIG, 0644);
+	put_file(t, "ro", "ro", 2, 0444);
+	put_file(t, "secret", "s", 1, 0600);
+	put_file(t, "mine", "m", 1, 0644);
+	snprintf(p, sizeof(p), "%s/mine", t);
+	ck_assert_int_eq(chown(p, NOBODY, NOBODY), 0);
+	put_file(t, "empty", "", 0, 0644);
+	put_dir(t, "d", 0755);
+	put_dir(t, "dn", 0755);
+	put_dir(t, "dn/x", 0700);
+	put_file(t, "dn/y", "y", 1, 0644);
+	put_dir(t, "dw", 0777);
+	put_file(t, "dw/w", "w", 1, 0644);
+	put_dir(t, "locked", 0700);
+	put_file(t, "locked/z", "z", 1, 0644);
+	put_link(t, "ls", "f");
+	put_link(t, "ld", "d");
+	put_link(t, "lx", "nowhere");
+	put_link(t, "loop", "loop");
+	put_link(t, "la", "/etc/passwd");
+	put_link(t, "lup", "../t/f");
+	snprintf(p, sizeof(p), "%s/fifo", t);
+	ck_assert_int_eq(mkfifo(p, 0644), 0);
+}
+
+/* ---- the cases ------------------------------------------------------------ */
+
+enum dop {
+	D_OPEN, D_STATX, D_MKDIR, D_UNLINK, D_RENAME,
+	D_PREAD, D_READ, D_PWRITE, D_WRITE, D_READV, D_WRITEV,
+	D_FTRUNCATE, D_FALLOCATE, D_FSYNC, D_FDATASYNC, D_GETDENTS, D_SETFL,
+};
+
+static const char *const op_names[] = {
+	"openat", "statx", "mkdirat", "unlinkat", "renameat",
+	"pread", "read", "pwrite", "write", "readv", "writev",
+	"ftruncate", "fallocate", "fsync", "fdatasync", "getdents", "F_SETFL",
+};
+
+struct dcase {
+	enum dop op;
+	const char *path, *path2;
+	bool abs;     /* path calls: by absolute path, on AT_FDCWD */
+	int flags;    /* open flags, AT_ flags, rename, fallocate mode, SETFL */
+	int oflags;   /* fd calls: how path is opened first */
+	unsigned mode;
+	uint64_t len;
+	int64_t off;  /* readv/writev: -1 is the file position */
+};
+
+static struct dcase cases[1600];
+static int ncases;
+
+static void add(struct dcase c)
+{
+	ck_assert_int_lt(ncases, (int)(sizeof(cases) / sizeof(cases[0])));
+	cases[ncases++] = c;
+}
+
+static const char *const names[] = {
+	"f", "f/", "big", "ro", "secret", "mine", "empty", "d", "d/", "dn",
+	"dn/x", "dn/y", "dw", "dw/w", "dw/new", "locked/z", "ls", "ld", "ld/",
+	"lx", "loop", "la", "lup", "fifo", "missing", "missing/x", "", ".",
+	"d/..", "new",
+};
+#define NNAMES (int)(sizeof(names) / sizeof(names[0]))
+
+/* An open that would wait for the FIFO's other end. */
+static bool opens_fifo_blocking(const char *name, int flags)
+{
+	return !strcmp(name, "fifo") &&
+	       !(flags & (O_NONBLOCK | O_PATH | O_DIRECTORY)) &&
+	       !((flags & O_CREAT) && (flags & O_EXCL));
+}
+
+static void make_cases(void)
+{
+	static const int oflags[] = {
+		O_RDONLY, O_WRONLY, O_RDWR, O_WRONLY | O_CREAT | O_EXCL,
+		O_WRONLY | O_CREAT, O_WRONLY | O_TRUNC, O_RDONLY | O_DIRECTORY,
+		O_RDONLY | O_NOFOLLOW, O_PATH, O_WRONLY | O_APPEND,
+		O_RDWR | O_CREAT | O_DIRECTORY, O_RDONLY | O_NONBLOCK,
+		O_RDONLY | O_CLOEXEC, O_RDWR | __O_TMPFILE,
+	};
+	static const char *const from[] = {
+		"f", "f/", "d", "d/", "dn", "ls", "lx", "missing", "mine",
+		"dw/w", "locked/z", ".",
+	};
+	static const char *const to[] = {
+		"new", "d", "dn", "f", "dw/new", "ls/", "d/sub",
+	};
+	static const int rflags[] = { 0, RENAME_NOREPLACE, RENAME_EXCHANGE };
+	static const uint64_t lens[] = { 0, 1, 4096, 65536, 65537, 150000,
+					 300000 };
+	static const int64_t offs[] = { 0, 1, 199999, BIG, 500000 };
+
+	ncases = 0;
+	for (int n = 0; n < NNAMES; n++) {
+		for (size_t i = 0; i < sizeof(oflags) / sizeof(oflags[0]); i++) {
+			if (opens_fifo_blocking(names[n], oflags[i]))
+				continue;
+			add((struct dcase){ .op = D_OPEN, .path = names[n],
+					    .flags = oflags[i],
+					    .mode = 0640 });
+			if (i < 4 && names[n][0])
+				add((struct dcase){ .op = D_OPEN,
+						    .path = names[n],
+						    .abs = true,
+						    .flags = oflags[i],
+						    .mode = 0640 });
+		}
+		add((struct dcase){ .op = D_STATX, .path = names[n] });
+		add((struct dcase){ .op = D_STATX, .path = names[n],
+				    .flags = AT_SYMLINK_NOFOLLOW });
+		if (names[n][0])
+			add((struct dcase){ .op = D_STATX, .path = names[n],
+					    .abs = true });
+		add((struct dcase){ .op = D_MKDIR, .path = names[n],
+				    .mode = 0750 });
+		add((struct dcase){ .op = D_MKDIR, .path = names[n],
+				    .mode = 07777 });
+		add((struct dcase){ .op = D_UNLINK, .path = names[n] });
+		add((struct dcase){ .op = D_UNLINK, .path = names[n],
+				    .flags = AT_REMOVEDIR });
+		if (names[n][0])
+			add((struct dcase){ .op = D_UNLINK, .path = names[n],
+					    .abs = true });
+	}
+	add((struct dcase){ .op = D_STATX, .path = "", .flags = AT_EMPTY_PATH });
+	add((struct dcase){ .op = D_STATX, .path = "f", .flags = 0x40000000 });
+	add((struct dcase){ .op = D_UNLINK, .path = "f", .flags = 0x1234 });
+	for (size_t i = 0; i < sizeof(from) / sizeof(from[0]); i++)
+		for (size_t j = 0; j < sizeof(to) / sizeof(to[0]); j++)
+			for (size_t k = 0; k < 3; k++)
+				add((struct dcase){ .op = D_RENAME,
+						    .path = from[i],
+						    .path2 = to[j],
+						    .flags = rflags[k],
+						    .abs = (i + j + k) % 4 == 0 });
+	/* reads: every length at every offset of the big file */
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
+		for (size_t j = 0; j < sizeof(offs) / sizeof(offs[0]); j++) {
+			add((struct dcase){ .op = D_PREAD, .path = "big",
+					    .oflags = O_RDONLY,
+					    .len = lens[i], .off = offs[j] });
+			add((struct dcase){ .op = D_READV, .path = "big",
+					    .oflags = O_RDONLY,
+					    .len = lens[i], .off = offs[j] });
+		}
+	{
+		/* reads, writes and the rest on files, a directory, a
+		 * read-only file, the other user's, a write-only fd */
+		static const struct { const char *p; int of; } fds[] = {
+			{ "f", O_RDWR }, { "big", O_RDWR }, { "empty", O_RDONLY },
+			{ "d", O_RDONLY | O_DIRECTORY }, { "ro", O_RDONLY },
+			{ "mine", O_RDWR }, { "f", O_WRONLY }, { "ls", O_RDWR },
+			{ "f", O_RDWR | O_APPEND }, { "dw/w", O_RDONLY },
+		};
+
+		for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+			const char *p = fds[i].p;
+			int of = fds[i].of;
+
+			add((struct dcase){ .op = D_READ, .path = p, .oflags = of,
+					    .len = 100 });
+			add((struct dcase){ .op = D_READ, .path = p, .oflags = of,
+					    .len = 300000 });
+			add((struct dcase){ .op = D_READV, .path = p,
+					    .oflags = of, .len = 100,
+					    .off = -1 });
+			add((struct dcase){ .op = D_PREAD, .path = p,
+					    .oflags = of, .len = 10, .off = 2 });
+			for (int k = 0; k < 3; k++) {
+				static const uint64_t wl[] = { 1, 5000, 70000 };
+				static const int64_t wo[] = { 0, 3, 250000 };
+
+				add((struct dcase){ .op = D_PWRITE, .path = p,
+						    .oflags = of, .len = wl[k],
+						    .off = wo[k] });
+				add((struct dcase){ .op = D_WRITEV, .path = p,
+						    .oflags = of, .len = wl[k],
+						    .off = k ? wo[k] : -1 });
+			}
+			add((struct dcase){ .op = D_WRITE, .path = p,
+					    .oflags = of, .len = 7 });
+			add((struct dcase){ .op = D_WRITE, .path = p,
+					    .oflags = of, .len = 100000 });
+			add((struct dcase){ .op = D_FTRUNCATE, .path = p,
+					    .oflags = of, .off = 0 });
+			add((struct dcase){ .op = D_FTRUNCATE, .path = p,
+					    .oflags = of, .off = 300000 });
+			add((struct dcase){ .op = D_FALLOCATE, .path = p,
+					    .oflags = of, .off = 0,
+					    .len = 8192 });
+			add((struct dcase){ .op = D_FALLOCATE, .path = p,
+					    .oflags = of,
+					    .flags = FALLOC_FL_KEEP_SIZE |
+						     FALLOC_FL_PUNCH_HOLE,
+					    .off = 1, .len = 2 });
+			add((struct dcase){ .op = D_FSYNC, .path = p,
+					    .oflags = of });
+			add((struct dcase){ .op = D_FDATASYNC, .path = p,
+					    .oflags = of });
+			add((struct dcase){ .op = D_GETDENTS, .path = p,
+					    .oflags = of, .len = 4096 });
+			add((struct dcase){ .op = D_SETFL, .path = p,
+					    .oflags = of,
+					    .flags = O_APPEND | O_NONBLOCK });
+		}
+		add((struct dcase){ .op = D_GETDENTS, .path = "dn",
+				    .oflags = O_RDONLY | O_DIRECTORY, .len = 64 });
+		add((struct dcase){ .op = D_GETDENTS, .path = "dn",
+				    .oflags = O_RDONLY | O_DIRECTORY, .len = 10 });
+		add((struct dcase){ .op = D_GETDENTS, .path = ".",
+				    .oflags = O_RDONLY | O_DIRECTORY,
+				    .len = 65536 });
+		add((struct dcase){ .op = D_FTRUNCATE, .path = "f",
+				    .oflags = O_RDWR, .off = -1 });
+		add((struct dcase){ .op = D_FALLOCATE, .path = "f",
+				    .oflags = O_RDWR, .off = 0, .len = 0 });
+		add((struct dcase){ .op = D_FALLOCATE, .path = "f",
+				    .oflags = O_RDWR, .off = -1, .len = 5 });
+		add((struct dcase){ .op = D_FALLOCATE, .path = "f",
+				    .oflags = O_RDWR,
+				    .flags = FALLOC_FL_PUNCH_HOLE, .off = 0,
+				    .len = 2 });
+	}
+}
+
+/* ---- one case on one route ------------------------------------------------ */
+
+struct outcome {
+	long res;
+	char info[256];
+};
+
+/* A route's call: ctx NULL is the kernel's own. */
+#define CALL(native, vos) (ctx ? (long)(vos) : kres((long)(native)))
+
+static long kres(long r)
+{
+	return r < 0 ? -errno : r;
+}
+
+static uint64_t fnv(const void *p, size_t n, uint64_t h)
+{
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ ((const unsigned char *)p)[i]) * 1099511628211ull;
+	return h;
+}
+
+/* What an fd says of itself. */
+static void describe_fd(struct vos_ctx *ctx, int fd, char *out, size_t cap)
+{
+	struct statx sx;
+	long st, fl, fdf;
+
+	memset(&sx, 0, sizeof(sx));
+	st = CALL(statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &sx),
+		  vos_statx(ctx, fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS,
+			    &sx));
+	fl = CALL(fcntl(fd, F_GETFL), vos_fcntl(ctx, fd, F_GETFL, 0));
+	fdf = CALL(fcntl(fd, F_GETFD), vos_fcntl(ctx, fd, F_GETFD, 0));
+	snprintf(out, cap, "statx %ld mode %o uid %u nlink %u size %llu "
+		 "fl %lx fd %ld", st, sx.stx_mode, sx.stx_uid, sx.stx_nlink,
+		 S_ISREG(sx.stx_mode) ? (unsigned long long)sx.stx_size : 0ull,
+		 fl < 0 ? fl : fl & (O_ACCMODE | O_APPEND | O_NONBLOCK | O_PATH |
+				     O_DIRECT | O_NOATIME | O_DIRECTORY),
+		 fdf);
+}
+
+static void close_fd(struct vos_ctx *ctx, int fd)
+{
+	if (ctx)
+		vos_close(ctx, fd);
+	else
+		close(fd);
+}
+
+/* The names a directory fd lists, as a count and a hash of the sorted
+ * names ("." and ".." left out), with buffers of len bytes. */
+static long list_dir(struct vos_ctx *ctx, int fd, uint64_t len, char *out,
+		     size_t cap)
+{
+	static char names_seen[64][256];
+	char *buf = malloc(len);
+	int n = 0;
+	long r;
+	uint64_t h = 1469598103934665603ull;
+
+	ck_assert_ptr_nonnull(buf);
+	while ((r = CALL(syscall(SYS_getdents64, fd, buf, len),
+			 vos_getdents(ctx, fd, buf, len))) > 0) {
+		for (long o = 0; o < r;) {
+			struct dirent64 *e = (struct dirent64 *)(buf + o);
+
+			if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+				ck_assert_int_lt(n, 64);
+				snprintf(names_seen[n++], 256, "%s", e->d_name);
+			}
+			o += e->d_reclen;
+		}
+	}
+	qsort(names_seen, (size_t)n, sizeof(names_seen[0]), tree_line_cmp);
+	for (int i = 0; i < n; i++)
+		h = fnv(names_seen[i], strlen(names_seen[i]) + 1, h);
+	snprintf(out, cap, "%d names %016llx", n, (unsigned long long)h);
+	free(buf);
+	return r < 0 ? r : n;
+}
+
+static void pattern(char *b, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++)
+		b[i] = (char)('A' + i % 23);
+}
+
+static void run_case(struct vos_ctx *ctx, int dfd, const char *root,
+		     const struct dcase *c, struct outcome *o)
+{
+	char p1[700], p2[700], *buf = NULL;
+	const char *a = c->path, *b = c->path2;
+	int d1 = dfd, d2 = dfd, fd;
+	long r = 0;
+
+	o->info[0] = '\0';
+	if (c->abs) {
+		snprintf(p1, sizeof(p1), "%s/%s", root, c->path);
+		a = p1;
+		d1 = AT_FDCWD;
+		if (b) {
+			snprintf(p2, sizeof(p2), "%s/%s", root, c->path2);
+			b = p2;
+			d2 = AT_FDCWD;
+		}
+	}
+	switch (c->op) {
+	case D_OPEN:
+		fd = (int)CALL(openat(d1, a, c->flags, c->mode),
+			       vos_openat(ctx, d1, a, c->flags, c->mode));
+		o->res = fd < 0 ? fd : 0;
+		if (fd >= 0) {
+			describe_fd(ctx, fd, o->info, sizeof(o->info));
+			close_fd(ctx, fd);
+		}
+		return;
+	case D_STATX: {
+		struct statx sx;
+
+		memset(&sx, 0, sizeof(sx));
+		o->res = CALL(statx(d1, a, c->flags, STATX_BASIC_STATS, &sx),
+			      vos_statx(ctx, d1, a, c->flags,
+					STATX_BASIC_STATS, &sx));
+		if (o->res == 0)
+			snprintf(o->info, sizeof(o->info),
+				 "mode %o uid %u gid %u nlink %u size %llu",
+				 sx.stx_mode, sx.stx_uid, sx.stx_gid,
+				 S_ISDIR(sx.stx_mode) ? 0 : sx.stx_nlink,
+				 S_ISREG(sx.stx_mode) ?
+				 (unsigned long long)sx.stx_size : 0ull);
+		return;
+	}
+	case D_MKDIR:
+		o->res = CALL(mkdirat(d1, a, c->mode),
+			      vos_mkdirat(ctx, d1, a, c->mode));
+		return;
+	case D_UNLINK:
+		o->res = CALL(unlinkat(d1, a, c->flags),
+			      vos_unlinkat(ctx, d1, a, c->flags));
+		return;
+	case D_RENAME:
+		o->res = CALL(renameat2(d1, a, d2, b, (unsigned)c->flags),
+			      vos_renameat(ctx, d1, a, d2, b,
+					   (unsigned)c->flags));
+		return;
+	default:
+		break;
+	}
+	/* the fd calls: the file first */
+	fd = (int)CALL(openat(dfd, c->path, c->oflags, 0),
+		       vos_openat(ctx, dfd, c->path, c->oflags, 0));
+	if (fd < 0) {
+		o->res = fd;
+		snprintf(o->info, sizeof(o->info), "(the open)");
+		return;
+	}
+	if (c->len) {
+		buf = malloc(c->len);
+		ck_assert_ptr_nonnull(buf);
+		pattern(buf, c->len);
+	}
+	switch (c->op) {
+	case D_PREAD:
+		r = CALL(pread(fd, buf, c->len, c->off),
+			 vos_pread(ctx, fd, buf, c->len, c->off));
+		break;
+	case D_READ:
+		r = CALL(read(fd, buf, c->len), vos_read(ctx, fd, buf, c->len));
+		break;
+	case D_PWRITE:
+		r = CALL(pwrite(fd, buf, c->len, c->off),
+			 vos_pwrite(ctx, fd, buf, c->len, c->off));
+		break;
+	case D_WRITE:
+		r = CALL(write(fd, buf, c->len),
+			 vos_write(ctx, fd, buf, c->len));
+		break;
+	case D_READV:
+	case D_WRITEV: {
+		/* three pieces: a third, a third, the rest */
+		uint64_t t = c->len / 3;
+		struct iovec v[3] = { { buf, t }, { buf + t, t },
+				      { buf + 2 * t, c->len - 2 * t } };
+
+		/* vos_readv's offset -1 is readv(2)'s file position */
+		if (c->op == D_READV)
+			r = CALL(c->off == -1 ? readv(fd, v, 3)
+					      : preadv(fd, v, 3, c->off),
+				 vos_readv(ctx, fd, v, 3, c->off));
+		else
+			r = CALL(c->off == -1 ? writev(fd, v, 3)
+					      : pwritev(fd, v, 3, c->off),
+				 vos_writev(ctx, fd, v, 3, c->off));
+		break;
+	}
+	case D_FTRUNCATE:
+		r = CALL(ftruncate(fd, c->off), vos_ftruncate(ctx, fd, c->off));
+		break;
+	case D_FALLOCATE:
+		r = CALL(fallocate(fd, c->flags, c->off, (off_t)c->len),
+			 vos_fallocate(ctx, fd, c->flags, c->off,
+				       (off_t)c->len));
+		break;
+	case D_FSYNC:
+		r = CALL(fsync(fd), vos_fsync(ctx, fd));
+		break;
+	case D_FDATASYNC:
+		r = CALL(fdatasync(fd), vos_fdatasync(ctx, fd));
+		break;
+	case D_GETDENTS:
+		r = list_dir(ctx, fd, c->len, o->info, sizeof(o->info));
+		break;
+	case D_SETFL:
+		r = CALL(fcntl(fd, F_SETFL, c->flags),
+			 vos_fcntl(ctx, fd, F_SETFL, c->flags));
+		describe_fd(ctx, fd, o->info, sizeof(o->info));
+		break;
+	default:
+		ck_abort_msg("op %d", c->op);
+	}
+	o->res = r;
+	if ((c->op == D_PREAD || c->op == D_READ || c->op == D_READV) && r > 0)
+		snprintf(o->info, sizeof(o->info), "bytes %016llx",
+			 (unsigned long long)fnv(buf, (size_t)r,
+						 1469598103934665603ull));
+	free(buf);
+	close_fd(ctx, fd);
+}
+
+static void describe_case(const struct dcase *c, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s(\"%s\"%s%s%s, flags %#x, oflags %#x, mode %o, "
+		 "len %llu, off %lld)", op_names[c->op], c->path,
+		 c->path2 ? ", \"" : "", c->path2 ? c->path2 : "",
+		 c->path2 ? "\"" : "", c->flags, c->oflags, c->mode,
+		 (unsigned long long)c->len, (long long)c->off);
+	if (c->abs)
+		strncat(out, " by absolute path", cap - strlen(out) - 1);
+}
+
+/* ---- routes and the run --------------------------------------------------- */
+
+struct route {
+	const char *name;
+	const char *backend, *punted; /* local routes */
+	bool stord;
+	struct vos_ctx *ctx;
+	int dfd;
+	char root[300];
+};
+
+static struct route routes[] = {
+	{ "io_uring, punted inline", "uring", "inline", false, NULL, -1, "" },
+	{ "io_uring, punted on the ring", "uring", "ring", false, NULL, -1, "" },
+	{ "compat", "compat", NULL, false, NULL, -1, "" },
+	{ "stord", NULL, NULL, true, NULL, -1, "" },
+};
+#define NROUTES (int)(sizeof(routes) / sizeof(routes[0]))
+
+static char work[80], exp_dir[100], nat_root[120], routes_file[120];
+static struct td stord;
+
+static void remove_work(void)
+{
+	td_rm_tree(work);
+}
+
+static void as_user(uid_t uid)
+{
+	/* effective ids only: the real ones stay root's, to come back */
+	if (uid == 0) {
+		ck_assert_int_eq(seteuid(0), 0);
+		ck_assert_int_eq(setegid(0), 0);
+	} else {
+		ck_assert_int_eq(setegid((gid_t)uid), 0);
+		ck_assert_int_eq(seteuid(uid), 0);
+	}
+}
+
+static void open_routes(uid_t uid)
+{
+	for (int i = 0; i < NROUTES; i++) {
+		struct route *r = &routes[i];
+
+		if (r->stord) {
+			setenv("VOS_ROUTES", routes_file, 1);
+			unsetenv("VOS_LOCAL_BACKEND");
+			unsetenv("VOS_LOCAL_PUNTED");
+			snprintf(r->root, sizeof(r->root), "%s/t", exp_dir);
+		} else {
+			setenv("VOS_ROUTES", "none", 1);
+			setenv("VOS_LOCAL_BACKEND", r->backend, 1);
+			if (r->punted)
+				setenv("VOS_LOCAL_PUNTED", r->punted, 1);
+			else
+				unsetenv("VOS_LOCAL_PUNTED");
+			snprintf(r->root, sizeof(r->root), "%s", nat_root);
+		}
+		/* a service takes the client's ids when it attaches */
+		as_user(uid);
+		ck_assert_int_eq(vos_ctx_create(NULL, &r->ctx), 0);
+		as_user(0);
+		if (r->stord)
+			ck_assert_ptr_nonnull(strstr(vos_ctx_describe(r->ctx),
+						     "routed"));
+	}
+}
+
+static void close_routes(void)
+{
+	for (int i = 0; i < NROUTES; i++) {
+		vos_ctx_destroy(routes[i].ctx);
+		routes[i].ctx = NULL;
+	}
+}
+
+/* One case on one route (NULL: the kernel's), as uid: its outcome and
+ * the tree it left. */
+static void one(struct route *r, uid_t uid, const struct dcase *c,
+		struct outcome *o, char *tree, size_t cap)
+{
+	const char *root = r ? r->root : nat_root;
+	struct vos_ctx *ctx = r ? r->ctx : NULL;
+	int dfd;
+
+	fixture(root);
+	as_user(uid);
+	if (r && r->stord)
+		dfd = vos_openat(ctx, AT_FDCWD, root, O_RDONLY | O_DIRECTORY,
+				 0);
+	else
+		dfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_int_ge(dfd, 0);
+	run_case(ctx, dfd, root, c, o);
+	if (r && r->stord)
+		ck_assert_int_eq(vos_close(ctx, dfd), 0);
+	else
+		close(dfd);
+	as_user(0);
+	tree_of(root, tree, cap);
+	td_rm_tree(root);
+}
+
+/* stord's -EXDEV for an absolute symlink (doc/semantics.md). */
+static bool by_design(const struct route *r, const struct dcase *c,
+		      const struct outcome *ref, const struct outcome *o)
+{
+	return r->stord && o->res == -EXDEV && ref->res != -EXDEV &&
+	       (!strcmp(c->path, "la") ||
+		(c->path2 && !strcmp(c->path2, "la")));
+}
+
+static int run_all(uid_t uid, int *designed)
+{
+	static char t_ref[16384], t_got[16384];
+	int mism = 0;
+
+	open_routes(uid);
+	for (int i = 0; i < ncases; i++) {
+		const struct dcase *c = &cases[i];
+		struct outcome ref, got;
+
+		one(NULL, uid, c, &ref, t_ref, sizeof(t_ref));
+		for (int k = 0; k < NROUTES; k++) {
+			struct route *r = &routes[k];
+			bool same;
+
+			one(r, uid, c, &got, t_got, sizeof(t_got));
+			same = got.res == ref.res &&
+			       !strcmp(got.info, ref.info) &&
+			       !strcmp(t_got, t_ref);
+			if (same)
+				continue;
+			if (by_design(r, c, &ref, &got) && !strcmp(t_got, t_ref)) {
+				(*designed)++;
+				continue;
+			}
+			if (++mism <= 60) {
+				char d[400];
+
+				describe_case(c, d, sizeof(d));
+				printf("MISMATCH uid %u, %s: %s\n  kernel: %ld %s\n"
+				       "  route:  %ld %s\n", (unsigned)uid,
+				       r->name, d, ref.res, ref.info, got.res,
+				       got.info);
+				if (strcmp(t_got, t_ref))
+					printf("  kernel's tree:\n%s  route's "
+					       "tree:\n%s", t_ref, t_got);
+			}
+		}
+	}
+	close_routes();
+	return mism;
+}
+
+START_TEST(every_call_as_the_kernel)
+{
+	const char *t = getenv("TMPDIR");
+	int mism, designed = 0;
+	FILE *f;
+
+	atexit(remove_work);
+	snprintf(work, sizeof(work), "%s/vos-diff-XXXXXX", t && *t ? t : "/tmp");
+	ck_assert_ptr_nonnull(mkdtemp(work));
+	ck_assert_int_eq(chmod(work, 0755), 0); /* the other user gets in */
+	snprintf(exp_dir, sizeof(exp_dir), "%s/export", work);
+	ck_assert_int_eq(mkdir(exp_dir, 0755), 0);
+	snprintf(nat_root, sizeof(nat_root), "%s/native", work);
+	ck_assert_int_eq(mkdir(nat_root, 0755), 0);
+	strcat(nat_root, "/t");
+	snprintf(routes_file, sizeof(routes_file), "%s/routes.conf", work);
+	f = fopen(routes_file, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "service stord shm path=%s/stord.sock\npath %s stord\n",
+		work, exp_dir);
+	fclose(f);
+	ck_assert_int_eq(chmod(routes_file, 0644), 0);
+	{
+		char s[100];
+		const char *args[] = { "--root", exp_dir, NULL };
+
+		snprintf(s, sizeof(s), "%s/stord.sock", work);
+		td_start(&stord, "stord", s, args);
+	}
+	umask(022);
+	/* no supplementary groups: the other user's run must not keep
+	 * root's */
+	ck_assert_int_eq(setgroups(0, NULL), 0);
+	make_cases();
+	mism = run_all(0, &designed);
+	mism += run_all(NOBODY, &designed);
+	ck_assert_int_eq(td_stop(&stord), 0);
+	printf("by design (doc/semantics.md, \"Confinement\"): %d (route, "
+	       "case) pairs where stord says -EXDEV for an absolute symlink\n",
+	       designed);
+	printf("%d cases x %d routes, %d mismatches\n", ncases * 2, NROUTES,
+	       mism);
+	ck_assert_int_ge(ncases, 300);
+	ck_assert_int_gt(designed, 0); /* the table reaches the rule */
+	ck_assert_int_eq(mism, 0);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("differential");
+	TCase *tc = tcase_create("every call");
+	SRunner *sr;
+	int failed;
+
+	if (geteuid() != 0) {
+		printf("check_differential: needs root (it runs every case "
+		       "as root and as uid %d)\n", NOBODY);
+		return 77; /* skipped */
+	}
+	tcase_set_timeout(tc, 900);
+	tcase_add_test(tc, every_call_as_the_kernel);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
