@@ -292,6 +292,9 @@ static int stage(struct vos__impl *impl, const struct vos_req *req, int err,
 		}
 	} else if (err == 0) {
 		*out = *req;
+		if (vos__statx_null_path(req))
+			out->addr = (uint64_t)(uintptr_t)""; /* as the kernel
+							      * takes it */
 	}
 	if (err < 0) {
 		if (state == VOS__SLOT_ASYNC) {

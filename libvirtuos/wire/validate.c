@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "opdef.h"
@@ -29,6 +31,28 @@ static bool creat_dir_refused(void)
 		v = fd < 0 && errno == EINVAL ? 1 : 2;
 		if (fd >= 0)
 			close(fd);
+		errno = e;
+		/* relaxed: a second asking gets the same answer */
+		__atomic_store_n(&verdict, v, __ATOMIC_RELAXED);
+	}
+	return v == 1;
+}
+
+bool vos__statx_null_path(const struct vos_req *r)
+{
+	static int verdict; /* 0 unknown, 1 taken, 2 -EFAULT */
+	int v;
+
+	if (r->op != VOS_OP_STATX || r->addr || !(r->op_flags & AT_EMPTY_PATH))
+		return false;
+	v = __atomic_load_n(&verdict, __ATOMIC_RELAXED);
+	if (v == 0) {
+		struct statx sx;
+		int e = errno;
+
+		/* dirfd -1: -EBADF where NULL is taken, -EFAULT where not */
+		v = syscall(SYS_statx, -1, NULL, AT_EMPTY_PATH, STATX_TYPE,
+			    &sx) < 0 && errno == EBADF ? 1 : 2;
 		errno = e;
 		/* relaxed: a second asking gets the same answer */
 		__atomic_store_n(&verdict, v, __ATOMIC_RELAXED);
@@ -72,7 +96,7 @@ int vos__validate(const struct vos_req *r)
 		return -EINVAL;
 	if ((f & VOS__OPF_FD) && r->fd < 0)
 		return -EBADF;
-	if ((f & VOS__OPF_NEED_ADDR) && !r->addr)
+	if ((f & VOS__OPF_NEED_ADDR) && !r->addr && !vos__statx_null_path(r))
 		return -EFAULT;
 	if ((f & VOS__OPF_NEED_ADDR2) && !r->addr2)
 		return -EFAULT;

@@ -21,6 +21,11 @@
  * -EFAULT, -EBADF). */
 int vos__validate(const struct vos_req *r);
 
+/* Whether r is a statx with a NULL path and AT_EMPTY_PATH that this
+ * kernel takes as "" (Linux 6.11 and later; asked once): the core sends
+ * it with "" (older kernels say -EFAULT, and so does vos__validate). */
+bool vos__statx_null_path(const struct vos_req *r);
+
 static inline bool vos__fields_ok(const struct vos_req *r)
 {
 	return r->op < VOS_OP__COUNT && !r->flags && !r->reserved;
