@@ -20,6 +20,11 @@
  * user's), so EACCES and EPERM through stord are checked with the
  * client's credentials.
  *
+ * A second part runs socket calls (socket, bind, listen, accept, connect,
+ * send, recv, shutdown, get/setsockopt, get*name, sendmsg, recvmsg) on
+ * sockets made through each route (netd's on the routed one), and
+ * compares what they say as text.
+ *
  * A difference that stord keeps by design (doc/semantics.md,
  * "Confinement": an absolute symlink is -EXDEV) is counted apart, and
  * must be seen.  The last line says "N cases x R routes, M mismatches";
@@ -32,6 +37,12 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/falloc.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -567,6 +578,392 @@ static void describe_case(const struct dcase *c, char *out, size_t cap)
 		strncat(out, " by absolute path", cap - strlen(out) - 1);
 }
 
+/* ---- socket calls ---------------------------------------------------------
+ *
+ * A socket case sets up its sockets through the route (netd's, on the
+ * routed one), makes its call, and writes what it saw as text: results or
+ * -errno, and what the sockets say of themselves (ports masked: each run
+ * gets its own).
+ */
+
+struct scase {
+	const char *name;
+	void (*run)(struct vos_ctx *ctx, const int *a, char *out, size_t cap);
+	int a[4];
+};
+
+#define OUT(...)                                                           \
+	do {                                                                \
+		size_t l_ = strlen(out);                                    \
+		snprintf(out + l_, cap - l_, __VA_ARGS__);                  \
+	} while (0)
+
+static int s_socket(struct vos_ctx *ctx, int d, int t, int p)
+{
+	return (int)CALL(socket(d, t, p), vos_socket(ctx, d, t, p));
+}
+
+static struct sockaddr_in lo4(int port)
+{
+	struct sockaddr_in s = { .sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port) };
+
+	s.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return s;
+}
+
+/* What a socket says of itself. */
+static void s_describe(struct vos_ctx *ctx, int fd, char *out, size_t cap)
+{
+	static const int opts[] = { SO_TYPE, SO_PROTOCOL, SO_DOMAIN,
+				    SO_ERROR, SO_ACCEPTCONN, SO_REUSEADDR };
+
+	OUT(" fl %lx fd %ld",
+	    CALL(fcntl(fd, F_GETFL), vos_fcntl(ctx, fd, F_GETFL, 0)) &
+		    (O_ACCMODE | O_NONBLOCK),
+	    CALL(fcntl(fd, F_GETFD), vos_fcntl(ctx, fd, F_GETFD, 0)));
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		int v = -1;
+		socklen_t l = sizeof(v);
+		long r = CALL(getsockopt(fd, SOL_SOCKET, opts[i], &v, &l),
+			      vos_getsockopt(ctx, fd, SOL_SOCKET, opts[i], &v,
+					     &l));
+
+		OUT(" o%d=%ld/%d/%u", opts[i], r, v, (unsigned)l);
+	}
+}
+
+static void s_name(struct vos_ctx *ctx, int fd, bool peer, socklen_t len,
+		   char *out, size_t cap)
+{
+	struct sockaddr_storage ss;
+	socklen_t l = len;
+	long r;
+
+	memset(&ss, 0xee, sizeof(ss));
+	r = peer ? CALL(getpeername(fd, (struct sockaddr *)&ss, &l),
+			vos_getpeername(ctx, fd, (struct sockaddr *)&ss, &l))
+		 : CALL(getsockname(fd, (struct sockaddr *)&ss, &l),
+			vos_getsockname(ctx, fd, (struct sockaddr *)&ss, &l));
+	OUT(" %s %ld len %u", peer ? "peer" : "name", r, (unsigned)l);
+	if (r == 0 && len >= sizeof(struct sockaddr_in) &&
+	    ss.ss_family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+
+		OUT(" %08x:%s", ntohl(in->sin_addr.s_addr),
+		    in->sin_port ? "P" : "0");
+	} else if (r == 0) {
+		OUT(" family %d", len >= 2 ? ss.ss_family : -1);
+	}
+}
+
+/* socket(domain, type, protocol), and what it says of itself */
+static void sc_socket(struct vos_ctx *ctx, const int *a, char *out,
+		      size_t cap)
+{
+	int fd = s_socket(ctx, a[0], a[1], a[2]);
+
+	OUT("socket %d", fd < 0 ? fd : 0);
+	if (fd >= 0) {
+		s_describe(ctx, fd, out, cap);
+		close_fd(ctx, fd);
+	}
+}
+
+/* bind a fresh TCP (a[0] 0) or UDP socket to 127.0.0.1:a[1] with
+ * addrlen a[2] (family a[3] when not 0), twice */
+static void sc_bind(struct vos_ctx *ctx, const int *a, char *out, size_t cap)
+{
+	int fd = s_socket(ctx, AF_INET, a[0] ? SOCK_DGRAM : SOCK_STREAM, 0);
+	struct sockaddr_in s = lo4(a[1]);
+
+	ck_assert_int_ge(fd, 0);
+	if (a[3])
+		s.sin_family = (sa_family_t)a[3];
+	for (int i = 0; i < 2; i++)
+		OUT(" bind %ld",
+		    CALL(bind(fd, (struct sockaddr *)&s, (socklen_t)a[2]),
+			 vos_bind(ctx, fd, (struct sockaddr *)&s,
+				  (socklen_t)a[2])));
+	s_name(ctx, fd, false, sizeof(s), out, cap);
+	close_fd(ctx, fd);
+}
+
+/* listen (backlog a[1]) on a TCP socket bound or not (a[2]), or UDP (a[0]);
+ * then a non-blocking accept, and one on a socket that does not listen */
+static void sc_listen(struct vos_ctx *ctx, const int *a, char *out,
+		      size_t cap)
+{
+	int fd = s_socket(ctx, AF_INET, (a[0] ? SOCK_DGRAM : SOCK_STREAM) |
+				  SOCK_NONBLOCK, 0);
+	struct sockaddr_in s = lo4(0);
+
+	ck_assert_int_ge(fd, 0);
+	if (a[2])
+		OUT(" bind %ld", CALL(bind(fd, (struct sockaddr *)&s, sizeof(s)),
+				      vos_bind(ctx, fd, (struct sockaddr *)&s,
+					       sizeof(s))));
+	OUT(" listen %ld", CALL(listen(fd, a[1]), vos_listen(ctx, fd, a[1])));
+	OUT(" accept %ld",
+	    CALL(accept4(fd, NULL, NULL, 0), vos_accept(ctx, fd, NULL, NULL,
+							0)));
+	s_describe(ctx, fd, out, cap);
+	close_fd(ctx, fd);
+}
+
+/* A connected TCP pair through ctx: client *c, accepted *v. */
+static void s_pair(struct vos_ctx *ctx, int *c, int *v)
+{
+	struct sockaddr_in s = lo4(0);
+	socklen_t l = sizeof(s);
+	int lf = s_socket(ctx, AF_INET, SOCK_STREAM, 0);
+
+	ck_assert_int_ge(lf, 0);
+	ck_assert_int_eq(CALL(bind(lf, (struct sockaddr *)&s, sizeof(s)),
+			      vos_bind(ctx, lf, (struct sockaddr *)&s,
+				       sizeof(s))), 0);
+	ck_assert_int_eq(CALL(listen(lf, 4), vos_listen(ctx, lf, 4)), 0);
+	ck_assert_int_eq(CALL(getsockname(lf, (struct sockaddr *)&s, &l),
+			      vos_getsockname(ctx, lf, (struct sockaddr *)&s,
+					      &l)), 0);
+	*c = s_socket(ctx, AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(*c, 0);
+	ck_assert_int_eq(CALL(connect(*c, (struct sockaddr *)&s, sizeof(s)),
+			      vos_connect(ctx, *c, (struct sockaddr *)&s,
+					  sizeof(s))), 0);
+	*v = (int)CALL(accept4(lf, NULL, NULL, 0),
+		       vos_accept(ctx, lf, NULL, NULL, 0));
+	ck_assert_int_ge(*v, 0);
+	close_fd(ctx, lf);
+}
+
+/* connect a fresh TCP (a[0] 0) or UDP socket to a closed port of
+ * 127.0.0.1 (a[1] 0), to port 9 with addrlen a[2], or to 0.0.0.0 */
+static void sc_connect(struct vos_ctx *ctx, const int *a, char *out,
+		       size_t cap)
+{
+	int fd = s_socket(ctx, AF_INET, a[0] ? SOCK_DGRAM : SOCK_STREAM, 0);
+	struct sockaddr_in s = lo4(a[1]);
+
+	ck_assert_int_ge(fd, 0);
+	if (!a[1]) {
+		/* a port that was just free: nobody listens there */
+		int t = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		socklen_t l = sizeof(s);
+
+		ck_assert_int_eq(bind(t, (struct sockaddr *)&s, sizeof(s)), 0);
+		ck_assert_int_eq(getsockname(t, (struct sockaddr *)&s, &l), 0);
+		close(t);
+	}
+	OUT(" connect %ld",
+	    CALL(connect(fd, (struct sockaddr *)&s, (socklen_t)a[2]),
+		 vos_connect(ctx, fd, (struct sockaddr *)&s, (socklen_t)a[2])));
+	s_name(ctx, fd, true, sizeof(s), out, cap);
+	s_describe(ctx, fd, out, cap);
+	close_fd(ctx, fd);
+}
+
+/* On a connected pair: send a[0] bytes with flags a[1], then recv up to
+ * a[2] bytes with flags a[3] on the other end; after the peer's
+ * shutdown(SHUT_WR) when a[3] has MSG_OOB (then a plain recv). */
+static void sc_sendrecv(struct vos_ctx *ctx, const int *a, char *out,
+			size_t cap)
+{
+	char buf[256] = "0123456789abcdefghijklmnopqrstuvwxyz", in[256];
+	int c, v, rf = a[3] & ~MSG_OOB;
+	long r;
+
+	s_pair(ctx, &c, &v);
+	if (a[0] >= 0)
+		OUT(" send %ld", CALL(send(c, buf, (size_t)a[0], a[1]),
+				      vos_send(ctx, c, buf, (size_t)a[0],
+					       a[1])));
+	if (a[3] & MSG_OOB)
+		OUT(" shut %ld", CALL(shutdown(c, SHUT_WR),
+				      vos_shutdown(ctx, c, SHUT_WR)));
+	memset(in, 0, sizeof(in));
+	r = CALL(recv(v, in, (size_t)a[2], rf),
+		 vos_recv(ctx, v, in, (size_t)a[2], rf));
+	OUT(" recv %ld '%.*s'", r, r > 0 ? (int)r : 0, in);
+	if (a[3] & MSG_OOB)
+		OUT(" send-after-shut %ld",
+		    CALL(send(c, "x", 1, MSG_NOSIGNAL),
+			 vos_send(ctx, c, "x", 1, MSG_NOSIGNAL)));
+	{
+		int n = -1;
+
+		r = CALL(ioctl(v, FIONREAD, &n), vos_ioctl(ctx, v, FIONREAD,
+							   &n));
+		OUT(" fionread %ld", r < 0 ? r : n);
+	}
+	close_fd(ctx, c);
+	close_fd(ctx, v);
+}
+
+/* Calls on a socket that is not connected: send, recv (non-blocking),
+ * shutdown(how a[0]), getpeername */
+static void sc_unconnected(struct vos_ctx *ctx, const int *a, char *out,
+			   size_t cap)
+{
+	int fd = s_socket(ctx, AF_INET, (a[1] ? SOCK_DGRAM : SOCK_STREAM) |
+				  SOCK_NONBLOCK, 0);
+	char b[8];
+
+	ck_assert_int_ge(fd, 0);
+	OUT(" send %ld", CALL(send(fd, "x", 1, MSG_NOSIGNAL),
+			      vos_send(ctx, fd, "x", 1, MSG_NOSIGNAL)));
+	OUT(" recv %ld", CALL(recv(fd, b, sizeof(b), 0),
+			      vos_recv(ctx, fd, b, sizeof(b), 0)));
+	OUT(" shutdown %ld", CALL(shutdown(fd, a[0]),
+				  vos_shutdown(ctx, fd, a[0])));
+	s_name(ctx, fd, true, sizeof(struct sockaddr_in), out, cap);
+	s_name(ctx, fd, false, (socklen_t)a[2], out, cap);
+	close_fd(ctx, fd);
+}
+
+/* setsockopt(level a[0], name a[1], value a[2], optlen a[3]), then
+ * getsockopt of it with a full and a short optlen */
+static void sc_sockopt(struct vos_ctx *ctx, const int *a, char *out,
+		       size_t cap)
+{
+	int fd = s_socket(ctx, AF_INET, SOCK_STREAM, 0), v = a[2];
+
+	ck_assert_int_ge(fd, 0);
+	OUT(" set %ld", CALL(setsockopt(fd, a[0], a[1], &v, (socklen_t)a[3]),
+			     vos_setsockopt(ctx, fd, a[0], a[1], &v,
+					    (socklen_t)a[3])));
+	for (int k = 0; k < 2; k++) {
+		int got = -7;
+		socklen_t l = k ? 1 : sizeof(int);
+		long r = CALL(getsockopt(fd, a[0], a[1], &got, &l),
+			      vos_getsockopt(ctx, fd, a[0], a[1], &got, &l));
+
+		OUT(" get %ld %d/%u", r, r == 0 ? got : -7, (unsigned)l);
+	}
+	close_fd(ctx, fd);
+}
+
+/* UDP: sendmsg to a bound peer, recvmsg into a buffer of a[0] bytes with
+ * a name buffer of a[1] bytes and flags a[2] */
+static void sc_dgram(struct vos_ctx *ctx, const int *a, char *out,
+		     size_t cap)
+{
+	int r1 = s_socket(ctx, AF_INET, SOCK_DGRAM, 0);
+	int s1 = s_socket(ctx, AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in to = lo4(0), from;
+	socklen_t l = sizeof(to);
+	char data[64] = "a datagram of thirty-one bytes.", in[64];
+	struct iovec iv = { data, 31 }, ov = { in, (size_t)a[0] };
+	struct msghdr m = { .msg_name = &to, .msg_namelen = sizeof(to),
+			    .msg_iov = &iv, .msg_iovlen = 1 };
+	long r;
+
+	ck_assert_int_ge(r1, 0);
+	ck_assert_int_ge(s1, 0);
+	ck_assert_int_eq(CALL(bind(r1, (struct sockaddr *)&to, sizeof(to)),
+			      vos_bind(ctx, r1, (struct sockaddr *)&to,
+				       sizeof(to))), 0);
+	ck_assert_int_eq(CALL(getsockname(r1, (struct sockaddr *)&to, &l),
+			      vos_getsockname(ctx, r1, (struct sockaddr *)&to,
+					      &l)), 0);
+	OUT(" sendmsg %ld", CALL(sendmsg(s1, &m, 0), vos_sendmsg(ctx, s1, &m,
+								  0)));
+	memset(&from, 0, sizeof(from));
+	memset(in, 0, sizeof(in));
+	m = (struct msghdr){ .msg_name = a[1] ? &from : NULL,
+			     .msg_namelen = (socklen_t)a[1], .msg_iov = &ov,
+			     .msg_iovlen = 1 };
+	r = CALL(recvmsg(r1, &m, a[2]), vos_recvmsg(ctx, r1, &m, a[2]));
+	OUT(" recvmsg %ld '%.*s' namelen %u flags %#x family %d", r,
+	    r > 0 ? (int)(r < a[0] ? r : a[0]) : 0, in,
+	    (unsigned)m.msg_namelen, (unsigned)m.msg_flags,
+	    a[1] >= 2 ? from.sin_family : -1);
+	close_fd(ctx, r1);
+	close_fd(ctx, s1);
+}
+
+static struct scase scases[200];
+static int nscases;
+
+static void sadd(const char *name,
+		 void (*run)(struct vos_ctx *, const int *, char *, size_t),
+		 int a0, int a1, int a2, int a3)
+{
+	ck_assert_int_lt(nscases, (int)(sizeof(scases) / sizeof(scases[0])));
+	scases[nscases++] = (struct scase){ name, run, { a0, a1, a2, a3 } };
+}
+
+static void make_socket_cases(void)
+{
+	static const int fams[] = { AF_INET, AF_INET6 };
+	static const int types[] = {
+		SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_SEQPACKET,
+		SOCK_STREAM | SOCK_NONBLOCK, SOCK_DGRAM | SOCK_CLOEXEC,
+		SOCK_STREAM | 0x40000000,
+	};
+	static const int protos[] = { 0, IPPROTO_TCP, IPPROTO_UDP,
+				      IPPROTO_ICMP };
+	static const int sd[] = { 0, 1 };
+
+	nscases = 0;
+	for (size_t f = 0; f < 2; f++)
+		for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++)
+			for (size_t p = 0; p < 4; p++)
+				sadd("socket", sc_socket, fams[f], types[t],
+				     protos[p], 0);
+	for (size_t u = 0; u < 2; u++) {
+		sadd("bind", sc_bind, sd[u], 0, sizeof(struct sockaddr_in), 0);
+		sadd("bind", sc_bind, sd[u], 80, sizeof(struct sockaddr_in),
+		     0);
+		sadd("bind", sc_bind, sd[u], 0, 4, 0);
+		sadd("bind", sc_bind, sd[u], 0, 0, 0);
+		sadd("bind", sc_bind, sd[u], 0, sizeof(struct sockaddr_in),
+		     AF_INET6);
+		sadd("bind", sc_bind, sd[u], 0, sizeof(struct sockaddr_in),
+		     AF_UNIX);
+		sadd("listen", sc_listen, sd[u], 5, 1, 0);
+		sadd("listen", sc_listen, sd[u], -1, 0, 0);
+		sadd("connect", sc_connect, sd[u], 0,
+		     sizeof(struct sockaddr_in), 0);
+		sadd("connect", sc_connect, sd[u], 9, 3, 0);
+		sadd("connect", sc_connect, sd[u], 9, 0, 0);
+		for (int how = 0; how < 4; how += 3)
+			sadd("unconnected", sc_unconnected, how == 3 ? 7 : how,
+			     sd[u], u ? 4 : sizeof(struct sockaddr_in), 0);
+	}
+	sadd("unconnected", sc_unconnected, SHUT_RDWR, 0, 0, 0);
+	sadd("sendrecv", sc_sendrecv, 5, 0, 100, 0);
+	sadd("sendrecv", sc_sendrecv, 5, 0, 3, 0);
+	sadd("sendrecv", sc_sendrecv, 5, 0, 100, MSG_PEEK);
+	sadd("sendrecv", sc_sendrecv, 10, 0, 10, MSG_WAITALL);
+	sadd("sendrecv", sc_sendrecv, 10, 0, 4, MSG_TRUNC);
+	sadd("sendrecv", sc_sendrecv, -1, 0, 100, MSG_DONTWAIT);
+	sadd("sendrecv", sc_sendrecv, 0, 0, 100, MSG_DONTWAIT);
+	sadd("sendrecv", sc_sendrecv, 5, 0, 0, 0);
+	sadd("sendrecv", sc_sendrecv, 5, MSG_NOSIGNAL, 100, 0);
+	sadd("sendrecv", sc_sendrecv, 5, 0, 100, MSG_OOB);
+	sadd("sendrecv", sc_sendrecv, -1, 0, 100, MSG_OOB);
+	sadd("sendrecv", sc_sendrecv, 3, 0x40000000, 100, MSG_DONTWAIT);
+	sadd("sockopt", sc_sockopt, SOL_SOCKET, SO_REUSEADDR, 1, sizeof(int));
+	sadd("sockopt", sc_sockopt, SOL_SOCKET, SO_KEEPALIVE, 1, sizeof(int));
+	sadd("sockopt", sc_sockopt, SOL_SOCKET, SO_RCVBUF, 65536, sizeof(int));
+	sadd("sockopt", sc_sockopt, SOL_SOCKET, SO_REUSEADDR, 1, 2);
+	sadd("sockopt", sc_sockopt, SOL_SOCKET, 9999, 1, sizeof(int));
+	sadd("sockopt", sc_sockopt, IPPROTO_TCP, TCP_NODELAY, 1, sizeof(int));
+	sadd("sockopt", sc_sockopt, IPPROTO_TCP, TCP_MAXSEG, 1000,
+	     sizeof(int));
+	sadd("sockopt", sc_sockopt, 12345, 1, 1, sizeof(int));
+	sadd("sockopt", sc_sockopt, SOL_SOCKET, SO_TYPE, 1, sizeof(int));
+	sadd("sockopt", sc_sockopt, IPPROTO_IP, IP_TTL, 7, sizeof(int));
+	sadd("sockopt", sc_sockopt, IPPROTO_IP, IP_TTL, 0, sizeof(int));
+	sadd("dgram", sc_dgram, 64, sizeof(struct sockaddr_in), 0, 0);
+	sadd("dgram", sc_dgram, 10, sizeof(struct sockaddr_in), 0, 0);
+	sadd("dgram", sc_dgram, 10, sizeof(struct sockaddr_in), MSG_TRUNC,
+	     0);
+	sadd("dgram", sc_dgram, 64, 4, 0, 0);
+	sadd("dgram", sc_dgram, 64, 0, MSG_PEEK, 0);
+}
+
 /* ---- routes and the run --------------------------------------------------- */
 
 struct route {
@@ -582,12 +979,12 @@ static struct route routes[] = {
 	{ "io_uring, punted inline", "uring", "inline", false, NULL, -1, "" },
 	{ "io_uring, punted on the ring", "uring", "ring", false, NULL, -1, "" },
 	{ "compat", "compat", NULL, false, NULL, -1, "" },
-	{ "stord", NULL, NULL, true, NULL, -1, "" },
+	{ "stord, netd", NULL, NULL, true, NULL, -1, "" },
 };
 #define NROUTES (int)(sizeof(routes) / sizeof(routes[0]))
 
 static char work[80], exp_dir[100], nat_root[120], routes_file[120];
-static struct td stord;
+static struct td stord, netd;
 
 static void remove_work(void)
 {
@@ -718,6 +1115,27 @@ static int run_all(uid_t uid, int *designed)
 			}
 		}
 	}
+	/* the socket calls: no fixture */
+	for (int i = 0; i < nscases; i++) {
+		const struct scase *c = &scases[i];
+		char ref[1024] = "", got[1024];
+
+		as_user(uid);
+		c->run(NULL, c->a, ref, sizeof(ref));
+		for (int k = 0; k < NROUTES; k++) {
+			got[0] = '\0';
+			c->run(routes[k].ctx, c->a, got, sizeof(got));
+			if (!strcmp(got, ref))
+				continue;
+			if (++mism <= 60)
+				printf("MISMATCH uid %u, %s: %s(%d, %d, %d, %d)\n"
+				       "  kernel:%s\n  route: %s\n",
+				       (unsigned)uid, routes[k].name, c->name,
+				       c->a[0], c->a[1], c->a[2], c->a[3], ref,
+				       got);
+		}
+		as_user(0);
+	}
 	close_routes();
 	return mism;
 }
@@ -740,8 +1158,10 @@ START_TEST(every_call_as_the_kernel)
 	snprintf(routes_file, sizeof(routes_file), "%s/routes.conf", work);
 	f = fopen(routes_file, "w");
 	ck_assert_ptr_nonnull(f);
-	fprintf(f, "service stord shm path=%s/stord.sock\npath %s stord\n",
-		work, exp_dir);
+	fprintf(f, "service stord shm path=%s/stord.sock\n"
+		   "service netd shm path=%s/netd.sock\n"
+		   "path %s stord\nfamily inet netd\nfamily inet6 netd\n",
+		work, work, exp_dir);
 	fclose(f);
 	ck_assert_int_eq(chmod(routes_file, 0644), 0);
 	{
@@ -750,21 +1170,26 @@ START_TEST(every_call_as_the_kernel)
 
 		snprintf(s, sizeof(s), "%s/stord.sock", work);
 		td_start(&stord, "stord", s, args);
+		snprintf(s, sizeof(s), "%s/netd.sock", work);
+		td_start(&netd, "netd", s, NULL);
 	}
 	umask(022);
 	/* no supplementary groups: the other user's run must not keep
 	 * root's */
 	ck_assert_int_eq(setgroups(0, NULL), 0);
 	make_cases();
+	make_socket_cases();
 	mism = run_all(0, &designed);
 	mism += run_all(NOBODY, &designed);
 	ck_assert_int_eq(td_stop(&stord), 0);
+	ck_assert_int_eq(td_stop(&netd), 0);
 	printf("by design (doc/semantics.md, \"Confinement\"): %d (route, "
 	       "case) pairs where stord says -EXDEV for an absolute symlink\n",
 	       designed);
-	printf("%d cases x %d routes, %d mismatches\n", ncases * 2, NROUTES,
-	       mism);
+	printf("%d cases x %d routes, %d mismatches\n",
+	       (ncases + nscases) * 2, NROUTES, mism);
 	ck_assert_int_ge(ncases, 300);
+	ck_assert_int_ge(nscases, 80);
 	ck_assert_int_gt(designed, 0); /* the table reaches the rule */
 	ck_assert_int_eq(mism, 0);
 }
@@ -783,6 +1208,7 @@ int main(void)
 		       "as root and as uid %d)\n", NOBODY);
 		return 77; /* skipped */
 	}
+	signal(SIGPIPE, SIG_IGN);
 	tcase_set_timeout(tc, 900);
 	tcase_add_test(tc, every_call_as_the_kernel);
 	suite_add_tcase(s, tc);

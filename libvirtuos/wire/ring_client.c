@@ -497,6 +497,25 @@ static bool is_sock(const struct vos__rc *s, int32_t remote)
 	return fd_kind(s, remote) & FD_SOCK;
 }
 
+/* What tag's result may copy back: what was sent, except that a recv with
+ * MSG_TRUNC on a stream socket discards what it reads (the kernel fills
+ * no buffer: the count says how much went), so none of the slot is
+ * copied (*none, a copy with no length, is returned then). */
+static const struct vos_wire_req *sent_of(const struct vos__rc *s,
+					  uint64_t tag, struct vos_wire_req *none)
+{
+	const struct vos_req *r = &s->req[tag];
+	int32_t remote;
+
+	if (r->op != VOS_OP_RECV || !(r->op_flags & MSG_TRUNC) ||
+	    map_fd(s, r->fd, false, &remote) < 0 ||
+	    !(fd_kind(s, remote) & FD_STREAM))
+		return &s->sent[tag];
+	*none = s->sent[tag];
+	none->len = 0;
+	return none;
+}
+
 /* A new service fd, remote, made by r: note whether it is a socket. */
 static void note_fd(struct vos__rc *s, const struct vos_req *r,
 		    int64_t remote)
@@ -1023,6 +1042,7 @@ int vos__rc_reap(void *priv)
 	/* at most a ring's worth per call, however fast the service is */
 	for (uint32_t k = 0; k < s->entries; k++) {
 		struct vos_wire_cqe e;
+		struct vos_wire_req none;
 		uint64_t tag;
 		int64_t res;
 
@@ -1039,8 +1059,8 @@ int vos__rc_reap(void *priv)
 			service_lost(s, "completed a request it was not given");
 			return n;
 		}
-		res = vos__wire_result(&s->req[tag], &s->sent[tag], &s->data,
-				       e.res);
+		res = vos__wire_result(&s->req[tag], sent_of(s, tag, &none),
+				       &s->data, e.res);
 		if (res >= 0 && vos__op_makes_fd(&s->req[tag])) {
 			if (res <= FD_MASK)
 				note_fd(s, &s->req[tag], res);

@@ -154,22 +154,38 @@ static bool in_ping_range(const struct srv_client *c)
 	return false;
 }
 
+/* The policy refused a socket the client may not have: but the kernel
+ * checks the type and protocol before the permission, so if it would
+ * not make this socket for anyone, its reason is the answer.  Asked by
+ * making one here (and closing it: nothing else happens). */
+static int refuse_socket(const struct vos_req *r, int err)
+{
+	int fd = socket((int)r->arg, (int)r->op_flags | SOCK_CLOEXEC, r->fd2);
+
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return err;
+}
+
 static int check_socket(const struct srv_client *c, const struct vos_req *r)
 {
 	int fam = (int)r->arg, type = (int)r->op_flags & 0xf, proto = r->fd2;
+	int err = 0;
 
 	if (!((fam == AF_INET && fam_inet) || (fam == AF_INET6 && fam_inet6) ||
 	      (fam == AF_UNIX && fam_unix)))
 		return -EAFNOSUPPORT;
 	if (fam == AF_UNIX)
 		return c->cred.uid == geteuid() ? 0 : -EACCES;
-	if (type == SOCK_RAW || type == SOCK_PACKET)
-		return has_cap(c, CAP_NET_RAW) ? 0 : -EPERM;
-	if (type == SOCK_DGRAM &&
-	    (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6) &&
-	    !has_cap(c, CAP_NET_RAW) && !in_ping_range(c))
-		return -EACCES; /* what the kernel says outside the range */
-	return 0;
+	if ((type == SOCK_RAW || type == SOCK_PACKET) &&
+	    !has_cap(c, CAP_NET_RAW))
+		err = -EPERM;
+	else if (type == SOCK_DGRAM &&
+		 (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6) &&
+		 !has_cap(c, CAP_NET_RAW) && !in_ping_range(c))
+		err = -EACCES; /* what the kernel says outside the range */
+	return err ? refuse_socket(r, err) : 0;
 }
 
 /* bind: on the private copy of the address the kernel will get. */
@@ -246,6 +262,46 @@ static const int ipv6_ok[] = {
 };
 static const int udp_ok[] = { UDP_CORK, UDP_SEGMENT, UDP_GRO, -1 };
 
+/* SOL_SOCKET options that can only be read: setsockopt says
+ * -ENOPROTOOPT for them, to anyone. */
+static const int sol_socket_read_only[] = {
+	SO_TYPE, SO_ERROR, SO_ACCEPTCONN, SO_PEERCRED, SO_PEERNAME,
+	SO_PROTOCOL, SO_DOMAIN, SO_PEERSEC, SO_PEERGROUPS, SO_COOKIE,
+	SO_MEMINFO, SO_INCOMING_NAPI_ID, -1,
+};
+
+/* The policy refused an option: but the kernel says -ENOPROTOOPT, to
+ * anyone, for an option it does not have, before any permission.  Asked
+ * with getsockopt (reading has no effect on a socket of our own: one of
+ * the same domain, type and protocol, made for it and closed): an option
+ * unknown there, or a level unknown (-EOPNOTSUPP), is unknown to
+ * setsockopt as well. */
+static int refuse_option(const struct srv_client *c, const struct srv_req *q,
+			 int err)
+{
+	const struct vos_req *r = &q->d.r;
+	int real = c->fds[q->fdi].real, dom = 0, type = 0, proto = 0, t;
+	socklen_t l = sizeof(int);
+	char buf[512];
+
+	if (r->arg == SOL_SOCKET && opt_in((int)r->op_flags,
+					   sol_socket_read_only))
+		return -ENOPROTOOPT;
+	if (getsockopt(real, SOL_SOCKET, SO_DOMAIN, &dom, &l) < 0 ||
+	    getsockopt(real, SOL_SOCKET, SO_TYPE, &type, &l) < 0 ||
+	    getsockopt(real, SOL_SOCKET, SO_PROTOCOL, &proto, &l) < 0)
+		return err;
+	t = socket(dom, type | SOCK_CLOEXEC, proto);
+	if (t < 0)
+		return err;
+	l = sizeof(buf);
+	if (getsockopt(t, (int)r->arg, (int)r->op_flags, buf, &l) < 0 &&
+	    (errno == ENOPROTOOPT || errno == EOPNOTSUPP))
+		err = -ENOPROTOOPT;
+	close(t);
+	return err;
+}
+
 /* setsockopt: on the private copy of the value the kernel will get. */
 static int check_setsockopt(const struct srv_client *c,
 			    const struct srv_req *q)
@@ -296,7 +352,7 @@ static int check_setsockopt(const struct srv_client *c,
 		ok = false;
 		break;
 	}
-	return ok ? 0 : -EPERM;
+	return ok ? 0 : refuse_option(c, q, -EPERM);
 }
 
 static int netd_execute(struct srv_client *c, struct srv_req *q, int64_t *res)
