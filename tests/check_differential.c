@@ -61,37 +61,6 @@
 
 /* ---- the fixture ---------------------------------------------------------- */
 
-static void put_file(const char *t, const char *name, const void *data,
-		     size_t n, mode_t mode)
-{
-	char p[600];
-	int fd;
-
-	snprintf(p, sizeof(p), "%s/%s", t, name);
-	fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, data, n), (ssize_t)n);
-	ck_assert_int_eq(fchmod(fd, mode), 0);
-	close(fd);
-}
-
-static void put_dir(const char *t, const char *name, mode_t mode)
-{
-	char p[600];
-
-	snprintf(p, sizeof(p), "%s/%s", t, name);
-	ck_assert_int_eq(mkdir(p, mode), 0);
-	ck_assert_int_eq(chmod(p, mode), 0);
-}
-
-static void put_link(const char *t, const char *name, const char *target)
-{
-	char p[600];
-
-	snprintf(p, sizeof(p), "%s/%s", t, name);
-	ck_assert_int_eq(symlink(target, p), 0);
-}
-
 /* Files of several sizes and modes (one the other user's), directories
  * empty, full, writable by all and closed to others, symlinks relative,
  * absolute, dangling, looping and through "..", a FIFO. */

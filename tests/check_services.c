@@ -614,27 +614,14 @@ END_TEST
  * the same. */
 static void make_fixture(const char *dir)
 {
-	char p[400];
-	int fd;
-
 	ck_assert_int_eq(mkdir(dir, 0755), 0);
-	snprintf(p, sizeof(p), "%s/f", dir);
-	fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0644);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, "data", 4), 4);
-	close(fd);
-	snprintf(p, sizeof(p), "%s/d", dir);
-	ck_assert_int_eq(mkdir(p, 0755), 0);
-	snprintf(p, sizeof(p), "%s/dn", dir);
-	ck_assert_int_eq(mkdir(p, 0755), 0);
-	snprintf(p, sizeof(p), "%s/dn/x", dir);
-	ck_assert_int_eq(mkdir(p, 0700), 0);
-	snprintf(p, sizeof(p), "%s/ls", dir);
-	ck_assert_int_eq(symlink("f", p), 0);
-	snprintf(p, sizeof(p), "%s/ld", dir);
-	ck_assert_int_eq(symlink("d", p), 0);
-	snprintf(p, sizeof(p), "%s/lx", dir);
-	ck_assert_int_eq(symlink("nowhere", p), 0);
+	put_file(dir, "f", "data", 4, 0644);
+	put_dir(dir, "d", 0755);
+	put_dir(dir, "dn", 0755);
+	put_dir(dir, "dn/x", 0700);
+	put_link(dir, "ls", "f");
+	put_link(dir, "ld", "d");
+	put_link(dir, "lx", "nowhere");
 }
 
 enum edge_op { E_UNLINK, E_RMDIR, E_MKDIR, E_RENAME_FROM, E_RENAME_TO };
@@ -2407,19 +2394,10 @@ START_TEST(stord_root_not_dirfd)
 	for (int t = 0; t < 2; t++) {
 		const char *top = t ? exp_dir : nat;
 
-		snprintf(p, sizeof(p), "%s/a", top);
-		ck_assert_int_eq(mkdir(p, 0755), 0);
-		snprintf(p, sizeof(p), "%s/a/b", top);
-		ck_assert_int_eq(mkdir(p, 0755), 0);
-		snprintf(p, sizeof(p), "%s/a/f", top);
-		r1 = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-		ck_assert_int_ge(r1, 0);
-		ck_assert_int_eq(write(r1, "abc", 3), 3);
-		close(r1);
-		snprintf(p, sizeof(p), "%s/top", top);
-		r1 = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-		ck_assert_int_ge(r1, 0);
-		close(r1);
+		put_dir(top, "a", 0755);
+		put_dir(top, "a/b", 0755);
+		put_file(top, "a/f", "abc", 3, 0644);
+		put_file(top, "top", "", 0, 0644);
 	}
 	snprintf(p, sizeof(p), "%s/a/b", nat);
 	nb = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -1,6 +1,7 @@
 /*
- * tree.h - a directory tree as text, for tests that compare what a call
- * left behind with what the kernel's own call left on a twin tree.
+ * tree.h - twin trees for tests that compare what a call left behind with
+ * what the kernel's own call left: making a fixture's entries, and a
+ * directory tree as text.
  *
  * One line per entry, sorted: its path below the root, type and mode
  * (octal st_mode), owner uid:gid, link count, size and a hash of the
@@ -19,6 +20,39 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* Entries of a fixture under t (each asserted; modes exact, whatever the
+ * umask). */
+static inline void put_file(const char *t, const char *name, const void *data,
+		     size_t n, mode_t mode)
+{
+	char p[600];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/%s", t, name);
+	fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, data, n), (ssize_t)n);
+	ck_assert_int_eq(fchmod(fd, mode), 0);
+	close(fd);
+}
+
+static inline void put_dir(const char *t, const char *name, mode_t mode)
+{
+	char p[600];
+
+	snprintf(p, sizeof(p), "%s/%s", t, name);
+	ck_assert_int_eq(mkdir(p, mode), 0);
+	ck_assert_int_eq(chmod(p, mode), 0);
+}
+
+static inline void put_link(const char *t, const char *name, const char *target)
+{
+	char p[600];
+
+	snprintf(p, sizeof(p), "%s/%s", t, name);
+	ck_assert_int_eq(symlink(target, p), 0);
+}
 
 #define TREE_MAX 128
 
