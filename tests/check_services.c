@@ -742,6 +742,19 @@ START_TEST(trailing_slashes_and_dots)
 }
 END_TEST
 
+/* A directory beside the export ("native", its path in nat) and the
+ * export itself through stord: *nd and *sd, for the same calls on both. */
+static void twin_dirs(struct vos_ctx *ctx, char *nat, size_t cap, int *nd,
+		      int *sd)
+{
+	snprintf(nat, cap, "%s/native", work);
+	ck_assert_int_eq(mkdir(nat, 0755), 0);
+	*nd = open(nat, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	*sd = vos_openat(ctx, AT_FDCWD, exp_dir, O_RDONLY | O_DIRECTORY, 0);
+	ck_assert_int_ge(*nd, 0);
+	ck_assert_int_ge(*sd, 0);
+}
+
 /* What openat, fcntl F_GETFD/F_SETFD, statx, send and a long path give
  * through stord, against the same calls on a twin beside the export. */
 START_TEST(stord_answers_as_the_kernel)
@@ -754,12 +767,7 @@ START_TEST(stord_answers_as_the_kernel)
 
 	setup_both();
 	ctx = ctx_routed();
-	snprintf(nat, sizeof(nat), "%s/native", work);
-	ck_assert_int_eq(mkdir(nat, 0755), 0);
-	nd = open(nat, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	sd = vos_openat(ctx, AT_FDCWD, exp_dir, O_RDONLY | O_DIRECTORY, 0);
-	ck_assert_int_ge(nd, 0);
-	ck_assert_int_ge(sd, 0);
+	twin_dirs(ctx, nat, sizeof(nat), &nd, &sd);
 #define BOTH(call_native, call_vos)                                        \
 	do {                                                                \
 		int rn_ = (call_native), rv_ = (call_vos);                  \
@@ -2529,12 +2537,7 @@ START_TEST(bad_buffers_fail_with_efault)
 	holeiov[0].iov_base = hole;
 	holeiov[0].iov_len = 4;
 	holemsg = (struct msghdr *)(void *)hole;
-	snprintf(nat, sizeof(nat), "%s/native", work);
-	ck_assert_int_eq(mkdir(nat, 0755), 0);
-	nd = open(nat, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	sd = vos_openat(ctx, AT_FDCWD, exp_dir, O_RDONLY | O_DIRECTORY, 0);
-	ck_assert_int_ge(nd, 0);
-	ck_assert_int_ge(sd, 0);
+	twin_dirs(ctx, nat, sizeof(nat), &nd, &sd);
 	nf = openat(nd, "f", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	sf = vos_openat(ctx, sd, "f", O_RDWR | O_CREAT, 0644);
 	ck_assert_int_ge(nf, 0);
