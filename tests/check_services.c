@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fenv.h>
 #include <ftw.h>
 #include <grp.h>
 #include <netinet/in.h>
@@ -2558,8 +2559,13 @@ START_TEST(bad_buffers_fail_with_efault)
 			      "%s: kernel %ld, stord %ld", #call_vos, rn_,  \
 			      rv_);                                         \
 	} while (0)
-	/* reads into memory that cannot be written: nothing is consumed */
+	/* reads into memory that cannot be written: nothing is consumed;
+	 * and the thread's floating-point state (rounding mode) is as it
+	 * was, as after the kernel's -EFAULT */
+	ck_assert_int_eq(fesetround(FE_TOWARDZERO), 0);
 	EFAULT_BOTH(read(nf, ro, 4), vos_read(ctx, sf, ro, 4));
+	ck_assert_int_eq(fegetround(), FE_TOWARDZERO);
+	ck_assert_int_eq(fesetround(FE_TONEAREST), 0);
 	EFAULT_BOTH(read(nf, hole, 4), vos_read(ctx, sf, hole, 4));
 	EFAULT_BOTH(read(nf, wild, 4), vos_read(ctx, sf, wild, 4));
 	EFAULT_BOTH(readv(nf, nulliov, 1), vos_readv(ctx, sf, nulliov, 1, -1));

@@ -1,33 +1,34 @@
 /*
  * user_mem.c - guarded copies to and from the calling program's memory
- * (user_mem.h).
+ * (user_mem.h), as the kernel makes its own: copy routines whose faults
+ * resume at a fixup that returns -EFAULT (the kernel's exception table).
  *
- * A guarded copy:   setjmp(jb); guard = { &jb, range }; copy;
- *                   guard.jb = NULL
- * The fault handler: if guard.jb and the fault is in the range (or the
- *                   kernel gave no address: a non-canonical pointer),
- *                   longjmp(*guard.jb): the copy returns -EFAULT.
- *                   Otherwise the previous handler's business.
+ * The routines (x86-64 assembly below) are leaves that touch no stack:
+ * wherever one faults, the stack pointer still points at its return
+ * address.  The SIGSEGV/SIGBUS handler, if the faulting instruction lies
+ * between vos__uasm_begin and vos__uasm_end, moves the saved instruction
+ * pointer to vos__uasm_fault (mov $-EFAULT, %rax; ret) and returns: the
+ * kernel's sigreturn then restores everything the thread had (signal
+ * mask, floating-point state and rounding mode, sigaltstack, protection
+ * keys), and the routine returns -EFAULT to its caller.  No state is kept
+ * per thread or per copy, and a fault anywhere else is not ours: it goes
+ * to the handler that was there before, or to the default action.
  *
- * The guard is thread-local and the handler runs on the faulting thread,
- * so only compiler ordering matters between the copy and its guard: the
- * signal fences below keep the copy between the stores that arm and
- * disarm it (gcc knows what memcpy touches and would move them).
+ * The routines: a copy (bytes below 16, 16-byte moves 64 at a time below
+ * 4 KiB, rep movsb above: within a few ns of memcpy at every size on this
+ * machine), a byte loop for strnlen (paths only), and a probe that reads
+ * and writes back the first and the last byte.  On other architectures the copies
+ * are plain and a bad pointer crashes the program as it did before
+ * (doc/semantics.md, "Bad buffers").
  *
- * The handler is installed with SA_NODEFER and an empty mask; before it
- * leaves by siglongjmp it sets the mask the thread had at the fault (from
- * the ucontext, as sigreturn would), so the copy's setjmp need not save
- * one (no system call on the fast path).
- *
- * Under the sanitizers the copies are plain loops the sanitizers do not
- * look into: their interceptors of memcpy and strnlen would otherwise
- * report the bad pointer this file exists to survive.
+ * The sanitizers do not see into assembly; after a copy that did not
+ * fault, they are told what it read and wrote, so an overrun of a buffer
+ * or a race is still reported.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <pthread.h>
-#include <setjmp.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -48,12 +49,7 @@
 #define TSAN 1
 #endif
 #endif
-#if defined(ASAN) || defined(TSAN)
-#define SANITIZED 1
-#endif
 
-/* After a copy that did not fault, the sanitizer is told what it read and
- * wrote, so an overrun of a buffer or a race is still reported. */
 #ifdef ASAN
 /* (declared as gcc declares its builtins of the same names) */
 void __asan_loadN(void *addr, long size);
@@ -71,50 +67,118 @@ void __tsan_write_range(void *addr, long size);
 #define TELL(d, s, n) ((void)0)
 #endif
 
-/* what the sanitizers must not instrument: these functions dereference
- * pointers that may be bad on purpose */
-#define UNCHECKED                                                          \
-	__attribute__((no_sanitize("address", "thread", "undefined")))
+#if defined(__x86_64__) && defined(__linux__)
+#define GUARDED 1
 
-/* The jump back.  The compiler's own setjmp saves the frame and stack
- * pointers and a label (about 1 ns); the function that calls it restores
- * the other registers itself.  The sanitizers must see the jump (they
- * keep shadow stacks): under them, libc's, which they intercept. */
-#ifdef SANITIZED
-typedef sigjmp_buf jump_t;
-#define SET_JUMP(b) sigsetjmp((b), 0)
-#define JUMP(b) siglongjmp((b), 1)
-#else
-typedef void *jump_t[5];
-#define SET_JUMP(b) __builtin_setjmp(b)
-#define JUMP(b) __builtin_longjmp((b), 1)
-#endif
+/* long copy(dst %rdi, src %rsi, n %rdx): 0; long strnlen(s %rdi,
+ * max %rsi): the length; long probe(p %rdi, n %rsi > 0): 0; each
+ * -EFAULT through the fixup. */
+__asm__(".text\n"
+	".p2align 4\n"
+	".globl vos__uasm_begin\n"
+	".hidden vos__uasm_begin\n"
+	"vos__uasm_begin:\n"
+	".globl vos__uasm_copy\n"
+	".hidden vos__uasm_copy\n"
+	".type vos__uasm_copy, @function\n"
+	"vos__uasm_copy:\n"
+	"	cmpq $4096, %rdx\n"
+	"	jae .Lvos_rep\n"
+	"	cmpq $16, %rdx\n"
+	"	jb .Lvos_small\n"
+	/* the last 16 bytes first (stored last, overlapping) */
+	"	movdqu -16(%rsi,%rdx), %xmm1\n"
+	"	leaq -16(%rdi,%rdx), %r8\n"
+	".Lvos_64:\n"
+	"	cmpq $64, %rdx\n"
+	"	jb .Lvos_16\n"
+	"	movdqu (%rsi), %xmm0\n"
+	"	movdqu %xmm0, (%rdi)\n"
+	"	movdqu 16(%rsi), %xmm0\n"
+	"	movdqu %xmm0, 16(%rdi)\n"
+	"	movdqu 32(%rsi), %xmm0\n"
+	"	movdqu %xmm0, 32(%rdi)\n"
+	"	movdqu 48(%rsi), %xmm0\n"
+	"	movdqu %xmm0, 48(%rdi)\n"
+	"	addq $64, %rsi\n"
+	"	addq $64, %rdi\n"
+	"	subq $64, %rdx\n"
+	"	jmp .Lvos_64\n"
+	".Lvos_16:\n"
+	"	cmpq $16, %rdx\n"
+	"	jb .Lvos_tail\n"
+	"	movdqu (%rsi), %xmm0\n"
+	"	movdqu %xmm0, (%rdi)\n"
+	"	addq $16, %rsi\n"
+	"	addq $16, %rdi\n"
+	"	subq $16, %rdx\n"
+	"	jmp .Lvos_16\n"
+	".Lvos_tail:\n"
+	"	movdqu %xmm1, (%r8)\n"
+	"	xorl %eax, %eax\n"
+	"	ret\n"
+	".Lvos_small:\n"
+	"	testq %rdx, %rdx\n"
+	"	jz .Lvos_done\n"
+	".Lvos_byte:\n"
+	"	movb (%rsi), %al\n"
+	"	movb %al, (%rdi)\n"
+	"	incq %rsi\n"
+	"	incq %rdi\n"
+	"	decq %rdx\n"
+	"	jnz .Lvos_byte\n"
+	".Lvos_done:\n"
+	"	xorl %eax, %eax\n"
+	"	ret\n"
+	".Lvos_rep:\n"
+	"	movq %rdx, %rcx\n"
+	"	rep movsb\n"
+	"	xorl %eax, %eax\n"
+	"	ret\n"
+	".size vos__uasm_copy, .-vos__uasm_copy\n"
+	".globl vos__uasm_strnlen\n"
+	".hidden vos__uasm_strnlen\n"
+	".type vos__uasm_strnlen, @function\n"
+	"vos__uasm_strnlen:\n"
+	"	xorl %eax, %eax\n"
+	"1:	cmpq %rsi, %rax\n"
+	"	jae 2f\n"
+	"	cmpb $0, (%rdi,%rax)\n"
+	"	je 2f\n"
+	"	incq %rax\n"
+	"	jmp 1b\n"
+	"2:	ret\n"
+	".size vos__uasm_strnlen, .-vos__uasm_strnlen\n"
+	".globl vos__uasm_probe\n"
+	".hidden vos__uasm_probe\n"
+	".type vos__uasm_probe, @function\n"
+	"vos__uasm_probe:\n"
+	"	movb (%rdi), %al\n"
+	"	movb %al, (%rdi)\n"
+	"	movb -1(%rdi,%rsi), %al\n"
+	"	movb %al, -1(%rdi,%rsi)\n"
+	"	xorl %eax, %eax\n"
+	"	ret\n"
+	".size vos__uasm_probe, .-vos__uasm_probe\n"
+	".globl vos__uasm_fault\n"
+	".hidden vos__uasm_fault\n"
+	"vos__uasm_fault:\n"
+	"	movq $-14, %rax\n" /* -EFAULT */
+	"	ret\n"
+	".globl vos__uasm_end\n"
+	".hidden vos__uasm_end\n"
+	"vos__uasm_end:\n");
 
-struct guard {
-	jump_t *jb;       /* armed while not NULL */
-	uintptr_t lo, hi; /* the caller's bytes the copy touches */
-};
+_Static_assert(EFAULT == 14, "the fixup returns -14");
 
-static __thread struct guard guard __attribute__((tls_model("initial-exec")));
+long vos__uasm_copy(void *dst, const void *src, size_t n);
+long vos__uasm_strnlen(const char *s, size_t max);
+long vos__uasm_probe(void *p, size_t n);
+extern const char vos__uasm_begin[], vos__uasm_end[], vos__uasm_fault[];
 
 static pthread_once_t installed = PTHREAD_ONCE_INIT;
-static bool ready; /* installed (acquire: then page and old_* are set) */
+static bool ready; /* installed (acquire: then old_* are set) */
 static struct sigaction old_segv, old_bus;
-static uintptr_t page; /* the page size, set with the handler */
-
-/* A fault the guard answers for: the kernel's (not sent by kill or
- * sigqueue) and in the armed range; a general protection fault (a
- * non-canonical address) comes with no address (SI_KERNEL). */
-static bool ours(const siginfo_t *si)
-{
-	uintptr_t a = (uintptr_t)si->si_addr;
-
-	if (si->si_code <= 0)
-		return false;
-	if (si->si_code == SI_KERNEL)
-		return true;
-	return a >= guard.lo && a < guard.hi;
-}
 
 /* Not ours: what would have happened without us. */
 static void chain(int sig, siginfo_t *si, void *uc)
@@ -142,28 +206,26 @@ static void chain(int sig, siginfo_t *si, void *uc)
 		raise(sig);
 }
 
-UNCHECKED static void on_fault(int sig, siginfo_t *si, void *uc)
+static void on_fault(int sig, siginfo_t *si, void *ucv)
 {
-	jump_t *jb = guard.jb;
+	ucontext_t *uc = ucv;
+	uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
 
-	if (jb && ours(si)) {
-		guard.jb = NULL;
-		/* the mask the thread had at the fault, as sigreturn would
-		 * restore it (a layer between the kernel and us, such as
-		 * ThreadSanitizer's, may block more while handlers run):
-		 * one system call, on this path only */
-		pthread_sigmask(SIG_SETMASK,
-				&((const ucontext_t *)uc)->uc_sigmask, NULL);
-		JUMP(*jb);
+	/* a fault of the kernel's (not one sent by kill or sigqueue) in one
+	 * of the routines: resume at the fixup, through sigreturn */
+	if (si->si_code > 0 && pc >= (uintptr_t)vos__uasm_begin &&
+	    pc < (uintptr_t)vos__uasm_end) {
+		uc->uc_mcontext.gregs[REG_RIP] = (greg_t)(uintptr_t)
+							 vos__uasm_fault;
+		return;
 	}
-	chain(sig, si, uc);
+	chain(sig, si, ucv);
 }
 
 static void install(void)
 {
 	struct sigaction sa;
 
-	page = (uintptr_t)sysconf(_SC_PAGESIZE);
 	/* the old actions first, so a fault on another thread right after
 	 * ours is in place already finds where to go */
 	sigaction(SIGSEGV, NULL, &old_segv);
@@ -174,129 +236,79 @@ static void install(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGSEGV, &sa, NULL);
 	sigaction(SIGBUS, &sa, NULL);
-	/* release: pairs with the acquire in guarded() */
+	/* release: pairs with the acquire in arm() */
 	__atomic_store_n(&ready, true, __ATOMIC_RELEASE);
 }
 
-/* The pages of [p, p + n): libc's string functions read whole aligned
- * words, some before p, none on a page the bytes do not touch. */
-static void range_of(const void *p, size_t n, uintptr_t *lo, uintptr_t *hi)
+static inline void arm(void)
 {
-	uintptr_t a = (uintptr_t)p, e = n > UINTPTR_MAX - a ? UINTPTR_MAX : a + n;
-
-	*lo = a & ~(page - 1);
-	*hi = e > UINTPTR_MAX - (page - 1) ? UINTPTR_MAX
-					   : (e + page - 1) & ~(page - 1);
-}
-
-/* ---- the copies themselves (faults allowed) ----------------------------- */
-
-enum kind { COPY, STRNLEN, PROBE };
-
-UNCHECKED static inline size_t raw(enum kind k, void *dst, const void *src,
-				   size_t n)
-{
-#ifdef SANITIZED
-	volatile unsigned char *d = dst;
-	const volatile unsigned char *s = src;
-#endif
-	size_t i = 0;
-
-	switch (k) {
-	case COPY:
-#ifdef SANITIZED
-		for (i = 0; i < n; i++)
-			d[i] = s[i];
-#else
-		memcpy(dst, src, n);
-#endif
-		return n;
-	case STRNLEN:
-#ifdef SANITIZED
-		while (i < n && s[i])
-			i++;
-		return i;
-#else
-		return strnlen(src, n);
-#endif
-	case PROBE: {
-		volatile unsigned char *p = dst;
-
-		/* the first byte, the first of each later page, the last */
-		while (i < n) {
-			p[i] = p[i];
-			i += page - (((uintptr_t)p + i) & (page - 1));
-		}
-		if (n)
-			p[n - 1] = p[n - 1];
-		return n;
-	}
-	}
-	return 0;
-}
-
-/* One guarded copy.  What it needs after the setjmp is read through a
- * volatile pointer, so a jump back finds nothing the jump clobbered. */
-struct job {
-	enum kind k;
-	void *dst;
-	const void *src;
-	size_t n;
-	size_t r;
-};
-
-UNCHECKED __attribute__((noinline)) static int guarded(struct job *jp,
-							const void *user)
-{
-	struct job *volatile j = jp;
-	jump_t jb;
-
 	/* acquire: pairs with install()'s release of ready */
 	if (!__atomic_load_n(&ready, __ATOMIC_ACQUIRE))
 		pthread_once(&installed, install);
-	range_of(user, jp->n, &guard.lo, &guard.hi);
-	if (SET_JUMP(jb)) {
-		/* the handler disarmed the guard */
-		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+
+static int copy(void *dst, const void *src, size_t n)
+{
+	arm();
+	if (vos__uasm_copy(dst, src, n) < 0)
 		return -EFAULT;
-	}
-	__atomic_signal_fence(__ATOMIC_SEQ_CST); /* the range, then armed */
-	guard.jb = &jb;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST); /* armed, then the copy */
-	j->r = raw(j->k, j->dst, j->src, j->n);
-	__atomic_signal_fence(__ATOMIC_SEQ_CST); /* the copy, then disarmed */
-	guard.jb = NULL;
-	if (j->k == COPY)
-		TELL(j->dst, j->src, j->n);
+	TELL(dst, src, n);
 	return 0;
 }
 
+#else /* not guarded: plain copies */
+
+static int copy(void *dst, const void *src, size_t n)
+{
+	memcpy(dst, src, n);
+	return 0;
+}
+
+#endif
+
 int vos__user_read(void *dst, const void *usrc, size_t n)
 {
-	struct job j = { COPY, dst, usrc, n, 0 };
-
-	return n ? guarded(&j, usrc) : 0;
+	return n ? copy(dst, usrc, n) : 0;
 }
 
 int vos__user_write(void *udst, const void *src, size_t n)
 {
-	struct job j = { COPY, udst, src, n, 0 };
-
-	return n ? guarded(&j, udst) : 0;
+	return n ? copy(udst, src, n) : 0;
 }
 
 int vos__user_strnlen(const char *us, size_t max, size_t *len)
 {
-	struct job j = { STRNLEN, NULL, us, max, 0 };
-	int ret = max ? guarded(&j, us) : 0;
+#ifdef GUARDED
+	long r;
 
-	*len = j.r;
-	return ret;
+	*len = 0;
+	if (!max)
+		return 0;
+	arm();
+	r = vos__uasm_strnlen(us, max);
+	if (r < 0)
+		return -EFAULT;
+	*len = (size_t)r;
+#else
+	*len = max ? strnlen(us, max) : 0;
+#endif
+	return 0;
 }
 
 int vos__user_probe_write(void *udst, size_t n)
 {
-	struct job j = { PROBE, udst, NULL, n, 0 };
+	if (!n)
+		return 0;
+#ifdef GUARDED
+	arm();
+	return vos__uasm_probe(udst, n) < 0 ? -EFAULT : 0;
+#else
+	{
+		volatile unsigned char *p = udst;
 
-	return n ? guarded(&j, udst) : 0;
+		p[0] = p[0];
+		p[n - 1] = p[n - 1];
+	}
+	return 0;
+#endif
 }

@@ -10,14 +10,12 @@
  * instead, so these helpers give the same answer: each copy is guarded,
  * and a fault inside it makes the helper return -EFAULT.
  *
- * How (doc/semantics.md, "Bad buffers"): the first use installs a
- * SIGSEGV and SIGBUS handler for the process (chained to the one that was
- * there).  A guarded copy records, in thread-local memory, a jump buffer
- * (sigsetjmp without the signal mask: no system call) and the range it
- * reads or writes; a fault in that range while the copy runs jumps back
- * and the helper fails.  Any other fault goes to the previous handler, or
- * to the default action, as before.  A valid buffer pays the sigsetjmp
- * and two thread-local stores per copy (bench/vos-bench-usercopy).
+ * How (doc/semantics.md, "Bad buffers"): on x86-64 the copies are small
+ * assembly routines; the first use installs a SIGSEGV and SIGBUS handler
+ * for the process (chained to the one that was there) that, for a fault
+ * inside them, resumes at a fixup returning -EFAULT, through sigreturn,
+ * as the kernel's exception table does.  A valid buffer pays a call and a
+ * load (bench/vos-bench-usercopy).  Elsewhere the copies are plain.
  *
  * If the program installs its own SIGSEGV handler after ours, its handler
  * sees these faults and the program crashes as it would without us.
@@ -40,12 +38,13 @@ int vos__user_strnlen(const char *us, size_t max, size_t *len);
 
 /* Whether the caller's [udst, udst + n) can be written, checked before a
  * request that will fill it is sent (so a bad buffer fails the call
- * before the service consumes data, as the kernel's does): each page's
- * first byte (and the last byte) is read and written back with its own
- * value.  0, or -EFAULT.  Like the kernel's copy, a program that writes
- * the buffer from another thread while a read fills it gets what it
- * gets.  (encode.c probes a read's first byte only: the kernel writes only
- * what it read, so a buffer longer than the data may be bad past it.) */
+ * before the service consumes data, as the kernel's does): its first and
+ * its last byte are read and written back with their own values (n is a
+ * page or less: a statx buffer; encode.c probes a read's first byte only:
+ * the kernel writes only what it read, so a buffer longer than the data
+ * may be bad past it).  0, or -EFAULT.  Like the kernel's copy, a program
+ * that writes the buffer from another thread while a read fills it gets
+ * what it gets. */
 int vos__user_probe_write(void *udst, size_t n);
 
 #endif /* VOS_WIRE_USER_MEM_H */
