@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -881,30 +882,43 @@ int vos_cancel(struct vos_ctx *ctx, uint64_t user_data)
 
 #define LEN_OK(len) ((len) <= VOS_MAX_RW_LEN)
 
+/* The top of user space, where the kernel's access_ok ends (x86-64 with
+ * 4-level page tables; other 64-bit machines: 48 bits). */
+#if defined(__x86_64__)
+#define USER_TOP 0x00007ffffffff000ull
+#else
+#define USER_TOP 0x0001000000000000ull
+#endif
+
 /* A byte count as read(2) and write(2) take it (a request's len is 32
- * bits).  Up to SSIZE_MAX the kernel moves at most MAX_RW_COUNT
- * (VOS_MAX_RW_LEN) bytes: the count is clamped to that.  Above, the range
- * cannot lie in the address space: the kernel says -EFAULT, but after the
- * fd's own errors, which a call of length 0 finds without moving anything.
- * true: *r (prepared with *len, clamped) is to be called; false: *r was
- * prepared with length 0, and the answer is that call's error, else
- * -EFAULT. */
-static bool rw_len(size_t *len)
+ * bits): true, and *len clamped to MAX_RW_COUNT (VOS_MAX_RW_LEN), as the
+ * kernel clamps it; false if [buf, buf + len) cannot lie in user space
+ * (a length above SSIZE_MAX, or past the top): the kernel then says
+ * -EFAULT, after the fd's own errors (rw_fault). */
+static bool rw_len(const void *buf, size_t *len)
 {
-	if (*len > SSIZE_MAX) {
-		*len = 0;
+	uintptr_t a = (uintptr_t)buf;
+
+	if (*len > SSIZE_MAX || *len > UINTPTR_MAX - a || a + *len > USER_TOP)
 		return false;
-	}
 	if (*len > VOS_MAX_RW_LEN)
 		*len = VOS_MAX_RW_LEN;
 	return true;
 }
 
-static ssize_t rw_call(struct vos_ctx *ctx, struct vos_req *r, bool whole)
+/* What vfs_read and vfs_write say before they look at the buffer: -EBADF
+ * for an fd that is not open, or not open for this (an O_PATH one
+ * neither); then -EFAULT for the range. */
+static ssize_t rw_fault(struct vos_ctx *ctx, int fd, bool write)
 {
-	ssize_t ret = vos__call(ctx, r);
+	int fl = vos_fcntl(ctx, fd, F_GETFL, 0);
 
-	return whole || ret < 0 ? ret : -EFAULT;
+	if (fl < 0)
+		return fl;
+	if ((fl & O_PATH) ||
+	    (fl & O_ACCMODE) == (write ? O_RDONLY : O_WRONLY))
+		return -EBADF;
+	return -EFAULT;
 }
 
 int vos_nop(struct vos_ctx *ctx)
@@ -935,45 +949,47 @@ int vos_close(struct vos_ctx *ctx, int fd)
 ssize_t vos_read(struct vos_ctx *ctx, int fd, void *buf, size_t len)
 {
 	struct vos_req r;
-	bool whole = rw_len(&len);
 
+	if (!rw_len(buf, &len))
+		return rw_fault(ctx, fd, false);
 	vos_prep_read(&r, fd, buf, (uint32_t)len);
-	return rw_call(ctx, &r, whole);
+	return vos__call(ctx, &r);
 }
 
 ssize_t vos_write(struct vos_ctx *ctx, int fd, const void *buf, size_t len)
 {
 	struct vos_req r;
-	bool whole = rw_len(&len);
 
+	if (!rw_len(buf, &len))
+		return rw_fault(ctx, fd, true);
 	vos_prep_write(&r, fd, buf, (uint32_t)len);
-	return rw_call(ctx, &r, whole);
+	return vos__call(ctx, &r);
 }
 
 ssize_t vos_pread(struct vos_ctx *ctx, int fd, void *buf, size_t len,
 		  off_t off)
 {
 	struct vos_req r;
-	bool whole;
 
 	if (off < 0)
 		return -EINVAL; /* before the fd, as pread64(2) */
-	whole = rw_len(&len);
+	if (!rw_len(buf, &len))
+		return rw_fault(ctx, fd, false);
 	vos_prep_pread(&r, fd, buf, (uint32_t)len, (uint64_t)off);
-	return rw_call(ctx, &r, whole);
+	return vos__call(ctx, &r);
 }
 
 ssize_t vos_pwrite(struct vos_ctx *ctx, int fd, const void *buf, size_t len,
 		   off_t off)
 {
 	struct vos_req r;
-	bool whole;
 
 	if (off < 0)
 		return -EINVAL;
-	whole = rw_len(&len);
+	if (!rw_len(buf, &len))
+		return rw_fault(ctx, fd, true);
 	vos_prep_pwrite(&r, fd, buf, (uint32_t)len, (uint64_t)off);
-	return rw_call(ctx, &r, whole);
+	return vos__call(ctx, &r);
 }
 
 ssize_t vos_readv(struct vos_ctx *ctx, int fd, const struct iovec *iov,

@@ -520,7 +520,8 @@ START_TEST(lengths_as_the_kernel)
 	/* (volatile: the compiler would refuse the lengths for a 64-byte
 	 * buffer, which is the point) */
 	volatile size_t big = (size_t)VOS_MAX_RW_LEN + 1, huge = (size_t)1 << 40,
-			max = SIZE_MAX;
+			past = (size_t)1 << 47, max = SIZE_MAX;
+	int nd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	long rn;
 
 	snprintf(path, sizeof(path), "%s/f", dir);
@@ -546,6 +547,11 @@ START_TEST(lengths_as_the_kernel)
 	ck_assert_int_eq(rn, 10);
 	SAME(read(nf, buf, max), vos_read(ctx, vf, buf, max));
 	ck_assert_int_eq(rn, -EFAULT);
+	/* past the top of user space: -EFAULT, nothing read into buf */
+	SAME(read(nf, buf, past), vos_read(ctx, vf, buf, past));
+	ck_assert_int_eq(rn, -EFAULT);
+	SAME(read(nd, buf, max), vos_read(ctx, dfd, buf, max));
+	ck_assert_int_eq(rn, -EFAULT);
 	SAME(pwrite(nf, buf, max, 0), vos_pwrite(ctx, vf, buf, max, 0));
 	SAME(read(closed, buf, max), vos_read(ctx, closed, buf, max));
 	ck_assert_int_eq(rn, -EBADF);
@@ -560,6 +566,7 @@ START_TEST(lengths_as_the_kernel)
 	ck_assert_int_eq(memcmp(buf, "0123456789", 10), 0);
 	ck_assert_int_eq(vos_close(ctx, vf), 0);
 	close(nf);
+	close(nd);
 	unlink(path);
 	tu_dir_close(ctx, dfd);
 	rmdir(dir);
