@@ -754,8 +754,10 @@ static void sc_sendrecv(struct vos_ctx *ctx, const int *a, char *out,
 		OUT(" shut %ld", CALL(shutdown(c, SHUT_WR),
 				      vos_shutdown(ctx, c, SHUT_WR)));
 	memset(in, 0, sizeof(in));
-	r = CALL(recv(v, in, (size_t)a[2], rf),
-		 vos_recv(ctx, v, in, (size_t)a[2], rf));
+	/* a length below 0: NULL for the buffer (the discard idiom) */
+	r = CALL(recv(v, a[2] < 0 ? NULL : in, (size_t)abs(a[2]), rf),
+		 vos_recv(ctx, v, a[2] < 0 ? NULL : in, (size_t)abs(a[2]),
+			  rf));
 	OUT(" recv %ld '%.*s'", r, r > 0 ? (int)r : 0, in);
 	if (a[3] & MSG_OOB)
 		OUT(" send-after-shut %ld",
@@ -909,6 +911,8 @@ static void make_socket_cases(void)
 	sadd("sendrecv", sc_sendrecv, 5, 0, 100, MSG_PEEK);
 	sadd("sendrecv", sc_sendrecv, 10, 0, 10, MSG_WAITALL);
 	sadd("sendrecv", sc_sendrecv, 10, 0, 4, MSG_TRUNC);
+	sadd("sendrecv", sc_sendrecv, 10, 0, -4, MSG_TRUNC);
+	sadd("sendrecv", sc_sendrecv, 10, 0, -4, 0);
 	sadd("sendrecv", sc_sendrecv, -1, 0, 100, MSG_DONTWAIT);
 	sadd("sendrecv", sc_sendrecv, 0, 0, 100, MSG_DONTWAIT);
 	sadd("sendrecv", sc_sendrecv, 5, 0, 0, 0);

@@ -337,7 +337,10 @@ int vos__wire_encode(const struct vos_req *r, int32_t fd, int32_t fd2,
 			ret = vos__user_read(vos__peer_span(data, w->addr,
 							    w->addr_len),
 					     ua, w->addr_len);
-		else if (ret == 0 && w->addr_len)
+		else if (ret == 0 && w->addr_len &&
+			 !(r->op == VOS_OP_RECV && (r->op_flags & MSG_TRUNC)))
+			/* (MSG_TRUNC: a stream fills nothing, a datagram's
+			 * copy is guarded when it comes back) */
 			ret = vos__user_probe_write((void *)(uintptr_t)ua, 1);
 		w->len = w->addr_len;
 		break;

@@ -94,13 +94,20 @@ int vos__validate(const struct vos_req *r)
 	/* the kernel refuses a negative offset before it looks at the fd */
 	if (vos__op_positional(r) && r->off > (uint64_t)INT64_MAX)
 		return -EINVAL;
+	/* openat's flag-only refusals come before it reads the path */
+	if (r->op == VOS_OP_OPENAT && openat_flags_ok(r->op_flags) < 0)
+		return -EINVAL;
 	if ((f & VOS__OPF_FD) && r->fd < 0)
 		return -EBADF;
 	if ((f & VOS__OPF_NEED_ADDR) && !r->addr && !vos__statx_null_path(r))
 		return -EFAULT;
 	if ((f & VOS__OPF_NEED_ADDR2) && !r->addr2)
 		return -EFAULT;
-	if ((f & VOS__OPF_BUF_LEN) && !r->addr && r->len)
+	/* (a recv with MSG_TRUNC discards: on a stream the kernel fills no
+	 * buffer, so NULL is the idiom; on a datagram socket it copies, and
+	 * the copy says -EFAULT) */
+	if ((f & VOS__OPF_BUF_LEN) && !r->addr && r->len &&
+	    !(r->op == VOS_OP_RECV && (r->op_flags & MSG_TRUNC)))
 		return -EFAULT;
 	if (f & VOS__OPF_IOVEC) {
 		if (r->len > VOS_IOV_MAX)
@@ -108,8 +115,6 @@ int vos__validate(const struct vos_req *r)
 		if (!r->addr && r->len)
 			return -EFAULT;
 	}
-	if (r->op == VOS_OP_OPENAT && openat_flags_ok(r->op_flags) < 0)
-		return -EINVAL;
 	/* accept: an address buffer needs its length */
 	if (d->addr == VOS__ARG_SOCKADDR_OUT && r->addr && !r->addr2)
 		return -EFAULT;
