@@ -57,6 +57,9 @@ enum mode {
 	M_GROW_MUTE,    /* never answers a GROW */
 	M_GROW_WRITER,  /* takes a GROW; never answers a call on the area;
 	                 * writes all over the area once the client left */
+	M_DROP_FIRST,   /* closes the first 3 connections unanswered (as a
+	                 * daemon at its pending bound does), then good */
+	M_DROP_ALL,     /* closes every connection unanswered */
 };
 
 static char work[64], sockpath[100];
@@ -376,12 +379,18 @@ static void fake_client(int conn, enum mode mode)
  * kills it). */
 static void fake(int lfd, enum mode mode)
 {
-	for (;;) {
+	for (int n = 0;; n++) {
 		int conn = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 		pid_t p;
 
 		if (conn < 0)
 			_exit(2);
+		if (mode == M_DROP_ALL || (mode == M_DROP_FIRST && n < 3)) {
+			close(conn);
+			if (write(attaches_fd, "d", 1) != 1)
+				_exit(8);
+			continue;
+		}
 		p = fork();
 		if (p == 0) {
 			close(lfd);
@@ -441,7 +450,7 @@ static void stop_fake(void)
 	unlink(sockpath);
 }
 
-static int seen_attaches;
+static int seen_attaches, seen_drops;
 
 /* Read what the fake says for up to ms: true once it said what (or, with
  * what 0, once it completed want attaches). */
@@ -458,6 +467,7 @@ static bool fake_said(char what, int want, int ms)
 		if (poll(&p, 1, (int)(end - raw_now_ms())) > 0 &&
 		    read(fake_attaches_pipe[0], &c, 1) == 1) {
 			seen_attaches += c == 'a';
+			seen_drops += c == 'd';
 			if (what && c == what)
 				return true;
 		}
@@ -677,6 +687,45 @@ START_TEST(mute_at_attach)
 	printf("mute at attach: context deadline 300 ms: vos_nop -ETIMEDOUT "
 	       "after %lld ms, vos_submit back after %lld ms\n",
 	       (long long)dt, (long long)dt2);
+	stop_fake();
+	rmdir(work);
+}
+END_TEST
+
+/* A daemon at its bound on connections that have not spoken closes the
+ * oldest silent one (listener.c): a client descheduled between connect
+ * and ATTACH is closed so, unanswered.  It tries again until its
+ * deadline; a service that drops every try gets an error by then. */
+START_TEST(dropped_before_attach)
+{
+	struct vos_ctx *ctx;
+	int64_t t0, dt;
+	int err, drops;
+
+	start_fake(M_DROP_FIRST);
+	ctx = victim(2000000000, false, &err);
+	ck_assert_int_eq(err, 0);
+	ck_assert_int_eq(vos_nop(ctx), 0);
+	ck_assert_int_eq(attaches(1, 1000), 1);
+	ck_assert_int_eq(seen_drops, 3);
+	vos_ctx_destroy(ctx);
+	stop_fake();
+	seen_attaches = seen_drops = 0;
+	start_fake(M_DROP_ALL);
+	t0 = raw_now_ms();
+	ctx = victim(300000000, false, &err);
+	dt = raw_now_ms() - t0;
+	ck_assert_ptr_null(ctx);
+	ck_assert_msg(err == -ECONNRESET || err == -EPIPE, "err %d", err);
+	ck_assert_msg(dt < 1500, "deadline 300 ms, took %lld", (long long)dt);
+	fake_said(0, 1, 200); /* collect what the fake said meanwhile */
+	drops = seen_drops;
+	ck_assert_int_ge(drops, 3);
+	ck_assert_int_eq(seen_attaches, 0);
+	printf("dropped before attach: 3 connections closed unanswered, the "
+	       "4th attached; a service dropping all: %s after %lld ms and "
+	       "%d tries (deadline 300 ms)\n", strerror(-err),
+	       (long long)dt, drops);
 	stop_fake();
 	rmdir(work);
 }
@@ -911,6 +960,7 @@ int main(void)
 	tcase_add_test(t, header_flipped_after_attach);
 	tcase_add_test(t, silent_service_deadlines);
 	tcase_add_test(t, mute_at_attach);
+	tcase_add_test(t, dropped_before_attach);
 	tcase_add_test(t, blocking_full_doorbell);
 	tcase_add_test(t, garbage_completions);
 	tcase_add_test(t, results_beyond_asked);

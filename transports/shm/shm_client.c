@@ -22,6 +22,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -101,13 +103,14 @@ static int64_t now_ms(void)
 	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-static int ch_attach(void *priv, const struct vos_wire_attach *a,
-		     int timeout_ms, struct vos__attachment *out)
+/* One try at attaching, by end (ms, CLOCK_MONOTONIC).  *dropped: the
+ * daemon closed the connection before answering ATTACH. */
+static int attach_once(struct shm_ch *c, const struct vos_wire_attach *a,
+		       int64_t end, struct vos__attachment *out, bool *dropped)
 {
-	struct shm_ch *c = priv;
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
-	int64_t end = now_ms() + timeout_ms;
+	int64_t left = end - now_ms() > 1 ? end - now_ms() : 1;
+	struct timeval tv = { left / 1000, (left % 1000) * 1000 };
 	union {
 		struct vos_wire_msg h;
 		char b[VOS_WIRE_MSG_MAX + 1];
@@ -131,8 +134,10 @@ static int ch_attach(void *priv, const struct vos_wire_attach *a,
 	}
 	ret = vos__shm_ctl_send(c->sock, VOS_WIRE_MSG_ATTACH, 0, a, sizeof(*a),
 				NULL, 0);
-	if (ret < 0)
+	if (ret < 0) {
+		*dropped = ret == -EPIPE || ret == -ECONNRESET;
 		goto fail;
+	}
 	/* what is left of the time (at least 1 ms: a wait, not a poll) */
 	n = vos__shm_ctl_recv(c->sock, m.b, sizeof(m.b) - 1, fds, &nfds,
 			      (int)(end - now_ms() > 1 ? end - now_ms() : 1));
@@ -145,6 +150,7 @@ static int ch_attach(void *priv, const struct vos_wire_attach *a,
 	}
 	if (n <= 0) {
 		ret = n == 0 ? -ECONNRESET : n;
+		*dropped = ret == -ECONNRESET;
 		goto fail_fds;
 	}
 	if (m.h.type != VOS_WIRE_MSG_ATTACH_REPLY || m.h.status < 0) {
@@ -190,6 +196,33 @@ fail_fds:
 fail:
 	ch_close_all(c);
 	return ret;
+}
+
+/* A daemon holds a bounded number of connections that have not spoken
+ * yet and, at the bound, closes the oldest silent one (listener.c,
+ * pending_room()).  One of ours is closed so when we were descheduled
+ * between connect and ATTACH while many others attached (a pre-forked
+ * server's workers, all at once on few CPUs): try again, backing off,
+ * until the deadline.  A refusal the daemon explains is final, and so is
+ * a daemon that is gone (connect fails). */
+static int ch_attach(void *priv, const struct vos_wire_attach *a,
+		     int timeout_ms, struct vos__attachment *out)
+{
+	struct shm_ch *c = priv;
+	int64_t end = now_ms() + timeout_ms;
+	int backoff_ms = 1, ret;
+
+	for (;;) {
+		bool dropped = false;
+
+		ret = attach_once(c, a, end, out, &dropped);
+		if (ret == 0 || !dropped || now_ms() + backoff_ms >= end)
+			return ret;
+		/* not a synchronisation: spreads the retries of a burst */
+		poll(NULL, 0, backoff_ms);
+		if (backoff_ms < 64)
+			backoff_ms *= 2;
+	}
 }
 
 /* An area of our own memory for the service (GROW): a memfd sealed so
