@@ -1089,6 +1089,70 @@ int vos_mkdirat(struct vos_ctx *ctx, int dirfd, const char *path,
 	return vos__call(ctx, &r);
 }
 
+off_t vos_lseek(struct vos_ctx *ctx, int fd, off_t offset, int whence)
+{
+	struct vos_req r;
+
+	vos_prep_lseek(&r, fd, (int64_t)offset, whence);
+	return (off_t)vos__call(ctx, &r);
+}
+
+int vos_fchmodat(struct vos_ctx *ctx, int dirfd, const char *path,
+		 mode_t mode, int flags)
+{
+	struct vos_req r;
+
+	vos_prep_fchmodat(&r, dirfd, path, mode, flags);
+	return (int)vos__call(ctx, &r);
+}
+
+int vos_fchownat(struct vos_ctx *ctx, int dirfd, const char *path,
+		 uid_t owner, gid_t group, int flags)
+{
+	struct vos_req r;
+
+	vos_prep_fchownat(&r, dirfd, path, owner, group, flags);
+	return (int)vos__call(ctx, &r);
+}
+
+int vos_faccessat(struct vos_ctx *ctx, int dirfd, const char *path, int mode,
+		  int flags)
+{
+	struct vos_req r;
+
+	vos_prep_faccessat(&r, dirfd, path, mode, flags);
+	return (int)vos__call(ctx, &r);
+}
+
+int vos_linkat(struct vos_ctx *ctx, int olddirfd, const char *oldpath,
+	       int newdirfd, const char *newpath, int flags)
+{
+	struct vos_req r;
+
+	vos_prep_linkat(&r, olddirfd, oldpath, newdirfd, newpath, flags);
+	return (int)vos__call(ctx, &r);
+}
+
+int vos_symlinkat(struct vos_ctx *ctx, const char *target, int newdirfd,
+		  const char *linkpath)
+{
+	struct vos_req r;
+
+	vos_prep_symlinkat(&r, target, newdirfd, linkpath);
+	return (int)vos__call(ctx, &r);
+}
+
+ssize_t vos_readlinkat(struct vos_ctx *ctx, int dirfd, const char *path,
+		       char *buf, size_t bufsiz)
+{
+	struct vos_req r;
+
+	/* the kernel takes bufsiz as an int (its low 32 bits): <= 0 is
+	 * -EINVAL, checked with the request */
+	vos_prep_readlinkat(&r, dirfd, path, buf, (uint32_t)bufsiz);
+	return vos__call(ctx, &r);
+}
+
 int vos_renameat(struct vos_ctx *ctx, int olddirfd, const char *oldpath,
 		 int newdirfd, const char *newpath, unsigned flags)
 {

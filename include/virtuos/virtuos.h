@@ -77,6 +77,13 @@ enum vos_op {
 	VOS_OP_GETDENTS, /* since 0.2 */
 	VOS_OP_ACCEPT_MULTI, /* since 0.2: multishot accept */
 	VOS_OP_RECV_MULTI,   /* since 0.2: multishot recv into pool buffers */
+	VOS_OP_LSEEK,        /* since 0.3 */
+	VOS_OP_FCHMODAT,     /* since 0.3 */
+	VOS_OP_FCHOWNAT,     /* since 0.3 */
+	VOS_OP_FACCESSAT,    /* since 0.3 */
+	VOS_OP_LINKAT,       /* since 0.3 */
+	VOS_OP_SYMLINKAT,    /* since 0.3 */
+	VOS_OP_READLINKAT,   /* since 0.3 */
 	VOS_OP__COUNT /* not an operation: the number of operations */
 };
 
@@ -506,6 +513,89 @@ static inline void vos_prep_renameat(struct vos_req *r, int olddirfd,
 	r->op_flags = flags;
 }
 
+/* lseek(fd, offset, whence): result is the new file position (since
+ * 0.3).  Through a service the position is that of the service's open
+ * file, the one its reads and writes use. */
+static inline void vos_prep_lseek(struct vos_req *r, int fd, int64_t offset,
+				  int whence)
+{
+	vos__prep(r, VOS_OP_LSEEK, fd);
+	r->off = (uint64_t)offset;
+	r->op_flags = (uint32_t)whence;
+}
+
+/* fchmodat(dirfd, path, mode, flags): flags 0 or AT_SYMLINK_NOFOLLOW
+ * (since 0.3) */
+static inline void vos_prep_fchmodat(struct vos_req *r, int dirfd,
+				     const char *path, mode_t mode, int flags)
+{
+	vos__prep(r, VOS_OP_FCHMODAT, dirfd);
+	r->addr = (uint64_t)(uintptr_t)path;
+	r->arg = mode;
+	r->op_flags = (uint32_t)flags;
+}
+
+/* fchownat(dirfd, path, owner, group, flags): flags of
+ * AT_SYMLINK_NOFOLLOW and AT_EMPTY_PATH (with path "", the fd itself, as
+ * fchown(2)); (uid_t)-1 / (gid_t)-1 leave that id (since 0.3) */
+static inline void vos_prep_fchownat(struct vos_req *r, int dirfd,
+				     const char *path, uid_t owner,
+				     gid_t group, int flags)
+{
+	vos__prep(r, VOS_OP_FCHOWNAT, dirfd);
+	r->addr = (uint64_t)(uintptr_t)path;
+	r->arg = (uint32_t)owner;
+	r->off = (uint32_t)group;
+	r->op_flags = (uint32_t)flags;
+}
+
+/* faccessat(dirfd, path, mode, flags), as faccessat2(2): flags of
+ * AT_EACCESS, AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH (since 0.3) */
+static inline void vos_prep_faccessat(struct vos_req *r, int dirfd,
+				      const char *path, int mode, int flags)
+{
+	vos__prep(r, VOS_OP_FACCESSAT, dirfd);
+	r->addr = (uint64_t)(uintptr_t)path;
+	r->arg = (uint32_t)mode;
+	r->op_flags = (uint32_t)flags;
+}
+
+/* linkat(olddirfd, oldpath, newdirfd, newpath, flags): flags 0 or
+ * AT_SYMLINK_FOLLOW (since 0.3) */
+static inline void vos_prep_linkat(struct vos_req *r, int olddirfd,
+				   const char *oldpath, int newdirfd,
+				   const char *newpath, int flags)
+{
+	vos__prep(r, VOS_OP_LINKAT, olddirfd);
+	r->addr = (uint64_t)(uintptr_t)oldpath;
+	r->fd2 = newdirfd;
+	r->addr2 = (uint64_t)(uintptr_t)newpath;
+	r->op_flags = (uint32_t)flags;
+}
+
+/* symlinkat(target, newdirfd, linkpath): the link is made at (newdirfd,
+ * linkpath), which decides where the call goes; target is stored as it is
+ * (since 0.3) */
+static inline void vos_prep_symlinkat(struct vos_req *r, const char *target,
+				      int newdirfd, const char *linkpath)
+{
+	vos__prep(r, VOS_OP_SYMLINKAT, newdirfd);
+	r->addr = (uint64_t)(uintptr_t)linkpath;
+	r->addr2 = (uint64_t)(uintptr_t)target;
+}
+
+/* readlinkat(dirfd, path, buf, bufsiz): result is the number of bytes
+ * placed in buf (no NUL added), as readlinkat(2) (since 0.3) */
+static inline void vos_prep_readlinkat(struct vos_req *r, int dirfd,
+				       const char *path, char *buf,
+				       uint32_t bufsiz)
+{
+	vos__prep(r, VOS_OP_READLINKAT, dirfd);
+	r->addr = (uint64_t)(uintptr_t)path;
+	r->addr2 = (uint64_t)(uintptr_t)buf;
+	r->len = bufsiz;
+}
+
 /* fcntl(fd, cmd, arg): cmd is F_GETFL, F_SETFL, F_GETFD, F_SETFD, F_DUPFD
  * or F_DUPFD_CLOEXEC; any other completes with -EINVAL. */
 static inline void vos_prep_fcntl(struct vos_req *r, int fd, int cmd,
@@ -814,6 +904,19 @@ int vos_mkdirat(struct vos_ctx *ctx, int dirfd, const char *path,
 		mode_t mode);
 int vos_renameat(struct vos_ctx *ctx, int olddirfd, const char *oldpath,
 		 int newdirfd, const char *newpath, unsigned flags);
+off_t vos_lseek(struct vos_ctx *ctx, int fd, off_t offset, int whence);
+int vos_fchmodat(struct vos_ctx *ctx, int dirfd, const char *path,
+		 mode_t mode, int flags);
+int vos_fchownat(struct vos_ctx *ctx, int dirfd, const char *path,
+		 uid_t owner, gid_t group, int flags);
+int vos_faccessat(struct vos_ctx *ctx, int dirfd, const char *path, int mode,
+		  int flags);
+int vos_linkat(struct vos_ctx *ctx, int olddirfd, const char *oldpath,
+	       int newdirfd, const char *newpath, int flags);
+int vos_symlinkat(struct vos_ctx *ctx, const char *target, int newdirfd,
+		  const char *linkpath);
+ssize_t vos_readlinkat(struct vos_ctx *ctx, int dirfd, const char *path,
+		       char *buf, size_t bufsiz);
 int vos_fcntl(struct vos_ctx *ctx, int fd, int cmd, long arg);
 int vos_ioctl(struct vos_ctx *ctx, int fd, unsigned long request, int *argp);
 int vos_socket(struct vos_ctx *ctx, int domain, int type, int protocol);

@@ -160,6 +160,11 @@ int vos__dreq_decode(const struct vos__shared *data,
 		q->path_off[1] = w->addr2;
 		q->path_len[1] = w->addr2_len;
 		break;
+	case VOS__ARG_BUF_OUT: /* readlinkat: the kernel fills it */
+		if (w->len > w->addr2_len ||
+		    !(a2 = vos__peer_span(data, w->addr2, w->len)))
+			return -EFAULT;
+		break;
 	case VOS__ARG_STATX_OUT:
 		if (w->addr2_len < sizeof(struct statx) ||
 		    !(a2 = vos__peer_span(data, w->addr2,

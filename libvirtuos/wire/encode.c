@@ -18,6 +18,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -411,6 +412,19 @@ int vos__wire_encode(const struct vos_req *r, int32_t fd, int32_t fd2,
 						    sizeof(struct statx));
 		w->addr2_len = sizeof(struct statx);
 		break;
+	case VOS__ARG_BUF_OUT: {
+		/* readlinkat: a link's target is shorter than PATH_MAX, so
+		 * a larger buffer gets the same bytes; a NULL one is not
+		 * probed (the kernel looks the path up first, then faults) */
+		uint32_t n = r->len < PATH_MAX ? r->len : PATH_MAX;
+
+		ret = reserve(&c, n, 1, &w->addr2);
+		if (ret == 0 && r->addr2)
+			ret = vos__user_probe_write((void *)(uintptr_t)r->addr2,
+						    1);
+		w->addr2_len = w->len = n;
+		break;
+	}
 	default:
 		break; /* none, or the SOCKLEN placed with addr */
 	}
@@ -546,6 +560,13 @@ int64_t vos__wire_result(const struct vos_req *r, const struct vos_wire_req *w,
 		return msg_back(r, w, data, d->addr == VOS__ARG_MSG_IN, res);
 	default:
 		break;
+	}
+	if (d->addr2 == VOS__ARG_BUF_OUT) {
+		if (res > w->len)
+			return -EIO;
+		if (back_user(data, w->addr2, (void *)(uintptr_t)r->addr2,
+			      (uint64_t)res) < 0)
+			return -EFAULT;
 	}
 	if (d->addr2 == VOS__ARG_STATX_OUT) {
 		if (res != 0)

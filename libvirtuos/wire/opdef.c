@@ -97,6 +97,25 @@ const struct vos__opdef vos__opdefs[VOS_OP__COUNT] = {
 		F(MULTI) },
 	[VOS_OP_RECV_MULTI] = { "recv_multishot", "", A(NONE), A(NONE),
 		VOS__SVC_ANY, F(FD) | F(READ) | F(NOWIRE) | F(MULTI) },
+	/* the position of the fd's open file: where the fd lives */
+	[VOS_OP_LSEEK] = { "lseek", "vos_lseek", A(NONE), A(NONE),
+		VOS__SVC_ANY, F(FD) | F(DIRECT) },
+	[VOS_OP_FCHMODAT] = { "fchmodat", "vos_fchmodat", A(PATH), A(NONE),
+		VOS__SVC_FILE, F(AT) | F(NEED_ADDR) },
+	[VOS_OP_FCHOWNAT] = { "fchownat", "vos_fchownat", A(PATH), A(NONE),
+		VOS__SVC_FILE, F(AT) | F(NEED_ADDR) },
+	[VOS_OP_FACCESSAT] = { "faccessat", "vos_faccessat", A(PATH), A(NONE),
+		VOS__SVC_FILE, F(AT) | F(NEED_ADDR) },
+	[VOS_OP_LINKAT] = { "linkat", "vos_linkat", A(PATH), A(PATH),
+		VOS__SVC_FILE, F(AT) | F(AT2) | F(NEED_ADDR) | F(NEED_ADDR2) },
+	/* addr: the link's path (it routes the call); addr2: the target,
+	 * stored as it is, never looked up */
+	[VOS_OP_SYMLINKAT] = { "symlinkat", "vos_symlinkat", A(PATH), A(PATH),
+		VOS__SVC_FILE, F(AT) | F(NEED_ADDR) | F(NEED_ADDR2) },
+	/* addr2: len bytes the call fills (a NULL one faults after the
+	 * lookup, as in the kernel) */
+	[VOS_OP_READLINKAT] = { "readlinkat", "vos_readlinkat", A(PATH),
+		A(BUF_OUT), VOS__SVC_FILE, F(AT) | F(NEED_ADDR) },
 };
 
 const char *vos_op_name(unsigned op)

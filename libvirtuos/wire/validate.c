@@ -97,6 +97,9 @@ int vos__validate(const struct vos_req *r)
 	/* openat's flag-only refusals come before it reads the path */
 	if (r->op == VOS_OP_OPENAT && openat_flags_ok(r->op_flags) < 0)
 		return -EINVAL;
+	/* readlinkat takes its size as an int: <= 0 before the path */
+	if (r->op == VOS_OP_READLINKAT && (int32_t)r->len <= 0)
+		return -EINVAL;
 	if ((f & VOS__OPF_FD) && r->fd < 0)
 		return -EBADF;
 	if ((f & VOS__OPF_NEED_ADDR) && !r->addr && !vos__statx_null_path(r))

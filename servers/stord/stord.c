@@ -203,24 +203,183 @@ static int parent_of(int dirfd, char *path, char **leaf)
 	return resolve(dirfd, path, O_PATH | O_DIRECTORY, 0);
 }
 
+/* What the kernel refuses in a path call's flags and mode before it
+ * reads the path (in its order); 0 if nothing. */
+static int flags_first(const struct vos_req *r)
+{
+	switch (r->op) {
+	case VOS_OP_FCHMODAT: /* glibc's fchmodat, as programs call it */
+		return r->op_flags & ~(uint32_t)AT_SYMLINK_NOFOLLOW ? -EINVAL
+								    : 0;
+	case VOS_OP_FCHOWNAT:
+		return r->op_flags & ~(uint32_t)(AT_SYMLINK_NOFOLLOW |
+						 AT_EMPTY_PATH) ? -EINVAL : 0;
+	case VOS_OP_FACCESSAT:
+		return (r->arg & ~(uint64_t)(R_OK | W_OK | X_OK)) ||
+		       (r->op_flags & ~(uint32_t)(AT_EACCESS |
+						  AT_SYMLINK_NOFOLLOW |
+						  AT_EMPTY_PATH)) ? -EINVAL : 0;
+	case VOS_OP_LINKAT:
+		return r->op_flags & ~(uint32_t)(AT_SYMLINK_FOLLOW |
+						 AT_EMPTY_PATH) ? -EINVAL : 0;
+	case VOS_OP_READLINKAT:
+		return (int32_t)r->len <= 0 ? -EINVAL : 0;
+	default:
+		return 0;
+	}
+}
+
+/* Whether an empty path names the dirfd itself: AT_EMPTY_PATH where the
+ * call takes it, and always for readlinkat (the kernel's LOOKUP_EMPTY). */
+static bool empty_names_fd(const struct vos_req *r)
+{
+	switch (r->op) {
+	case VOS_OP_STATX: case VOS_OP_FCHOWNAT: case VOS_OP_FACCESSAT:
+	case VOS_OP_LINKAT:
+		return r->op_flags & AT_EMPTY_PATH;
+	case VOS_OP_READLINKAT:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* The file path names, opened O_PATH beneath the export (the dirfd
+ * itself for an empty path that names it); nofollow: the last component
+ * is not followed.  The fd, or -errno. */
+static int lookup(const struct vos_req *r, const char *path, bool nofollow)
+{
+	int fd;
+
+	if (!path[0]) {
+		fd = dup(r->fd);
+		return fd < 0 ? -errno : fd;
+	}
+	return resolve(r->fd, path, O_PATH | (nofollow ? O_NOFOLLOW : 0), 0);
+}
+
+/* chmod of an O_PATH fd: through its /proc/self/fd link (fchmod refuses
+ * O_PATH fds, and fchmodat2's AT_EMPTY_PATH is Linux 6.6+); the link
+ * leads to the file that fd holds, looked up beneath the export. */
+static int chmod_fd(int fd, mode_t mode)
+{
+	char link[64];
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	return chmod(link, mode) < 0 ? -errno : 0;
+}
+
+/* The calls that act on the file a path names (fchmodat, fchownat,
+ * faccessat, readlinkat), on the O_PATH fd lookup() opened: the kernel
+ * checks the thread's ids, the client's. */
+static int64_t on_file(const struct vos_req *r, const char *path)
+{
+	bool nofollow = r->op == VOS_OP_READLINKAT ||
+			(r->op_flags & AT_SYMLINK_NOFOLLOW);
+	int64_t ret;
+	struct stat st;
+	int fd = lookup(r, path, nofollow);
+
+	if (fd < 0)
+		return fd;
+	switch (r->op) {
+	case VOS_OP_FCHMODAT:
+		/* a symlink's mode cannot change (glibc's and fchmodat2's
+		 * answer) */
+		if (nofollow && fstat(fd, &st) == 0 && S_ISLNK(st.st_mode))
+			ret = -EOPNOTSUPP;
+		else
+			ret = chmod_fd(fd, (mode_t)r->arg);
+		break;
+	case VOS_OP_FCHOWNAT:
+		ret = fchownat(fd, "", (uid_t)r->arg, (gid_t)r->off,
+			       AT_EMPTY_PATH) < 0 ? -errno : 0;
+		break;
+	case VOS_OP_FACCESSAT:
+		/* AT_EACCESS always: the thread's fsuid is the client's;
+		 * without it the kernel would check stord's real ids */
+		ret = faccessat(fd, "", (int)r->arg,
+				AT_EMPTY_PATH | AT_EACCESS) < 0 ? -errno : 0;
+		break;
+	default: /* VOS_OP_READLINKAT: into the data area (decode.c) */
+		ret = readlinkat(fd, "", (char *)(uintptr_t)r->addr2, r->len);
+		ret = ret < 0 ? -errno : ret;
+		/* the kernel says -ENOENT for an empty path that names no
+		 * link, -EINVAL for a name that does not: ours was a name */
+		if (ret == -ENOENT && path[0])
+			ret = -EINVAL;
+		break;
+	}
+	close(fd);
+	return ret;
+}
+
+/* The new name's parent (renameat, linkat: fd2 and path2), or -errno
+ * with the old one's fd closed. */
+static int new_parent(const struct vos_req *r, char *path2, char **leaf2,
+		      int fd)
+{
+	int fd2 = parent_of(r->fd2, path2, leaf2);
+
+	if (fd2 < 0)
+		close(fd);
+	return fd2;
+}
+
+/* linkat: the new name made in its parent; the old file, when followed or
+ * named by an fd, through its O_PATH fd (its /proc/self/fd link with
+ * AT_SYMLINK_FOLLOW: no capability needed, and the file was looked up
+ * beneath the export); else the old name from its parent, not followed. */
+static int64_t link_call(const struct vos_req *r, char *path, char *path2)
+{
+	char *leaf, *leaf2, link[64];
+	int64_t ret;
+	int fd, fd2;
+	bool by_fd = (r->op_flags & AT_SYMLINK_FOLLOW) ||
+		     (!path[0] && (r->op_flags & AT_EMPTY_PATH));
+
+	fd = by_fd ? lookup(r, path, false) : parent_of(r->fd, path, &leaf);
+	if (fd < 0)
+		return fd;
+	fd2 = new_parent(r, path2, &leaf2, fd);
+	if (fd2 < 0)
+		return fd2;
+	if (!by_fd) {
+		ret = linkat(fd, leaf, fd2, leaf2, 0);
+	} else if (!path[0]) {
+		/* the kernel's rule for AT_EMPTY_PATH (a capability), on
+		 * the thread's creds: the client's */
+		ret = linkat(fd, "", fd2, leaf2, AT_EMPTY_PATH);
+	} else {
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		ret = linkat(AT_FDCWD, link, fd2, leaf2, AT_SYMLINK_FOLLOW);
+	}
+	ret = ret < 0 ? -errno : 0;
+	close(fd);
+	close(fd2);
+	return ret;
+}
+
 static int64_t path_call(struct srv_client *c, struct srv_req *q, char *path,
 			 char *path2)
 {
 	const struct vos_req *r = &q->d.r;
+	const struct vos__opdef *d = vos__opdef(r->op);
 	char *leaf, *leaf2;
 	int64_t ret;
 	int fd, fd2;
 
-	ret = vos__dreq_path(&q->data, &q->d, 0, path, 4096);
-	if (ret >= 0 && r->op == VOS_OP_RENAMEAT)
+	ret = flags_first(r);
+	if (ret == 0)
+		ret = vos__dreq_path(&q->data, &q->d, 0, path, 4096);
+	if (ret >= 0 && d->addr2 == VOS__ARG_PATH)
 		ret = vos__dreq_path(&q->data, &q->d, 1, path2, 4096);
 	if (ret < 0)
 		return ret;
 	/* an empty path names nothing (AT_EMPTY_PATH aside), as for the
 	 * kernel */
-	if ((!path[0] && !(r->op == VOS_OP_STATX &&
-			   (r->op_flags & AT_EMPTY_PATH))) ||
-	    (r->op == VOS_OP_RENAMEAT && !path2[0]))
+	if ((!path[0] && !empty_names_fd(r)) ||
+	    (d->addr2 == VOS__ARG_PATH && !path2[0]))
 		return -ENOENT;
 	switch (r->op) {
 	case VOS_OP_OPENAT: {
@@ -277,15 +436,26 @@ static int64_t path_call(struct srv_client *c, struct srv_req *q, char *path,
 		fd = parent_of(r->fd, path, &leaf);
 		if (fd < 0)
 			return fd;
-		fd2 = parent_of(r->fd2, path2, &leaf2);
-		if (fd2 < 0) {
-			close(fd);
+		fd2 = new_parent(r, path2, &leaf2, fd);
+		if (fd2 < 0)
 			return fd2;
-		}
 		ret = renameat2(fd, leaf, fd2, leaf2, r->op_flags) < 0 ? -errno
 								       : 0;
 		close(fd);
 		close(fd2);
+		return ret;
+	case VOS_OP_FCHMODAT: case VOS_OP_FCHOWNAT: case VOS_OP_FACCESSAT:
+	case VOS_OP_READLINKAT:
+		return on_file(r, path);
+	case VOS_OP_LINKAT:
+		return link_call(r, path, path2);
+	case VOS_OP_SYMLINKAT:
+		/* the target (path2) is stored, never looked up */
+		fd = parent_of(r->fd, path, &leaf);
+		if (fd < 0)
+			return fd;
+		ret = symlinkat(path2, fd, leaf) < 0 ? -errno : 0;
+		close(fd);
 		return ret;
 	default:
 		return -EINVAL;

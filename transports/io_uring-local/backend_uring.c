@@ -181,6 +181,10 @@ static int check_ops(struct uring_be *u, struct io_uring *ring)
 	/* optional: without it, ftruncate goes to the worker pool */
 	u->l->native_ftruncate =
 		io_uring_opcode_supported(probe, VOS__IORING_OP_FTRUNCATE);
+	/* optional too: else linkat and symlinkat go to the pool */
+	u->l->native_links =
+		io_uring_opcode_supported(probe, IORING_OP_LINKAT) &&
+		io_uring_opcode_supported(probe, IORING_OP_SYMLINKAT);
 	for (size_t i = 0; i < sizeof(needed_ops) / sizeof(needed_ops[0]); i++)
 		if (!io_uring_opcode_supported(probe, needed_ops[i])) {
 			vos__log(VOS__LOG_DEBUG, "io_uring lacks opcode %d",
@@ -311,6 +315,14 @@ static int u_submit(void *priv, const struct vos_req *r, uint8_t fdc)
 	case VOS_OP_RENAMEAT:
 		io_uring_prep_renameat(sqe, r->fd, PTR(r->addr), r->fd2,
 				       PTR(r->addr2), r->op_flags);
+		break;
+	case VOS_OP_LINKAT:
+		io_uring_prep_linkat(sqe, r->fd, PTR(r->addr), r->fd2,
+				     PTR(r->addr2), (int)r->op_flags);
+		break;
+	case VOS_OP_SYMLINKAT:
+		io_uring_prep_symlinkat(sqe, PTR(r->addr2), r->fd,
+					PTR(r->addr));
 		break;
 	case VOS_OP_ACCEPT:
 		io_uring_prep_accept(sqe, r->fd, PTR(r->addr), PTR(r->addr2),

@@ -105,6 +105,32 @@ int64_t vos__exec(const struct vos_req *r, bool nowait)
 		ret = renameat2(r->fd, PTR(r->addr), r->fd2, PTR(r->addr2),
 				r->op_flags);
 		break;
+	case VOS_OP_LSEEK:
+		ret = lseek(r->fd, (off_t)r->off, (int)r->op_flags);
+		break;
+	case VOS_OP_FCHMODAT:
+		ret = fchmodat(r->fd, PTR(r->addr), (mode_t)r->arg,
+			       (int)r->op_flags);
+		break;
+	case VOS_OP_FCHOWNAT:
+		ret = fchownat(r->fd, PTR(r->addr), (uid_t)r->arg,
+			       (gid_t)r->off, (int)r->op_flags);
+		break;
+	case VOS_OP_FACCESSAT:
+		/* glibc's faccessat is faccessat2(2) where the kernel has it */
+		ret = faccessat(r->fd, PTR(r->addr), (int)r->arg,
+				(int)r->op_flags);
+		break;
+	case VOS_OP_LINKAT:
+		ret = linkat(r->fd, PTR(r->addr), r->fd2, PTR(r->addr2),
+			     (int)r->op_flags);
+		break;
+	case VOS_OP_SYMLINKAT:
+		ret = symlinkat(PTR(r->addr2), r->fd, PTR(r->addr));
+		break;
+	case VOS_OP_READLINKAT:
+		ret = readlinkat(r->fd, PTR(r->addr), PTR(r->addr2), r->len);
+		break;
 	case VOS_OP_FCNTL:
 		ret = fcntl(r->fd, (int)r->op_flags, (long)r->arg);
 		break;

@@ -176,6 +176,9 @@ struct vos__local {
 	/* The backend runs ftruncate itself (io_uring's FTRUNCATE, 6.9+);
 	 * else it goes to the worker pool. */
 	bool native_ftruncate;
+	/* The backend runs linkat and symlinkat itself (io_uring's LINKAT
+	 * and SYMLINKAT, 5.15+); else they go to the worker pool. */
+	bool native_links;
 	pid_t pid;         /* the process the state belongs to (see l_close) */
 	uint8_t *op_of;    /* per tag: the op, for completion fix-ups */
 	uint8_t *where;    /* per tag: VOS__WHERE_* */

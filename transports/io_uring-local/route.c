@@ -25,7 +25,11 @@
  *     would ignore the offset and read or write the stream;
  *   - ftruncate on a disk file system (it can take long on a large file)
  *     goes ASYNC where the backend has it natively (io_uring FTRUNCATE,
- *     Linux 6.9), else to the POOL.
+ *     Linux 6.9), else to the POOL;
+ *   - path calls io_uring has (openat, statx, unlinkat, mkdirat, renameat;
+ *     linkat and symlinkat since 5.15) go ASYNC, the others (getdents,
+ *     fchmodat, fchownat, faccessat, readlinkat) to the POOL: a lookup
+ *     may read a disk.
  */
 #include "config.h"
 
@@ -93,8 +97,15 @@ enum vos__route vos__route(struct vos__local *l, const struct vos_req *r,
 			return VOS__INLINE;
 		return l->native_ftruncate ? VOS__ASYNC : VOS__POOL;
 	case VOS_OP_GETDENTS:
+	case VOS_OP_FCHMODAT:
+	case VOS_OP_FCHOWNAT:
+	case VOS_OP_FACCESSAT:
+	case VOS_OP_READLINKAT:
 		/* no io_uring opcode; may read a disk: a worker thread */
 		return VOS__POOL;
+	case VOS_OP_LINKAT:
+	case VOS_OP_SYMLINKAT:
+		return l->native_links ? VOS__ASYNC : VOS__POOL;
 	case VOS_OP_TIMEOUT:
 		return r->off == 0 ? VOS__INLINE : VOS__ASYNC;
 	case VOS_OP_POLL:
