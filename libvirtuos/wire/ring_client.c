@@ -1112,6 +1112,20 @@ int vos__rc_sleep_fd(void *priv)
 
 	if (!s->attached || s->inflight == 0)
 		return -EAGAIN;
+	/* first, rings that answer completions already taken: a service
+	 * that read NEED_WAKEUP set just before we cleared it (our last look
+	 * below found its completion) rings after our woke() drained, and
+	 * that byte would make the fd readable with nothing to take (a
+	 * vos_ctx_fd() loop would wake for nothing).  A ring after this
+	 * drain is for a completion our last look does not see, save one
+	 * from a service stopped between its publish and its look at the
+	 * flag for all of our last cycle. */
+	if (s->chan->drain(s->ch) < 0) {
+		vos__rc_reap(s);
+		if (s->attached)
+			service_lost(s, "is gone");
+		return -EAGAIN;
+	}
 	/* the sleeper's half of the handshake: NEED_WAKEUP, a full fence,
 	 * then a last look at the next completion entry (pairs with the
 	 * fence in the service's publish: peer_mem.h) */

@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -60,6 +61,10 @@ enum mode {
 	M_DROP_FIRST,   /* closes the first 3 connections unanswered (as a
 	                 * daemon at its pending bound does), then good */
 	M_DROP_ALL,     /* closes every connection unanswered */
+	M_LATE_RING,    /* answers a NOP, rings the doorbell after the
+	                 * client took it (as a service that saw NEED_WAKEUP
+	                 * just before the client cleared it), says 'r';
+	                 * holds an fsync; answers the rest */
 };
 
 static char work[64], sockpath[100];
@@ -153,6 +158,7 @@ static void serve(struct fake_ring *f)
 	for (;;) {
 		struct pollfd p = { f->bell, POLLIN, 0 };
 		char buf[64];
+		bool plain = false; /* M_LATE_RING: published as usual */
 
 		while (sq_ready(f)) {
 			struct vos_wire_req w = sq[f->sq_head++ & (f->g.entries - 1)];
@@ -175,6 +181,37 @@ static void serve(struct fake_ring *f)
 			if (f->mode == M_LIES)
 				e.res = w.op == VOS_OP_OPENAT ? (1 << 21) + 5 :
 					(int64_t)w.len + 1 + (int64_t)(rnd() % 100);
+			if (f->mode == M_LATE_RING) {
+				struct vos_wire_header *hh = (void *)f->map;
+
+				if (w.op == VOS_OP_FSYNC)
+					continue; /* held */
+				if (w.op != VOS_OP_NOP) {
+					plain = true;
+					put_cqe(f, &e);
+					continue;
+				}
+				put_cqe(f, &e);
+				__atomic_store_n(&hh->sq_head, f->sq_head,
+						 __ATOMIC_RELEASE);
+				/* the ring it asked for, if it sleeps */
+				__atomic_thread_fence(__ATOMIC_SEQ_CST);
+				if (__atomic_load_n(&hh->client_flags,
+						    __ATOMIC_RELAXED) &
+				    VOS_WIRE_CLIENT_NEED_WAKEUP)
+					send(f->bell, "x", 1,
+					     MSG_DONTWAIT | MSG_NOSIGNAL);
+				/* the client takes it (its completion
+				 * counter moves), then the late ring comes */
+				while (__atomic_load_n(&hh->cq_head,
+						       __ATOMIC_ACQUIRE) !=
+				       f->cq_tail)
+					sched_yield();
+				send(f->bell, "x", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+				if (write(attaches_fd, "r", 1) != 1)
+					_exit(8);
+				continue;
+			}
 			if (f->mode == M_GROW_WRITER && w.addr_len &&
 			    w.addr >= ((f->g.data_size + 4095) & ~4095ull)) {
 				/* a call on a buffer in the area: kept, and
@@ -187,8 +224,11 @@ static void serve(struct fake_ring *f)
 		}
 		__atomic_store_n(&h->sq_head, f->sq_head, __ATOMIC_RELEASE);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		if (__atomic_load_n(&h->client_flags, __ATOMIC_RELAXED) &
-		    VOS_WIRE_CLIENT_NEED_WAKEUP)
+		/* (M_LATE_RING rings only as above: nothing published
+		 * here) */
+		if ((f->mode != M_LATE_RING || plain) &&
+		    (__atomic_load_n(&h->client_flags, __ATOMIC_RELAXED) &
+		     VOS_WIRE_CLIENT_NEED_WAKEUP))
 			send(f->bell, "x", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 		__atomic_fetch_or(&h->server_flags, VOS_WIRE_SERVER_NEED_WAKEUP,
 				  __ATOMIC_RELAXED);
@@ -928,6 +968,41 @@ START_TEST(late_write_after_deadline)
 }
 END_TEST
 
+/* A ring that answers a completion the client already took (the service
+ * read NEED_WAKEUP set just before the client cleared it) must not make
+ * the context's fd readable later, when nothing is there to take: the
+ * client drains such rings before it gets ready to sleep. */
+START_TEST(stale_ring_not_readable)
+{
+	struct vos_ctx *ctx;
+	struct vos_req r;
+	struct pollfd p;
+	int err, cfd, n, fd;
+
+	start_fake(M_LATE_RING);
+	ctx = victim(10 * 1000000000LL, false, &err); /* (no hang) */
+	ck_assert_int_eq(err, 0);
+	fd = vos_openat(ctx, AT_FDCWD, "f", O_RDONLY, 0); /* (answered) */
+	ck_assert_int_ge(fd, 0);
+	cfd = vos_ctx_fd(ctx);
+	ck_assert_int_ge(cfd, 0);
+	ck_assert_int_eq(vos_nop(ctx), 0);
+	ck_assert_msg(fake_said('r', 0, 5000), "the fake did not ring");
+	/* the stale byte is in the doorbell now; a call the fake holds */
+	vos_prep_fsync(&r, fd);
+	ck_assert_int_eq(vos_submit(ctx, &r, 1), 1);
+	p = (struct pollfd){ cfd, POLLIN, 0 };
+	n = poll(&p, 1, 200);
+	ck_assert_msg(n == 0, "the context's fd became readable with nothing "
+		      "to take (a stale ring)");
+	printf("stale ring: a ring after the completion was taken left the "
+	       "context's fd unreadable for 200 ms while a call waited\n");
+	vos_ctx_destroy(ctx);
+	stop_fake();
+	rmdir(work);
+}
+END_TEST
+
 /* ---- the control: a well-behaved fake works --------------------------- */
 
 START_TEST(good_fake_works)
@@ -968,6 +1043,7 @@ int main(void)
 	tcase_add_test(t, hangup_mid_call);
 	tcase_add_test(t, grow_never_answered);
 	tcase_add_test(t, late_write_after_deadline);
+	tcase_add_test(t, stale_ring_not_readable);
 	suite_add_tcase(s, t);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
