@@ -12,9 +12,10 @@
  * Path calls run on the server core's slow pool, never on a worker: an
  * open of a FIFO waits for the other end, a lookup on slow media for the
  * disk, and a worker serves many clients.  On the pool thread they run
- * with the client's credentials (fsuid, fsgid and supplementary groups,
- * set per thread; each switch is checked, and a failed one refuses the
- * call), so the kernel's permission checks are the client's; the
+ * with the client's credentials (effective uid and gid, hence fs ids and
+ * no capability of the daemon's, and supplementary groups, set per
+ * thread; a failed switch refuses the call), so the kernel's permission
+ * checks are the client's; the
  * client's umask (sent when it attached) applies to what it creates.
  * Calls on open fds (read, write, fsync...) go to the engine; their
  * permissions were checked when the fd was opened, as in the kernel.
@@ -51,6 +52,8 @@ static char root_path[4096];
 static char root_real[PATH_MAX]; /* root_path, canonical (realpath) */
 static gid_t own_groups[VOS__CRED_MAX_GROUPS];
 static int own_ngroups;
+static uid_t own_uid; /* the daemon's effective ids, read at setup (a */
+static gid_t own_gid; /* thread that became a client's says the client's) */
 
 static int stord_option(const char *key, const char *val)
 {
@@ -79,6 +82,8 @@ static int stord_setup(void)
 			strerror(errno));
 		return -1;
 	}
+	own_uid = geteuid();
+	own_gid = getegid();
 	own_ngroups = getgroups(VOS__CRED_MAX_GROUPS, own_groups);
 	if (own_ngroups < 0)
 		own_ngroups = 0;
@@ -88,31 +93,33 @@ static int stord_setup(void)
 	return 0;
 }
 
-/* This thread's file-system identity (raw system calls: glibc's wrappers
- * would change every thread's).  setfsuid/setfsgid say nothing about
- * failure, so each is read back.  0, or -EPERM if any step failed. */
-static int become_ids(uid_t uid, gid_t gid, int ngroups, const gid_t *groups)
+/* This thread's identity: its effective ids (and with them the
+ * file-system ids) and groups, by raw system calls (glibc's wrappers would
+ * change every thread's).  The effective uid, not only the fs uid: a
+ * thread of a root daemon whose euid leaves 0 loses every effective
+ * capability (CAP_SYS_PTRACE, CAP_SYS_ADMIN... that setfsuid keeps), and
+ * checks made on the euid (/proc/sys, /proc/<pid> links) see the client.
+ * The real and saved uids stay the daemon's, so it can come back.  0, or
+ * -EPERM if any step failed. */
+static int become(const struct srv_client *c)
 {
-	if (syscall(SYS_setgroups, ngroups, groups) != 0)
-		return -EPERM;
-	syscall(SYS_setfsgid, gid);
-	if ((gid_t)syscall(SYS_setfsgid, (gid_t)-1) != gid)
-		return -EPERM;
-	syscall(SYS_setfsuid, uid);
-	if ((uid_t)syscall(SYS_setfsuid, (uid_t)-1) != uid)
+	/* groups and gid while the capabilities last, the uid last */
+	if (syscall(SYS_setgroups, c->cred.ngroups, c->cred.groups) != 0 ||
+	    syscall(SYS_setresgid, -1, c->cred.gid, -1) != 0 ||
+	    syscall(SYS_setresuid, -1, c->cred.uid, -1) != 0)
 		return -EPERM;
 	return 0;
 }
 
-static int become(const struct srv_client *c)
-{
-	return become_ids(c->cred.uid, c->cred.gid, c->cred.ngroups,
-			  c->cred.groups);
-}
-
 static int become_self(void)
 {
-	return become_ids(geteuid(), getegid(), own_ngroups, own_groups);
+	/* the uid first: back to the daemon's, which brings its
+	 * capabilities back for the rest */
+	if (syscall(SYS_setresuid, -1, own_uid, -1) != 0 ||
+	    syscall(SYS_setresgid, -1, own_gid, -1) != 0 ||
+	    syscall(SYS_setgroups, own_ngroups, own_groups) != 0)
+		return -EPERM;
+	return 0;
 }
 
 static int openat2_beneath(int dirfd, const char *path, uint64_t flags,

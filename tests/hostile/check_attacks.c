@@ -41,6 +41,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -79,10 +80,14 @@ static void pause_ms(int ms) /* between bounded polls of a daemon's state */
 
 /* Each test runs in its own process: at its exit (pass or fail), no
  * daemon outlives it and its directory goes. */
+static char proc_in_export[300]; /* a procfs mounted there, if any */
+
 static void cleanup(void)
 {
 	td_kill(&netd);
 	td_kill(&stord);
+	if (proc_in_export[0]) /* (before the tree goes: not into /proc) */
+		umount2(proc_in_export, MNT_DETACH);
 	td_rm_tree(work);
 }
 
@@ -2917,6 +2922,114 @@ START_TEST(stord_umask)
 }
 END_TEST
 
+/* An export that holds a procfs (an export of /, say): what uid 65534 gets
+ * of it through stord is what it gets natively.  The kernel checks
+ * /proc/sys writes and /proc/<pid> links against the effective uid and
+ * capabilities (CAP_SYS_PTRACE), which setfsuid leaves the daemon's:
+ * stord's threads take the client's effective ids. */
+struct proc_probe {
+	const char *path;  /* below the export's proc/ */
+	bool link;         /* readlink; else open */
+	int flags;
+};
+
+static const struct proc_probe proc_probes[] = {
+	{ "sys/kernel/core_pattern", false, O_WRONLY }, /* root for anyone */
+	{ "sys/vm/drop_caches", false, O_WRONLY },
+	{ "1/cwd", true, 0 },        /* another user's process */
+	{ "1/root", true, 0 },
+	{ "1/environ", false, O_RDONLY },
+	{ "1/mem", false, O_RDONLY },
+};
+
+static int kid_proc(void *arg)
+{
+	const char *sock = arg;
+	struct vos_ctx *ctx;
+	int ret;
+
+	ret = lib_ctx(sock, &ctx);
+	KCHECK(ret == 0, "attach: %s", strerror(-ret));
+	for (size_t i = 0; i < sizeof(proc_probes) / sizeof(*proc_probes);
+	     i++) {
+		const struct proc_probe *p = &proc_probes[i];
+		char nat[300], rel[300], b[256];
+		long kern, got;
+
+		snprintf(nat, sizeof(nat), "/proc/%s", p->path);
+		snprintf(rel, sizeof(rel), "proc/%s", p->path);
+		if (p->link) {
+			kern = readlink(nat, b, sizeof(b));
+			kern = kern < 0 ? -errno : kern;
+			got = vos_readlinkat(ctx, AT_FDCWD, rel, b, sizeof(b));
+		} else {
+			/* opened, never written: closed at once */
+			int fd = open(nat, p->flags | O_CLOEXEC);
+
+			kern = fd < 0 ? -errno : 0;
+			if (fd >= 0)
+				close(fd);
+			got = vos_openat(ctx, AT_FDCWD, rel, p->flags, 0);
+			if (got >= 0) {
+				vos_close(ctx, (int)got);
+				got = 0;
+			}
+		}
+		/* natively refused to this uid: refused through stord too */
+		KCHECK(kern < 0, "%s: natively %ld", nat, kern);
+		KCHECK(got < 0, "%s through stord: %ld (natively %s)", rel,
+		       got, strerror((int)-kern));
+		ksay("PROBE %s %ld %ld", p->path, kern, got);
+	}
+	vos_ctx_destroy(ctx);
+	ksay("DONE");
+	return 0;
+}
+
+START_TEST(stord_proc_in_export)
+{
+	char figures[600] = "", line[300];
+	size_t len = 0;
+	struct kid k;
+	int64_t stop;
+
+	make_work();
+	if (!root) {
+		printf("stord_proc_in_export: needs root (a procfs mounted in "
+		       "the export): not run\n");
+		return;
+	}
+	/* a mount namespace of this test's own: the procfs goes with it */
+	ck_assert_int_eq(unshare(CLONE_NEWNS), 0);
+	ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+	snprintf(proc_in_export, sizeof(proc_in_export), "%s/proc", exp_dir);
+	ck_assert_int_eq(mkdir(proc_in_export, 0555), 0);
+	ck_assert_int_eq(mount("proc", proc_in_export, "proc", 0, NULL), 0);
+	start_stord(NULL);
+	kid_start(&k, NOBODY, kid_proc, stord.sock);
+	for (size_t i = 0; i < sizeof(proc_probes) / sizeof(*proc_probes);
+	     i++) {
+		char what[200];
+		long kern, got;
+
+		snprintf(line, sizeof(line), "%s", kid_expect(&k, "PROBE ",
+							      10000));
+		ck_assert_int_eq(sscanf(line, "%199s %ld %ld", what, &kern,
+					&got), 3);
+		len += (size_t)snprintf(figures + len, sizeof(figures) - len,
+					"%s%s %s %ld/%ld", i ? ", " : "",
+					proc_probes[i].link ? "readlink"
+							    : "open", what,
+					kern, got);
+	}
+	kid_expect(&k, "DONE", 10000);
+	kid_join(&k, 10000);
+	stop = stop_timed(&stord, "stord");
+	printf("stord_proc_in_export: uid 65534, natively/through stord: %s; "
+	       "SIGTERM stop %lld ms\n", figures, (long long)stop);
+}
+END_TEST
+
 /* =========================================================================
  * 10. Protocol violations: dropped, others unaffected.
  * ========================================================================= */
@@ -3142,6 +3255,7 @@ static Suite *attacks_suite(void)
 	ADD(s, netd_unix_family);
 	ADD(s, netd_commands);
 	ADD(s, stord_umask);
+	ADD(s, stord_proc_in_export);
 	ADD(s, protocol_violations);
 	ADD(s, attach_burst_one_uid);
 	return s;
