@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/uio.h>
 
 #include "decode.h"
@@ -103,6 +104,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		if (def->addr2 == VOS__ARG_STATX_OUT)
 			inside(&q, (void *)(uintptr_t)r->addr2,
 			       sizeof(struct statx));
+		if (def->addr2 == VOS__ARG_STATFS_OUT)
+			inside(&q, (void *)(uintptr_t)r->addr2,
+			       sizeof(struct statfs));
+		if (def->addr2 == VOS__ARG_BUF_OUT)
+			inside(&q, (void *)(uintptr_t)r->addr2, r->len);
+		/* the times are a private copy, or none */
+		if (def->addr2 == VOS__ARG_TIMES_IN && r->addr2 &&
+		    r->addr2 != (uint64_t)(uintptr_t)q.u.ts)
+			abort();
 		if (def->addr2 == VOS__ARG_PATH)
 			vos__dreq_path(&data, &q, 1, path, sizeof(path));
 		/* the result goes back; an arbitrary one */

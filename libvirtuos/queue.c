@@ -293,9 +293,19 @@ static int stage(struct vos__impl *impl, const struct vos_req *req, int err,
 		}
 	} else if (err == 0) {
 		*out = *req;
-		if (vos__statx_null_path(req))
-			out->addr = (uint64_t)(uintptr_t)""; /* as the kernel
-							      * takes it */
+		if (vos__times_omitted(req) == 1) {
+			/* utimensat with both times omitted: the kernel's
+			 * nothing-to-do, a NOP (links and all) */
+			vos_prep_nop(out);
+			out->flags = req->flags;
+			out->user_data = req->user_data;
+			out->deadline_ms = req->deadline_ms;
+		} else if (vos__null_path_ok(req)) { /* as the kernel takes it */
+			out->addr = (uint64_t)(uintptr_t)"";
+			out->op_flags |= AT_EMPTY_PATH;
+			if (req->op == VOS_OP_UTIMENSAT)
+				out->op_flags |= VOS__AT_FD_ONLY;
+		}
 	}
 	if (err < 0) {
 		if (state == VOS__SLOT_ASYNC) {
@@ -1151,6 +1161,79 @@ ssize_t vos_readlinkat(struct vos_ctx *ctx, int dirfd, const char *path,
 	 * -EINVAL, checked with the request */
 	vos_prep_readlinkat(&r, dirfd, path, buf, (uint32_t)bufsiz);
 	return vos__call(ctx, &r);
+}
+
+int vos_utimensat(struct vos_ctx *ctx, int dirfd, const char *path,
+		  const struct timespec *times, int flags)
+{
+	struct vos_req r;
+
+	vos_prep_utimensat(&r, dirfd, path, times, flags);
+	return (int)vos__call(ctx, &r);
+}
+
+int vos_futimens(struct vos_ctx *ctx, int fd, const struct timespec *times)
+{
+	/* glibc's: utimensat(fd, NULL, times, 0) */
+	return vos_utimensat(ctx, fd, NULL, times, 0);
+}
+
+int vos_mknodat(struct vos_ctx *ctx, int dirfd, const char *path, mode_t mode,
+		dev_t dev)
+{
+	struct vos_req r;
+
+	vos_prep_mknodat(&r, dirfd, path, mode, dev);
+	return (int)vos__call(ctx, &r);
+}
+
+int vos_truncate(struct vos_ctx *ctx, const char *path, off_t length)
+{
+	struct vos_req r;
+
+	vos_prep_truncate(&r, path, (int64_t)length);
+	return (int)vos__call(ctx, &r);
+}
+
+int vos_fadvise(struct vos_ctx *ctx, int fd, off_t off, off_t len, int advice)
+{
+	struct vos_req r;
+
+	vos_prep_fadvise(&r, fd, (int64_t)off, (int64_t)len, advice);
+	return (int)vos__call(ctx, &r);
+}
+
+int vos_sync_file_range(struct vos_ctx *ctx, int fd, off_t off, off_t nbytes,
+			unsigned flags)
+{
+	struct vos_req r;
+
+	vos_prep_sync_file_range(&r, fd, (int64_t)off, (int64_t)nbytes, flags);
+	return (int)vos__call(ctx, &r);
+}
+
+int vos_syncfs(struct vos_ctx *ctx, int fd)
+{
+	struct vos_req r;
+
+	vos_prep_syncfs(&r, fd);
+	return (int)vos__call(ctx, &r);
+}
+
+int vos_statfs(struct vos_ctx *ctx, const char *path, struct statfs *buf)
+{
+	struct vos_req r;
+
+	vos_prep_statfs(&r, path, buf);
+	return (int)vos__call(ctx, &r);
+}
+
+int vos_fstatfs(struct vos_ctx *ctx, int fd, struct statfs *buf)
+{
+	struct vos_req r;
+
+	vos_prep_fstatfs(&r, fd, buf);
+	return (int)vos__call(ctx, &r);
 }
 
 int vos_renameat(struct vos_ctx *ctx, int olddirfd, const char *oldpath,

@@ -50,6 +50,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #include <virtuos/virtuos.h>
@@ -106,6 +109,8 @@ enum dop {
 	D_PREAD, D_READ, D_PWRITE, D_WRITE, D_READV, D_WRITEV,
 	D_FTRUNCATE, D_FALLOCATE, D_FSYNC, D_FDATASYNC, D_GETDENTS, D_SETFL,
 	D_CHMOD, D_CHOWN, D_ACCESS, D_LINK, D_SYMLINK, D_READLINK, D_LSEEK,
+	D_UTIMES, D_MKNOD, D_TRUNCATE, D_STATFS,
+	D_FUTIMENS, D_FADVISE, D_SYNCRANGE, D_SYNCFS, D_FSTATFS,
 };
 
 static const char *const op_names[] = {
@@ -114,6 +119,8 @@ static const char *const op_names[] = {
 	"ftruncate", "fallocate", "fsync", "fdatasync", "getdents", "F_SETFL",
 	"fchmodat", "fchownat", "faccessat", "linkat", "symlinkat",
 	"readlinkat", "lseek",
+	"utimensat", "mknodat", "truncate", "statfs",
+	"futimens", "fadvise", "sync_file_range", "syncfs", "fstatfs",
 };
 
 struct dcase {
@@ -121,15 +128,16 @@ struct dcase {
 	const char *path, *path2;
 	bool abs;     /* path calls: by absolute path, on AT_FDCWD */
 	int flags;    /* open flags, AT_ flags, rename, fallocate mode, SETFL,
-	               * lseek's whence */
+	               * lseek's whence, fadvise's advice, sync_file_range's
+	               * flags */
 	int oflags;   /* fd calls: how path is opened first */
 	unsigned mode; /* faccessat: its mode; fchownat: the owner (the group
-	                * is len) */
+	                * is len); utimensat, futimens: which times (TM_) */
 	uint64_t len;
 	int64_t off;  /* readv/writev: -1 is the file position */
 };
 
-static struct dcase cases[2400];
+static struct dcase cases[3200];
 static int ncases;
 
 static void add(struct dcase c)
@@ -254,6 +262,136 @@ static void make_cases_v3(void)
 					    .flags = seeks[j].whence });
 }
 
+/* utimensat's and futimens's times: fixed, none (now), one omitted and
+ * one now, a bad nanosecond count */
+enum { TM_FIXED, TM_NULL, TM_OMIT_NOW, TM_BAD, TM_OMIT, TM_BADPTR };
+
+static const struct timespec *times_of(unsigned tm)
+{
+	static const struct timespec t[][2] = {
+		[TM_FIXED] = { { 1000000000, 123 }, { 1500000000, 456789 } },
+		[TM_OMIT_NOW] = { { 0, UTIME_OMIT }, { 0, UTIME_NOW } },
+		[TM_BAD] = { { 0, 0 }, { 0, 1000000000 } },
+		[TM_OMIT] = { { 0, UTIME_OMIT }, { 5, UTIME_OMIT } },
+	};
+
+	if (tm == TM_BADPTR) /* unmapped: the kernel's first -EFAULT */
+		return (const struct timespec *)(uintptr_t)8;
+	return tm == TM_NULL ? NULL : t[tm];
+}
+
+/* The ops of libvirtuos 0.3's second set: utimensat (futimens), mknodat,
+ * truncate, statfs (fstatfs), fadvise, sync_file_range, syncfs. */
+static void make_cases_v4(void)
+{
+	static const struct { const char *p; int of; } fds[] = {
+		{ "f", O_RDONLY }, { "big", O_RDWR }, { "ro", O_RDONLY },
+		{ "d", O_RDONLY | O_DIRECTORY }, { "f", O_PATH },
+		{ "fifo", O_RDONLY | O_NONBLOCK },
+	};
+	static const struct { int64_t off, len; int flags; } adv[] = {
+		{ 0, 0, POSIX_FADV_WILLNEED }, { 100, 4096, POSIX_FADV_DONTNEED },
+		{ 0, 0, POSIX_FADV_SEQUENTIAL }, { 0, 0, 99 },
+		{ 0, -1, POSIX_FADV_NORMAL }, { -1, 10, POSIX_FADV_NORMAL },
+	};
+	static const struct { int64_t off, len; int flags; } sfr[] = {
+		{ 0, 0, 0 }, { 0, 4096, SYNC_FILE_RANGE_WRITE },
+		{ 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+			SYNC_FILE_RANGE_WAIT_AFTER },
+		{ 0, 0, 0x100 }, { -1, 0, 0 }, { 0, -1, 0 },
+	};
+
+	for (int n = 0; n < NNAMES; n++) {
+		const char *p = names[n];
+
+		add((struct dcase){ .op = D_UTIMES, .path = p,
+				    .mode = TM_FIXED });
+		add((struct dcase){ .op = D_UTIMES, .path = p,
+				    .mode = TM_NULL });
+		add((struct dcase){ .op = D_UTIMES, .path = p,
+				    .mode = TM_OMIT_NOW,
+				    .flags = AT_SYMLINK_NOFOLLOW });
+		/* (truncate and statfs have no dirfd: by absolute path) */
+		add((struct dcase){ .op = D_TRUNCATE, .path = p, .off = 5 });
+		add((struct dcase){ .op = D_TRUNCATE, .path = p,
+				    .off = 70000 });
+		add((struct dcase){ .op = D_STATFS, .path = p });
+		add((struct dcase){ .op = D_MKNOD, .path = p,
+				    .mode = S_IFIFO | 0666 });
+		add((struct dcase){ .op = D_MKNOD, .path = p,
+				    .mode = S_IFREG | 0640 });
+		if (!p[0])
+			continue;
+		add((struct dcase){ .op = D_UTIMES, .path = p,
+				    .mode = TM_FIXED, .abs = true });
+		add((struct dcase){ .op = D_MKNOD, .path = p, .mode = 0600,
+				    .abs = true });
+	}
+	/* the fd itself, refusals in the kernel's order */
+	add((struct dcase){ .op = D_UTIMES, .path = "", .mode = TM_FIXED,
+			    .flags = AT_EMPTY_PATH });
+	add((struct dcase){ .op = D_UTIMES, .path = NULL, .mode = TM_FIXED });
+	add((struct dcase){ .op = D_UTIMES, .path = "missing", .mode = TM_BAD });
+	add((struct dcase){ .op = D_UTIMES, .path = "f", .mode = TM_BAD,
+			    .flags = 0x1234 });
+	add((struct dcase){ .op = D_UTIMES, .path = "missing",
+			    .mode = TM_FIXED, .flags = 0x1234 });
+	/* both omitted: 0 before the flags and the path are looked at */
+	add((struct dcase){ .op = D_UTIMES, .path = "missing", .mode = TM_OMIT,
+			    .flags = 0x1234 });
+	add((struct dcase){ .op = D_UTIMES, .path = "f", .mode = TM_OMIT });
+	add((struct dcase){ .op = D_UTIMES, .path = NULL, .mode = TM_OMIT,
+			    .flags = AT_SYMLINK_NOFOLLOW });
+	add((struct dcase){ .op = D_UTIMES, .path = NULL, .mode = TM_FIXED,
+			    .flags = AT_SYMLINK_NOFOLLOW });
+	add((struct dcase){ .op = D_UTIMES, .path = NULL, .mode = TM_BADPTR,
+			    .flags = 1 });
+	add((struct dcase){ .op = D_UTIMES, .path = "missing",
+			    .mode = TM_BADPTR });
+	/* (len 1: on AT_FDCWD) */
+	add((struct dcase){ .op = D_UTIMES, .path = NULL, .mode = TM_OMIT,
+			    .len = 1 });
+	add((struct dcase){ .op = D_UTIMES, .path = NULL, .mode = TM_FIXED,
+			    .len = 1 });
+	add((struct dcase){ .op = D_MKNOD, .path = "new", .mode = S_IFIFO | 0600,
+			    .len = 1ull << 33 });
+	add((struct dcase){ .op = D_TRUNCATE, .path = "missing", .off = -1 });
+	add((struct dcase){ .op = D_TRUNCATE, .path = "f", .off = -1 });
+	add((struct dcase){ .op = D_MKNOD, .path = "missing/x",
+			    .mode = S_IFDIR | 0755 });
+	add((struct dcase){ .op = D_MKNOD, .path = "new",
+			    .mode = S_IFDIR | 0755 });
+	add((struct dcase){ .op = D_MKNOD, .path = "new", .mode = 0170644 });
+	add((struct dcase){ .op = D_MKNOD, .path = "new", .mode = S_IFSOCK });
+	add((struct dcase){ .op = D_MKNOD, .path = "new",
+			    .mode = S_IFCHR | 0600, .len = 0x103 });
+	add((struct dcase){ .op = D_MKNOD, .path = "dw/new",
+			    .mode = S_IFREG | 0777 });
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		const char *p = fds[i].p;
+		int of = fds[i].of;
+
+		add((struct dcase){ .op = D_FUTIMENS, .path = p, .oflags = of,
+				    .mode = TM_FIXED });
+		add((struct dcase){ .op = D_FUTIMENS, .path = p, .oflags = of,
+				    .mode = TM_NULL });
+		add((struct dcase){ .op = D_SYNCFS, .path = p, .oflags = of });
+		add((struct dcase){ .op = D_FSTATFS, .path = p, .oflags = of });
+		for (size_t j = 0; j < sizeof(adv) / sizeof(adv[0]); j++)
+			add((struct dcase){ .op = D_FADVISE, .path = p,
+					    .oflags = of, .off = adv[j].off,
+					    .len = (uint64_t)adv[j].len,
+					    .flags = adv[j].flags });
+		for (size_t j = 0; j < sizeof(sfr) / sizeof(sfr[0]); j++)
+			add((struct dcase){ .op = D_SYNCRANGE, .path = p,
+					    .oflags = of, .off = sfr[j].off,
+					    .len = (uint64_t)sfr[j].len,
+					    .flags = sfr[j].flags });
+	}
+	add((struct dcase){ .op = D_FUTIMENS, .path = "f", .oflags = O_RDONLY,
+			    .mode = TM_BAD });
+}
+
 static void make_cases(void)
 {
 	static const int oflags[] = {
@@ -308,6 +446,7 @@ static void make_cases(void)
 					    .abs = true });
 	}
 	make_cases_v3();
+	make_cases_v4();
 	add((struct dcase){ .op = D_STATX, .path = "", .flags = AT_EMPTY_PATH });
 	/* NULL for "" (Linux 6.11 and later; -EFAULT before) */
 	add((struct dcase){ .op = D_STATX, .path = NULL,
@@ -454,6 +593,42 @@ static void describe_fd(struct vos_ctx *ctx, int fd, char *out, size_t cap)
 		 fdf);
 }
 
+/* A file's access and modification times after utimensat: "now" when
+ * within a minute of the clock (the call's UTIME_NOW), else as set. */
+static void stamps(struct vos_ctx *ctx, int dfd, const char *path, int flags,
+		   char *out, size_t cap)
+{
+	struct statx sx;
+	struct timespec now;
+	char t[2][40];
+	long st;
+
+	memset(&sx, 0, sizeof(sx));
+	st = CALL(statx(dfd, path, flags, STATX_ATIME | STATX_MTIME, &sx),
+		  vos_statx(ctx, dfd, path, flags, STATX_ATIME | STATX_MTIME,
+			    &sx));
+	clock_gettime(CLOCK_REALTIME, &now);
+	for (int i = 0; i < 2; i++) {
+		const struct statx_timestamp *x = i ? &sx.stx_mtime
+						    : &sx.stx_atime;
+
+		if (x->tv_sec > now.tv_sec - 60 && x->tv_sec <= now.tv_sec + 1)
+			snprintf(t[i], sizeof(t[i]), "now");
+		else
+			snprintf(t[i], sizeof(t[i]), "%lld.%09u",
+				 (long long)x->tv_sec, x->tv_nsec);
+	}
+	snprintf(out, cap, "statx %ld atime %s mtime %s", st, t[0], t[1]);
+}
+
+/* What statfs says that does not change from call to call. */
+static void describe_fs(const struct statfs *sf, char *out, size_t cap)
+{
+	snprintf(out, cap, "type %lx bsize %ld namelen %ld flags %lx",
+		 (unsigned long)sf->f_type, (long)sf->f_bsize,
+		 (long)sf->f_namelen, (unsigned long)sf->f_flags);
+}
+
 static void close_fd(struct vos_ctx *ctx, int fd)
 {
 	if (ctx)
@@ -509,7 +684,7 @@ static void run_case(struct vos_ctx *ctx, int dfd, const char *root,
 	long r = 0;
 
 	o->info[0] = '\0';
-	if (c->abs) {
+	if (c->abs || c->op == D_TRUNCATE || c->op == D_STATFS) {
 		snprintf(p1, sizeof(p1), "%s/%s", root, c->path);
 		a = p1;
 		d1 = AT_FDCWD;
@@ -584,6 +759,37 @@ static void run_case(struct vos_ctx *ctx, int dfd, const char *root,
 		o->res = CALL(symlinkat(c->path2, d1, a),
 			      vos_symlinkat(ctx, c->path2, d1, a));
 		return;
+	case D_UTIMES:
+		/* (the system call: glibc refuses a NULL path, the kernel
+		 * takes it as futimens) */
+		if (c->len == 1)
+			d1 = AT_FDCWD;
+		o->res = CALL(syscall(SYS_utimensat, d1, a, times_of(c->mode),
+				      c->flags),
+			      vos_utimensat(ctx, d1, a, times_of(c->mode),
+					    c->flags));
+		if (o->res == 0 && (a || d1 != AT_FDCWD))
+			stamps(ctx, d1, a ? a : "",
+			       (a && a[0] ? 0 : AT_EMPTY_PATH) |
+			       (c->flags & AT_SYMLINK_NOFOLLOW), o->info,
+			       sizeof(o->info));
+		return;
+	case D_MKNOD:
+		o->res = CALL(mknodat(d1, a, c->mode, (dev_t)c->len),
+			      vos_mknodat(ctx, d1, a, c->mode, (dev_t)c->len));
+		return;
+	case D_TRUNCATE:
+		o->res = CALL(truncate(a, c->off), vos_truncate(ctx, a, c->off));
+		return;
+	case D_STATFS: {
+		struct statfs sf;
+
+		memset(&sf, 0, sizeof(sf));
+		o->res = CALL(statfs(a, &sf), vos_statfs(ctx, a, &sf));
+		if (o->res == 0)
+			describe_fs(&sf, o->info, sizeof(o->info));
+		return;
+	}
 	case D_READLINK: {
 		char lb[128];
 		/* (the system call: glibc's readlinkat takes a size_t and
@@ -609,7 +815,7 @@ static void run_case(struct vos_ctx *ctx, int dfd, const char *root,
 		snprintf(o->info, sizeof(o->info), "(the open)");
 		return;
 	}
-	if (c->len) {
+	if (c->len && c->op != D_FADVISE && c->op != D_SYNCRANGE) {
 		buf = malloc(c->len);
 		ck_assert_ptr_nonnull(buf);
 		pattern(buf, c->len);
@@ -676,6 +882,37 @@ static void run_case(struct vos_ctx *ctx, int dfd, const char *root,
 			 vos_read(ctx, fd, rb, sizeof(rb)));
 		snprintf(o->info, sizeof(o->info), "then read %ld: %016llx", n,
 			 n > 0 ? (unsigned long long)fnv(rb, (size_t)n, 1) : 0);
+		break;
+	}
+	case D_FUTIMENS:
+		r = CALL(futimens(fd, times_of(c->mode)),
+			 vos_futimens(ctx, fd, times_of(c->mode)));
+		if (r == 0)
+			stamps(ctx, fd, "", AT_EMPTY_PATH, o->info,
+			       sizeof(o->info));
+		break;
+	case D_FADVISE:
+		/* (the system call: posix_fadvise returns the error) */
+		r = CALL(syscall(SYS_fadvise64, fd, c->off, (off_t)c->len,
+				 c->flags),
+			 vos_fadvise(ctx, fd, c->off, (off_t)c->len, c->flags));
+		break;
+	case D_SYNCRANGE:
+		r = CALL(sync_file_range(fd, c->off, (off_t)c->len,
+					 (unsigned)c->flags),
+			 vos_sync_file_range(ctx, fd, c->off, (off_t)c->len,
+					     (unsigned)c->flags));
+		break;
+	case D_SYNCFS:
+		r = CALL(syncfs(fd), vos_syncfs(ctx, fd));
+		break;
+	case D_FSTATFS: {
+		struct statfs sf;
+
+		memset(&sf, 0, sizeof(sf));
+		r = CALL(fstatfs(fd, &sf), vos_fstatfs(ctx, fd, &sf));
+		if (r == 0)
+			describe_fs(&sf, o->info, sizeof(o->info));
 		break;
 	}
 	case D_SETFL:
@@ -952,6 +1189,28 @@ static void sc_unconnected(struct vos_ctx *ctx, const int *a, char *out,
 	close_fd(ctx, fd);
 }
 
+/* The file calls that go where the fd goes, on a socket (a[0]: UDP):
+ * lseek, fadvise, sync_file_range, syncfs */
+static void sc_filecalls(struct vos_ctx *ctx, const int *a, char *out,
+			 size_t cap)
+{
+	int fd = s_socket(ctx, AF_INET, a[0] ? SOCK_DGRAM : SOCK_STREAM, 0);
+
+	ck_assert_int_ge(fd, 0);
+	OUT(" lseek %ld", CALL(lseek(fd, 0, SEEK_SET),
+			       vos_lseek(ctx, fd, 0, SEEK_SET)));
+	OUT(" fadvise %ld", CALL(syscall(SYS_fadvise64, fd, 0, 0,
+					 POSIX_FADV_WILLNEED),
+				 vos_fadvise(ctx, fd, 0, 0,
+					     POSIX_FADV_WILLNEED)));
+	OUT(" sync_file_range %ld",
+	    CALL(sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE),
+		 vos_sync_file_range(ctx, fd, 0, 0, SYNC_FILE_RANGE_WRITE)));
+	OUT(" syncfs %ld", CALL(syncfs(fd), vos_syncfs(ctx, fd)));
+	/* (not fstatfs: netd refuses it, doc/semantics.md) */
+	close_fd(ctx, fd);
+}
+
 /* setsockopt(level a[0], name a[1], value a[2], optlen a[3]), then
  * getsockopt of it with a full and a short optlen */
 static void sc_sockopt(struct vos_ctx *ctx, const int *a, char *out,
@@ -1063,6 +1322,8 @@ static void make_socket_cases(void)
 			     sd[u], u ? 4 : sizeof(struct sockaddr_in), 0);
 	}
 	sadd("unconnected", sc_unconnected, SHUT_RDWR, 0, 0, 0);
+	sadd("filecalls", sc_filecalls, 0, 0, 0, 0);
+	sadd("filecalls", sc_filecalls, 1, 0, 0, 0);
 	sadd("sendrecv", sc_sendrecv, 5, 0, 100, 0);
 	sadd("sendrecv", sc_sendrecv, 5, 0, 3, 0);
 	sadd("sendrecv", sc_sendrecv, 5, 0, 100, MSG_PEEK);

@@ -771,9 +771,10 @@ START_TEST(stord_answers_as_the_kernel)
 	twin_dirs(ctx, nat, sizeof(nat), &nd, &sd);
 #define BOTH(call_native, call_vos)                                        \
 	do {                                                                \
-		int rn_ = (call_native), rv_ = (call_vos);                  \
-		if (rn_ < 0)                                                \
+		int rn_ = (call_native), rv_;                               \
+		if (rn_ < 0) /* (before the other call touches errno) */    \
 			rn_ = -errno;                                       \
+		rv_ = (call_vos);                                           \
 		ck_assert_msg(rn_ == rv_, "%s: kernel %d, stord %d",        \
 			      #call_vos, rn_, rv_);                         \
 	} while (0)

@@ -84,6 +84,13 @@ enum vos_op {
 	VOS_OP_LINKAT,       /* since 0.3 */
 	VOS_OP_SYMLINKAT,    /* since 0.3 */
 	VOS_OP_READLINKAT,   /* since 0.3 */
+	VOS_OP_UTIMENSAT,    /* since 0.3 */
+	VOS_OP_MKNODAT,      /* since 0.3 */
+	VOS_OP_TRUNCATE,     /* since 0.3 */
+	VOS_OP_FADVISE,      /* since 0.3 */
+	VOS_OP_SYNC_FILE_RANGE, /* since 0.3 */
+	VOS_OP_SYNCFS,       /* since 0.3 */
+	VOS_OP_STATFS,       /* since 0.3: statfs and fstatfs */
 	VOS_OP__COUNT /* not an operation: the number of operations */
 };
 
@@ -596,6 +603,91 @@ static inline void vos_prep_readlinkat(struct vos_req *r, int dirfd,
 	r->len = bufsiz;
 }
 
+struct timespec;
+struct statfs;
+
+/* utimensat(dirfd, path, times, flags): times NULL sets both to now;
+ * flags of AT_SYMLINK_NOFOLLOW and AT_EMPTY_PATH; a NULL path with a
+ * dirfd other than AT_FDCWD (and flags 0) names the fd itself, as
+ * futimens(3) (since 0.3) */
+static inline void vos_prep_utimensat(struct vos_req *r, int dirfd,
+				      const char *path,
+				      const struct timespec *times, int flags)
+{
+	vos__prep(r, VOS_OP_UTIMENSAT, dirfd);
+	r->addr = (uint64_t)(uintptr_t)path;
+	r->addr2 = (uint64_t)(uintptr_t)times;
+	r->op_flags = (uint32_t)flags;
+}
+
+/* mknodat(dirfd, path, mode, dev) (since 0.3) */
+static inline void vos_prep_mknodat(struct vos_req *r, int dirfd,
+				    const char *path, mode_t mode, dev_t dev)
+{
+	vos__prep(r, VOS_OP_MKNODAT, dirfd);
+	r->addr = (uint64_t)(uintptr_t)path;
+	r->arg = mode;
+	r->off = (uint64_t)dev;
+}
+
+/* truncate(path, length): a relative path from the working directory
+ * (since 0.3) */
+static inline void vos_prep_truncate(struct vos_req *r, const char *path,
+				     int64_t length)
+{
+	vos__prep(r, VOS_OP_TRUNCATE, -100 /* AT_FDCWD */);
+	r->addr = (uint64_t)(uintptr_t)path;
+	r->off = (uint64_t)length;
+}
+
+/* posix_fadvise(fd, off, len, advice), as the fadvise64 system call: the
+ * result is 0 or -errno (since 0.3) */
+static inline void vos_prep_fadvise(struct vos_req *r, int fd, int64_t off,
+				    int64_t len, int advice)
+{
+	vos__prep(r, VOS_OP_FADVISE, fd);
+	r->off = (uint64_t)off;
+	r->arg = (uint64_t)len;
+	r->op_flags = (uint32_t)advice;
+}
+
+/* sync_file_range(fd, off, nbytes, flags) (since 0.3) */
+static inline void vos_prep_sync_file_range(struct vos_req *r, int fd,
+					    int64_t off, int64_t nbytes,
+					    unsigned flags)
+{
+	vos__prep(r, VOS_OP_SYNC_FILE_RANGE, fd);
+	r->off = (uint64_t)off;
+	r->arg = (uint64_t)nbytes;
+	r->op_flags = flags;
+}
+
+/* syncfs(fd) (since 0.3) */
+static inline void vos_prep_syncfs(struct vos_req *r, int fd)
+{
+	vos__prep(r, VOS_OP_SYNCFS, fd);
+}
+
+/* statfs(path, buf) (since 0.3) */
+static inline void vos_prep_statfs(struct vos_req *r, const char *path,
+				   struct statfs *buf)
+{
+	vos__prep(r, VOS_OP_STATFS, -100 /* AT_FDCWD */);
+	r->addr = (uint64_t)(uintptr_t)path;
+	r->addr2 = (uint64_t)(uintptr_t)buf;
+}
+
+/* fstatfs(fd, buf): the same op, on the fd itself (an empty path with
+ * AT_EMPTY_PATH, 0x1000) (since 0.3) */
+static inline void vos_prep_fstatfs(struct vos_req *r, int fd,
+				    struct statfs *buf)
+{
+	vos__prep(r, VOS_OP_STATFS, fd);
+	r->addr = (uint64_t)(uintptr_t)"";
+	r->addr2 = (uint64_t)(uintptr_t)buf;
+	r->op_flags = 0x1000; /* AT_EMPTY_PATH */
+}
+
 /* fcntl(fd, cmd, arg): cmd is F_GETFL, F_SETFL, F_GETFD, F_SETFD, F_DUPFD
  * or F_DUPFD_CLOEXEC; any other completes with -EINVAL. */
 static inline void vos_prep_fcntl(struct vos_req *r, int fd, int cmd,
@@ -917,6 +1009,18 @@ int vos_symlinkat(struct vos_ctx *ctx, const char *target, int newdirfd,
 		  const char *linkpath);
 ssize_t vos_readlinkat(struct vos_ctx *ctx, int dirfd, const char *path,
 		       char *buf, size_t bufsiz);
+int vos_utimensat(struct vos_ctx *ctx, int dirfd, const char *path,
+		  const struct timespec *times, int flags);
+int vos_futimens(struct vos_ctx *ctx, int fd, const struct timespec *times);
+int vos_mknodat(struct vos_ctx *ctx, int dirfd, const char *path, mode_t mode,
+		dev_t dev);
+int vos_truncate(struct vos_ctx *ctx, const char *path, off_t length);
+int vos_fadvise(struct vos_ctx *ctx, int fd, off_t off, off_t len, int advice);
+int vos_sync_file_range(struct vos_ctx *ctx, int fd, off_t off, off_t nbytes,
+			unsigned flags);
+int vos_syncfs(struct vos_ctx *ctx, int fd);
+int vos_statfs(struct vos_ctx *ctx, const char *path, struct statfs *buf);
+int vos_fstatfs(struct vos_ctx *ctx, int fd, struct statfs *buf);
 int vos_fcntl(struct vos_ctx *ctx, int fd, int cmd, long arg);
 int vos_ioctl(struct vos_ctx *ctx, int fd, unsigned long request, int *argp);
 int vos_socket(struct vos_ctx *ctx, int domain, int type, int protocol);

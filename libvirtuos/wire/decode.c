@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 
 #include "decode.h"
 #include "opdef.h"
@@ -170,6 +171,20 @@ int vos__dreq_decode(const struct vos__shared *data,
 		    !(a2 = vos__peer_span(data, w->addr2,
 					  sizeof(struct statx))))
 			return -EFAULT;
+		break;
+	case VOS__ARG_STATFS_OUT:
+		if (w->addr2_len < sizeof(struct statfs) ||
+		    !(a2 = vos__peer_span(data, w->addr2,
+					  sizeof(struct statfs))))
+			return -EFAULT;
+		break;
+	case VOS__ARG_TIMES_IN: /* none (now), or both, copied */
+		if (w->addr2_len == 0)
+			break;
+		if (w->addr2_len != sizeof(q->u.ts) ||
+		    !vos__peer_read(data, w->addr2, q->u.ts, sizeof(q->u.ts)))
+			return -EFAULT;
+		a2 = q->u.ts;
 		break;
 	default:
 		break;

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <virtuos/virtuos.h>
 #include <virtuos/wire.h>
 
@@ -41,6 +42,7 @@ struct vos__dreq {
 	union {             /* private address or option value */
 		uint8_t sa[VOS__ADDR_MAX];
 		uint8_t opt[VOS__OPT_MAX];
+		struct timespec ts[2]; /* utimensat's times */
 	} u;
 };
 

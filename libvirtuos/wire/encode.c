@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/uio.h>
 
 #include "encode.h"
@@ -412,6 +413,22 @@ int vos__wire_encode(const struct vos_req *r, int32_t fd, int32_t fd2,
 						    sizeof(struct statx));
 		w->addr2_len = sizeof(struct statx);
 		break;
+	case VOS__ARG_STATFS_OUT:
+		ret = reserve(&c, sizeof(struct statfs), 8, &w->addr2);
+		if (ret == 0)
+			ret = vos__user_probe_write((void *)(uintptr_t)r->addr2,
+						    sizeof(struct statfs));
+		w->addr2_len = sizeof(struct statfs);
+		break;
+	case VOS__ARG_TIMES_IN:
+		/* utimensat: the kernel copies the times before it looks at
+		 * anything else; NULL travels as no buffer */
+		if (!r->addr2)
+			break;
+		ret = put_user(&c, (const void *)(uintptr_t)r->addr2,
+			       2 * sizeof(struct timespec), 8, &w->addr2);
+		w->addr2_len = 2 * sizeof(struct timespec);
+		break;
 	case VOS__ARG_BUF_OUT: {
 		/* readlinkat: a link's target is shorter than PATH_MAX, so
 		 * a larger buffer gets the same bytes; a NULL one is not
@@ -568,11 +585,12 @@ int64_t vos__wire_result(const struct vos_req *r, const struct vos_wire_req *w,
 			      (uint64_t)res) < 0)
 			return -EFAULT;
 	}
-	if (d->addr2 == VOS__ARG_STATX_OUT) {
+	if (d->addr2 == VOS__ARG_STATX_OUT || d->addr2 == VOS__ARG_STATFS_OUT) {
 		if (res != 0)
 			return -EIO;
 		if (back_user(data, w->addr2, (void *)(uintptr_t)r->addr2,
-			      sizeof(struct statx)) < 0)
+			      d->addr2 == VOS__ARG_STATX_OUT ?
+			      sizeof(struct statx) : sizeof(struct statfs)) < 0)
 			return -EFAULT;
 	}
 	return res;

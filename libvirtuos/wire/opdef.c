@@ -97,9 +97,11 @@ const struct vos__opdef vos__opdefs[VOS_OP__COUNT] = {
 		F(MULTI) },
 	[VOS_OP_RECV_MULTI] = { "recv_multishot", "", A(NONE), A(NONE),
 		VOS__SVC_ANY, F(FD) | F(READ) | F(NOWIRE) | F(MULTI) },
-	/* the position of the fd's open file: where the fd lives */
+	/* the position of the fd's open file: where the fd lives; not
+	 * DIRECT: SEEK_END, SEEK_DATA and SEEK_HOLE may ask a FUSE server
+	 * or an NFS server, or read a disk (route.c) */
 	[VOS_OP_LSEEK] = { "lseek", "vos_lseek", A(NONE), A(NONE),
-		VOS__SVC_ANY, F(FD) | F(DIRECT) },
+		VOS__SVC_ANY, F(FD) },
 	[VOS_OP_FCHMODAT] = { "fchmodat", "vos_fchmodat", A(PATH), A(NONE),
 		VOS__SVC_FILE, F(AT) | F(NEED_ADDR) },
 	[VOS_OP_FCHOWNAT] = { "fchownat", "vos_fchownat", A(PATH), A(NONE),
@@ -116,6 +118,23 @@ const struct vos__opdef vos__opdefs[VOS_OP__COUNT] = {
 	 * lookup, as in the kernel) */
 	[VOS_OP_READLINKAT] = { "readlinkat", "vos_readlinkat", A(PATH),
 		A(BUF_OUT), VOS__SVC_FILE, F(AT) | F(NEED_ADDR) },
+	/* a NULL path with a dirfd is futimens (validate.c); NULL times:
+	 * now */
+	[VOS_OP_UTIMENSAT] = { "utimensat", "vos_utimensat", A(PATH),
+		A(TIMES_IN), VOS__SVC_FILE, F(AT) | F(NEED_ADDR) },
+	[VOS_OP_MKNODAT] = { "mknodat", "vos_mknodat", A(PATH), A(NONE),
+		VOS__SVC_FILE, F(AT) | F(NEED_ADDR) },
+	[VOS_OP_TRUNCATE] = { "truncate", "vos_truncate", A(PATH), A(NONE),
+		VOS__SVC_FILE, F(AT) | F(NEED_ADDR) },
+	[VOS_OP_FADVISE] = { "fadvise", "vos_fadvise", A(NONE), A(NONE),
+		VOS__SVC_ANY, F(FD) },
+	[VOS_OP_SYNC_FILE_RANGE] = { "sync_file_range", "vos_sync_file_range",
+		A(NONE), A(NONE), VOS__SVC_ANY, F(FD) },
+	[VOS_OP_SYNCFS] = { "syncfs", "vos_syncfs", A(NONE), A(NONE),
+		VOS__SVC_ANY, F(FD) },
+	/* statfs(path), and fstatfs as "" with AT_EMPTY_PATH */
+	[VOS_OP_STATFS] = { "statfs", "vos_statfs", A(PATH), A(STATFS_OUT),
+		VOS__SVC_FILE, F(AT) | F(NEED_ADDR) | F(NEED_ADDR2) },
 };
 
 const char *vos_op_name(unsigned op)

@@ -39,6 +39,8 @@ enum vos__arg {
 	VOS__ARG_OPT_OUT,      /* option buffer sized by addr2's socklen_t */
 	VOS__ARG_INT_INOUT,    /* one int (ioctl) */
 	VOS__ARG_STATX_OUT,    /* struct statx */
+	VOS__ARG_STATFS_OUT,   /* struct statfs */
+	VOS__ARG_TIMES_IN,     /* struct timespec[2], or NULL (utimensat) */
 	VOS__ARG_MSG_IN,       /* struct msghdr (sendmsg) */
 	VOS__ARG_MSG_OUT,      /* struct msghdr (recvmsg) */
 };
@@ -77,6 +79,12 @@ enum vos__svc {
 #define VOS__OPF_MULTI     0x4000u /* multishot: completes many times */
 #define VOS__OPF_OFFSET    0x8000u /* off is a file offset (pread...; readv
                                     * and writev: or VOS_OFF_CURRENT) */
+
+/* utimensat's op_flags bit for futimens (a NULL path with a dirfd): the
+ * core sends it as "" with AT_EMPTY_PATH and this bit, which keeps the
+ * kernel's rule for that form: the fd must be open for I/O (not O_PATH:
+ * -EBADF) and no other flag is taken.  A program cannot set it. */
+#define VOS__AT_FD_ONLY 0x80000000u
 
 struct vos__opdef {
 	const char *name;    /* "read" */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "opdef.h"
+#include "user_mem.h"
 #include "validate.h"
 
 /* Whether this kernel's openat(2) refuses O_CREAT | O_DIRECTORY before it
@@ -38,11 +39,14 @@ static bool creat_dir_refused(void)
 	return v == 1;
 }
 
-bool vos__statx_null_path(const struct vos_req *r)
+bool vos__null_path_ok(const struct vos_req *r)
 {
 	static int verdict; /* 0 unknown, 1 taken, 2 -EFAULT */
 	int v;
 
+	/* utimensat(fd, NULL, times, 0) is futimens: always taken */
+	if (r->op == VOS_OP_UTIMENSAT)
+		return !r->addr && r->fd != AT_FDCWD && r->op_flags == 0;
 	if (r->op != VOS_OP_STATX || r->addr || !(r->op_flags & AT_EMPTY_PATH))
 		return false;
 	v = __atomic_load_n(&verdict, __ATOMIC_RELAXED);
@@ -82,6 +86,18 @@ static int openat_flags_ok(uint64_t f)
 	return 0;
 }
 
+int vos__times_omitted(const struct vos_req *r)
+{
+	struct timespec t[2];
+
+	if (r->op != VOS_OP_UTIMENSAT || !r->addr2)
+		return 0;
+	if (vos__user_read(t, (const void *)(uintptr_t)r->addr2,
+			   sizeof(t)) < 0)
+		return -EFAULT;
+	return t[0].tv_nsec == UTIME_OMIT && t[1].tv_nsec == UTIME_OMIT;
+}
+
 int vos__validate(const struct vos_req *r)
 {
 	const struct vos__opdef *d;
@@ -91,6 +107,14 @@ int vos__validate(const struct vos_req *r)
 		return -EINVAL;
 	d = vos__opdef(r->op);
 	f = d->flags;
+	/* utimensat reads its times before anything else, and with both
+	 * omitted has nothing to do (stage() makes it a NOP) */
+	if (r->op == VOS_OP_UTIMENSAT) {
+		int t = vos__times_omitted(r);
+
+		if (t != 0)
+			return t < 0 ? t : 0;
+	}
 	/* the kernel refuses a negative offset before it looks at the fd */
 	if (vos__op_positional(r) && r->off > (uint64_t)INT64_MAX)
 		return -EINVAL;
@@ -100,9 +124,23 @@ int vos__validate(const struct vos_req *r)
 	/* readlinkat takes its size as an int: <= 0 before the path */
 	if (r->op == VOS_OP_READLINKAT && (int32_t)r->len <= 0)
 		return -EINVAL;
+	/* a device number mknodat cannot carry (glibc's check, before the
+	 * path) */
+	if (r->op == VOS_OP_MKNODAT && r->off > UINT32_MAX)
+		return -EINVAL;
+	/* a negative length before the path (truncate) or the fd */
+	if ((r->op == VOS_OP_TRUNCATE && (int64_t)r->off < 0) ||
+	    (r->op == VOS_OP_STATFS && (r->op_flags & ~(uint32_t)AT_EMPTY_PATH)))
+		return -EINVAL;
+	/* utimensat on the fd itself (a NULL path) takes no flags; the
+	 * core's own bit is not a program's */
+	if (r->op == VOS_OP_UTIMENSAT &&
+	    ((!r->addr && r->fd != AT_FDCWD && r->op_flags) ||
+	     (r->op_flags & VOS__AT_FD_ONLY)))
+		return -EINVAL;
 	if ((f & VOS__OPF_FD) && r->fd < 0)
 		return -EBADF;
-	if ((f & VOS__OPF_NEED_ADDR) && !r->addr && !vos__statx_null_path(r))
+	if ((f & VOS__OPF_NEED_ADDR) && !r->addr && !vos__null_path_ok(r))
 		return -EFAULT;
 	if ((f & VOS__OPF_NEED_ADDR2) && !r->addr2)
 		return -EFAULT;

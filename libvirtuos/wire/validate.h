@@ -21,10 +21,17 @@
  * -EFAULT, -EBADF). */
 int vos__validate(const struct vos_req *r);
 
-/* Whether r is a statx with a NULL path and AT_EMPTY_PATH that this
- * kernel takes as "" (Linux 6.11 and later; asked once): the core sends
- * it with "" (older kernels say -EFAULT, and so does vos__validate). */
-bool vos__statx_null_path(const struct vos_req *r);
+/* Whether r's NULL path names its fd, as the kernel takes it: a statx
+ * with AT_EMPTY_PATH (Linux 6.11 and later; asked once; older kernels say
+ * -EFAULT, and so does vos__validate), a utimensat with a dirfd other than
+ * AT_FDCWD and flags 0 (futimens).  The core sends it as "" with
+ * AT_EMPTY_PATH. */
+bool vos__null_path_ok(const struct vos_req *r);
+
+/* A utimensat's times, read as the kernel reads them, first: -EFAULT, 1
+ * if both are UTIME_OMIT (the call does nothing and says 0, whatever its
+ * flags, path or fd), else 0 (also for any other op). */
+int vos__times_omitted(const struct vos_req *r);
 
 static inline bool vos__fields_ok(const struct vos_req *r)
 {

@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -231,6 +232,24 @@ static int flags_first(const struct vos_req *r)
 						 AT_EMPTY_PATH) ? -EINVAL : 0;
 	case VOS_OP_READLINKAT:
 		return (int32_t)r->len <= 0 ? -EINVAL : 0;
+	case VOS_OP_UTIMENSAT:
+		/* (the times' nanoseconds are checked after the lookup);
+		 * futimens's form: "" and the fd open for I/O */
+		if (r->op_flags & VOS__AT_FD_ONLY)
+			return r->op_flags != (VOS__AT_FD_ONLY | AT_EMPTY_PATH)
+			       ? -EINVAL : 0;
+		return r->op_flags & ~(uint32_t)(AT_SYMLINK_NOFOLLOW |
+						 AT_EMPTY_PATH) ? -EINVAL : 0;
+	case VOS_OP_MKNODAT: /* the kernel's may_mknod() */
+		switch (r->arg & S_IFMT) {
+		case 0: case S_IFREG: case S_IFCHR: case S_IFBLK:
+		case S_IFIFO: case S_IFSOCK:
+			return 0;
+		case S_IFDIR:
+			return -EPERM;
+		default:
+			return -EINVAL;
+		}
 	default:
 		return 0;
 	}
@@ -242,7 +261,7 @@ static bool empty_names_fd(const struct vos_req *r)
 {
 	switch (r->op) {
 	case VOS_OP_STATX: case VOS_OP_FCHOWNAT: case VOS_OP_FACCESSAT:
-	case VOS_OP_LINKAT:
+	case VOS_OP_LINKAT: case VOS_OP_UTIMENSAT: case VOS_OP_STATFS:
 		return r->op_flags & AT_EMPTY_PATH;
 	case VOS_OP_READLINKAT:
 		return true;
@@ -276,17 +295,32 @@ static int chmod_fd(int fd, mode_t mode)
 	return chmod(link, mode) < 0 ? -errno : 0;
 }
 
+/* truncate of an O_PATH fd: through its /proc/self/fd link, as
+ * chmod_fd() (ftruncate needs an fd open for writing, which would also
+ * open a FIFO or a device); the kernel's checks are truncate(2)'s. */
+static int truncate_fd(int fd, off_t length)
+{
+	char link[64];
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	return truncate(link, length) < 0 ? -errno : 0;
+}
+
 /* The calls that act on the file a path names (fchmodat, fchownat,
- * faccessat, readlinkat), on the O_PATH fd lookup() opened: the kernel
- * checks the thread's ids, the client's. */
+ * faccessat, readlinkat, utimensat, truncate, statfs), on the O_PATH fd
+ * lookup() opened: the kernel checks the thread's ids, the client's. */
 static int64_t on_file(const struct vos_req *r, const char *path)
 {
 	bool nofollow = r->op == VOS_OP_READLINKAT ||
 			(r->op_flags & AT_SYMLINK_NOFOLLOW);
 	int64_t ret;
 	struct stat st;
-	int fd = lookup(r, path, nofollow);
+	int fd;
 
+	if ((r->op_flags & VOS__AT_FD_ONLY) &&
+	    (path[0] || (fcntl(r->fd, F_GETFL) & O_PATH)))
+		return path[0] ? -EINVAL : -EBADF; /* futimens: as the kernel */
+	fd = lookup(r, path, nofollow);
 	if (fd < 0)
 		return fd;
 	switch (r->op) {
@@ -301,6 +335,17 @@ static int64_t on_file(const struct vos_req *r, const char *path)
 	case VOS_OP_FCHOWNAT:
 		ret = fchownat(fd, "", (uid_t)r->arg, (gid_t)r->off,
 			       AT_EMPTY_PATH) < 0 ? -errno : 0;
+		break;
+	case VOS_OP_UTIMENSAT:
+		/* the times: decode.c's private copy, or NULL (now) */
+		ret = utimensat(fd, "", (const void *)(uintptr_t)r->addr2,
+				AT_EMPTY_PATH) < 0 ? -errno : 0;
+		break;
+	case VOS_OP_TRUNCATE:
+		ret = truncate_fd(fd, (off_t)r->off);
+		break;
+	case VOS_OP_STATFS: /* into the data area (decode.c) */
+		ret = fstatfs(fd, (void *)(uintptr_t)r->addr2) < 0 ? -errno : 0;
 		break;
 	case VOS_OP_FACCESSAT:
 		/* AT_EACCESS always: the thread's fsuid is the client's;
@@ -376,6 +421,14 @@ static int64_t path_call(struct srv_client *c, struct srv_req *q, char *path,
 	int64_t ret;
 	int fd, fd2;
 
+	/* utimensat with both times omitted: done before anything is looked
+	 * at (the times are decode.c's private copy) */
+	if (r->op == VOS_OP_UTIMENSAT && r->addr2 &&
+	    ((const struct timespec *)(uintptr_t)r->addr2)[0].tv_nsec ==
+	    UTIME_OMIT &&
+	    ((const struct timespec *)(uintptr_t)r->addr2)[1].tv_nsec ==
+	    UTIME_OMIT)
+		return 0;
 	ret = flags_first(r);
 	if (ret == 0)
 		ret = vos__dreq_path(&q->data, &q->d, 0, path, 4096);
@@ -452,8 +505,18 @@ static int64_t path_call(struct srv_client *c, struct srv_req *q, char *path,
 		close(fd2);
 		return ret;
 	case VOS_OP_FCHMODAT: case VOS_OP_FCHOWNAT: case VOS_OP_FACCESSAT:
-	case VOS_OP_READLINKAT:
+	case VOS_OP_READLINKAT: case VOS_OP_UTIMENSAT: case VOS_OP_TRUNCATE:
+	case VOS_OP_STATFS:
 		return on_file(r, path);
+	case VOS_OP_MKNODAT:
+		fd = parent_of(r->fd, path, &leaf);
+		if (fd < 0)
+			return fd;
+		/* the client's umask on the permission bits, as mkdirat */
+		ret = mknodat(fd, leaf, (mode_t)r->arg & ~c->umask,
+			      (dev_t)r->off) < 0 ? -errno : 0;
+		close(fd);
+		return ret;
 	case VOS_OP_LINKAT:
 		return link_call(r, path, path2);
 	case VOS_OP_SYMLINKAT:

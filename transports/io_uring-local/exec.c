@@ -11,6 +11,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -53,6 +54,27 @@ static ssize_t rw(const struct vos_req *r, bool nowait)
 	if (vos__op_is_read(r->op))
 		return preadv2(r->fd, iov, cnt, off, fl);
 	return pwritev2(r->fd, iov, cnt, off, fl);
+}
+
+/* statfs(path), fstatfs(fd) (an empty path with AT_EMPTY_PATH), and a
+ * path from a dirfd: the file opened O_PATH, then fstatfs. */
+static int statfs_at(const struct vos_req *r)
+{
+	const char *path = PTR(r->addr);
+	int fd, ret, e;
+
+	if (!path[0] && (r->op_flags & AT_EMPTY_PATH))
+		return fstatfs(r->fd, PTR(r->addr2));
+	if (r->fd == AT_FDCWD || path[0] == '/')
+		return statfs(path, PTR(r->addr2));
+	fd = openat(r->fd, path, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ret = fstatfs(fd, PTR(r->addr2));
+	e = errno;
+	close(fd);
+	errno = e;
+	return ret;
 }
 
 int64_t vos__exec(const struct vos_req *r, bool nowait)
@@ -130,6 +152,40 @@ int64_t vos__exec(const struct vos_req *r, bool nowait)
 		break;
 	case VOS_OP_READLINKAT:
 		ret = readlinkat(r->fd, PTR(r->addr), PTR(r->addr2), r->len);
+		break;
+	case VOS_OP_UTIMENSAT:
+		/* (the system call: glibc refuses the NULL path of
+		 * futimens, which the kernel takes) */
+		if (r->op_flags & VOS__AT_FD_ONLY)
+			ret = syscall(SYS_utimensat, r->fd, NULL, PTR(r->addr2),
+				      0);
+		else
+			ret = utimensat(r->fd, PTR(r->addr), PTR(r->addr2),
+					(int)r->op_flags);
+		break;
+	case VOS_OP_MKNODAT:
+		ret = mknodat(r->fd, PTR(r->addr), (mode_t)r->arg,
+			      (dev_t)r->off);
+		break;
+	case VOS_OP_TRUNCATE:
+		/* (r->fd is AT_FDCWD: the op has no dirfd of its own) */
+		ret = truncate(PTR(r->addr), (off_t)r->off);
+		break;
+	case VOS_OP_FADVISE:
+		/* the system call, which says -1 and errno (posix_fadvise
+		 * returns the error) */
+		ret = syscall(SYS_fadvise64, r->fd, (off_t)r->off,
+			      (off_t)r->arg, (int)r->op_flags);
+		break;
+	case VOS_OP_SYNC_FILE_RANGE:
+		ret = sync_file_range(r->fd, (off_t)r->off, (off_t)r->arg,
+				      r->op_flags);
+		break;
+	case VOS_OP_SYNCFS:
+		ret = syncfs(r->fd);
+		break;
+	case VOS_OP_STATFS:
+		ret = statfs_at(r);
 		break;
 	case VOS_OP_FCNTL:
 		ret = fcntl(r->fd, (int)r->op_flags, (long)r->arg);

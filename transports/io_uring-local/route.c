@@ -26,14 +26,19 @@
  *   - ftruncate on a disk file system (it can take long on a large file)
  *     goes ASYNC where the backend has it natively (io_uring FTRUNCATE,
  *     Linux 6.9), else to the POOL;
+ *   - lseek with SEEK_SET or SEEK_CUR runs INLINE, with the others
+ *     (SEEK_END asks a FUSE server for the size, SEEK_DATA/HOLE may read
+ *     a disk) on the POOL;
  *   - path calls io_uring has (openat, statx, unlinkat, mkdirat, renameat;
  *     linkat and symlinkat since 5.15) go ASYNC, the others (getdents,
- *     fchmodat, fchownat, faccessat, readlinkat) to the POOL: a lookup
- *     may read a disk.
+ *     fchmodat, fchownat, faccessat, readlinkat, utimensat, mknodat,
+ *     truncate, statfs) to the POOL: a lookup may read a disk; so do
+ *     syncfs, fadvise and sync_file_range.
  */
 #include "config.h"
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "local.h"
 
@@ -101,11 +106,25 @@ enum vos__route vos__route(struct vos__local *l, const struct vos_req *r,
 	case VOS_OP_FCHOWNAT:
 	case VOS_OP_FACCESSAT:
 	case VOS_OP_READLINKAT:
-		/* no io_uring opcode; may read a disk: a worker thread */
+	case VOS_OP_UTIMENSAT:
+	case VOS_OP_MKNODAT:
+	case VOS_OP_TRUNCATE:
+	case VOS_OP_STATFS:
+	case VOS_OP_SYNCFS:
+	case VOS_OP_FADVISE:
+	case VOS_OP_SYNC_FILE_RANGE:
+		/* no io_uring opcode (fadvise's and sync_file_range's would
+		 * do; the pool keeps them simple); may read or write a
+		 * disk: a worker thread */
 		return VOS__POOL;
 	case VOS_OP_LINKAT:
 	case VOS_OP_SYMLINKAT:
 		return l->native_links ? VOS__ASYNC : VOS__POOL;
+	case VOS_OP_LSEEK:
+		/* SEEK_SET and SEEK_CUR only move the position; the others
+		 * may wait for a FUSE or NFS server or read a disk */
+		return r->op_flags == SEEK_SET || r->op_flags == SEEK_CUR
+		       ? VOS__INLINE : VOS__POOL;
 	case VOS_OP_TIMEOUT:
 		return r->off == 0 ? VOS__INLINE : VOS__ASYNC;
 	case VOS_OP_POLL:
