@@ -87,6 +87,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		case VOS__ARG_INT_INOUT:
 			inside(&q, (void *)(uintptr_t)r->addr, sizeof(int));
 			break;
+		case VOS__ARG_FLOCK_INOUT:
+			/* the lock is a private copy */
+			if (r->addr != (uint64_t)(uintptr_t)&q.u.fl)
+				abort();
+			break;
 		case VOS__ARG_MSG_IN: case VOS__ARG_MSG_OUT:
 			inside(&q, q.msg.msg_name, q.msg.msg_namelen);
 			inside(&q, q.iov.iov_base, q.iov.iov_len);

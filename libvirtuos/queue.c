@@ -1253,6 +1253,14 @@ int vos_fcntl(struct vos_ctx *ctx, int fd, int cmd, long arg)
 	return vos__call(ctx, &r);
 }
 
+int vos_fcntl_lock(struct vos_ctx *ctx, int fd, int cmd, struct flock *lock)
+{
+	struct vos_req r;
+
+	vos_prep_fcntl_lock(&r, fd, cmd, lock);
+	return vos__call(ctx, &r);
+}
+
 int vos_ioctl(struct vos_ctx *ctx, int fd, unsigned long request, int *argp)
 {
 	struct vos_req r;

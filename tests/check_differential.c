@@ -110,7 +110,7 @@ enum dop {
 	D_FTRUNCATE, D_FALLOCATE, D_FSYNC, D_FDATASYNC, D_GETDENTS, D_SETFL,
 	D_CHMOD, D_CHOWN, D_ACCESS, D_LINK, D_SYMLINK, D_READLINK, D_LSEEK,
 	D_UTIMES, D_MKNOD, D_TRUNCATE, D_STATFS,
-	D_FUTIMENS, D_FADVISE, D_SYNCRANGE, D_SYNCFS, D_FSTATFS,
+	D_FUTIMENS, D_FADVISE, D_SYNCRANGE, D_SYNCFS, D_FSTATFS, D_LOCK,
 };
 
 static const char *const op_names[] = {
@@ -121,6 +121,7 @@ static const char *const op_names[] = {
 	"readlinkat", "lseek",
 	"utimensat", "mknodat", "truncate", "statfs",
 	"futimens", "fadvise", "sync_file_range", "syncfs", "fstatfs",
+	"fcntl_lock",
 };
 
 struct dcase {
@@ -135,9 +136,11 @@ struct dcase {
 	                * is len); utimensat, futimens: which times (TM_) */
 	uint64_t len;
 	int64_t off;  /* readv/writev: -1 is the file position */
+	short whence, pid; /* fcntl_lock: the lock's (flags: the command,
+	                    * mode: l_type, off: l_start, len: l_len) */
 };
 
-static struct dcase cases[3200];
+static struct dcase cases[4000];
 static int ncases;
 
 static void add(struct dcase c)
@@ -392,6 +395,59 @@ static void make_cases_v4(void)
 			    .mode = TM_BAD });
 }
 
+/* fcntl's record locks on each kind of fd: every command, lock type and
+ * whence, ranges the kernel takes and refuses, an l_pid the OFD forms
+ * refuse, a NULL lock.  (One process: nothing conflicts; the conflicts
+ * are check_ops's record_locks.) */
+static void make_cases_locks(void)
+{
+	static const struct { const char *p; int of; } fds[] = {
+		{ "f", O_RDONLY }, { "big", O_RDWR }, { "mine", O_WRONLY },
+		{ "d", O_RDONLY | O_DIRECTORY }, { "f", O_PATH },
+		{ "fifo", O_RDONLY | O_NONBLOCK },
+	};
+	static const int cmds[] = { F_GETLK, F_SETLK, F_SETLKW, F_OFD_GETLK,
+				    F_OFD_SETLK, F_OFD_SETLKW };
+	static const int types[] = { F_RDLCK, F_WRLCK, F_UNLCK, 7 };
+	static const struct { int64_t start, len; short whence; } rng[] = {
+		{ 0, 0, SEEK_SET }, { 5, 10, SEEK_CUR }, { -3, 2, SEEK_END },
+		{ -1, 1, SEEK_SET }, { 10, -5, SEEK_SET }, { 0, -5, SEEK_SET },
+		{ 0, 1, 9 }, { INT64_MAX, 2, SEEK_SET },
+	};
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++) {
+			for (size_t t = 0; t < sizeof(types) / sizeof(types[0]);
+			     t++)
+				add((struct dcase){ .op = D_LOCK,
+						    .path = fds[i].p,
+						    .oflags = fds[i].of,
+						    .flags = cmds[k],
+						    .mode = (unsigned)types[t],
+						    .whence = SEEK_SET,
+						    .len = 10 });
+			for (size_t j = 1; j < sizeof(rng) / sizeof(rng[0]);
+			     j++)
+				add((struct dcase){ .op = D_LOCK,
+						    .path = fds[i].p,
+						    .oflags = fds[i].of,
+						    .flags = cmds[k],
+						    .mode = F_RDLCK,
+						    .whence = rng[j].whence,
+						    .off = rng[j].start,
+						    .len = (uint64_t)rng[j].len });
+			add((struct dcase){ .op = D_LOCK, .path = fds[i].p,
+					    .oflags = fds[i].of,
+					    .flags = cmds[k], .mode = F_RDLCK,
+					    .pid = 1 });
+		}
+	/* a NULL lock: -EFAULT */
+	add((struct dcase){ .op = D_LOCK, .path = "big", .oflags = O_RDWR,
+			    .flags = F_SETLK, .mode = F_RDLCK, .pid = -1 });
+	add((struct dcase){ .op = D_LOCK, .path = "big", .oflags = O_RDWR,
+			    .flags = F_GETLK, .mode = F_RDLCK, .pid = -1 });
+}
+
 static void make_cases(void)
 {
 	static const int oflags[] = {
@@ -447,6 +503,7 @@ static void make_cases(void)
 	}
 	make_cases_v3();
 	make_cases_v4();
+	make_cases_locks();
 	add((struct dcase){ .op = D_STATX, .path = "", .flags = AT_EMPTY_PATH });
 	/* NULL for "" (Linux 6.11 and later; -EFAULT before) */
 	add((struct dcase){ .op = D_STATX, .path = NULL,
@@ -815,7 +872,8 @@ static void run_case(struct vos_ctx *ctx, int dfd, const char *root,
 		snprintf(o->info, sizeof(o->info), "(the open)");
 		return;
 	}
-	if (c->len && c->op != D_FADVISE && c->op != D_SYNCRANGE) {
+	if (c->len && c->op != D_FADVISE && c->op != D_SYNCRANGE &&
+	    c->op != D_LOCK) {
 		buf = malloc(c->len);
 		ck_assert_ptr_nonnull(buf);
 		pattern(buf, c->len);
@@ -913,6 +971,25 @@ static void run_case(struct vos_ctx *ctx, int dfd, const char *root,
 		r = CALL(fstatfs(fd, &sf), vos_fstatfs(ctx, fd, &sf));
 		if (r == 0)
 			describe_fs(&sf, o->info, sizeof(o->info));
+		break;
+	}
+	case D_LOCK: {
+		/* pid -1: a NULL lock */
+		struct flock fl = { .l_type = (short)c->mode,
+				    .l_whence = c->whence, .l_start = c->off,
+				    .l_len = (off_t)c->len,
+				    .l_pid = c->pid > 0 ? c->pid : 0 };
+		struct flock *p = c->pid < 0 ? NULL : &fl;
+
+		r = CALL(fcntl(fd, c->flags, p),
+			 vos_fcntl(ctx, fd, c->flags, (long)p));
+		/* what a GETLK wrote back (nothing conflicts: F_UNLCK,
+		 * the rest as given) */
+		if (r == 0 && (c->flags == F_GETLK || c->flags == F_OFD_GETLK))
+			snprintf(o->info, sizeof(o->info),
+				 "type %d whence %d start %lld len %lld pid %d",
+				 fl.l_type, fl.l_whence, (long long)fl.l_start,
+				 (long long)fl.l_len, (int)fl.l_pid);
 		break;
 	}
 	case D_SETFL:

@@ -2505,6 +2505,156 @@ START_TEST(cancel_accept)
 }
 END_TEST
 
+/* A child process holding record locks through the kernel, told what to
+ * do over a pipe: 'L' locks bytes 0-9 for writing (F_SETLK), 'U' unlocks
+ * them, 'Q' quits; each answers '0', or 'E' for a refused lock. */
+struct lock_kid {
+	pid_t pid;
+	int cmd, ans;
+};
+
+static void lock_kid_start(struct lock_kid *k, const char *path)
+{
+	int to[2], from[2];
+
+	ck_assert_int_eq(pipe2(to, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(from, O_CLOEXEC), 0);
+	k->pid = fork();
+	ck_assert_int_ge(k->pid, 0);
+	if (k->pid == 0) {
+		int fd = open(path, O_RDWR | O_CLOEXEC);
+		char c;
+
+		if (fd < 0)
+			_exit(1);
+		while (read(to[0], &c, 1) == 1 && c != 'Q') {
+			struct flock l = { .l_type = c == 'L' ? F_WRLCK
+							      : F_UNLCK,
+					   .l_whence = SEEK_SET, .l_len = 10 };
+			char a = fcntl(fd, F_SETLK, &l) == 0 ? '0' : 'E';
+
+			if (write(from[1], &a, 1) != 1)
+				_exit(1);
+		}
+		_exit(0);
+	}
+	close(to[0]);
+	close(from[1]);
+	k->cmd = to[1];
+	k->ans = from[0];
+}
+
+static char lock_kid_do(struct lock_kid *k, char c)
+{
+	char a = 'x';
+
+	ck_assert_int_eq(write(k->cmd, &c, 1), 1);
+	if (c != 'Q')
+		ck_assert_int_eq(read(k->ans, &a, 1), 1);
+	return a;
+}
+
+/* fcntl's record locks against another process's, on every route (through
+ * stord the lock is stord's open file description's, which conflicts with
+ * a process's POSIX lock as the client's own would): -EAGAIN while the
+ * other holds it, F_GETLK names the holder, F_SETLKW waits until it lets
+ * go, and a wait stopped by its deadline or a cancel leaves no lock. */
+START_TEST(record_locks)
+{
+	struct vos_ctx *ctx = tu_ctx();
+	char dir[256], path[300];
+	int dfd = tu_dir(tu_diskbase(), dir, sizeof(dir)), vf, st;
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+			    .l_len = 10 };
+	struct flock bad = fl, ofd = { .l_type = F_RDLCK, .l_len = 1,
+				       .l_pid = 1 };
+	struct lock_kid kid;
+	struct vos_req r;
+	struct vos_cqe c;
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/locked", dir);
+	vf = vos_openat(ctx, dfd, "locked", O_RDWR | O_CREAT, 0600);
+	ck_assert_int_ge(vf, 0);
+	/* nothing holds it: F_GETLK says F_UNLCK */
+	ck_assert_int_eq(vos_fcntl(ctx, vf, F_GETLK, (long)&fl), 0);
+	ck_assert_int_eq(fl.l_type, F_UNLCK);
+	/* the kernel's refusals */
+	bad.l_type = 7;
+	ck_assert_int_eq(vos_fcntl(ctx, vf, F_SETLK, (long)&bad), -EINVAL);
+	bad.l_type = F_RDLCK;
+	bad.l_whence = 9;
+	ck_assert_int_eq(vos_fcntl(ctx, vf, F_GETLK, (long)&bad), -EINVAL);
+	ck_assert_int_eq(vos_fcntl(ctx, vf, F_SETLK, 0), -EFAULT);
+	ck_assert_int_eq(vos_fcntl(ctx, vf, F_OFD_SETLK, (long)&ofd),
+			 -EINVAL); /* an OFD lock's l_pid must be 0 */
+	ck_assert_int_eq(vos_fcntl(ctx, -1, F_SETLK, (long)&fl), -EBADF);
+
+	lock_kid_start(&kid, path);
+	ck_assert_int_eq(lock_kid_do(&kid, 'L'), '0');
+	fl = (struct flock){ .l_type = F_WRLCK, .l_whence = SEEK_SET,
+			     .l_start = 5, .l_len = 1 };
+	ck_assert_int_eq(vos_fcntl(ctx, vf, F_SETLK, (long)&fl), -EAGAIN);
+	ck_assert_int_eq(vos_fcntl(ctx, vf, F_GETLK, (long)&fl), 0);
+	ck_assert_int_eq(fl.l_type, F_WRLCK);
+	ck_assert_int_eq(fl.l_pid, kid.pid);
+	ck_assert_int_eq(fl.l_start, 0);
+	ck_assert_int_eq(fl.l_len, 10);
+	/* bytes 10 on are free */
+	fl = (struct flock){ .l_type = F_WRLCK, .l_whence = SEEK_SET,
+			     .l_start = 10, .l_len = 5 };
+	ck_assert_int_eq(vos_fcntl(ctx, vf, F_SETLK, (long)&fl), 0);
+
+	/* a wait its deadline ends */
+	fl = (struct flock){ .l_type = F_WRLCK, .l_whence = SEEK_SET,
+			     .l_len = 10 };
+	vos_prep_fcntl(&r, vf, F_SETLKW, (long)&fl);
+	r.deadline_ms = 50;
+	r.user_data = 1;
+	ck_assert_int_eq(vos_submit(ctx, &r, 1), 1);
+	c = tu_wait1(ctx);
+	ck_assert_int_eq(c.res, -ETIMEDOUT);
+	/* a wait cancelled: at once (-ECANCELED), or, where it already
+	 * waits in the kernel, interrupted (-EALREADY, then -EINTR) */
+	vos_prep_fcntl(&r, vf, F_SETLKW, (long)&fl);
+	r.user_data = 2;
+	ck_assert_int_eq(vos_submit(ctx, &r, 1), 1);
+	ck_assert_int_eq(vos_wait(ctx, &c, 1, 1, 20 * 1000000), -ETIME);
+	ret = vos_cancel(ctx, 2);
+	ck_assert_msg(ret == 0 || ret == -EALREADY, "cancel: %d", ret);
+	c = tu_wait1(ctx);
+	ck_assert_uint_eq(c.user_data, 2);
+	ck_assert_msg(c.res == -ECANCELED || c.res == -EINTR, "res %ld",
+		      (long)c.res);
+	/* neither took the lock: the child can take it again */
+	ck_assert_int_eq(lock_kid_do(&kid, 'U'), '0');
+	ck_assert_int_eq(lock_kid_do(&kid, 'L'), '0');
+
+	/* a wait the child's unlock ends */
+	vos_prep_fcntl(&r, vf, F_SETLKW, (long)&fl);
+	r.user_data = 3;
+	ck_assert_int_eq(vos_submit(ctx, &r, 1), 1);
+	ck_assert_int_eq(vos_wait(ctx, &c, 1, 1, 20 * 1000000), -ETIME);
+	ck_assert_int_eq(lock_kid_do(&kid, 'U'), '0');
+	c = tu_wait1(ctx);
+	ck_assert_uint_eq(c.user_data, 3);
+	ck_assert_int_eq(c.res, 0);
+	ck_assert_int_eq(lock_kid_do(&kid, 'L'), 'E'); /* ours now */
+	fl.l_type = F_UNLCK;
+	ck_assert_int_eq(vos_fcntl(ctx, vf, F_SETLK, (long)&fl), 0);
+	ck_assert_int_eq(lock_kid_do(&kid, 'L'), '0');
+	lock_kid_do(&kid, 'Q');
+	ck_assert_int_eq(waitpid(kid.pid, &st, 0), kid.pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	close(kid.cmd);
+	close(kid.ans);
+	ck_assert_int_eq(vos_close(ctx, vf), 0);
+	unlink(path);
+	tu_dir_close(ctx, dfd);
+	vos_ctx_destroy(ctx);
+}
+END_TEST
+
 static Suite *ops_suite(void)
 {
 	Suite *s = suite_create("ops");
@@ -2536,6 +2686,7 @@ static Suite *ops_suite(void)
 		tcase_set_timeout(a, 60);
 		tcase_add_test(a, file_read_partly_cached);
 		tcase_add_test(a, getdents_tree);
+		tcase_add_test(a, record_locks);
 		tcase_add_test(a, lengths_as_the_kernel);
 		tcase_add_test(a, linked_chain_runs_in_order);
 		tcase_add_test(a, linked_failure_cancels_the_rest);

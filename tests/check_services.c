@@ -2653,6 +2653,114 @@ START_TEST(bad_buffers_fail_with_efault)
 }
 END_TEST
 
+/* Record locks through stord belong to stord's open file description of
+ * the fd (doc/semantics.md): two fds of one file opened by one program
+ * conflict (natively they would not), F_GETLK names no process (l_pid
+ * -1), closing the fd or the client's death lets the lock go, a process
+ * beside stord sees it; and a client waiting for a lock neither holds a
+ * worker (another client's calls run) nor keeps stord from stopping. */
+START_TEST(stord_locks_belong_to_the_fd)
+{
+	struct vos_ctx *ctx, *other;
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	char path[400];
+	int a, b, n, go[2], st;
+	struct vos_req r;
+	struct vos_cqe c;
+	pid_t kid;
+	int64_t t0;
+
+	setup_both();
+	ctx = ctx_routed();
+	path_in(path, sizeof(path), "locked");
+	a = vos_openat(ctx, AT_FDCWD, path, O_RDWR | O_CREAT, 0600);
+	b = vos_openat(ctx, AT_FDCWD, path, O_RDWR, 0);
+	n = open(path, O_RDWR | O_CLOEXEC);
+	ck_assert_int_ge(a, 0);
+	ck_assert_int_ge(b, 0);
+	ck_assert_int_ge(n, 0);
+	ck_assert_int_eq(vos_fcntl(ctx, a, F_SETLK, (long)&fl), 0);
+	ck_assert_int_eq(vos_fcntl(ctx, b, F_SETLK, (long)&fl), -EAGAIN);
+	ck_assert_int_eq(vos_fcntl(ctx, b, F_GETLK, (long)&fl), 0);
+	ck_assert_int_eq(fl.l_type, F_WRLCK);
+	ck_assert_int_eq(fl.l_pid, -1);
+	fl.l_type = F_RDLCK;
+	ck_assert_int_eq(fcntl(n, F_SETLK, &fl), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	/* closing the fd that holds it lets it go */
+	ck_assert_int_eq(vos_close(ctx, a), 0);
+	ck_assert_int_eq(fcntl(n, F_SETLK, &fl), 0);
+	fl.l_type = F_UNLCK;
+	ck_assert_int_eq(fcntl(n, F_SETLK, &fl), 0);
+
+	/* a client that dies holding it: stord closes its fds */
+	ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
+	kid = fork();
+	ck_assert_int_ge(kid, 0);
+	if (kid == 0) {
+		struct vos_ctx *k = NULL;
+		struct flock w = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+		int f;
+
+		if (vos_ctx_create(NULL, &k) < 0)
+			_exit(1);
+		f = vos_openat(k, AT_FDCWD, path, O_RDWR, 0);
+		if (f < 0 || vos_fcntl(k, f, F_SETLK, (long)&w) < 0)
+			_exit(2);
+		if (write(go[1], "L", 1) != 1)
+			_exit(3);
+		_exit(0); /* no close, no detach */
+	}
+	close(go[1]);
+	{
+		char ch = 0;
+
+		ck_assert_int_eq(read(go[0], &ch, 1), 1);
+		ck_assert_int_eq(ch, 'L');
+	}
+	close(go[0]);
+	ck_assert_int_eq(waitpid(kid, &st, 0), kid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* the lock goes when stord sees the client go: a wait ends then */
+	fl.l_type = F_WRLCK;
+	vos_prep_fcntl(&r, b, F_SETLKW, (long)&fl);
+	r.deadline_ms = 10000;
+	r.user_data = 1;
+	ck_assert_int_eq(vos_submit(ctx, &r, 1), 1);
+	ck_assert_int_eq(vos_wait(ctx, &c, 1, 1, 12000 * 1000000LL), 1);
+	ck_assert_int_eq(c.res, 0);
+
+	/* b holds it; a native process's wait for it is stord's to end */
+	ck_assert_int_eq(fcntl(n, F_SETLK, &fl), -1);
+	/* another client waits for it: the wait is on stord's slow pool,
+	 * and that client's other calls, and ours, still run */
+	ck_assert_int_eq(vos_ctx_create(NULL, &other), 0);
+	a = vos_openat(other, AT_FDCWD, path, O_RDWR, 0);
+	ck_assert_int_ge(a, 0);
+	vos_prep_fcntl(&r, a, F_SETLKW, (long)&fl);
+	r.user_data = 2;
+	ck_assert_int_eq(vos_submit(other, &r, 1), 1);
+	ck_assert_int_eq(vos_wait(other, &c, 1, 1, 20 * 1000000), -ETIME);
+	ck_assert_int_eq(vos_fcntl(other, a, F_GETFL, 0) & O_ACCMODE, O_RDWR);
+	ck_assert_int_eq(vos_fcntl(ctx, b, F_GETFD, 0), 0);
+	/* stord stops within its bound with the wait in the kernel, and the
+	 * waiter hears of it */
+	t0 = td_now_ms();
+	ck_assert_int_eq(td_stop(&stord), 0);
+	ck_assert_int_lt(td_now_ms() - t0, 5000);
+	ck_assert_int_eq(vos_wait(other, &c, 1, 1, 5000 * 1000000LL), 1);
+	ck_assert_uint_eq(c.user_data, 2);
+	ck_assert_int_lt(c.res, 0);
+	printf("stord_locks_belong_to_the_fd: stord stopped in %lld ms with a "
+	       "lock wait in the kernel; the wait ended %lld\n",
+	       (long long)(td_now_ms() - t0), (long long)c.res);
+	vos_ctx_destroy(other);
+	vos_ctx_destroy(ctx);
+	close(n);
+	teardown_both();
+}
+END_TEST
+
 static Suite *services_suite(void)
 {
 	Suite *s = suite_create("services");
@@ -2682,6 +2790,7 @@ static Suite *services_suite(void)
 	tcase_add_test(c, stord_answers_as_the_kernel);
 	tcase_add_test(c, bad_buffers_fail_with_efault);
 	tcase_add_test(c, stord_root_not_dirfd);
+	tcase_add_test(c, stord_locks_belong_to_the_fd);
 	tcase_add_test(x, inflight_bound_two_clients);
 	tcase_add_test(x, parked_recvs_do_not_block_sends);
 	tcase_add_test(x, kill_netd_midload);

@@ -91,6 +91,7 @@ enum vos_op {
 	VOS_OP_SYNC_FILE_RANGE, /* since 0.3 */
 	VOS_OP_SYNCFS,       /* since 0.3 */
 	VOS_OP_STATFS,       /* since 0.3: statfs and fstatfs */
+	VOS_OP_FCNTL_LOCK,   /* since 0.3: fcntl's record locks */
 	VOS_OP__COUNT /* not an operation: the number of operations */
 };
 
@@ -605,6 +606,7 @@ static inline void vos_prep_readlinkat(struct vos_req *r, int dirfd,
 
 struct timespec;
 struct statfs;
+struct flock;
 
 /* utimensat(dirfd, path, times, flags): times NULL sets both to now;
  * flags of AT_SYMLINK_NOFOLLOW and AT_EMPTY_PATH; a NULL path with a
@@ -688,11 +690,30 @@ static inline void vos_prep_fstatfs(struct vos_req *r, int fd,
 	r->op_flags = 0x1000; /* AT_EMPTY_PATH */
 }
 
+/* fcntl's record locks: cmd is F_GETLK, F_SETLK, F_SETLKW (5, 6, 7) or
+ * F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW (36, 37, 38); lock is read (and
+ * for the GETLK forms written back) as fcntl(2) does.  Through a service
+ * the lock belongs to the service's open file description: the POSIX
+ * forms become the OFD ones there (doc/semantics.md).  (since 0.3) */
+static inline void vos_prep_fcntl_lock(struct vos_req *r, int fd, int cmd,
+				       struct flock *lock)
+{
+	vos__prep(r, VOS_OP_FCNTL_LOCK, fd);
+	r->op_flags = (uint32_t)cmd;
+	r->addr = (uint64_t)(uintptr_t)lock;
+}
+
 /* fcntl(fd, cmd, arg): cmd is F_GETFL, F_SETFL, F_GETFD, F_SETFD, F_DUPFD
- * or F_DUPFD_CLOEXEC; any other completes with -EINVAL. */
+ * or F_DUPFD_CLOEXEC, or a record-lock command with arg a struct flock *
+ * (vos_prep_fcntl_lock, since 0.3); any other completes with -EINVAL. */
 static inline void vos_prep_fcntl(struct vos_req *r, int fd, int cmd,
 				  long arg)
 {
+	if ((cmd >= 5 && cmd <= 7) || (cmd >= 36 && cmd <= 38)) {
+		/* F_GETLK..F_SETLKW, F_OFD_GETLK..F_OFD_SETLKW */
+		vos_prep_fcntl_lock(r, fd, cmd, (struct flock *)arg);
+		return;
+	}
 	vos__prep(r, VOS_OP_FCNTL, fd);
 	r->op_flags = (uint32_t)cmd;
 	r->arg = (uint64_t)arg;
@@ -1022,6 +1043,7 @@ int vos_syncfs(struct vos_ctx *ctx, int fd);
 int vos_statfs(struct vos_ctx *ctx, const char *path, struct statfs *buf);
 int vos_fstatfs(struct vos_ctx *ctx, int fd, struct statfs *buf);
 int vos_fcntl(struct vos_ctx *ctx, int fd, int cmd, long arg);
+int vos_fcntl_lock(struct vos_ctx *ctx, int fd, int cmd, struct flock *lock);
 int vos_ioctl(struct vos_ctx *ctx, int fd, unsigned long request, int *argp);
 int vos_socket(struct vos_ctx *ctx, int domain, int type, int protocol);
 int vos_bind(struct vos_ctx *ctx, int fd, const struct sockaddr *addr,

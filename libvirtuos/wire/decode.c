@@ -148,6 +148,13 @@ int vos__dreq_decode(const struct vos__shared *data,
 		q->out_off = w->addr;
 		a = &q->ival;
 		break;
+	case VOS__ARG_FLOCK_INOUT: /* copied; written back by GETLK */
+		if (w->addr_len != sizeof(q->u.fl) ||
+		    !vos__peer_read(data, w->addr, &q->u.fl, sizeof(q->u.fl)))
+			return -EFAULT;
+		q->out_off = w->addr;
+		a = &q->u.fl;
+		break;
 	case VOS__ARG_MSG_IN:
 	case VOS__ARG_MSG_OUT:
 		return decode_msg(data, w, d->addr == VOS__ARG_MSG_IN, q);
@@ -222,6 +229,11 @@ void vos__dreq_write_back(const struct vos__shared *data,
 		break;
 	case VOS__ARG_INT_INOUT:
 		vos__peer_write(data, q->out_off, &q->ival, sizeof(q->ival));
+		break;
+	case VOS__ARG_FLOCK_INOUT:
+		if (vos__lock_gets(q->r.op_flags))
+			vos__peer_write(data, q->out_off, &q->u.fl,
+					sizeof(q->u.fl));
 		break;
 	case VOS__ARG_MSG_OUT: {
 		struct vos_wire_msghdr h = { q->msg.msg_namelen, (uint32_t)res,

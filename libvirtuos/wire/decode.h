@@ -15,6 +15,7 @@
 #ifndef VOS_WIRE_DECODE_H
 #define VOS_WIRE_DECODE_H
 
+#include <fcntl.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -43,6 +44,7 @@ struct vos__dreq {
 		uint8_t sa[VOS__ADDR_MAX];
 		uint8_t opt[VOS__OPT_MAX];
 		struct timespec ts[2]; /* utimensat's times */
+		struct flock fl;       /* a record lock (fcntl_lock) */
 	} u;
 };
 

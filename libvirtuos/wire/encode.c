@@ -392,6 +392,15 @@ int vos__wire_encode(const struct vos_req *r, int32_t fd, int32_t fd2,
 						    sizeof(int));
 		w->addr_len = sizeof(int);
 		break;
+	case VOS__ARG_FLOCK_INOUT:
+		/* the kernel reads the lock, and the GETLK forms write it
+		 * back (a SETLK's may be read-only) */
+		ret = put_user(&c, ua, sizeof(struct flock), 8, &w->addr);
+		if (ret == 0 && vos__lock_gets(r->op_flags))
+			ret = vos__user_probe_write((void *)(uintptr_t)ua,
+						    sizeof(struct flock));
+		w->addr_len = sizeof(struct flock);
+		break;
 	case VOS__ARG_MSG_IN:
 	case VOS__ARG_MSG_OUT:
 		ret = put_msg(&c, r, d->addr == VOS__ARG_MSG_IN, may_shorten, w);
@@ -566,6 +575,12 @@ int64_t vos__wire_result(const struct vos_req *r, const struct vos_wire_req *w,
 	case VOS__ARG_INT_INOUT:
 		if (back_user(data, w->addr, (void *)(uintptr_t)r->addr,
 			      sizeof(int)) < 0)
+			return -EFAULT;
+		break;
+	case VOS__ARG_FLOCK_INOUT:
+		if (vos__lock_gets(r->op_flags) &&
+		    back_user(data, w->addr, (void *)(uintptr_t)r->addr,
+			      sizeof(struct flock)) < 0)
 			return -EFAULT;
 		break;
 	case VOS__ARG_SOCKADDR_OUT:

@@ -135,7 +135,18 @@ const struct vos__opdef vos__opdefs[VOS_OP__COUNT] = {
 	/* statfs(path), and fstatfs as "" with AT_EMPTY_PATH */
 	[VOS_OP_STATFS] = { "statfs", "vos_statfs", A(PATH), A(STATFS_OUT),
 		VOS__SVC_FILE, F(AT) | F(NEED_ADDR) | F(NEED_ADDR2) },
+	/* fcntl's record locks (vos_prep_fcntl sends the lock commands
+	 * here): the lock's struct flock in addr, the command in op_flags;
+	 * not DIRECT: the SETLKW forms wait (route.c, the servers' slow
+	 * pool) */
+	[VOS_OP_FCNTL_LOCK] = { "fcntl_lock", "vos_fcntl_lock",
+		A(FLOCK_INOUT), A(NONE), VOS__SVC_ANY, F(FD) },
 };
+
+/* virtuos.h's vos_prep_fcntl() names the lock commands by number */
+_Static_assert(F_GETLK == 5 && F_SETLK == 6 && F_SETLKW == 7 &&
+	       F_OFD_GETLK == 36 && F_OFD_SETLK == 37 && F_OFD_SETLKW == 38,
+	       "fcntl lock command numbers");
 
 const char *vos_op_name(unsigned op)
 {

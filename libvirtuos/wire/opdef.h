@@ -41,6 +41,8 @@ enum vos__arg {
 	VOS__ARG_STATX_OUT,    /* struct statx */
 	VOS__ARG_STATFS_OUT,   /* struct statfs */
 	VOS__ARG_TIMES_IN,     /* struct timespec[2], or NULL (utimensat) */
+	VOS__ARG_FLOCK_INOUT,  /* struct flock: read; written back by the
+	                        * GETLK commands (vos__lock_gets) */
 	VOS__ARG_MSG_IN,       /* struct msghdr (sendmsg) */
 	VOS__ARG_MSG_OUT,      /* struct msghdr (recvmsg) */
 };
@@ -176,6 +178,26 @@ static inline bool vos__op_positional(const struct vos_req *r)
 	f = vos__opdefs[r->op].flags;
 	return (f & VOS__OPF_OFFSET) &&
 	       !((f & VOS__OPF_IOVEC) && r->off == VOS_OFF_CURRENT);
+}
+
+/* fcntl's record-lock commands (VOS_OP_FCNTL_LOCK's op_flags). */
+static inline bool vos__lock_cmd_ok(uint32_t cmd)
+{
+	return cmd == F_GETLK || cmd == F_SETLK || cmd == F_SETLKW ||
+	       cmd == F_OFD_GETLK || cmd == F_OFD_SETLK || cmd == F_OFD_SETLKW;
+}
+
+/* Whether a lock command writes its struct flock back (the GETLK forms). */
+static inline bool vos__lock_gets(uint32_t cmd)
+{
+	return cmd == F_GETLK || cmd == F_OFD_GETLK;
+}
+
+/* Whether a lock command waits for a conflicting lock to go (the SETLKW
+ * forms): it runs where it can be stopped (a pool thread). */
+static inline bool vos__lock_waits(uint32_t cmd)
+{
+	return cmd == F_SETLKW || cmd == F_OFD_SETLKW;
 }
 
 /* A socket call (it fails with -ECONNRESET, not -EIO, when its service

@@ -50,6 +50,8 @@ static inline int vos__cmd_ok(const struct vos_req *r)
 			return 0;
 		}
 		return -EINVAL;
+	case VOS_OP_FCNTL_LOCK:
+		return vos__lock_cmd_ok(r->op_flags) ? 0 : -EINVAL;
 	case VOS_OP_IOCTL:
 		return r->op_flags == (uint32_t)FIONREAD ||
 		       r->op_flags == (uint32_t)FIONBIO ? 0 : -EINVAL;

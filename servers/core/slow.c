@@ -4,6 +4,9 @@
  * a lookup on slow media waits for the disk).  A worker serves many
  * clients and must never block; it hands such calls here.
  *
+ * Also fcntl lock waits (F_OFD_SETLKW, worker.c), of any service: the
+ * kernel's wait, stopped the same way as the rest.
+ *
  * Bounds: at most --slow-threads threads; a client may have at most
  * --max-slow calls running here and all clients of one uid
  * --max-slow-uid, so one user's FIFOs cannot take every thread.  Calls
@@ -25,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "exec.h"
 #include "server.h"
 
 enum { SLOW_QUEUED = 1, SLOW_RUNNING, SLOW_DONE };
@@ -145,8 +149,13 @@ static void *slow_main(void *arg)
 		me->job = q;
 		atomic_store(&q->slow_state, SLOW_RUNNING);
 		pthread_mutex_unlock(&pool.lock);
-		res = path && path2 ? srv.svc->run_slow(q->c, q, path, path2)
-				    : -ENOMEM;
+		if (q->op == VOS_OP_FCNTL_LOCK)
+			/* a lock wait (worker.c): the kernel's, on the fd */
+			res = vos__exec(&q->d.r, false);
+		else
+			res = path && path2 ? srv.svc->run_slow(q->c, q, path,
+								 path2)
+					    : -ENOMEM;
 		pthread_mutex_lock(&pool.lock);
 		me->job = NULL;
 		q->c->slow_running--;

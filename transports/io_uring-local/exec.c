@@ -190,6 +190,18 @@ int64_t vos__exec(const struct vos_req *r, bool nowait)
 	case VOS_OP_FCNTL:
 		ret = fcntl(r->fd, (int)r->op_flags, (long)r->arg);
 		break;
+	case VOS_OP_FCNTL_LOCK: {
+		/* nowait: a SETLKW form as its SETLK (the pool's slices,
+		 * workpool.c, wait between tries) */
+		int cmd = (int)r->op_flags;
+
+		if (nowait && cmd == F_SETLKW)
+			cmd = F_SETLK;
+		else if (nowait && cmd == F_OFD_SETLKW)
+			cmd = F_OFD_SETLK;
+		ret = fcntl(r->fd, cmd, PTR(r->addr));
+		break;
+	}
 	case VOS_OP_IOCTL:
 		ret = ioctl(r->fd, (unsigned long)r->op_flags, PTR(r->addr));
 		break;

@@ -33,7 +33,9 @@
  *     linkat and symlinkat since 5.15) go ASYNC, the others (getdents,
  *     fchmodat, fchownat, faccessat, readlinkat, utimensat, mknodat,
  *     truncate, statfs) to the POOL: a lookup may read a disk; so do
- *     syncfs, fadvise and sync_file_range.
+ *     syncfs, fadvise and sync_file_range;
+ *   - fcntl's record locks run INLINE, the waiting forms (F_SETLKW,
+ *     F_OFD_SETLKW) on the POOL, in slices (workpool.c).
  */
 #include "config.h"
 
@@ -101,6 +103,10 @@ enum vos__route vos__route(struct vos__local *l, const struct vos_req *r,
 		    (*fdc & VOS__FDC_KIND) == VOS__FD_UNKNOWN)
 			return VOS__INLINE;
 		return l->native_ftruncate ? VOS__ASYNC : VOS__POOL;
+	case VOS_OP_FCNTL_LOCK:
+		/* a lock wait has no end of its own: the pool, in slices it
+		 * can be stopped between (workpool.c); the rest never wait */
+		return vos__lock_waits(r->op_flags) ? VOS__POOL : VOS__INLINE;
 	case VOS_OP_GETDENTS:
 	case VOS_OP_FCHMODAT:
 	case VOS_OP_FCHOWNAT:

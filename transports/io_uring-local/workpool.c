@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "local.h"
@@ -25,6 +26,8 @@
 enum { JOB_FREE = 0, JOB_QUEUED, JOB_RUNNING, JOB_DONE };
 #define NO_JOB UINT32_MAX
 #define ACCEPT_SLICE_MS 50
+#define LOCK_SLICE_MIN_MS 1
+#define LOCK_SLICE_MS 32
 
 struct job {
 	struct vos_req req;
@@ -38,6 +41,8 @@ struct vos__pool {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	pthread_cond_t idle_cond; /* signalled when nrunning drops to 0 */
+	pthread_cond_t wait_cond; /* lock waits between tries: broadcast on
+	                           * a cancel and when the pool stops */
 	struct job *jobs;     /* [depth] */
 	uint32_t depth;
 	uint32_t q_head, q_tail; /* FIFO of queued jobs */
@@ -57,6 +62,7 @@ static void pool_unref_locked(struct vos__pool *p)
 		pthread_mutex_destroy(&p->lock);
 		pthread_cond_destroy(&p->cond);
 		pthread_cond_destroy(&p->idle_cond);
+		pthread_cond_destroy(&p->wait_cond);
 		free(p->jobs);
 		free(p);
 	}
@@ -77,6 +83,44 @@ static int accept_wait(struct vos__pool *p, struct job *j)
 		pthread_mutex_unlock(&p->lock);
 		if (stop)
 			return -ECANCELED;
+	}
+}
+
+/* A lock wait (F_SETLKW, F_OFD_SETLKW) as tries of the non-waiting
+ * form, LOCK_SLICE_MIN_MS apart at first, doubling up to LOCK_SLICE_MS,
+ * until the lock is taken, the call fails otherwise, or the request is
+ * cancelled or the pool stops (-ECANCELED).  The kernel's own wait
+ * cannot be stopped without a signal, and a library may not take one of
+ * the program's; what this costs against the kernel's wait (no
+ * -EDEADLK, no queueing behind other waiters, up to LOCK_SLICE_MS late)
+ * is in doc/semantics.md. */
+static int64_t lock_wait(struct vos__pool *p, struct job *j)
+{
+	unsigned ms = LOCK_SLICE_MIN_MS;
+
+	for (;;) {
+		int64_t res = vos__exec(&j->req, true);
+		struct timespec until;
+		bool stop;
+
+		if (res != -EAGAIN && res != -EACCES)
+			return res;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += (long)ms * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_mutex_lock(&p->lock);
+		while (!(stop = j->cancel || p->stopping) &&
+		       pthread_cond_timedwait(&p->wait_cond, &p->lock,
+					      &until) == 0)
+			; /* another job's cancel: wait the slice out */
+		pthread_mutex_unlock(&p->lock);
+		if (stop)
+			return -ECANCELED;
+		if (ms < LOCK_SLICE_MS)
+			ms *= 2;
 	}
 }
 
@@ -111,7 +155,10 @@ static void *worker(void *arg)
 		res = 0;
 		if (j->req.op == VOS_OP_ACCEPT)
 			res = accept_wait(p, j);
-		if (res == 0)
+		if (j->req.op == VOS_OP_FCNTL_LOCK &&
+		    vos__lock_waits(j->req.op_flags))
+			res = lock_wait(p, j);
+		else if (res == 0)
 			res = vos__exec(&j->req, false);
 
 		pthread_mutex_lock(&p->lock);
@@ -151,6 +198,7 @@ struct vos__pool *vos__pool_create(uint32_t depth, unsigned max_threads,
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
 	pthread_cond_init(&p->idle_cond, NULL);
+	pthread_cond_init(&p->wait_cond, NULL);
 	p->depth = depth;
 	p->q_head = p->q_tail = p->done = NO_JOB;
 	p->max_threads = max_threads ? max_threads : 1;
@@ -249,8 +297,11 @@ int vos__pool_cancel(struct vos__pool *p, uint32_t tag)
 		return -ENOENT;
 	pthread_mutex_lock(&p->lock);
 	if (p->jobs[tag].state == JOB_RUNNING) {
-		if (p->jobs[tag].req.op == VOS_OP_ACCEPT) {
-			p->jobs[tag].cancel = true; /* accept_wait sees it */
+		if (p->jobs[tag].req.op == VOS_OP_ACCEPT ||
+		    p->jobs[tag].req.op == VOS_OP_FCNTL_LOCK) {
+			/* accept_wait and lock_wait see it */
+			p->jobs[tag].cancel = true;
+			pthread_cond_broadcast(&p->wait_cond);
 			ret = 0;
 		} else {
 			ret = -EALREADY;
@@ -284,6 +335,7 @@ void vos__pool_destroy(struct vos__pool *p)
 	p->stopping = true;
 	p->notify_fd = -1;
 	pthread_cond_broadcast(&p->cond);
+	pthread_cond_broadcast(&p->wait_cond);
 	/* no call may write into the caller's memory after we return */
 	while (p->nrunning > 0)
 		pthread_cond_wait(&p->idle_cond, &p->lock);
