@@ -29,6 +29,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <virtuos/transport.h>
 #include <virtuos/virtuos.h>
 
@@ -180,6 +181,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bool deadlines = false; /* a request with a deadline was taken */
 	bool multis = false;    /* a multishot request was taken */
 	uint8_t step;
+	static struct timespec times[2];
 
 	if (!registered) {
 		if (vos_transport_register(&fz_ops) != 0)
@@ -211,6 +213,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				/* distinct user_data, so completions can be
 				 * matched exactly; cancels keep their target */
 				reqs[i].user_data = next_ud++;
+				/* the core reads a utimensat's times (first,
+				 * as the kernel does): the program's own
+				 * memory, or an unmapped page (-EFAULT, the
+				 * guarded copy); never a pointer into the
+				 * sanitizer's shadow, which the copy's report
+				 * to ASan would trip on */
+				if (reqs[i].op == VOS_OP_UTIMENSAT &&
+				    reqs[i].addr2)
+					reqs[i].addr2 = reqs[i].addr2 & 1
+						? (uint64_t)(uintptr_t)times
+						: 4096;
 			}
 			ret = vos_submit(ctx, reqs, k);
 			if (ret > (int)k)

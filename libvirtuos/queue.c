@@ -1277,6 +1277,23 @@ int vos_socket(struct vos_ctx *ctx, int domain, int type, int protocol)
 	return vos__call(ctx, &r);
 }
 
+int vos_pipe2(struct vos_ctx *ctx, int fds[2], int flags)
+{
+	struct vos_req r;
+
+	vos_prep_pipe2(&r, fds, flags);
+	return vos__call(ctx, &r);
+}
+
+int vos_socketpair(struct vos_ctx *ctx, int domain, int type, int protocol,
+		   int sv[2])
+{
+	struct vos_req r;
+
+	vos_prep_socketpair(&r, domain, type, protocol, sv);
+	return vos__call(ctx, &r);
+}
+
 int vos_bind(struct vos_ctx *ctx, int fd, const struct sockaddr *addr,
 	     socklen_t addrlen)
 {

@@ -96,8 +96,9 @@ install_check() {
 		$("${pc[@]}" --cflags virtuos) "$dest$prefix/lib/libvirtuos.a" \
 		$("${pc[@]}" --static --libs virtuos | sed 's/-lvirtuos//') || return 1
 	"$dest/hello-static" "$dest/in.txt" | cmp - "$dest/in.txt" || return 1
+	# (the NAME line wraps: one line of words before the grep)
 	MANWIDTH=80 man -M "$dest$prefix/share/man" vos_prep_read 2>/dev/null |
-		grep -q "prepare libvirtuos requests" || return 1
+		tr -s ' \n' '  ' | grep -q "prepare libvirtuos requests" || return 1
 	# the daemons and vosctl, with their pages (stord's is an alias)
 	local run=(env LD_LIBRARY_PATH="$dest$prefix/lib")
 	"${run[@]}" "$dest$prefix/sbin/netd" --help | grep -q "network service" || return 1

@@ -92,6 +92,8 @@ enum vos_op {
 	VOS_OP_SYNCFS,       /* since 0.3 */
 	VOS_OP_STATFS,       /* since 0.3: statfs and fstatfs */
 	VOS_OP_FCNTL_LOCK,   /* since 0.3: fcntl's record locks */
+	VOS_OP_PIPE2,        /* since 0.3: local only */
+	VOS_OP_SOCKETPAIR,   /* since 0.3: local only */
 	VOS_OP__COUNT /* not an operation: the number of operations */
 };
 
@@ -739,6 +741,30 @@ static inline void vos_prep_socket(struct vos_req *r, int domain, int type,
 	r->fd2 = protocol;
 }
 
+/* pipe2(fds, flags) and socketpair(domain, type, protocol, sv): always
+ * made by the local kernel (a pipe or a pair of connected sockets in the
+ * program's own domain, whatever the routes say), as the system calls
+ * make them; through a service context (no routing) -EOPNOTSUPP.  The
+ * two fds are written to the array only when the call succeeds; one the
+ * library cannot write to is -EFAULT, and nothing is left open.
+ * (since 0.3) */
+static inline void vos_prep_pipe2(struct vos_req *r, int fds[2], int flags)
+{
+	vos__prep(r, VOS_OP_PIPE2, -1);
+	r->addr = (uint64_t)(uintptr_t)fds;
+	r->op_flags = (uint32_t)flags;
+}
+
+static inline void vos_prep_socketpair(struct vos_req *r, int domain,
+				       int type, int protocol, int sv[2])
+{
+	vos__prep(r, VOS_OP_SOCKETPAIR, -1);
+	r->addr = (uint64_t)(uintptr_t)sv;
+	r->arg = (uint64_t)domain;
+	r->op_flags = (uint32_t)type;
+	r->fd2 = protocol;
+}
+
 /* bind(fd, addr, addrlen) */
 static inline void vos_prep_bind(struct vos_req *r, int fd,
 				 const struct sockaddr *addr, socklen_t addrlen)
@@ -1046,6 +1072,9 @@ int vos_fcntl(struct vos_ctx *ctx, int fd, int cmd, long arg);
 int vos_fcntl_lock(struct vos_ctx *ctx, int fd, int cmd, struct flock *lock);
 int vos_ioctl(struct vos_ctx *ctx, int fd, unsigned long request, int *argp);
 int vos_socket(struct vos_ctx *ctx, int domain, int type, int protocol);
+int vos_pipe2(struct vos_ctx *ctx, int fds[2], int flags);
+int vos_socketpair(struct vos_ctx *ctx, int domain, int type, int protocol,
+		   int sv[2]);
 int vos_bind(struct vos_ctx *ctx, int fd, const struct sockaddr *addr,
 	     socklen_t addrlen);
 int vos_listen(struct vos_ctx *ctx, int fd, int backlog);

@@ -141,6 +141,12 @@ const struct vos__opdef vos__opdefs[VOS_OP__COUNT] = {
 	 * pool) */
 	[VOS_OP_FCNTL_LOCK] = { "fcntl_lock", "vos_fcntl_lock",
 		A(FLOCK_INOUT), A(NONE), VOS__SVC_ANY, F(FD) },
+	/* a pipe or a socket pair of the local kernel's, whatever the
+	 * routes say (the two fds go to addr, written by exec.c) */
+	[VOS_OP_PIPE2] = { "pipe2", "vos_pipe2", A(NONE), A(NONE),
+		VOS__SVC_LOCAL, F(DIRECT) | F(NOWIRE) },
+	[VOS_OP_SOCKETPAIR] = { "socketpair", "vos_socketpair", A(NONE),
+		A(NONE), VOS__SVC_LOCAL, F(DIRECT) | F(NOWIRE) },
 };
 
 /* virtuos.h's vos_prep_fcntl() names the lock commands by number */

@@ -76,7 +76,8 @@ enum vos__svc {
 #define VOS__OPF_IOVEC     0x1000u /* addr is an iovec array of len */
 #define VOS__OPF_NOWIRE    0x2000u /* not carried by the ring protocol
                                     * (multishot: many completions, pool
-                                    * buffers): -EOPNOTSUPP through a
+                                    * buffers; pipe2, socketpair: local
+                                    * files): -EOPNOTSUPP through a
                                     * service, refused by services */
 #define VOS__OPF_MULTI     0x4000u /* multishot: completes many times */
 #define VOS__OPF_OFFSET    0x8000u /* off is a file offset (pread...; readv
@@ -178,6 +179,13 @@ static inline bool vos__op_positional(const struct vos_req *r)
 	f = vos__opdefs[r->op].flags;
 	return (f & VOS__OPF_OFFSET) &&
 	       !((f & VOS__OPF_IOVEC) && r->off == VOS_OFF_CURRENT);
+}
+
+/* Whether the op makes two fds and writes them to addr (pipe2,
+ * socketpair). */
+static inline bool vos__op_makes_pair(unsigned op)
+{
+	return op == VOS_OP_PIPE2 || op == VOS_OP_SOCKETPAIR;
 }
 
 /* fcntl's record-lock commands (VOS_OP_FCNTL_LOCK's op_flags). */

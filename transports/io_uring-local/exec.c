@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "local.h"
+#include "user_mem.h"
 
 #define PTR(x) ((void *)(uintptr_t)(x))
 
@@ -75,6 +76,26 @@ static int statfs_at(const struct vos_req *r)
 	close(fd);
 	errno = e;
 	return ret;
+}
+
+/* pipe2, socketpair: made here, then written to the caller's array; if
+ * it cannot be written, the kernel's answer (-EFAULT, and the fds it made
+ * closed again). */
+static int64_t new_pair(const struct vos_req *r)
+{
+	int p[2];
+	int ret = r->op == VOS_OP_PIPE2
+			  ? pipe2(p, (int)r->op_flags)
+			  : socketpair((int)r->arg, (int)r->op_flags, r->fd2, p);
+
+	if (ret < 0)
+		return -errno;
+	if (vos__user_write(PTR(r->addr), p, sizeof(p)) < 0) {
+		close(p[0]);
+		close(p[1]);
+		return -EFAULT;
+	}
+	return 0;
 }
 
 int64_t vos__exec(const struct vos_req *r, bool nowait)
@@ -202,6 +223,9 @@ int64_t vos__exec(const struct vos_req *r, bool nowait)
 		ret = fcntl(r->fd, cmd, PTR(r->addr));
 		break;
 	}
+	case VOS_OP_PIPE2:
+	case VOS_OP_SOCKETPAIR:
+		return new_pair(r);
 	case VOS_OP_IOCTL:
 		ret = ioctl(r->fd, (unsigned long)r->op_flags, PTR(r->addr));
 		break;

@@ -23,6 +23,7 @@
 
 #include "internal.h"
 #include "local.h"
+#include "user_mem.h"
 
 #define DEFAULT_WORKERS 4
 #define MAX_WORKERS 64
@@ -130,6 +131,16 @@ static void run_inline(struct vos__local *l, const struct vos_req *r)
 		l->be->flush(l->be_priv);
 	}
 	res = vos__exec(r, false);
+	if (res == 0 && vos__op_makes_pair(r->op)) {
+		/* two new files under numbers we may have seen before */
+		int p[2];
+
+		if (vos__user_read(p, (const void *)(uintptr_t)r->addr,
+				   sizeof(p)) == 0) {
+			vos__fdclass_forget(&l->fdc, p[0]);
+			vos__fdclass_forget(&l->fdc, p[1]);
+		}
+	}
 	vos__local_complete(l, tag, res);
 }
 
