@@ -34,7 +34,7 @@ struct job {
 	int64_t res;
 	uint32_t next; /* queue or done list */
 	uint8_t state;
-	bool cancel;   /* set by cancel while RUNNING (accept only) */
+	bool cancel;   /* set by cancel while RUNNING (accept, lock waits) */
 };
 
 struct vos__pool {
