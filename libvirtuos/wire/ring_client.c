@@ -934,6 +934,13 @@ int vos__rc_submit(void *priv, const struct vos_req *reqs, unsigned n)
 			r = &step;
 			d = vos__opdef(r->op);
 		}
+		if (d->flags & VOS__OPF_NOWIRE) {
+			/* never on the wire (pipe2, socketpair: the local
+			 * kernel's); a service would refuse it anyway, so
+			 * answer here and spend no entry */
+			s->host->complete(s->host, tag, -EOPNOTSUPP);
+			continue;
+		}
 		if (!s->attached && !tried && fresh_op(r)) {
 			tried = true;
 			ret = rc_attach(s);
