@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <linux/magic.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/epoll.h>
@@ -2626,6 +2627,25 @@ START_TEST(record_locks)
 	ck_assert_uint_eq(c.user_data, 2);
 	ck_assert_msg(c.res == -ECANCELED || c.res == -EINTR, "res %ld",
 		      (long)c.res);
+	/* cancels at once, or after a few yields: some land while the
+	 * wait is being handed to a thread, just before it enters the
+	 * kernel (a signal sent there once would be lost, and the wait
+	 * would last until the child unlocks); each ends within 3 s */
+	for (int i = 0; i < 500; i++) {
+		vos_prep_fcntl(&r, vf, F_SETLKW, (long)&fl);
+		r.user_data = 100 + (uint64_t)i;
+		ck_assert_int_eq(vos_submit(ctx, &r, 1), 1);
+		for (int y = i % 8; y > 0; y--)
+			sched_yield();
+		ret = vos_cancel(ctx, r.user_data);
+		ck_assert_msg(ret == 0 || ret == -EALREADY, "cancel: %d",
+			      ret);
+		ck_assert_msg(vos_wait(ctx, &c, 1, 1, 3000000000LL) == 1,
+			      "cancelled wait %d did not end", i);
+		ck_assert_uint_eq(c.user_data, r.user_data);
+		ck_assert_msg(c.res == -ECANCELED || c.res == -EINTR,
+			      "res %ld", (long)c.res);
+	}
 	/* neither took the lock: the child can take it again */
 	ck_assert_int_eq(lock_kid_do(&kid, 'U'), '0');
 	ck_assert_int_eq(lock_kid_do(&kid, 'L'), '0');

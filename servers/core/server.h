@@ -177,7 +177,8 @@ struct srv_req {
 	uint32_t heap_idx;      /* timers: place in the worker's heap */
 	struct srv_req *slow_next; /* slow pool: queue / done list */
 	atomic_int slow_state;  /* slow pool: queued, running, done */
-	pthread_t slow_thread;  /* slow pool: who runs it */
+	atomic_bool slow_cancelled; /* slow pool: cancelled while running;
+	                         * its thread is signalled until it ends */
 	struct vos__dreq d;     /* the decoded request (private copies) */
 	struct vos__shared data; /* the data area as it was at decode: the
 	                          * slow pool reads it while the worker
@@ -268,6 +269,8 @@ struct srv_worker {
 	struct srv_req *slow_done; /* finished on the slow pool */
 	atomic_bool has_incoming;  /* hints: the lists may be non-empty */
 	atomic_bool has_slow_done;
+	unsigned slow_cancelled; /* its requests cancelled on the slow pool
+	                          * and still running (worker thread) */
 	struct srv_client *clients;
 	atomic_uint nclients;
 	atomic_bool stop;
@@ -360,8 +363,12 @@ bool srv_slow_stop(void);
 int srv_slow_push(struct srv_req *q);
 /* Cancel q if still queued: true (it completes with -ECANCELED);
  * false: it runs, and its call is interrupted if it waits (it then
- * completes with -EINTR). */
+ * completes with -EINTR); srv_slow_resignal() repeats the interruption
+ * until it has ended. */
 bool srv_slow_cancel(struct srv_req *q);
+/* Interrupt again the calls of w's clients cancelled on the pool and
+ * still running (worker thread; w->slow_cancelled says if any). */
+void srv_slow_resignal(struct srv_worker *w);
 /* Interrupt c's calls on the pool (its teardown; again until done). */
 void srv_slow_interrupt(struct srv_client *c);
 /* Deliver finished calls to w (worker thread). */

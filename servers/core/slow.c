@@ -13,11 +13,14 @@
  * over a bound wait in the queue (they count as the client's requests in
  * flight, which are bounded too).
  *
- * Stopping a call: when its client goes away, or the daemon stops, its
- * thread gets SIGUSR1 (a handler that does nothing, installed without
- * SA_RESTART): the blocking system call returns EINTR.  The signal is
- * sent again on every pass of the teardown until the call has returned,
- * which closes the window where it arrives just before the call starts.
+ * Stopping a call: when its client cancels it or goes away, or the
+ * daemon stops, its thread gets SIGUSR1 (a handler that does nothing,
+ * installed without SA_RESTART): the blocking system call returns EINTR.
+ * A signal that arrives after the thread took the call but before the
+ * system call started is lost, so the signal is sent again on every pass
+ * of the teardown, and of the worker while a cancelled call runs
+ * (srv_slow_resignal), until the call has returned; and a call cancelled
+ * before its thread starts it is not started.
  */
 #define _GNU_SOURCE
 #include "config.h"
@@ -149,7 +152,9 @@ static void *slow_main(void *arg)
 		me->job = q;
 		atomic_store(&q->slow_state, SLOW_RUNNING);
 		pthread_mutex_unlock(&pool.lock);
-		if (q->op == VOS_OP_FCNTL_LOCK)
+		if (atomic_load(&q->slow_cancelled))
+			res = -EINTR; /* cancelled as it was taken */
+		else if (q->op == VOS_OP_FCNTL_LOCK)
 			/* a lock wait (worker.c): the kernel's, on the fd */
 			res = vos__exec(&q->d.r, false);
 		else
@@ -199,6 +204,7 @@ int srv_slow_push(struct srv_req *q)
 		return -ECANCELED;
 	}
 	q->slow_next = NULL;
+	atomic_store(&q->slow_cancelled, false);
 	atomic_store(&q->slow_state, SLOW_QUEUED);
 	q->where = SRV_AT_SLOW;
 	if (pool.tail)
@@ -253,17 +259,35 @@ bool srv_slow_cancel(struct srv_req *q)
 
 	pthread_mutex_lock(&pool.lock);
 	gone = atomic_load(&q->slow_state) == SLOW_QUEUED && unqueue(q);
-	if (gone)
+	if (gone) {
 		atomic_store(&q->slow_state, SLOW_DONE);
-	else
-		/* running: interrupt its call if it waits (EINTR) */
+	} else if (atomic_load(&q->slow_state) == SLOW_RUNNING &&
+		   !atomic_load(&q->slow_cancelled)) {
+		/* running: interrupt its call if it waits (EINTR), now and
+		 * on the worker's passes until it ends (srv_slow_reap) */
+		atomic_store(&q->slow_cancelled, true);
+		q->c->w->slow_cancelled++;
 		for (unsigned i = 0; i < pool.nthreads; i++)
 			if (pool.th[i].live && pool.th[i].job == q)
 				pthread_kill(pool.th[i].t, SIGUSR1);
+	}
 	pthread_mutex_unlock(&pool.lock);
 	if (gone)
 		q->where = SRV_AT_NONE;
 	return gone;
+}
+
+void srv_slow_resignal(struct srv_worker *w)
+{
+	pthread_mutex_lock(&pool.lock);
+	for (unsigned i = 0; i < pool.nthreads; i++) {
+		struct srv_req *q = pool.th[i].job;
+
+		if (pool.th[i].live && q && q->c->w == w &&
+		    atomic_load(&q->slow_cancelled))
+			pthread_kill(pool.th[i].t, SIGUSR1);
+	}
+	pthread_mutex_unlock(&pool.lock);
 }
 
 void srv_slow_interrupt(struct srv_client *c)
@@ -304,6 +328,10 @@ void srv_slow_reap(struct srv_worker *w)
 	for (; q; q = next) {
 		next = q->slow_next;
 		q->where = SRV_AT_NONE;
+		if (atomic_load(&q->slow_cancelled)) {
+			atomic_store(&q->slow_cancelled, false);
+			w->slow_cancelled--; /* no more signals for it */
+		}
 		srv_finish(w, q, q->res);
 	}
 }

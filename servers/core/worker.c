@@ -859,6 +859,11 @@ static void *worker_main(struct srv_worker *w)
 					 memory_order_relaxed))
 			srv_slow_reap(w);
 		next_timer = w->nheap ? srv_timers_run(w) : -1;
+		if (w->slow_cancelled) {
+			/* a cancelled call may have missed its signal */
+			srv_slow_resignal(w);
+			waiting_slow = true;
+		}
 		for (pp = &w->clients; (c = *pp);) {
 			if (atomic_load(&c->dying)) {
 				struct srv_client *next = c->next;
