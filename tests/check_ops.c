@@ -2646,6 +2646,51 @@ START_TEST(record_locks)
 		ck_assert_msg(c.res == -ECANCELED || c.res == -EINTR,
 			      "res %ld", (long)c.res);
 	}
+	/* five waits at once leave the program its other calls: an open
+	 * (through stord, a call on its slow pool) and a lock try answer
+	 * within their deadline, not after the waits */
+	for (int i = 0; i < 5; i++) {
+		vos_prep_fcntl(&r, vf, F_SETLKW, (long)&fl);
+		r.user_data = 20 + (uint64_t)i;
+		ck_assert_int_eq(vos_submit(ctx, &r, 1), 1);
+	}
+	ck_assert_int_eq(vos_wait(ctx, &c, 1, 1, 20 * 1000000), -ETIME);
+	vos_prep_openat(&r, dfd, "other", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	r.user_data = 30;
+	r.deadline_ms = 3000;
+	ck_assert_int_eq(vos_submit(ctx, &r, 1), 1);
+	{
+		struct flock probe = fl;
+
+		vos_prep_fcntl(&r, vf, F_GETLK, (long)&probe);
+		r.user_data = 31;
+		r.deadline_ms = 3000;
+		ck_assert_int_eq(vos_submit(ctx, &r, 1), 1);
+		for (int got = 0; got < 2; got++) {
+			c = tu_wait1(ctx);
+			ck_assert_msg(c.user_data == 30 || c.user_data == 31,
+				      "a wait ended: %llu res %ld",
+				      (unsigned long long)c.user_data,
+				      (long)c.res);
+			ck_assert_msg(c.res >= 0, "call %llu: %ld",
+				      (unsigned long long)c.user_data,
+				      (long)c.res);
+			if (c.user_data == 30)
+				ck_assert_int_eq(vos_close(ctx, (int)c.res), 0);
+		}
+		ck_assert_int_eq(probe.l_pid, kid.pid);
+	}
+	for (int i = 0; i < 5; i++) {
+		ret = vos_cancel(ctx, 20 + (uint64_t)i);
+		ck_assert_msg(ret == 0 || ret == -EALREADY, "cancel: %d", ret);
+	}
+	for (int i = 0; i < 5; i++) {
+		c = tu_wait1(ctx);
+		ck_assert(c.user_data >= 20 && c.user_data < 25);
+		ck_assert_msg(c.res == -ECANCELED || c.res == -EINTR,
+			      "res %ld", (long)c.res);
+	}
+	ck_assert_int_eq(vos_unlinkat(ctx, dfd, "other", 0), 0);
 	/* neither took the lock: the child can take it again */
 	ck_assert_int_eq(lock_kid_do(&kid, 'U'), '0');
 	ck_assert_int_eq(lock_kid_do(&kid, 'L'), '0');

@@ -25,6 +25,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -2761,6 +2762,148 @@ START_TEST(stord_locks_belong_to_the_fd)
 }
 END_TEST
 
+/* stord's threads in fcntl (a lock wait in the kernel), or -1 if its
+ * threads' system calls cannot be read. */
+static int blocked_in_fcntl(pid_t pid)
+{
+	char d[64], p[400], line[64];
+	struct dirent *e;
+	DIR *dir;
+	int n = 0;
+
+	snprintf(d, sizeof(d), "/proc/%d/task", (int)pid);
+	dir = opendir(d);
+	if (!dir)
+		return -1;
+	while ((e = readdir(dir))) {
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s/syscall", d, e->d_name);
+		f = fopen(p, "re");
+		if (!f)
+			continue; /* the thread is gone */
+		if (fgets(line, sizeof(line), f) &&
+		    strtol(line, NULL, 10) == SYS_fcntl)
+			n++;
+		else if (ferror(f))
+			n = -1000;
+		fclose(f);
+	}
+	closedir(dir);
+	return n < 0 ? -1 : n;
+}
+
+/* Wait (at most 5 s) until stord has n threads in lock waits; then a
+ * few more looks, none of which may see more. */
+static void lock_waits_reach(int n, const char *what)
+{
+	int64_t t0 = td_now_ms();
+	int b;
+
+	while ((b = blocked_in_fcntl(stord.pid)) != n) {
+		ck_assert_msg(b < n, "%s: %d threads in lock waits, bound %d",
+			      what, b, n);
+		ck_assert_msg(td_now_ms() - t0 < 5000, "%s: %d threads in "
+			      "lock waits after 5 s, not %d", what, b, n);
+		poll(NULL, 0, 2);
+	}
+	for (int i = 0; i < 20; i++) {
+		poll(NULL, 0, 2);
+		b = blocked_in_fcntl(stord.pid);
+		ck_assert_msg(b <= n, "%s: %d threads in lock waits, bound %d",
+			      what, b, n);
+	}
+}
+
+/* A client that piles up lock waits (each holds one of stord's threads
+ * while it waits in the kernel): at most --max-lock-waits of its waits
+ * run, at most --max-lock-waits-uid of its uid's, the rest wait in the
+ * queue; its own and others' file calls (on the other slow-pool class)
+ * run meanwhile; cancels end them all. */
+START_TEST(lock_waits_bounded)
+{
+	const char *args[] = { "--max-lock-waits", "3",
+			       "--max-lock-waits-uid", "5", NULL };
+	struct flock held = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+			      .l_len = 1 }, fl[2][10];
+	struct vos_ctx *ctx[2];
+	char path[400];
+	int n, fd[2];
+	struct vos_req r;
+	struct vos_cqe c;
+
+	make_work();
+	write_routes();
+	start_stord(args);
+	if (blocked_in_fcntl(stord.pid) < 0) {
+		printf("lock_waits_bounded: cannot read stord's threads' "
+		       "system calls: skipped\n");
+		teardown_both();
+		return;
+	}
+	path_in(path, sizeof(path), "locked");
+	n = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	ck_assert_int_ge(n, 0);
+	ck_assert_int_eq(fcntl(n, F_OFD_SETLK, &held), 0);
+	for (int k = 0; k < 2; k++) {
+		ctx[k] = ctx_routed();
+		fd[k] = vos_openat(ctx[k], AT_FDCWD, path, O_RDWR, 0);
+		ck_assert_int_ge(fd[k], 0);
+	}
+	for (int k = 0; k < 2; k++) {
+		for (int i = 0; i < 10; i++) {
+			fl[k][i] = held;
+			vos_prep_fcntl(&r, fd[k], F_SETLKW, (long)&fl[k][i]);
+			r.user_data = (uint64_t)i;
+			ck_assert_int_eq(vos_submit(ctx[k], &r, 1), 1);
+		}
+		/* the first client's 10: its own bound; with the second's,
+		 * the uid's */
+		lock_waits_reach(k == 0 ? 3 : 5,
+				 k == 0 ? "one client's 10 waits"
+					: "two clients' 20 waits");
+		/* its other calls: an open (a path call, the slow pool's
+		 * other class) and a lock try answer at once */
+		vos_prep_openat(&r, AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+		r.user_data = 50;
+		r.deadline_ms = 3000;
+		ck_assert_int_eq(vos_submit(ctx[k], &r, 1), 1);
+		ck_assert_int_eq(vos_wait(ctx[k], &c, 1, 1, 4000000000LL), 1);
+		ck_assert_uint_eq(c.user_data, 50);
+		ck_assert_int_ge(c.res, 0);
+		ck_assert_int_eq(vos_close(ctx[k], (int)c.res), 0);
+		ck_assert_int_eq(vos_fcntl(ctx[k], fd[k], F_SETLK,
+					   (long)&fl[k][0]), -EAGAIN);
+	}
+	/* every wait, queued or in the kernel, ends when cancelled */
+	for (int k = 0; k < 2; k++) {
+		for (int i = 0; i < 10; i++) {
+			int ret = vos_cancel(ctx[k], (uint64_t)i);
+
+			ck_assert_msg(ret == 0 || ret == -EALREADY,
+				      "cancel: %d", ret);
+		}
+		for (int i = 0; i < 10; i++) {
+			ck_assert_int_eq(vos_wait(ctx[k], &c, 1, 1,
+						  5000000000LL), 1);
+			ck_assert_msg(c.res == -ECANCELED || c.res == -EINTR,
+				      "res %ld", (long)c.res);
+		}
+	}
+	lock_waits_reach(0, "after the cancels");
+	printf("lock_waits_bounded (--max-lock-waits 3, --max-lock-waits-uid "
+	       "5): one client's 10 waits held 3 threads, two clients' 20 held "
+	       "5; opens and lock tries answered meanwhile; 20 cancels ended "
+	       "them all\n");
+	for (int k = 0; k < 2; k++)
+		vos_ctx_destroy(ctx[k]);
+	close(n);
+	teardown_both();
+}
+END_TEST
+
 static Suite *services_suite(void)
 {
 	Suite *s = suite_create("services");
@@ -2798,6 +2941,7 @@ static Suite *services_suite(void)
 	tcase_add_test(x, garbage_from_daemon);
 	tcase_add_test(x, version_mismatch_refused);
 	tcase_add_test(x, stop_right_after_detach);
+	tcase_add_test(x, lock_waits_bounded);
 	{
 		TCase *k = tcase_create("scale");
 

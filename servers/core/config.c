@@ -104,6 +104,12 @@ static int apply(const char *key, const char *val)
 		return number(key, val, 1, 1024, &c->max_slow);
 	if (strcmp(key, "max-slow-uid") == 0)
 		return number(key, val, 1, 1024, &c->max_slow_uid);
+	if (strcmp(key, "lock-threads") == 0)
+		return number(key, val, 1, 1024, &c->lock_threads);
+	if (strcmp(key, "max-lock-waits") == 0)
+		return number(key, val, 1, 1024, &c->max_lock_waits);
+	if (strcmp(key, "max-lock-waits-uid") == 0)
+		return number(key, val, 1, 1024, &c->max_lock_waits_uid);
 	if (strcmp(key, "max-region-mib-uid") == 0)
 		return number(key, val, 1, 1u << 22, &c->max_region_mib_uid);
 	if (strcmp(key, "max-grow-mib") == 0)
@@ -251,6 +257,10 @@ void srv_usage(FILE *out)
 		"                        opening a FIFO (default 16)\n"
 		"      --max-slow N      such calls running per client (default 2)\n"
 		"      --max-slow-uid N  ... per uid (default 4)\n"
+		"      --lock-threads N  threads for record lock waits (F_SETLKW),\n"
+		"                        apart from those (default 16)\n"
+		"      --max-lock-waits N  lock waits per client (default 8)\n"
+		"      --max-lock-waits-uid N  ... per uid (default 12)\n"
 		"      --max-region-mib-uid N  shared memory of one uid's clients,\n"
 		"                        MiB, their buffer areas included (1024)\n"
 		"      --max-grow-mib N  buffer areas one client may share (GROW:\n"
@@ -343,6 +353,9 @@ int srv_config_parse(int argc, char **argv)
 	c->slow_threads = 16;
 	c->max_slow = 2;
 	c->max_slow_uid = 4;
+	c->lock_threads = 16;
+	c->max_lock_waits = 8;
+	c->max_lock_waits_uid = 12;
 	c->max_region_mib_uid = 1024;
 	c->max_grow_mib = 256;
 	c->socket_mode = 0666;

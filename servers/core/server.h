@@ -74,6 +74,9 @@ struct srv_config {
 	unsigned slow_threads;   /* threads for calls that may block */
 	unsigned max_slow;       /* such calls running, per client */
 	unsigned max_slow_uid;   /* ... per uid */
+	unsigned lock_threads;   /* threads for lock waits (F_SETLKW) */
+	unsigned max_lock_waits; /* lock waits running, per client */
+	unsigned max_lock_waits_uid; /* ... per uid */
 	unsigned max_region_mib_uid; /* shared memory of one uid's clients */
 	unsigned max_grow_mib;   /* buffer areas one client may share */
 	unsigned max_entries;    /* largest ring a client may ask for */
@@ -130,7 +133,7 @@ enum { SRV_RUN = 0, SRV_DONE = 1, SRV_SLOW = 2 };
 
 struct srv_uid {
 	uid_t uid;
-	atomic_uint clients, pending, fds, slow;
+	atomic_uint clients, pending, fds, slow, lock_waits;
 	atomic_ullong region_bytes; /* shared regions of its clients */
 	struct srv_uid *next;
 };
@@ -177,6 +180,7 @@ struct srv_req {
 	uint32_t heap_idx;      /* timers: place in the worker's heap */
 	struct srv_req *slow_next; /* slow pool: queue / done list */
 	atomic_int slow_state;  /* slow pool: queued, running, done */
+	bool slow_wait;         /* slow pool: a lock wait (its own bounds) */
 	atomic_bool slow_cancelled; /* slow pool: cancelled while running;
 	                         * its thread is signalled until it ends */
 	struct vos__dreq d;     /* the decoded request (private copies) */
@@ -229,6 +233,7 @@ struct srv_client {
 	                          * hold back its sends) */
 	uint32_t unposted;
 	uint32_t slow_running;   /* its calls on the slow pool */
+	uint32_t lock_waits;     /* its lock waits there (slow.c) */
 	uint64_t done;           /* requests completed (stat_done's source) */
 	uint32_t timers;
 
@@ -354,6 +359,10 @@ bool srv_timer_cancel(struct srv_worker *w, struct srv_req *q);
 /* Fire what is due; the ns until the next one (-1: none). */
 int64_t srv_timers_run(struct srv_worker *w);
 void srv_timers_free(struct srv_worker *w);
+
+/* locks.c: a FCNTL_LOCK request's call (slow pool thread), as the OFD
+ * lock of the client's fd; the result, or -errno. */
+int64_t srv_lock_run(struct vos_req *r);
 
 /* slow.c */
 int srv_slow_start(void);

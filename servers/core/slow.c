@@ -4,14 +4,17 @@
  * a lookup on slow media waits for the disk).  A worker serves many
  * clients and must never block; it hands such calls here.
  *
- * Also fcntl lock waits (F_OFD_SETLKW, worker.c), of any service: the
- * kernel's wait, stopped the same way as the rest.
+ * Also every fcntl record lock call (locks.c), of any service: a wait is
+ * the kernel's, stopped the same way as the rest.
  *
- * Bounds: at most --slow-threads threads; a client may have at most
- * --max-slow calls running here and all clients of one uid
- * --max-slow-uid, so one user's FIFOs cannot take every thread.  Calls
- * over a bound wait in the queue (they count as the client's requests in
- * flight, which are bounded too).
+ * Bounds: at most --slow-threads calls run at once; a client may have at
+ * most --max-slow calls running here and all clients of one uid
+ * --max-slow-uid, so one user's FIFOs cannot take every thread.  Lock
+ * waits are a class of their own, so that a program whose threads wait
+ * for locks can still open files: at most --lock-threads of them run,
+ * --max-lock-waits per client, --max-lock-waits-uid per uid.  Calls over a
+ * bound wait in the queue (they count as the client's requests in flight,
+ * which are bounded too).
  *
  * Stopping a call: when its client cancels it or goes away, or the
  * daemon stops, its thread gets SIGUSR1 (a handler that does nothing,
@@ -32,6 +35,7 @@
 #include <time.h>
 
 #include "exec.h"
+#include "opdef.h"
 #include "server.h"
 
 enum { SLOW_QUEUED = 1, SLOW_RUNNING, SLOW_DONE };
@@ -49,6 +53,8 @@ static struct {
 	struct srv_req *head, *tail; /* queued */
 	struct slow_thread *th;
 	unsigned nthreads, idle;
+	unsigned calls, waits; /* running: path calls (and lock tries),
+	                        * lock waits */
 	bool stop;
 	atomic_uint live;
 } pool = { .lock = PTHREAD_MUTEX_INITIALIZER,
@@ -60,17 +66,56 @@ static void on_usr1(int sig)
 	(void)sig; /* only to interrupt a system call */
 }
 
-/* The first queued call whose client and uid are below their bounds. */
+/* A lock wait (locks.c): runs under its own bounds. */
+static bool is_wait(const struct srv_req *q)
+{
+	return q->op == VOS_OP_FCNTL_LOCK && vos__lock_waits(q->d.r.op_flags);
+}
+
+/* Take q's places (pool lock held): false if a bound is reached. */
+static bool take_bounds(struct srv_req *q)
+{
+	struct srv_client *c = q->c;
+
+	if (q->slow_wait) {
+		if (pool.waits >= srv.cfg.lock_threads ||
+		    c->lock_waits >= srv.cfg.max_lock_waits ||
+		    !srv_take(&c->uid->lock_waits, srv.cfg.max_lock_waits_uid))
+			return false;
+		pool.waits++;
+		c->lock_waits++;
+		return true;
+	}
+	if (pool.calls >= srv.cfg.slow_threads ||
+	    c->slow_running >= srv.cfg.max_slow ||
+	    !srv_take(&c->uid->slow, srv.cfg.max_slow_uid))
+		return false;
+	pool.calls++;
+	c->slow_running++;
+	return true;
+}
+
+static void give_bounds(struct srv_req *q)
+{
+	if (q->slow_wait) {
+		pool.waits--;
+		q->c->lock_waits--;
+		srv_give(&q->c->uid->lock_waits);
+	} else {
+		pool.calls--;
+		q->c->slow_running--;
+		srv_give(&q->c->uid->slow);
+	}
+}
+
+/* The first queued call whose class, client and uid are below their
+ * bounds. */
 static struct srv_req *pick(void)
 {
 	struct srv_req *q, **pp;
 
 	for (pp = &pool.head; (q = *pp); pp = &q->slow_next) {
-		struct srv_client *c = q->c;
-
-		if (c->slow_running >= srv.cfg.max_slow)
-			continue;
-		if (!srv_take(&c->uid->slow, srv.cfg.max_slow_uid))
+		if (!take_bounds(q))
 			continue;
 		*pp = q->slow_next;
 		if (pool.tail == q) {
@@ -78,7 +123,6 @@ static struct srv_req *pick(void)
 			for (struct srv_req *t = pool.head; t; t = t->slow_next)
 				pool.tail = t;
 		}
-		c->slow_running++;
 		return q;
 	}
 	return NULL;
@@ -111,7 +155,7 @@ static void wake_locked(void)
 		pthread_cond_signal(&pool.cond);
 		return;
 	}
-	if (pool.nthreads >= srv.cfg.slow_threads)
+	if (pool.nthreads >= srv.cfg.slow_threads + srv.cfg.lock_threads)
 		return;
 	t = &pool.th[pool.nthreads];
 	pthread_attr_init(&a);
@@ -155,16 +199,14 @@ static void *slow_main(void *arg)
 		if (atomic_load(&q->slow_cancelled))
 			res = -EINTR; /* cancelled as it was taken */
 		else if (q->op == VOS_OP_FCNTL_LOCK)
-			/* a lock wait (worker.c): the kernel's, on the fd */
-			res = vos__exec(&q->d.r, false);
+			res = srv_lock_run(&q->d.r); /* locks.c */
 		else
 			res = path && path2 ? srv.svc->run_slow(q->c, q, path,
 								 path2)
 					    : -ENOMEM;
 		pthread_mutex_lock(&pool.lock);
 		me->job = NULL;
-		q->c->slow_running--;
-		srv_give(&q->c->uid->slow);
+		give_bounds(q);
 		q->res = res;
 		atomic_store(&q->slow_state, SLOW_DONE);
 		pthread_mutex_unlock(&pool.lock);
@@ -190,7 +232,8 @@ int srv_slow_start(void)
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGUSR1, &sa, NULL) < 0)
 		return -errno;
-	pool.th = calloc(srv.cfg.slow_threads, sizeof(*pool.th));
+	pool.th = calloc(srv.cfg.slow_threads + srv.cfg.lock_threads,
+			 sizeof(*pool.th));
 	return pool.th ? 0 : -ENOMEM;
 }
 
@@ -204,6 +247,7 @@ int srv_slow_push(struct srv_req *q)
 		return -ECANCELED;
 	}
 	q->slow_next = NULL;
+	q->slow_wait = is_wait(q);
 	atomic_store(&q->slow_cancelled, false);
 	atomic_store(&q->slow_state, SLOW_QUEUED);
 	q->where = SRV_AT_SLOW;

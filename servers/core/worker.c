@@ -307,52 +307,6 @@ static void client_gone(struct srv_client *c)
 	shutdown(c->conn, SHUT_RDWR);
 }
 
-/* A client's POSIX record lock (F_GETLK, F_SETLK, F_SETLKW) as the OFD
- * lock of its fd here (their l_pid must be 0; a POSIX one's is ignored):
- * the lock conflicts with other clients' and other processes' locks, and
- * goes when the client closes the fd or goes (doc/semantics.md). */
-static void lock_as_ofd(struct vos_req *r)
-{
-	struct flock *fl = (struct flock *)(uintptr_t)r->addr;
-	uint32_t cmd = r->op_flags;
-
-	if (cmd == F_GETLK)
-		cmd = F_OFD_GETLK;
-	else if (cmd == F_SETLK)
-		cmd = F_OFD_SETLK;
-	else if (cmd == F_SETLKW)
-		cmd = F_OFD_SETLKW;
-	else
-		return; /* an OFD form already: the kernel checks l_pid */
-	r->op_flags = cmd;
-	fl->l_pid = 0;
-}
-
-/* A lock command that never waits, as lock_as_ofd() makes it, with what
- * F_GETLK does that F_OFD_GETLK does not: it refuses F_UNLCK (after the
- * fd's own checks: an O_PATH fd's -EBADF comes first, so the call is
- * made, as a read lock), and where nothing conflicts it leaves l_pid as
- * the caller gave it. */
-static int64_t lock_now(struct vos_req *r)
-{
-	struct flock *fl = (struct flock *)(uintptr_t)r->addr;
-	bool posix_get = r->op_flags == F_GETLK;
-	pid_t pid = fl->l_pid;
-	int64_t res;
-
-	if (posix_get && fl->l_type == F_UNLCK) {
-		fl->l_type = F_RDLCK;
-		lock_as_ofd(r);
-		res = vos__exec(r, false);
-		return res == -EBADF ? res : -EINVAL;
-	}
-	lock_as_ofd(r);
-	res = vos__exec(r, false);
-	if (posix_get && res == 0 && fl->l_type == F_UNLCK)
-		fl->l_pid = pid;
-	return res;
-}
-
 static int map_one(struct srv_client *c, bool at, int32_t *fd, int32_t *held)
 {
 	int real;
@@ -568,21 +522,14 @@ static unsigned drain(struct srv_worker *w, struct srv_client *c)
 				continue;
 			}
 			if (q->op == VOS_OP_FCNTL_LOCK) {
-				/* a POSIX lock would be the daemon's, shared
-				 * by every client: the client's fd's open
-				 * file description holds it instead */
-				if (vos__lock_waits(q->d.r.op_flags)) {
-					lock_as_ofd(&q->d.r);
-					/* the wait: on the slow pool, where
-					 * it counts against the client's and
-					 * its uid's bounds and SIGUSR1 stops
-					 * it */
-					ret = srv_slow_push(q);
-					if (ret < 0)
-						srv_finish(w, q, ret);
-				} else {
-					srv_finish(w, q, lock_now(&q->d.r));
-				}
+				/* every lock call, on the slow pool (locks.c):
+				 * a wait blocks, and even a try may wait on
+				 * the network (NFS, FUSE, SMB); there it
+				 * counts against the client's and its uid's
+				 * bounds and SIGUSR1 stops it */
+				ret = srv_slow_push(q);
+				if (ret < 0)
+					srv_finish(w, q, ret);
 				continue;
 			}
 			if (d->flags & VOS__OPF_DIRECT) {
