@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 
@@ -133,6 +134,61 @@ START_TEST(cancel_queued_running_and_accept)
 }
 END_TEST
 
+/* Lock waits hold no thread between their tries: five waits on a pool of
+ * two threads leave room for a NOP; one of them cancelled ends at once
+ * (-ECANCELED, or after the try under way); the others take the lock
+ * when its holder lets go. */
+START_TEST(lock_waits_hold_no_thread)
+{
+	int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	struct vos__pool *p = vos__pool_create(8, 2, efd);
+	char path[] = "/tmp/vos_wp_lockXXXXXX";
+	struct flock held = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+			      .l_len = 10 }, fl[5];
+	struct done d = { 0 };
+	struct vos_req r;
+	int a, b, ret;
+
+	a = mkstemp(path);
+	ck_assert_int_ge(a, 0);
+	b = open(path, O_RDWR | O_CLOEXEC); /* its own open file */
+	ck_assert_int_ge(b, 0);
+	unlink(path);
+	ck_assert_int_eq(fcntl(a, F_OFD_SETLK, &held), 0);
+	for (uint32_t i = 0; i < 5; i++) {
+		fl[i] = (struct flock){ .l_type = F_WRLCK,
+					.l_whence = SEEK_SET, .l_len = 10 };
+		r = job(VOS_OP_FCNTL_LOCK, b, &fl[i], 0, i);
+		r.op_flags = F_OFD_SETLKW;
+		ck_assert_int_eq(vos__pool_push(p, &r), 0);
+	}
+	r = job(VOS_OP_NOP, -1, NULL, 0, 5);
+	ck_assert_int_eq(vos__pool_push(p, &r), 0);
+	wait_tag(p, efd, &d, 5); /* would wait for ever behind the waits */
+	ck_assert_int_eq(d.res[5], 0);
+	for (uint32_t i = 0; i < 5; i++)
+		ck_assert(!d.seen[i]);
+	ret = vos__pool_cancel(p, 0);
+	ck_assert_msg(ret == 0 || ret == -EALREADY, "cancel: %d", ret);
+	wait_tag(p, efd, &d, 0);
+	ck_assert_int_eq(d.res[0], -ECANCELED);
+	held.l_type = F_UNLCK;
+	ck_assert_int_eq(fcntl(a, F_OFD_SETLK, &held), 0);
+	for (uint32_t i = 1; i < 5; i++) {
+		wait_tag(p, efd, &d, i); /* all on b: one lock, shared */
+		ck_assert_int_eq(d.res[i], 0);
+	}
+	/* b holds it now: a's try fails */
+	held.l_type = F_WRLCK;
+	ck_assert_int_eq(fcntl(a, F_OFD_SETLK, &held), -1);
+	ck_assert(errno == EAGAIN || errno == EACCES);
+	vos__pool_destroy(p);
+	close(a);
+	close(b);
+	close(efd);
+}
+END_TEST
+
 /* Many jobs from many pushes, all complete exactly once. */
 START_TEST(many_jobs)
 {
@@ -166,6 +222,7 @@ int main(void)
 	tcase_add_test(tc, no_starvation_behind_blocked_job);
 	tcase_add_test(tc, cancel_queued_running_and_accept);
 	tcase_add_test(tc, many_jobs);
+	tcase_add_test(tc, lock_waits_hold_no_thread);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

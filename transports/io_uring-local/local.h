@@ -82,7 +82,8 @@ struct vos__pool;
 
 /* A pool for requests with tags below depth; it starts threads on demand,
  * at most max_threads, and writes to notify_fd (an eventfd) after each
- * completion. */
+ * completion.  Lock waits (F_SETLKW forms) hold no thread between their
+ * tries. */
 struct vos__pool *vos__pool_create(uint32_t depth, unsigned max_threads,
 				   int notify_fd);
 /* Queue a request (tag in user_data).  0 or -errno. */
@@ -91,8 +92,10 @@ int vos__pool_push(struct vos__pool *p, const struct vos_req *req);
 int vos__pool_reap(struct vos__pool *p,
 		   void (*fn)(void *arg, uint32_t tag, int64_t res),
 		   void *arg);
-/* Cancel a queued request, or an accept waiting for a connection: 0 (it
- * completes with -ECANCELED), -EALREADY (running), -ENOENT. */
+/* Cancel a queued request, an accept waiting for a connection or a lock
+ * wait between tries: 0 (it completes with -ECANCELED); -EALREADY
+ * (running; a lock wait whose try is under way completes with the try's
+ * result if it took the lock, else -ECANCELED); -ENOENT. */
 int vos__pool_cancel(struct vos__pool *p, uint32_t tag);
 /* Stop: waits for the calls that are running to return (an accept in
  * waiting stops within 50 ms), so no call touches the caller's memory

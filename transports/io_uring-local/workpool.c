@@ -7,8 +7,12 @@
  *
  * An accept waits for readiness in slices of ACCEPT_SLICE_MS, checking for
  * cancellation between them, so that a blocking accept can be cancelled and
- * the pool destroyed without waiting for a client that never comes.  Other
- * calls run to their end (connect and fsync are bounded by the kernel).
+ * the pool destroyed without waiting for a client that never comes.  A
+ * lock wait holds no thread while it waits: each try is the non-waiting
+ * call, and between tries the job sits on the retry list until its time
+ * comes (lock_try), so any number of waits leave the threads to the other
+ * calls.  Other calls run to their end (connect and fsync are bounded by
+ * the kernel).
  */
 #include "config.h"
 
@@ -23,7 +27,7 @@
 
 #include "local.h"
 
-enum { JOB_FREE = 0, JOB_QUEUED, JOB_RUNNING, JOB_DONE };
+enum { JOB_FREE = 0, JOB_QUEUED, JOB_RUNNING, JOB_RETRY, JOB_DONE };
 #define NO_JOB UINT32_MAX
 #define ACCEPT_SLICE_MS 50
 #define LOCK_SLICE_MIN_MS 1
@@ -32,8 +36,10 @@ enum { JOB_FREE = 0, JOB_QUEUED, JOB_RUNNING, JOB_DONE };
 struct job {
 	struct vos_req req;
 	int64_t res;
-	uint32_t next; /* queue or done list */
+	uint64_t due;  /* JOB_RETRY: when to try again (CLOCK_MONOTONIC ns) */
+	uint32_t next; /* queue, retry list or done list */
 	uint8_t state;
+	uint8_t slice_ms; /* lock waits: the next pause between tries */
 	bool cancel;   /* set by cancel while RUNNING (accept, lock waits) */
 };
 
@@ -41,11 +47,10 @@ struct vos__pool {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	pthread_cond_t idle_cond; /* signalled when nrunning drops to 0 */
-	pthread_cond_t wait_cond; /* lock waits between tries: broadcast on
-	                           * a cancel and when the pool stops */
 	struct job *jobs;     /* [depth] */
 	uint32_t depth;
 	uint32_t q_head, q_tail; /* FIFO of queued jobs */
+	uint32_t retry;          /* lock waits between tries (unordered) */
 	uint32_t done;           /* LIFO of finished jobs */
 	unsigned nthreads, nidle, nrunning, nqueued, max_threads;
 	unsigned refs;           /* the owner + each thread */
@@ -62,7 +67,6 @@ static void pool_unref_locked(struct vos__pool *p)
 		pthread_mutex_destroy(&p->lock);
 		pthread_cond_destroy(&p->cond);
 		pthread_cond_destroy(&p->idle_cond);
-		pthread_cond_destroy(&p->wait_cond);
 		free(p->jobs);
 		free(p);
 	}
@@ -86,42 +90,95 @@ static int accept_wait(struct vos__pool *p, struct job *j)
 	}
 }
 
-/* A lock wait (F_SETLKW, F_OFD_SETLKW) as tries of the non-waiting
- * form, LOCK_SLICE_MIN_MS apart at first, doubling up to LOCK_SLICE_MS,
- * until the lock is taken, the call fails otherwise, or the request is
- * cancelled or the pool stops (-ECANCELED).  The kernel's own wait
- * cannot be stopped without a signal, and a library may not take one of
- * the program's; what this costs against the kernel's wait (no
- * -EDEADLK, no queueing behind other waiters, up to LOCK_SLICE_MS late)
- * is in doc/semantics.md. */
-static int64_t lock_wait(struct vos__pool *p, struct job *j)
+/* Tell the owner a job is done (lock held: destroy closes the fd under
+ * it too). */
+static void notify_locked(struct vos__pool *p)
 {
-	unsigned ms = LOCK_SLICE_MIN_MS;
+	uint64_t one = 1;
 
-	for (;;) {
-		int64_t res = vos__exec(&j->req, true);
-		struct timespec until;
-		bool stop;
-
-		if (res != -EAGAIN && res != -EACCES)
-			return res;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += (long)ms * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
-		pthread_mutex_lock(&p->lock);
-		while (!(stop = j->cancel || p->stopping) &&
-		       pthread_cond_timedwait(&p->wait_cond, &p->lock,
-					      &until) == 0)
-			; /* another job's cancel: wait the slice out */
-		pthread_mutex_unlock(&p->lock);
-		if (stop)
-			return -ECANCELED;
-		if (ms < LOCK_SLICE_MS)
-			ms *= 2;
+	if (p->notify_fd >= 0 &&
+	    write(p->notify_fd, &one, sizeof(one)) < 0) {
+		/* full counter: the reader is awake anyway */
 	}
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* A lock wait (F_SETLKW, F_OFD_SETLKW) is tries of the non-waiting form,
+ * LOCK_SLICE_MIN_MS apart at first, doubling up to LOCK_SLICE_MS, until
+ * the lock is taken, the call fails otherwise, or the request is
+ * cancelled or the pool stops (-ECANCELED).  The kernel's own wait cannot
+ * be stopped without a signal, and a library may not take one of the
+ * program's; what this costs against the kernel's wait (no -EDEADLK, no
+ * queueing behind other waiters, up to LOCK_SLICE_MS late) is in
+ * doc/semantics.md.  One try (lock not held): true if the job is done
+ * (its result in *res), false if it is to be tried again. */
+static bool lock_try(struct job *j, int64_t *res)
+{
+	*res = vos__exec(&j->req, true);
+	return *res != -EAGAIN && *res != -EACCES;
+}
+
+/* Put j on the retry list, due after its slice (lock held). */
+static void retry_later(struct vos__pool *p, uint32_t t)
+{
+	struct job *j = &p->jobs[t];
+
+	if (j->slice_ms == 0)
+		j->slice_ms = LOCK_SLICE_MIN_MS;
+	j->due = now_ns() + (uint64_t)j->slice_ms * 1000000u;
+	if (j->slice_ms < LOCK_SLICE_MS)
+		j->slice_ms *= 2;
+	j->state = JOB_RETRY;
+	j->next = p->retry;
+	p->retry = t;
+	if (p->nidle)
+		/* threads asleep without a bound: let them see its time */
+		pthread_cond_broadcast(&p->cond);
+}
+
+/* Take a retry that is due off the list (lock held): its tag, or NO_JOB;
+ * *first gets the soonest time of those not due (0: none). */
+static uint32_t take_due(struct vos__pool *p, uint64_t *first)
+{
+	uint64_t now = now_ns();
+	uint32_t *link = &p->retry;
+
+	*first = 0;
+	while (*link != NO_JOB) {
+		uint32_t t = *link;
+		struct job *j = &p->jobs[t];
+
+		if (j->due <= now) {
+			*link = j->next;
+			return t;
+		}
+		if (*first == 0 || j->due < *first)
+			*first = j->due;
+		link = &j->next;
+	}
+	return NO_JOB;
+}
+
+/* Sleep until signalled, or until `until` (CLOCK_MONOTONIC ns; 0: no
+ * bound), lock held. */
+static void idle_wait(struct vos__pool *p, uint64_t until)
+{
+	struct timespec ts;
+
+	if (until == 0) {
+		pthread_cond_wait(&p->cond, &p->lock);
+		return;
+	}
+	ts.tv_sec = (time_t)(until / 1000000000u);
+	ts.tv_nsec = (long)(until % 1000000000u);
+	pthread_cond_timedwait(&p->cond, &p->lock, &ts);
 }
 
 static void *worker(void *arg)
@@ -134,32 +191,61 @@ static void *worker(void *arg)
 		uint32_t t;
 		int64_t res;
 
-		while (p->q_head == NO_JOB && !p->stopping) {
+		uint64_t first = 0;
+		bool retried;
+
+		for (;;) {
+			if (p->stopping)
+				break;
+			t = take_due(p, &first);
+			if (t != NO_JOB || p->q_head != NO_JOB)
+				break;
 			p->nidle++;
-			pthread_cond_wait(&p->cond, &p->lock);
+			idle_wait(p, first);
 			p->nidle--;
 		}
 		if (p->stopping)
 			break;
-		t = p->q_head;
+		retried = t != NO_JOB;
+		if (!retried) {
+			t = p->q_head;
+			j = &p->jobs[t];
+			p->nqueued--;
+			p->q_head = j->next;
+			if (p->q_head == NO_JOB)
+				p->q_tail = NO_JOB;
+			j->cancel = false;
+			j->slice_ms = 0;
+		}
 		j = &p->jobs[t];
-		p->nqueued--;
-		p->q_head = j->next;
-		if (p->q_head == NO_JOB)
-			p->q_tail = NO_JOB;
 		j->state = JOB_RUNNING;
-		j->cancel = false;
 		p->nrunning++;
 		pthread_mutex_unlock(&p->lock);
 
 		res = 0;
-		if (j->req.op == VOS_OP_ACCEPT)
-			res = accept_wait(p, j);
 		if (j->req.op == VOS_OP_FCNTL_LOCK &&
-		    vos__lock_waits(j->req.op_flags))
-			res = lock_wait(p, j);
-		else if (res == 0)
-			res = vos__exec(&j->req, false);
+		    vos__lock_waits(j->req.op_flags)) {
+			if (!lock_try(j, &res)) {
+				pthread_mutex_lock(&p->lock);
+				--p->nrunning;
+				if (p->stopping || j->cancel) {
+					res = -ECANCELED;
+				} else {
+					retry_later(p, t);
+					if (p->nrunning == 0)
+						pthread_cond_broadcast(
+							&p->idle_cond);
+					continue; /* the lock is held */
+				}
+				p->nrunning++;
+				pthread_mutex_unlock(&p->lock);
+			}
+		} else {
+			if (j->req.op == VOS_OP_ACCEPT)
+				res = accept_wait(p, j);
+			if (res == 0)
+				res = vos__exec(&j->req, false);
+		}
 
 		pthread_mutex_lock(&p->lock);
 		if (--p->nrunning == 0)
@@ -170,13 +256,7 @@ static void *worker(void *arg)
 		j->state = JOB_DONE;
 		j->next = p->done;
 		p->done = t;
-		if (p->notify_fd >= 0) {
-			uint64_t one = 1;
-			/* under the lock: destroy closes the fd under it too */
-			if (write(p->notify_fd, &one, sizeof(one)) < 0) {
-				/* full counter: the reader is awake anyway */
-			}
-		}
+		notify_locked(p);
 	}
 	p->nthreads--;
 	pool_unref_locked(p);
@@ -187,6 +267,7 @@ struct vos__pool *vos__pool_create(uint32_t depth, unsigned max_threads,
 				   int notify_fd)
 {
 	struct vos__pool *p = calloc(1, sizeof(*p));
+	pthread_condattr_t ca;
 
 	if (!p)
 		return NULL;
@@ -196,11 +277,15 @@ struct vos__pool *vos__pool_create(uint32_t depth, unsigned max_threads,
 		return NULL;
 	}
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->cond, NULL);
+	/* timed waits (lock retries) on CLOCK_MONOTONIC: a clock change
+	 * moves no retry */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->cond, &ca);
+	pthread_condattr_destroy(&ca);
 	pthread_cond_init(&p->idle_cond, NULL);
-	pthread_cond_init(&p->wait_cond, NULL);
 	p->depth = depth;
-	p->q_head = p->q_tail = p->done = NO_JOB;
+	p->q_head = p->q_tail = p->done = p->retry = NO_JOB;
 	p->max_threads = max_threads ? max_threads : 1;
 	p->refs = 1;
 	p->notify_fd = notify_fd;
@@ -297,15 +382,29 @@ int vos__pool_cancel(struct vos__pool *p, uint32_t tag)
 		return -ENOENT;
 	pthread_mutex_lock(&p->lock);
 	if (p->jobs[tag].state == JOB_RUNNING) {
-		if (p->jobs[tag].req.op == VOS_OP_ACCEPT ||
-		    p->jobs[tag].req.op == VOS_OP_FCNTL_LOCK) {
-			/* accept_wait and lock_wait see it */
+		/* an accept's wait sees the flag within its slice: it ends
+		 * -ECANCELED; a lock wait's try is under way: its result
+		 * stands if it took the lock, else it ends -ECANCELED */
+		if (p->jobs[tag].req.op == VOS_OP_ACCEPT) {
 			p->jobs[tag].cancel = true;
-			pthread_cond_broadcast(&p->wait_cond);
 			ret = 0;
 		} else {
+			if (p->jobs[tag].req.op == VOS_OP_FCNTL_LOCK)
+				p->jobs[tag].cancel = true;
 			ret = -EALREADY;
 		}
+	} else if (p->jobs[tag].state == JOB_RETRY) {
+		uint32_t *link = &p->retry;
+
+		while (*link != tag)
+			link = &p->jobs[*link].next;
+		*link = p->jobs[tag].next;
+		p->jobs[tag].res = -ECANCELED;
+		p->jobs[tag].state = JOB_DONE;
+		p->jobs[tag].next = p->done;
+		p->done = tag;
+		notify_locked(p);
+		ret = 0;
 	} else if (p->jobs[tag].state == JOB_QUEUED) {
 		uint32_t *link = &p->q_head, prev = NO_JOB;
 
@@ -321,6 +420,7 @@ int vos__pool_cancel(struct vos__pool *p, uint32_t tag)
 		p->jobs[tag].state = JOB_DONE;
 		p->jobs[tag].next = p->done;
 		p->done = tag;
+		notify_locked(p);
 		ret = 0;
 	}
 	pthread_mutex_unlock(&p->lock);
@@ -335,7 +435,6 @@ void vos__pool_destroy(struct vos__pool *p)
 	p->stopping = true;
 	p->notify_fd = -1;
 	pthread_cond_broadcast(&p->cond);
-	pthread_cond_broadcast(&p->wait_cond);
 	/* no call may write into the caller's memory after we return */
 	while (p->nrunning > 0)
 		pthread_cond_wait(&p->idle_cond, &p->lock);
