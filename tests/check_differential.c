@@ -42,6 +42,7 @@
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -1290,7 +1291,7 @@ static void sc_filecalls(struct vos_ctx *ctx, const int *a, char *out,
 
 /* pipe2 (a[0] 0) with flags a[1], or socketpair (a[0] 1) of domain
  * a[2], type a[1], protocol a[3]; a[0] 2: pipe2 into a NULL array, 3:
- * into an unmapped one.  What the fds say of themselves (F_GETFL,
+ * into an unmapped one, 4: into a read-only page (left as it was).  What the fds say of themselves (F_GETFL,
  * F_GETFD), and 5 bytes written into one end and read from the other;
  * the lowest free fd number after (nothing left open on a failure). */
 static void sc_pair(struct vos_ctx *ctx, const int *a, char *out, size_t cap)
@@ -1300,14 +1301,23 @@ static void sc_pair(struct vos_ctx *ctx, const int *a, char *out, size_t cap)
 	long r;
 
 	close(before);
-	if (a[0] >= 2)
+	if (a[0] == 4) {
+		arr = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
+			   -1, 0);
+		ck_assert(arr != MAP_FAILED);
+	} else if (a[0] >= 2) {
 		arr = a[0] == 2 ? NULL : (int *)(uintptr_t)16;
+	}
 	if (a[0] == 1)
 		r = CALL(socketpair(a[2], a[1], a[3], arr),
 			 vos_socketpair(ctx, a[2], a[1], a[3], arr));
 	else
 		r = CALL(pipe2(arr, a[1]), vos_pipe2(ctx, arr, a[1]));
 	OUT(" made %ld", r);
+	if (a[0] == 4) {
+		OUT(" ro %d", arr[0]);
+		munmap(arr, 4096);
+	}
 	if (r == 0) {
 		for (int k = 0; k < 2; k++)
 			OUT(" fl %lx fd %ld",
@@ -1447,6 +1457,7 @@ static void make_socket_cases(void)
 	sadd("pair", sc_pair, 0, 0x1234, 0, 0);
 	sadd("pair", sc_pair, 2, 0, 0, 0);
 	sadd("pair", sc_pair, 3, O_CLOEXEC, 0, 0);
+	sadd("pair", sc_pair, 4, 0, 0, 0);
 	sadd("pair", sc_pair, 1, SOCK_STREAM, AF_UNIX, 0);
 	sadd("pair", sc_pair, 1, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
 	     AF_UNIX, 0);

@@ -78,24 +78,37 @@ static int statfs_at(const struct vos_req *r)
 	return ret;
 }
 
-/* pipe2, socketpair: made here, then written to the caller's array; if
- * it cannot be written, the kernel's answer (-EFAULT, and the fds it made
- * closed again). */
-static int64_t new_pair(const struct vos_req *r)
+int vos__pair_make(const struct vos_req *r, int p[2])
 {
-	int p[2];
-	int ret = r->op == VOS_OP_PIPE2
-			  ? pipe2(p, (int)r->op_flags)
-			  : socketpair((int)r->arg, (int)r->op_flags, r->fd2, p);
+	int old[2], ret;
 
-	if (ret < 0)
-		return -errno;
-	if (vos__user_write(PTR(r->addr), p, sizeof(p)) < 0) {
+	/* as the kernel: an array that cannot be written fails before
+	 * any fd exists (the check writes back what was there) */
+	if (vos__user_read(old, PTR(r->addr), sizeof(old)) < 0 ||
+	    vos__user_write(PTR(r->addr), old, sizeof(old)) < 0)
+		return -EFAULT;
+	ret = r->op == VOS_OP_PIPE2
+		      ? pipe2(p, (int)r->op_flags)
+		      : socketpair((int)r->arg, (int)r->op_flags, r->fd2, p);
+	return ret < 0 ? -errno : 0;
+}
+
+int vos__pair_give(const struct vos_req *r, const int p[2])
+{
+	if (vos__user_write(PTR(r->addr), p, 2 * sizeof(int)) < 0) {
+		/* unmapped since the check (another thread) */
 		close(p[0]);
 		close(p[1]);
 		return -EFAULT;
 	}
 	return 0;
+}
+
+static int64_t new_pair(const struct vos_req *r)
+{
+	int p[2], ret = vos__pair_make(r, p);
+
+	return ret < 0 ? ret : vos__pair_give(r, p);
 }
 
 int64_t vos__exec(const struct vos_req *r, bool nowait)

@@ -17,4 +17,12 @@
  * result, or -errno. */
 int64_t vos__exec(const struct vos_req *r, bool nowait);
 
+/* pipe2, socketpair in two steps, so that the caller can note the new
+ * numbers before the program can see them: make the pair into p (0, or
+ * -errno: the kernel's, or -EFAULT if the caller's array cannot be
+ * written, with nothing made), then give it (the array written; -EFAULT
+ * with both fds closed if it cannot be written after all). */
+int vos__pair_make(const struct vos_req *r, int p[2]);
+int vos__pair_give(const struct vos_req *r, const int p[2]);
+
 #endif /* VOS_LOCAL_EXEC_H */

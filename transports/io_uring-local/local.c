@@ -23,7 +23,6 @@
 
 #include "internal.h"
 #include "local.h"
-#include "user_mem.h"
 
 #define DEFAULT_WORKERS 4
 #define MAX_WORKERS 64
@@ -130,16 +129,19 @@ static void run_inline(struct vos__local *l, const struct vos_req *r)
 		vos__carry_orphan(l, r->fd);
 		l->be->flush(l->be_priv);
 	}
-	res = vos__exec(r, false);
-	if (res == 0 && vos__op_makes_pair(r->op)) {
-		/* two new files under numbers we may have seen before */
+	if (vos__op_makes_pair(r->op)) {
+		/* two new files under numbers we may have seen before:
+		 * forgotten before the program learns them */
 		int p[2];
 
-		if (vos__user_read(p, (const void *)(uintptr_t)r->addr,
-				   sizeof(p)) == 0) {
+		res = vos__pair_make(r, p);
+		if (res == 0) {
 			vos__fdclass_forget(&l->fdc, p[0]);
 			vos__fdclass_forget(&l->fdc, p[1]);
+			res = vos__pair_give(r, p);
 		}
+	} else {
+		res = vos__exec(r, false);
 	}
 	vos__local_complete(l, tag, res);
 }
