@@ -1026,6 +1026,30 @@ ssize_t vos_writev(struct vos_ctx *ctx, int fd, const struct iovec *iov,
 	return vos__call(ctx, &r);
 }
 
+ssize_t vos_preadv2(struct vos_ctx *ctx, int fd, const struct iovec *iov,
+		    int iovcnt, off_t off, int flags)
+{
+	struct vos_req r;
+
+	if (iovcnt < 0 || off < -1)
+		return -EINVAL;
+	vos_prep_readv2(&r, fd, iov, (unsigned)iovcnt,
+			off == -1 ? VOS_OFF_CURRENT : (uint64_t)off, flags);
+	return vos__call(ctx, &r);
+}
+
+ssize_t vos_pwritev2(struct vos_ctx *ctx, int fd, const struct iovec *iov,
+		     int iovcnt, off_t off, int flags)
+{
+	struct vos_req r;
+
+	if (iovcnt < 0 || off < -1)
+		return -EINVAL;
+	vos_prep_writev2(&r, fd, iov, (unsigned)iovcnt,
+			 off == -1 ? VOS_OFF_CURRENT : (uint64_t)off, flags);
+	return vos__call(ctx, &r);
+}
+
 int vos_fsync(struct vos_ctx *ctx, int fd)
 {
 	struct vos_req r;

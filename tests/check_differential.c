@@ -130,6 +130,7 @@ struct dcase {
 	const char *path, *path2;
 	bool abs;     /* path calls: by absolute path, on AT_FDCWD */
 	int flags;    /* open flags, AT_ flags, rename, fallocate mode, SETFL,
+	               * readv and writev: RWF_ flags (preadv2, pwritev2),
 	               * lseek's whence, fadvise's advice, sync_file_range's
 	               * flags */
 	int oflags;   /* fd calls: how path is opened first */
@@ -141,7 +142,7 @@ struct dcase {
 	                    * mode: l_type, off: l_start, len: l_len) */
 };
 
-static struct dcase cases[4000];
+static struct dcase cases[5000];
 static int ncases;
 
 static void add(struct dcase c)
@@ -449,6 +450,46 @@ static void make_cases_locks(void)
 			    .flags = F_GETLK, .mode = F_RDLCK, .pid = -1 });
 }
 
+/* preadv2/pwritev2 with each RWF_ flag (those of Linux 6.18: NOAPPEND
+ * 0x20, ATOMIC 0x40, DONTCACHE 0x80, NOSIGNAL 0x100; 0x200 is none: the
+ * kernel refuses it, after its other checks) on files, an O_APPEND one, a
+ * directory and a FIFO, at an offset and at the file position, and one
+ * write longer than stord's data slot (O_DIRECT: doc/semantics.md) */
+static void make_cases_rwf(void)
+{
+	static const struct { const char *p; int of; } fds[] = {
+		{ "f", O_RDWR }, { "big", O_RDWR }, { "f", O_RDWR | O_APPEND },
+		{ "ro", O_RDONLY }, { "d", O_RDONLY | O_DIRECTORY },
+		{ "fifo", O_RDONLY | O_NONBLOCK },
+	};
+	static const int fl[] = { RWF_HIPRI, RWF_DSYNC, RWF_SYNC, RWF_NOWAIT,
+				  RWF_APPEND, 0x20, 0x40, 0x80, 0x100, 0x200,
+				  RWF_NOWAIT | RWF_APPEND,
+				  RWF_DSYNC | RWF_HIPRI };
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		for (size_t k = 0; k < sizeof(fl) / sizeof(fl[0]); k++) {
+			add((struct dcase){ .op = D_READV, .path = fds[i].p,
+					    .oflags = fds[i].of, .len = 100,
+					    .off = 2, .flags = fl[k] });
+			add((struct dcase){ .op = D_READV, .path = fds[i].p,
+					    .oflags = fds[i].of, .len = 4096,
+					    .off = -1, .flags = fl[k] });
+			add((struct dcase){ .op = D_WRITEV, .path = fds[i].p,
+					    .oflags = fds[i].of, .len = 5000,
+					    .off = 3, .flags = fl[k] });
+			add((struct dcase){ .op = D_WRITEV, .path = fds[i].p,
+					    .oflags = fds[i].of, .len = 7,
+					    .off = -1, .flags = fl[k] });
+		}
+	add((struct dcase){ .op = D_WRITEV, .path = "big", .oflags = O_RDWR,
+			    .len = 150000, .off = 0, .flags = RWF_APPEND });
+	add((struct dcase){ .op = D_READV, .path = "big", .oflags = O_RDWR,
+			    .len = 150000, .off = 0, .flags = RWF_NOWAIT });
+	add((struct dcase){ .op = D_READV, .path = "big", .oflags = O_RDWR,
+			    .len = 150000, .off = -1, .flags = RWF_DSYNC });
+}
+
 static void make_cases(void)
 {
 	static const int oflags[] = {
@@ -505,6 +546,7 @@ static void make_cases(void)
 	make_cases_v3();
 	make_cases_v4();
 	make_cases_locks();
+	make_cases_rwf();
 	add((struct dcase){ .op = D_STATX, .path = "", .flags = AT_EMPTY_PATH });
 	/* NULL for "" (Linux 6.11 and later; -EFAULT before) */
 	add((struct dcase){ .op = D_STATX, .path = NULL,
@@ -902,8 +944,16 @@ static void run_case(struct vos_ctx *ctx, int dfd, const char *root,
 		struct iovec v[3] = { { buf, t }, { buf + t, t },
 				      { buf + 2 * t, c->len - 2 * t } };
 
-		/* vos_readv's offset -1 is readv(2)'s file position */
-		if (c->op == D_READV)
+		/* vos_readv's offset -1 is readv(2)'s file position; with
+		 * RWF_ flags, preadv2's too */
+		if (c->flags && c->op == D_READV)
+			r = CALL(preadv2(fd, v, 3, c->off, c->flags),
+				 vos_preadv2(ctx, fd, v, 3, c->off, c->flags));
+		else if (c->flags)
+			r = CALL(pwritev2(fd, v, 3, c->off, c->flags),
+				 vos_pwritev2(ctx, fd, v, 3, c->off,
+					      c->flags));
+		else if (c->op == D_READV)
 			r = CALL(c->off == -1 ? readv(fd, v, 3)
 					      : preadv(fd, v, 3, c->off),
 				 vos_readv(ctx, fd, v, 3, c->off));
@@ -1179,6 +1229,39 @@ static void s_pair(struct vos_ctx *ctx, int *c, int *v)
 		       vos_accept(ctx, lf, NULL, NULL, 0));
 	ck_assert_int_ge(*v, 0);
 	close_fd(ctx, lf);
+}
+
+/* preadv2/pwritev2 with RWF_ flags a[0] on a connected TCP pair (a[1]
+ * 0) or a pipe (1): a read with RWF_NOWAIT of nothing, a write of 5 bytes
+ * at the file position, their read, a read at an offset */
+static void sc_rwf(struct vos_ctx *ctx, const int *a, char *out, size_t cap)
+{
+	int c, v, p[2];
+	char b[8] = "hello";
+	struct iovec in = { b, sizeof(b) }, five = { b, 5 };
+	long w;
+
+	if (a[1]) {
+		ck_assert_int_eq(CALL(pipe2(p, O_CLOEXEC),
+				      vos_pipe2(ctx, p, O_CLOEXEC)), 0);
+		c = p[0];
+		v = p[1];
+	} else {
+		s_pair(ctx, &c, &v);
+	}
+	OUT(" nowait %ld", CALL(preadv2(c, &in, 1, -1, a[0] | RWF_NOWAIT),
+				vos_preadv2(ctx, c, &in, 1, -1,
+					    a[0] | RWF_NOWAIT)));
+	w = CALL(pwritev2(v, &five, 1, -1, a[0]),
+		 vos_pwritev2(ctx, v, &five, 1, -1, a[0]));
+	OUT(" write %ld", w);
+	if (w > 0) /* (else a read would wait) */
+		OUT(" read %ld", CALL(preadv2(c, &in, 1, -1, a[0]),
+				      vos_preadv2(ctx, c, &in, 1, -1, a[0])));
+	OUT(" at 0 %ld", CALL(preadv2(c, &in, 1, 0, a[0]),
+			      vos_preadv2(ctx, c, &in, 1, 0, a[0])));
+	close_fd(ctx, c);
+	close_fd(ctx, v);
 }
 
 /* connect a fresh TCP (a[0] 0) or UDP socket to a closed port of
@@ -1458,6 +1541,15 @@ static void make_socket_cases(void)
 	sadd("pair", sc_pair, 2, 0, 0, 0);
 	sadd("pair", sc_pair, 3, O_CLOEXEC, 0, 0);
 	sadd("pair", sc_pair, 4, 0, 0, 0);
+	{
+		static const int rwf[] = { 0, RWF_HIPRI, RWF_DSYNC, RWF_SYNC,
+					   RWF_APPEND, 0x20, 0x40, 0x80,
+					   0x100, 0x200 };
+
+		for (size_t i = 0; i < sizeof(rwf) / sizeof(rwf[0]); i++)
+			for (int k = 0; k < 2; k++)
+				sadd("rwf", sc_rwf, rwf[i], k, 0, 0);
+	}
 	sadd("pair", sc_pair, 1, SOCK_STREAM, AF_UNIX, 0);
 	sadd("pair", sc_pair, 1, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
 	     AF_UNIX, 0);

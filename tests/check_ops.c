@@ -1211,6 +1211,48 @@ START_TEST(socket_offsets_espipe)
 }
 END_TEST
 
+/* preadv2/pwritev2 flags on a stream, a TCP pair (through netd where
+ * the routes say so) and a pipe: RWF_NOWAIT of nothing is -EAGAIN at once;
+ * a read with another flag waits for data as a plain read does, and is
+ * woken by a write with a flag; a flag no kernel has is -EOPNOTSUPP. */
+START_TEST(rwf_flags_on_streams)
+{
+	struct vos_ctx *ctx = tu_ctx();
+
+	for (int k = 0; k < 2; k++) {
+		char in[8] = { 0 };
+		struct iovec iv = { in, sizeof(in) }, ov = { "abc", 3 };
+		struct vos_req r;
+		struct vos_cqe c;
+		int a, b, p[2];
+
+		if (k == 0) {
+			tu_tcp_pair(&a, &b);
+		} else {
+			ck_assert_int_eq(vos_pipe2(ctx, p, O_CLOEXEC), 0);
+			b = p[0];
+			a = p[1];
+		}
+		vos_prep_readv2(&r, b, &iv, 1, VOS_OFF_CURRENT, RWF_NOWAIT);
+		ck_assert_int_eq(run_bounded(ctx, &r), -EAGAIN);
+		vos_prep_readv2(&r, b, &iv, 1, VOS_OFF_CURRENT, RWF_HIPRI);
+		r.user_data = 7;
+		ck_assert_int_eq(vos_submit(ctx, &r, 1), 1);
+		ck_assert_int_eq(vos_wait(ctx, &c, 1, 1, 20 * 1000000), -ETIME);
+		ck_assert_int_eq(vos_pwritev2(ctx, a, &ov, 1, -1, RWF_DSYNC), 3);
+		c = tu_wait1(ctx);
+		ck_assert_uint_eq(c.user_data, 7);
+		ck_assert_int_eq(c.res, 3);
+		ck_assert_str_eq(in, "abc");
+		ck_assert_int_eq(vos_pwritev2(ctx, a, &ov, 1, -1, 0x200),
+				 -EOPNOTSUPP);
+		ck_assert_int_eq(vos_close(ctx, a), 0);
+		ck_assert_int_eq(vos_close(ctx, b), 0);
+	}
+	vos_ctx_destroy(ctx);
+}
+END_TEST
+
 START_TEST(recv_waitall_whole)
 {
 	struct vos_ctx *ctx = tu_ctx();
@@ -2775,6 +2817,7 @@ static Suite *ops_suite(void)
 	tcase_add_test(n, more_parked_than_open_files);
 	tcase_add_test(n, pipe_backpressure);
 	tcase_add_test(n, socket_offsets_espipe);
+	tcase_add_test(n, rwf_flags_on_streams);
 	tcase_add_test(n, ordered_sends);
 	tcase_add_test(n, ordered_sends_linked);
 	tcase_add_test(n, multishot_accept_and_recv);

@@ -439,6 +439,27 @@ static inline void vos_prep_writev(struct vos_req *r, int fd,
 	r->off = off;
 }
 
+/* preadv2(fd, iov, iovcnt, off, flags) (since 0.3): readv with RWF_
+ * flags (RWF_NOWAIT, RWF_HIPRI, ...) in op_flags; off VOS_OFF_CURRENT:
+ * the file position.  (Any read or write takes RWF_ flags in op_flags.) */
+static inline void vos_prep_readv2(struct vos_req *r, int fd,
+				   const struct iovec *iov, unsigned iovcnt,
+				   uint64_t off, int flags)
+{
+	vos_prep_readv(r, fd, iov, iovcnt, off);
+	r->op_flags = (uint32_t)flags;
+}
+
+/* pwritev2(fd, iov, iovcnt, off, flags) (since 0.3): RWF_APPEND,
+ * RWF_DSYNC, RWF_SYNC, RWF_NOWAIT, ... in op_flags. */
+static inline void vos_prep_writev2(struct vos_req *r, int fd,
+				    const struct iovec *iov, unsigned iovcnt,
+				    uint64_t off, int flags)
+{
+	vos_prep_writev(r, fd, iov, iovcnt, off);
+	r->op_flags = (uint32_t)flags;
+}
+
 /* fsync(fd) */
 static inline void vos_prep_fsync(struct vos_req *r, int fd)
 {
@@ -1030,6 +1051,10 @@ ssize_t vos_readv(struct vos_ctx *ctx, int fd, const struct iovec *iov,
 		  int iovcnt, off_t off);
 ssize_t vos_writev(struct vos_ctx *ctx, int fd, const struct iovec *iov,
 		   int iovcnt, off_t off);
+ssize_t vos_preadv2(struct vos_ctx *ctx, int fd, const struct iovec *iov,
+		    int iovcnt, off_t off, int flags);   /* since 0.3 */
+ssize_t vos_pwritev2(struct vos_ctx *ctx, int fd, const struct iovec *iov,
+		     int iovcnt, off_t off, int flags);  /* since 0.3 */
 int vos_fsync(struct vos_ctx *ctx, int fd);
 int vos_fdatasync(struct vos_ctx *ctx, int fd);
 ssize_t vos_getdents(struct vos_ctx *ctx, int fd, void *buf, size_t len);

@@ -104,9 +104,15 @@ struct vos_wire_header {
  */
 #define VOS_WIRE_FD_ROOT (-100) /* AT_FDCWD on Linux */
 
+/* flags: op_flags of a read or write holds RWF_ flags (preadv2(2); since
+ * libvirtuos 0.3).  A service built before refuses an entry with any flag
+ * set (-EINVAL) rather than run it without them; a read or write without
+ * this flag has op_flags 0. */
+#define VOS_WIRE_F_RWF 0x01
+
 struct vos_wire_req {
 	uint8_t op;         /* enum vos_op */
-	uint8_t flags;      /* 0 */
+	uint8_t flags;      /* 0, or VOS_WIRE_F_RWF */
 	uint16_t reserved;  /* 0 */
 	int32_t fd;
 	uint64_t off;

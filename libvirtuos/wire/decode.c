@@ -88,7 +88,10 @@ int vos__dreq_decode(const struct vos__shared *data,
 	r->user_data = 0;
 	q->path_len[0] = q->path_len[1] = 0;
 	q->out_off = 0;
-	if (!d || w->flags || w->reserved)
+	if (!d || w->reserved || (w->flags & ~VOS_WIRE_F_RWF))
+		return -EINVAL;
+	/* RWF_ flags: on a read or write, and only with the flag saying so */
+	if (vos__op_takes_rwf(w->op) ? (w->op_flags && !w->flags) : w->flags)
 		return -EINVAL;
 	if (d->flags & VOS__OPF_NOWIRE)
 		return -EOPNOTSUPP; /* multishot: not on the wire */

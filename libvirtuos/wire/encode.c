@@ -322,6 +322,8 @@ int vos__wire_encode(const struct vos_req *r, int32_t fd, int32_t fd2,
 	*w = (struct vos_wire_req){ .op = r->op, .fd = fd, .off = r->off,
 				    .len = r->len, .op_flags = r->op_flags,
 				    .arg = r->arg, .fd2 = fd2, .tag = tag };
+	if (vos__op_takes_rwf(r->op) && r->op_flags)
+		w->flags = VOS_WIRE_F_RWF; /* (an older service refuses it) */
 	if ((d->flags & VOS__OPF_NEWFD_DUP) &&
 	    (r->op_flags == F_DUPFD || r->op_flags == F_DUPFD_CLOEXEC))
 		w->arg = 0; /* F_DUPFD: the service picks its own number */

@@ -181,6 +181,24 @@ static inline bool vos__op_positional(const struct vos_req *r)
 	       !((f & VOS__OPF_IOVEC) && r->off == VOS_OFF_CURRENT);
 }
 
+/* A read or write may carry preadv2(2)/pwritev2(2)'s RWF_ flags in
+ * op_flags (since 0.3), any of them: the kernel that runs the call answers
+ * each as its version does (it checks the fd, the offset and the buffers
+ * first, so a flag it does not know is -EOPNOTSUPP only after those; and
+ * each flag acts on the caller's own fd only).  These are the ones Linux
+ * knew by 6.18 (RWF_NOAPPEND 6.9, RWF_ATOMIC 6.11, RWF_DONTCACHE 6.14,
+ * RWF_NOSIGNAL 6.17); the local transport routes by them (route.c). */
+#define VOS__RWF_KNOWN 0x1ffu
+#define VOS__RWF_ATOMIC 0x40u    /* (not in older headers) */
+#define VOS__RWF_DONTCACHE 0x80u
+
+/* Whether op takes RWF_ flags in op_flags: the file reads and writes
+ * (read, write, pread, pwrite, readv, writev). */
+static inline bool vos__op_takes_rwf(unsigned op)
+{
+	return op < VOS_OP__COUNT && (vos__opdefs[op].flags & VOS__OPF_RW);
+}
+
 /* Whether the op makes two fds and writes them to addr (pipe2,
  * socketpair). */
 static inline bool vos__op_makes_pair(unsigned op)

@@ -2768,7 +2768,22 @@ static int kid_commands(void *arg)
 	KCHECK(rcall(&r, w) == -EINVAL, "flags");
 	w = raw_req(VOS_OP_READV, (int32_t)s, 0);
 	KCHECK(rcall(&r, w) == -EINVAL, "readv on the wire");
-	n += 4;
+	/* RWF_ flags: only on a read or write, only with VOS_WIRE_F_RWF */
+	w = raw_req(VOS_OP_READ, (int32_t)s, 0);
+	w.len = 8;
+	w.addr_len = 16;
+	w.op_flags = RWF_NOWAIT; /* without the flag that says so */
+	KCHECK(rcall(&r, w) == -EINVAL, "RWF_ flags without the flag");
+	w.flags = 2;
+	KCHECK(rcall(&r, w) == -EINVAL, "an unknown entry flag");
+	w.flags = VOS_WIRE_F_RWF;
+	res = rcall(&r, w); /* well made: the socket's own answer */
+	KCHECK(res != -EINVAL && res != INT64_MIN, "a read with RWF_NOWAIT: "
+	       "%lld", (long long)res);
+	w = raw_req(VOS_OP_NOP, -1, 0);
+	w.flags = VOS_WIRE_F_RWF;
+	KCHECK(rcall(&r, w) == -EINVAL, "the RWF_ flag on a nop");
+	n += 7;
 	/* what the library sends works */
 	v = -1;
 	res = r_ioctl(&r, s, FIONREAD, &v);
@@ -2805,8 +2820,11 @@ START_TEST(netd_commands)
 	printf("netd_commands: %d hand-made entries -EINVAL (ioctl SIOCSIFFLAGS, "
 	       "SIOCGIFCONF, TIOCSTI, FIOASYNC, SIOCSPGRP; fcntl F_SETOWN, "
 	       "F_GETOWN, F_SETSIG, F_SETLEASE, F_SETPIPE_SZ, F_SETLK, "
-	       "F_ADD_SEALS; poll events > 16 bits, unknown op, flags, readv), "
-	       "FIONREAD/FIONBIO/F_GETFL/F_SETFD served; worst well-behaved "
+	       "F_ADD_SEALS; poll events > 16 bits, unknown op, flags, readv; "
+	       "RWF_ flags without their entry flag, an unknown entry flag, "
+	       "the RWF_ entry flag on a nop), "
+	       "FIONREAD/FIONBIO/F_GETFL/F_SETFD and a read with RWF_NOWAIT "
+	       "served; worst well-behaved "
 	       "round trip %.2f ms over %ld; fds %ld -> %ld (%lld ms); SIGTERM "
 	       "stop %lld ms\n", n, good_worst_ms(&g), g.n, b.fds, fds,
 	       (long long)back, (long long)stop);

@@ -364,6 +364,11 @@ static int u_submit(void *priv, const struct vos_req *r, uint8_t fdc)
 		sqe->user_data = NOTIFY_UD - 1;
 		return -ENOSYS;
 	}
+	if (r->op_flags && vos__op_takes_rwf(r->op))
+		/* the program's RWF_ flags (route.c sends here only a
+		 * stream's): without RWF_HIPRI, which io_uring refuses
+		 * outside a polled ring and a stream's call ignores */
+		sqe->rw_flags = (__kernel_rwf_t)(r->op_flags & ~RWF_HIPRI);
 	sqe->user_data = tag;
 	u->inflight++;
 	return 0;

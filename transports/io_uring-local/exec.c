@@ -26,7 +26,8 @@ static ssize_t rw(const struct vos_req *r, bool nowait)
 {
 	struct iovec one = { PTR(r->addr), r->len };
 	const struct iovec *iov = &one;
-	int cnt = 1, fl = nowait ? RWF_NOWAIT : 0;
+	/* the program's RWF_ flags (preadv2), and ours for a try */
+	int cnt = 1, fl = (int)r->op_flags | (nowait ? RWF_NOWAIT : 0);
 	off_t off = (off_t)r->off;
 
 	switch (r->op) {

@@ -261,8 +261,9 @@ static bool single_buffer_rw(uint8_t op)
 /* Does b continue a, on the same file, in the same direction? */
 static bool continues(const struct vos_req *a, const struct vos_req *b)
 {
-	if (b->op != a->op || b->fd != a->fd || b->len == 0)
-		return false;
+	if (b->op != a->op || b->fd != a->fd || b->len == 0 ||
+	    a->op_flags || b->op_flags)
+		return false; /* (RWF_ flags: each its own call) */
 	if (a->op == VOS_OP_READ || a->op == VOS_OP_WRITE)
 		return true; /* the file position carries on by itself */
 	return b->off == a->off + a->len;

@@ -7,6 +7,9 @@
  *     shutdown, close, nop) run INLINE:
  *     a syscall costs 0.1-0.3 us, io_uring's round trip 0.3 us and a thread
  *     hop tens of us;
+ *   - reads and writes with the program's RWF_ flags (preadv2) run INLINE
+ *     with RWF_NOWAIT; on a file, else, on the POOL (the plain call with
+ *     its flags); on a stream as without flags;
  *   - file reads and writes go TRY first: preadv2/pwritev2 with RWF_NOWAIT
  *     finish inline when the data is in memory and say EAGAIN when the call
  *     would block, which then goes ASYNC;
@@ -40,6 +43,7 @@
 #include "config.h"
 
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "local.h"
@@ -50,9 +54,28 @@ static enum vos__route route_rw(struct vos__local *l, const struct vos_req *r,
 	uint8_t no_nowait = vos__op_is_read(r->op) ? VOS__FDC_NO_NOWAIT_RD
 						   : VOS__FDC_NO_NOWAIT_WR;
 
-	switch (fdc & VOS__FDC_KIND) {
-	case VOS__FD_UNKNOWN:
+	if ((fdc & VOS__FDC_KIND) == VOS__FD_UNKNOWN)
 		return VOS__INLINE; /* not open: the call says -EBADF */
+	if (r->op_flags) {
+		/* the program's RWF_ flags (preadv2).  RWF_NOWAIT never
+		 * waits, and its -EAGAIN is the answer; a stream refuses
+		 * RWF_ATOMIC and RWF_DONTCACHE at once (only regular files
+		 * and block devices have them).  Files: the plain call with
+		 * its flags, on a thread (a try's -EOPNOTSUPP could then be
+		 * the flags', and libaio has no flags).  Streams: as without
+		 * flags (the backends pass them on; a stream's call ignores
+		 * the other known flags) */
+		if ((r->op_flags & RWF_NOWAIT) ||
+		    ((fdc & VOS__FDC_KIND) == VOS__FD_STREAM &&
+		     (r->op_flags & (VOS__RWF_ATOMIC | VOS__RWF_DONTCACHE))))
+			return VOS__INLINE;
+		/* (a flag newer than this library: what it does is not
+		 * known, so on a thread whatever the fd) */
+		if ((fdc & VOS__FDC_KIND) != VOS__FD_STREAM ||
+		    (r->op_flags & ~VOS__RWF_KNOWN))
+			return VOS__POOL;
+	}
+	switch (fdc & VOS__FDC_KIND) {
 	case VOS__FD_STREAM:
 		if (vos__op_positional(r))
 			return (fdc & (VOS__FDC_NO_OFFSET | VOS__FDC_NONBLOCK))
