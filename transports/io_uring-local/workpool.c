@@ -188,10 +188,9 @@ static void *worker(void *arg)
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		struct job *j;
-		uint32_t t;
-		int64_t res;
-
+		uint32_t t = NO_JOB;
 		uint64_t first = 0;
+		int64_t res;
 		bool retried;
 
 		for (;;) {
