@@ -1264,6 +1264,39 @@ static void sc_rwf(struct vos_ctx *ctx, const int *a, char *out, size_t cap)
 	close_fd(ctx, v);
 }
 
+/* File calls on a socket (TCP: a[0] 0, UDP: 1): fstat (its type and
+ * mode; the owner is netd's user through netd, doc/semantics.md),
+ * fstatfs, and paths under it, relative (a[1] 0: "x", 1: "") */
+static void sc_fileops(struct vos_ctx *ctx, const int *a, char *out,
+		       size_t cap)
+{
+	int fd = s_socket(ctx, AF_INET, a[0] ? SOCK_DGRAM : SOCK_STREAM, 0);
+	const char *p = a[1] ? "" : "x";
+	struct statx sx;
+	struct statfs sf;
+	char fs[128];
+	long r;
+
+	ck_assert_int_ge(fd, 0);
+	memset(&sx, 0, sizeof(sx));
+	r = CALL(statx(fd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_MODE, &sx),
+		 vos_statx(ctx, fd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_MODE,
+			   &sx));
+	OUT(" fstat %ld mode %o", r, r == 0 ? sx.stx_mode : 0);
+	memset(&sf, 0, sizeof(sf));
+	r = CALL(fstatfs(fd, &sf), vos_fstatfs(ctx, fd, &sf));
+	describe_fs(&sf, fs, sizeof(fs));
+	OUT(" fstatfs %ld %s", r, r == 0 ? fs : "");
+	OUT(" openat %ld", CALL(openat(fd, p, O_RDONLY | O_CLOEXEC),
+				vos_openat(ctx, fd, p, O_RDONLY | O_CLOEXEC,
+					   0)));
+	OUT(" stat %ld", CALL(statx(fd, p, 0, STATX_MODE, &sx),
+			      vos_statx(ctx, fd, p, 0, STATX_MODE, &sx)));
+	OUT(" mkdirat %ld", CALL(mkdirat(fd, p, 0700),
+				 vos_mkdirat(ctx, fd, p, 0700)));
+	close_fd(ctx, fd);
+}
+
 /* connect a fresh TCP (a[0] 0) or UDP socket to a closed port of
  * 127.0.0.1 (a[1] 0), to port 9 with addrlen a[2], or to 0.0.0.0 */
 static void sc_connect(struct vos_ctx *ctx, const int *a, char *out,
@@ -1550,6 +1583,8 @@ static void make_socket_cases(void)
 			for (int k = 0; k < 2; k++)
 				sadd("rwf", sc_rwf, rwf[i], k, 0, 0);
 	}
+	for (int k = 0; k < 4; k++)
+		sadd("fileops", sc_fileops, k & 1, k >> 1, 0, 0);
 	sadd("pair", sc_pair, 1, SOCK_STREAM, AF_UNIX, 0);
 	sadd("pair", sc_pair, 1, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
 	     AF_UNIX, 0);

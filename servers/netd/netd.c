@@ -42,7 +42,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -354,14 +357,48 @@ static int check_setsockopt(const struct srv_client *c,
 	return ok ? 0 : refuse_option(r, -EPERM);
 }
 
+/* A path call whose directory fd is one of ours, a socket (fstat and
+ * fstatfs are statx and statfs of "" with AT_EMPTY_PATH): the kernel's
+ * answer for the socket itself where it only reads it; -ENOTDIR and
+ * -ENOENT as the kernel says them for a path under a socket.  The rest
+ * (changing a socket's mode, owner or times; an absolute path) is
+ * -EOPNOTSUPP: files are stord's. */
+static int on_socket(struct srv_req *q, int64_t *res)
+{
+	const struct vos_req *r = &q->d.r;
+	char path[PATH_MAX];
+	int ret = vos__dreq_path(&q->data, &q->d, 0, path, sizeof(path));
+
+	if (ret < 0)
+		return ret;
+	if (path[0] == '/')
+		return -EOPNOTSUPP;
+	if (path[0])
+		return -ENOTDIR; /* a socket is no directory */
+	if (!(r->op_flags & AT_EMPTY_PATH))
+		return -ENOENT;
+	switch (q->op) {
+	case VOS_OP_STATX:
+		*res = statx(r->fd, "", (int)r->op_flags, (unsigned)r->arg,
+			     (struct statx *)(uintptr_t)r->addr2) < 0 ? -errno
+								       : 0;
+		return SRV_DONE;
+	case VOS_OP_STATFS:
+		*res = fstatfs(r->fd, (struct statfs *)(uintptr_t)r->addr2) < 0
+			       ? -errno : 0;
+		return SRV_DONE;
+	default:
+		return -EOPNOTSUPP;
+	}
+}
+
 static int netd_execute(struct srv_client *c, struct srv_req *q, int64_t *res)
 {
 	const struct vos__opdef *d = vos__opdef(q->op);
 	const struct vos_req *r = &q->d.r;
 
-	(void)res;
 	if (d->svc == VOS__SVC_FILE)
-		return -EOPNOTSUPP; /* files are stord's */
+		return on_socket(q, res);
 	switch (q->op) {
 	case VOS_OP_SOCKET:
 		return check_socket(c, r);
