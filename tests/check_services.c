@@ -2766,33 +2766,7 @@ END_TEST
  * threads' system calls cannot be read. */
 static int blocked_in_fcntl(pid_t pid)
 {
-	char d[64], p[400], line[64];
-	struct dirent *e;
-	DIR *dir;
-	int n = 0;
-
-	snprintf(d, sizeof(d), "/proc/%d/task", (int)pid);
-	dir = opendir(d);
-	if (!dir)
-		return -1;
-	while ((e = readdir(dir))) {
-		FILE *f;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "%s/%s/syscall", d, e->d_name);
-		f = fopen(p, "re");
-		if (!f)
-			continue; /* the thread is gone */
-		if (fgets(line, sizeof(line), f) &&
-		    strtol(line, NULL, 10) == SYS_fcntl)
-			n++;
-		else if (ferror(f))
-			n = -1000;
-		fclose(f);
-	}
-	closedir(dir);
-	return n < 0 ? -1 : n;
+	return td_threads_in(pid, SYS_fcntl);
 }
 
 /* Wait (at most 5 s) until stord has n threads in lock waits; then a

@@ -44,6 +44,40 @@ static inline int64_t td_now_ms(void)
 /* Start servers/PROG/PROG in the foreground on sock with the extra
  * arguments (NULL-terminated); return once it said "ready" (at most
  * 20 s).  Its stderr goes to sock".log". */
+/* How many threads of pid are in system call nr (a daemon's pool threads
+ * blocked in a call): /proc/PID/task/TID/syscall starts with the call's
+ * number.  -1 if that cannot be read. */
+static inline int td_threads_in(pid_t pid, long nr)
+{
+	char d[64], p[400], line[64];
+	struct dirent *e;
+	DIR *dir;
+	int n = 0;
+
+	snprintf(d, sizeof(d), "/proc/%d/task", (int)pid);
+	dir = opendir(d);
+	if (!dir)
+		return -1;
+	while ((e = readdir(dir))) {
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s/syscall", d, e->d_name);
+		f = fopen(p, "re");
+		if (!f)
+			continue; /* the thread is gone */
+		if (fgets(line, sizeof(line), f) &&
+		    strtol(line, NULL, 10) == nr)
+			n++;
+		else if (ferror(f))
+			n = -1000;
+		fclose(f);
+	}
+	closedir(dir);
+	return n < 0 ? -1 : n;
+}
+
 static inline void td_start(struct td *d, const char *prog, const char *sock,
 			    const char *const *extra)
 {

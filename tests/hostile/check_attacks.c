@@ -179,38 +179,11 @@ static long cpu_ticks(pid_t pid)
 	return (long)(ut + st);
 }
 
-/* Threads of pid blocked in openat2 (stord's slow pool opening FIFOs):
- * /proc/PID/task/TID/syscall starts with the call's number.  -1 if that
- * cannot be read. */
+/* Threads of pid blocked in openat2 (stord's slow pool opening FIFOs),
+ * or -1. */
 static int blocked_in_openat2(pid_t pid)
 {
-	char d[64], p[400], line[64];
-	struct dirent *e;
-	DIR *dir;
-	int n = 0;
-
-	snprintf(d, sizeof(d), "/proc/%d/task", (int)pid);
-	dir = opendir(d);
-	if (!dir)
-		return -1;
-	while ((e = readdir(dir))) {
-		FILE *f;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "%s/%s/syscall", d, e->d_name);
-		f = fopen(p, "re");
-		if (!f)
-			continue; /* the thread is gone */
-		if (fgets(line, sizeof(line), f) &&
-		    strtol(line, NULL, 10) == SYS_openat2)
-			n++;
-		else if (ferror(f))
-			n = -1000;
-		fclose(f);
-	}
-	closedir(dir);
-	return n < 0 ? -1 : n;
+	return td_threads_in(pid, SYS_openat2);
 }
 
 static long stat_of(struct td *d, const char *key)

@@ -373,6 +373,18 @@ int vos__pool_reap(struct vos__pool *p,
 	return n;
 }
 
+/* tag, out of the queue or the retry list, completes -ECANCELED (lock
+ * held): 0. */
+static int cancelled(struct vos__pool *p, uint32_t tag)
+{
+	p->jobs[tag].res = -ECANCELED;
+	p->jobs[tag].state = JOB_DONE;
+	p->jobs[tag].next = p->done;
+	p->done = tag;
+	notify_locked(p);
+	return 0;
+}
+
 int vos__pool_cancel(struct vos__pool *p, uint32_t tag)
 {
 	int ret = -ENOENT;
@@ -398,12 +410,7 @@ int vos__pool_cancel(struct vos__pool *p, uint32_t tag)
 		while (*link != tag)
 			link = &p->jobs[*link].next;
 		*link = p->jobs[tag].next;
-		p->jobs[tag].res = -ECANCELED;
-		p->jobs[tag].state = JOB_DONE;
-		p->jobs[tag].next = p->done;
-		p->done = tag;
-		notify_locked(p);
-		ret = 0;
+		ret = cancelled(p, tag);
 	} else if (p->jobs[tag].state == JOB_QUEUED) {
 		uint32_t *link = &p->q_head, prev = NO_JOB;
 
@@ -415,12 +422,7 @@ int vos__pool_cancel(struct vos__pool *p, uint32_t tag)
 		if (p->q_tail == tag)
 			p->q_tail = prev;
 		p->nqueued--;
-		p->jobs[tag].res = -ECANCELED;
-		p->jobs[tag].state = JOB_DONE;
-		p->jobs[tag].next = p->done;
-		p->done = tag;
-		notify_locked(p);
-		ret = 0;
+		ret = cancelled(p, tag);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return ret;
