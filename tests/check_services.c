@@ -2867,10 +2867,52 @@ START_TEST(lock_waits_bounded)
 		}
 	}
 	lock_waits_reach(0, "after the cancels");
+	/* a client whose path calls are all taken (two FIFO opens wait for
+	 * a writer: its --max-slow) still takes and lets go of a lock: a
+	 * try or an unlock never queues behind them */
+	{
+		char fifo[400];
+		int wr;
+
+		path_in(fifo, sizeof(fifo), "fifo");
+		ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+		for (int i = 0; i < 2; i++) {
+			vos_prep_openat(&r, AT_FDCWD, fifo,
+					O_RDONLY | O_CLOEXEC, 0);
+			r.user_data = 60 + (uint64_t)i;
+			ck_assert_int_eq(vos_submit(ctx[0], &r, 1), 1);
+		}
+		ck_assert_int_eq(vos_wait(ctx[0], &c, 1, 1, 20 * 1000000),
+				 -ETIME);
+		held.l_type = F_UNLCK;
+		ck_assert_int_eq(fcntl(n, F_OFD_SETLK, &held), 0);
+		for (int i = 0; i < 2; i++) {
+			fl[0][i] = held;
+			fl[0][i].l_type = i ? F_UNLCK : F_WRLCK;
+			vos_prep_fcntl(&r, fd[0], F_SETLK, (long)&fl[0][i]);
+			r.user_data = 70 + (uint64_t)i;
+			r.deadline_ms = 3000;
+			ck_assert_int_eq(vos_submit(ctx[0], &r, 1), 1);
+			ck_assert_int_eq(vos_wait(ctx[0], &c, 1, 1,
+						  4000000000LL), 1);
+			ck_assert_uint_eq(c.user_data, 70 + (uint64_t)i);
+			ck_assert_int_eq(c.res, 0);
+		}
+		wr = open(fifo, O_WRONLY | O_CLOEXEC); /* the opens end */
+		ck_assert_int_ge(wr, 0);
+		for (int i = 0; i < 2; i++) {
+			ck_assert_int_eq(vos_wait(ctx[0], &c, 1, 1,
+						  5000000000LL), 1);
+			ck_assert_int_ge(c.res, 0);
+			ck_assert_int_eq(vos_close(ctx[0], (int)c.res), 0);
+		}
+		close(wr);
+	}
 	printf("lock_waits_bounded (--max-lock-waits 3, --max-lock-waits-uid "
 	       "5): one client's 10 waits held 3 threads, two clients' 20 held "
 	       "5; opens and lock tries answered meanwhile; 20 cancels ended "
-	       "them all\n");
+	       "them all; a lock taken and let go while two FIFO opens "
+	       "held the client's path calls\n");
 	for (int k = 0; k < 2; k++)
 		vos_ctx_destroy(ctx[k]);
 	close(n);

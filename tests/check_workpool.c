@@ -189,6 +189,60 @@ START_TEST(lock_waits_hold_no_thread)
 }
 END_TEST
 
+/* A lock wait between tries, then a call that blocks, pushed while the
+ * wait's thread was idle: the pool grows, so the wait still gets its
+ * tries and ends when the lock goes, while the call blocks. */
+START_TEST(lock_wait_beside_a_blocked_call)
+{
+	int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	struct vos__pool *p = vos__pool_create(8, 4, efd);
+	char path[] = "/tmp/vos_wp_lock2XXXXXX", b;
+	struct flock held = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+			      .l_len = 1 }, fl = held;
+	struct done d = { 0 };
+	struct vos_req r;
+	int a, f, pp[2];
+
+	ck_assert_int_eq(pipe2(pp, O_CLOEXEC), 0);
+	a = mkstemp(path);
+	ck_assert_int_ge(a, 0);
+	f = open(path, O_RDWR | O_CLOEXEC);
+	ck_assert_int_ge(f, 0);
+	unlink(path);
+	ck_assert_int_eq(fcntl(a, F_OFD_SETLK, &held), 0);
+	r = job(VOS_OP_NOP, -1, NULL, 0, 0);
+	ck_assert_int_eq(vos__pool_push(p, &r), 0);
+	wait_tag(p, efd, &d, 0); /* one thread, now idle */
+	r = job(VOS_OP_FCNTL_LOCK, f, &fl, 0, 1);
+	r.op_flags = F_OFD_SETLKW;
+	ck_assert_int_eq(vos__pool_push(p, &r), 0);
+	/* held: it does not end (20 ms, in which its thread goes idle) */
+	{
+		struct pollfd pfd = { efd, POLLIN, 0 };
+
+		(void)poll(&pfd, 1, 20);
+		vos__pool_reap(p, on_done, &d);
+		ck_assert(!d.seen[1]);
+	}
+	r = job(VOS_OP_READ, pp[0], &b, 1, 2); /* blocks: nobody writes */
+	ck_assert_int_eq(vos__pool_push(p, &r), 0);
+	held.l_type = F_UNLCK;
+	ck_assert_int_eq(fcntl(a, F_OFD_SETLK, &held), 0);
+	wait_tag(p, efd, &d, 1);
+	ck_assert_int_eq(d.res[1], 0);
+	ck_assert(!d.seen[2]);
+	ck_assert_int_eq(write(pp[1], "x", 1), 1);
+	wait_tag(p, efd, &d, 2);
+	ck_assert_int_eq(d.res[2], 1);
+	vos__pool_destroy(p);
+	close(a);
+	close(f);
+	close(pp[0]);
+	close(pp[1]);
+	close(efd);
+}
+END_TEST
+
 /* Many jobs from many pushes, all complete exactly once. */
 START_TEST(many_jobs)
 {
@@ -223,6 +277,7 @@ int main(void)
 	tcase_add_test(tc, cancel_queued_running_and_accept);
 	tcase_add_test(tc, many_jobs);
 	tcase_add_test(tc, lock_waits_hold_no_thread);
+	tcase_add_test(tc, lock_wait_beside_a_blocked_call);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -41,9 +41,6 @@ static inline int64_t td_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Start servers/PROG/PROG in the foreground on sock with the extra
- * arguments (NULL-terminated); return once it said "ready" (at most
- * 20 s).  Its stderr goes to sock".log". */
 /* How many threads of pid are in system call nr (a daemon's pool threads
  * blocked in a call): /proc/PID/task/TID/syscall starts with the call's
  * number.  -1 if that cannot be read. */
@@ -78,6 +75,9 @@ static inline int td_threads_in(pid_t pid, long nr)
 	return n < 0 ? -1 : n;
 }
 
+/* Start servers/PROG/PROG in the foreground on sock with the extra
+ * arguments (NULL-terminated); return once it said "ready" (at most
+ * 20 s).  Its stderr goes to sock".log". */
 static inline void td_start(struct td *d, const char *prog, const char *sock,
 			    const char *const *extra)
 {

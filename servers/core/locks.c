@@ -1,9 +1,8 @@
 /*
- * locks.c - a client's fcntl record lock, run on the slow pool (slow.c):
- * a wait blocks in the kernel, and on a network file system (NFS, SMB,
- * FUSE) even a try may wait for the server, so no lock call runs on a
- * worker.  POSIX locks would all be the daemon's process's, shared by
- * every client, so each becomes the OFD lock of the client's fd here.
+ * locks.c - a client's fcntl record lock: a wait on the slow pool
+ * (slow.c), a try or an unlock on the worker (worker.c).  POSIX locks
+ * would all be the daemon's process's, shared by every client, so each
+ * becomes the OFD lock of the client's fd here.
  */
 #define _GNU_SOURCE
 #include "config.h"

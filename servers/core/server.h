@@ -276,6 +276,7 @@ struct srv_worker {
 	atomic_bool has_slow_done;
 	unsigned slow_cancelled; /* its requests cancelled on the slow pool
 	                          * and still running (worker thread) */
+	int64_t resignal_at;     /* when to signal them again (srv_now_ns) */
 	struct srv_client *clients;
 	atomic_uint nclients;
 	atomic_bool stop;
@@ -360,8 +361,9 @@ bool srv_timer_cancel(struct srv_worker *w, struct srv_req *q);
 int64_t srv_timers_run(struct srv_worker *w);
 void srv_timers_free(struct srv_worker *w);
 
-/* locks.c: a FCNTL_LOCK request's call (slow pool thread), as the OFD
- * lock of the client's fd; the result, or -errno. */
+/* locks.c: a FCNTL_LOCK request's call (a wait: slow pool thread; else
+ * the worker), as the OFD lock of the client's fd; the result, or
+ * -errno. */
 int64_t srv_lock_run(struct vos_req *r);
 
 /* slow.c */

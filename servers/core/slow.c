@@ -4,8 +4,8 @@
  * a lookup on slow media waits for the disk).  A worker serves many
  * clients and must never block; it hands such calls here.
  *
- * Also every fcntl record lock call (locks.c), of any service: a wait is
- * the kernel's, stopped the same way as the rest.
+ * Also fcntl record lock waits (locks.c), of any service: the kernel's
+ * wait, stopped the same way as the rest.
  *
  * Bounds: at most --slow-threads calls run at once; a client may have at
  * most --max-slow calls running here and all clients of one uid

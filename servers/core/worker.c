@@ -522,14 +522,21 @@ static unsigned drain(struct srv_worker *w, struct srv_client *c)
 				continue;
 			}
 			if (q->op == VOS_OP_FCNTL_LOCK) {
-				/* every lock call, on the slow pool (locks.c):
-				 * a wait blocks, and even a try may wait on
-				 * the network (NFS, FUSE, SMB); there it
-				 * counts against the client's and its uid's
-				 * bounds and SIGUSR1 stops it */
-				ret = srv_slow_push(q);
-				if (ret < 0)
-					srv_finish(w, q, ret);
+				/* a wait on the slow pool (locks.c), under
+				 * its own bounds, where SIGUSR1 stops it; a
+				 * try or an unlock here, now: on the pool it
+				 * could queue behind FIFO opens, and a lock
+				 * it would release behind waits for it (on
+				 * NFS or FUSE a try may wait for the file
+				 * server: doc/semantics.md) */
+				if (vos__lock_waits(q->d.r.op_flags)) {
+					ret = srv_slow_push(q);
+					if (ret < 0)
+						srv_finish(w, q, ret);
+				} else {
+					srv_finish(w, q,
+						   srv_lock_run(&q->d.r));
+				}
 				continue;
 			}
 			if (d->flags & VOS__OPF_DIRECT) {
@@ -807,8 +814,14 @@ static void *worker_main(struct srv_worker *w)
 			srv_slow_reap(w);
 		next_timer = w->nheap ? srv_timers_run(w) : -1;
 		if (w->slow_cancelled) {
-			/* a cancelled call may have missed its signal */
-			srv_slow_resignal(w);
+			/* a cancelled call may have missed its signal: again,
+			 * every INTERRUPT_NS (not on every spin pass) */
+			int64_t now = srv_now_ns();
+
+			if (now >= w->resignal_at) {
+				srv_slow_resignal(w);
+				w->resignal_at = now + INTERRUPT_NS;
+			}
 			waiting_slow = true;
 		}
 		for (pp = &w->clients; (c = *pp);) {

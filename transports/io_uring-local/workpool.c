@@ -181,6 +181,8 @@ static void idle_wait(struct vos__pool *p, uint64_t until)
 	pthread_cond_timedwait(&p->cond, &p->lock, &ts);
 }
 
+static int start_thread(struct vos__pool *p);
+
 static void *worker(void *arg)
 {
 	struct vos__pool *p = arg;
@@ -215,6 +217,12 @@ static void *worker(void *arg)
 				p->q_tail = NO_JOB;
 			j->cancel = false;
 			j->slice_ms = 0;
+			/* a call that may block: lock waits between tries
+			 * keep a thread of their own while the pool may
+			 * grow (none is idle to try them) */
+			if (p->retry != NO_JOB && p->nidle == 0 &&
+			    p->nthreads < p->max_threads)
+				(void)start_thread(p);
 		}
 		j = &p->jobs[t];
 		j->state = JOB_RUNNING;
