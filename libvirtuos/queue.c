@@ -599,7 +599,7 @@ static int submit_impl(struct vos__impl *impl, const struct vos_req *reqs,
 			continue;
 		}
 		err = check(impl, req);
-		if (err == 0 && req->op == VOS_OP_CLOSE && impl->mfd) {
+		if (err == 0 && vos__op_closes_fd(req) >= 0 && impl->mfd) {
 			/* its multishot requests are cancelled first, after
 			 * what is staged */
 			unsigned took = flush(impl, batch, nb);
@@ -608,7 +608,8 @@ static int submit_impl(struct vos__impl *impl, const struct vos_req *reqs,
 			if (took < nb)
 				return done ? (int)done : -EBUSY;
 			nb = 0;
-			vos__close_ends_multishot(impl, req->fd);
+			vos__close_ends_multishot(impl,
+						  vos__op_closes_fd(req));
 			if (impl->outstanding >= impl->depth)
 				return done ? (int)done : -EBUSY;
 		}
@@ -775,8 +776,8 @@ static int64_t call_impl(struct vos__impl *impl, struct vos_req *req)
 	uint32_t tag;
 	int ret;
 
-	if (req->op == VOS_OP_CLOSE && impl->mfd)
-		vos__close_ends_multishot(impl, req->fd);
+	if (vos__op_closes_fd(req) >= 0 && impl->mfd)
+		vos__close_ends_multishot(impl, vos__op_closes_fd(req));
 	if (impl->outstanding >= impl->depth)
 		return -EBUSY;
 	impl->sync_done = false;
@@ -1315,6 +1316,22 @@ int vos_socketpair(struct vos_ctx *ctx, int domain, int type, int protocol,
 	struct vos_req r;
 
 	vos_prep_socketpair(&r, domain, type, protocol, sv);
+	return vos__call(ctx, &r);
+}
+
+int vos_dup2(struct vos_ctx *ctx, int oldfd, int newfd)
+{
+	struct vos_req r;
+
+	vos_prep_dup2(&r, oldfd, newfd);
+	return vos__call(ctx, &r);
+}
+
+int vos_dup3(struct vos_ctx *ctx, int oldfd, int newfd, int flags)
+{
+	struct vos_req r;
+
+	vos_prep_dup3(&r, oldfd, newfd, flags);
 	return vos__call(ctx, &r);
 }
 

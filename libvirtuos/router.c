@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "builtin_transports.h"
@@ -46,7 +47,12 @@
 #define SLICE_MIN_NS 50000
 #define SLICE_MAX_NS 2000000
 
-enum { TAG_FREE = 0, TAG_PLAIN, TAG_NEWFD, TAG_CLOSE, TAG_MULTI_FD };
+enum {
+	TAG_FREE = 0, TAG_PLAIN, TAG_NEWFD, TAG_CLOSE, TAG_MULTI_FD,
+	TAG_DUP_SVC,   /* dup2/dup3 of a service's fd: its F_DUPFD there */
+	TAG_DUP_LOCAL, /* of a local fd onto a service's placeholder */
+	TAG_DUP_CLOSE, /* then: newfd's old service fd closed there */
+};
 
 struct rsvc {
 	struct vos_transport_host host; /* first: container_of */
@@ -60,15 +66,19 @@ struct rsvc {
 	char options[300];
 };
 
-struct rtag {
-	uint8_t kind;
-	uint8_t svc;
-	int32_t ph; /* placeholder (NEWFD, CLOSE) */
-};
-
 struct rfd {
 	int32_t remote;
 	uint8_t svc;  /* 0: not a service fd */
+};
+
+struct rtag {
+	uint8_t kind;
+	uint8_t svc;
+	int32_t ph;     /* placeholder (NEWFD, CLOSE; DUP_SVC and DUP_CLOSE:
+	                 * the one to put at newfd, or -1) */
+	int32_t newfd;  /* DUP_*: dup's newfd */
+	struct rfd dup; /* DUP_CLOSE: the copy's (service, fd) */
+	struct rfd gone; /* DUP_CLOSE: what newfd was, closed now */
 };
 
 struct router {
@@ -80,6 +90,9 @@ struct router {
 	struct rfd *fds;
 	uint32_t fds_cap;
 	uint32_t depth;
+	uint32_t *chain;  /* tags whose DUP_CLOSE step is to be sent */
+	uint32_t nchain;
+	unsigned in_cb;   /* inside a service's completion (no submit) */
 	int ep; /* the services' sleep fds, for router_sleep_fd (-1 until used) */
 	char desc[512];
 };
@@ -154,6 +167,73 @@ static int64_t place_accepted(struct router *rt, unsigned svc, int64_t remote)
 	return ph;
 }
 
+/*
+ * dup2/dup3.  Of a local fd: the local kernel's call (its dup3 puts the
+ * file at newfd, closing a placeholder there).  Of a service's fd: the
+ * service duplicates it (F_DUPFD there: the copy shares the open file
+ * description, as a dup does), then a placeholder made at submit goes to
+ * newfd with one dup3, which closes whatever newfd was at once, as the
+ * kernel's dup3 does.  Either way, when newfd was a service's
+ * placeholder, its fd there is closed next, as the same request's second
+ * step (TAG_DUP_CLOSE, sent from chain_run(), outside any completion):
+ * the call completes when that close has.  Its result is the kernel's:
+ * dup2 ignores what closing the old file says.
+ */
+
+/* Put the placeholder at newfd for (svc, remote): newfd, or -errno (then
+ * the copy stays open in the service until the context detaches: no tag
+ * is left to close it with). */
+static int64_t dup_install(struct router *rt, struct rtag *t, uint8_t svc,
+			   int32_t remote)
+{
+	int fd = t->newfd, e = 0;
+
+	/* the number names another file now (a local fd's cached facts
+	 * and queued requests end with it) */
+	if (!map_get(rt, fd) && rt->svc[0].ops->fd_forget)
+		rt->svc[0].ops->fd_forget(rt->svc[0].priv, fd);
+	if (t->ph == fd) /* newfd was free: the placeholder took it */
+		e = 0;
+	else if (dup3(t->ph, fd, O_CLOEXEC) < 0)
+		e = -errno;
+	if (t->ph != fd)
+		close(t->ph);
+	t->ph = -1;
+	if (e)
+		return e;
+	map_set(rt, fd, svc, remote);
+	return fd;
+}
+
+/* Step one of tag's dup completed with res (>= 0) on service svc: if
+ * newfd was a service's placeholder, its fd there is to be closed before
+ * the call completes (true: queued for chain_run). */
+static bool dup_chain(struct router *rt, uint64_t tag, uint8_t svc,
+		      int64_t res)
+{
+	struct rtag *t = &rt->tags[tag];
+	const struct rfd *m = map_get(rt, t->newfd);
+
+	if (!m)
+		return false;
+	t->gone = *m;
+	rt->fds[t->newfd].svc = 0; /* nothing more goes to it */
+	t->dup.svc = svc;
+	t->dup.remote = (int32_t)res;
+	if (t->kind == TAG_DUP_LOCAL)
+		t->ph = -1; /* the local kernel put the file at newfd */
+	t->kind = TAG_DUP_CLOSE;
+	rt->chain[rt->nchain++] = (uint32_t)tag;
+	return true;
+}
+
+/* The result of tag's dup when its last step is done. */
+static int64_t dup_result(struct router *rt, struct rtag *t)
+{
+	return t->ph >= 0 ? dup_install(rt, t, t->dup.svc, t->dup.remote)
+			  : t->newfd;
+}
+
 static void sub_finish(struct rsvc *s, uint64_t tag, int64_t res,
 		       uint32_t flags)
 {
@@ -180,10 +260,55 @@ static void sub_finish(struct rsvc *s, uint64_t tag, int64_t res,
 		close(t->ph);
 	} else if (t->kind == TAG_MULTI_FD && res >= 0) {
 		res = place_accepted(rt, s->idx, res); /* a last connection */
+	} else if (t->kind == TAG_DUP_SVC || t->kind == TAG_DUP_LOCAL) {
+		if (res >= 0 && dup_chain(rt, tag, (uint8_t)s->idx, res)) {
+			s->inflight--; /* its next step goes out soon */
+			return;
+		}
+		if (t->kind == TAG_DUP_SVC && res < 0)
+			close(t->ph);
+		else if (t->kind == TAG_DUP_SVC)
+			res = dup_install(rt, t, (uint8_t)s->idx, (int32_t)res);
+	} else if (t->kind == TAG_DUP_CLOSE) {
+		res = dup_result(rt, t); /* whatever the close said */
 	}
 	t->kind = TAG_FREE;
 	s->inflight--;
+	rt->in_cb++; /* the core may submit from here: no chain_run */
 	rt->host->post(rt->host, tag, res, flags);
+	rt->in_cb--;
+}
+
+/* Send the DUP_CLOSE steps queued by dup_chain().  Returns how many
+ * calls it completed itself (a service that took no step). */
+static int chain_run(struct router *rt)
+{
+	int posted = 0;
+
+	if (rt->in_cb)
+		return 0;
+	while (rt->nchain) {
+		uint32_t tag = rt->chain[--rt->nchain];
+		struct rtag *t = &rt->tags[tag];
+		struct rsvc *v = &rt->svc[t->gone.svc];
+		struct vos_req c;
+
+		vos_prep_close(&c, t->gone.remote);
+		c.user_data = tag;
+		t->svc = t->gone.svc;
+		v->inflight++;
+		if (v->ops->submit(v->priv, &c, 1) == 1)
+			continue; /* sub_finish() completes the call */
+		/* not taken: the old fd stays open there until the
+		 * context detaches; the dup itself is done */
+		v->inflight--;
+		t->kind = TAG_FREE;
+		rt->in_cb++;
+		rt->host->post(rt->host, tag, dup_result(rt, t), 0);
+		rt->in_cb--;
+		posted++;
+	}
+	return posted;
 }
 
 static void sub_complete(struct vos_transport_host *host, uint64_t tag,
@@ -351,6 +476,14 @@ static int route(struct router *rt, const struct vos_req *r, unsigned *svc,
 	return 0;
 }
 
+/* Whether t holds a placeholder not yet given to the program. */
+static bool holds_ph(const struct rtag *t)
+{
+	return t->kind == TAG_NEWFD ||
+	       ((t->kind == TAG_DUP_SVC || t->kind == TAG_DUP_CLOSE) &&
+		t->ph >= 0);
+}
+
 /* Hand batch[0..n) to service s; undo what it did not take.  Returns how
  * many it took. */
 static unsigned flush(struct router *rt, unsigned s, struct vos_req *batch,
@@ -368,7 +501,7 @@ static unsigned flush(struct router *rt, unsigned s, struct vos_req *batch,
 	for (unsigned i = (unsigned)took; i < n; i++) {
 		struct rtag *t = &rt->tags[batch[i].user_data];
 
-		if (t->kind == TAG_NEWFD)
+		if (holds_ph(t))
 			close(t->ph);
 		t->kind = TAG_FREE;
 		v->inflight--;
@@ -376,9 +509,46 @@ static unsigned flush(struct router *rt, unsigned s, struct vos_req *batch,
 	return (unsigned)took;
 }
 
-static int router_submit(void *priv, const struct vos_req *reqs, unsigned n)
+/* A dup2 or dup3 (r, routed to service s, sent as *out): how it goes
+ * (t->kind; see dup_install()).  0 to send it, 1 if answered here with
+ * *res, or -errno. */
+static int dup_begin(struct router *rt, const struct vos_req *r, unsigned s,
+		     struct rtag *t, struct vos_req *out, int64_t *res)
 {
-	struct router *rt = priv;
+	struct rlimit rl;
+
+	t->newfd = (int32_t)r->arg;
+	t->ph = -1;
+	if (s == 0) {
+		t->kind = map_get(rt, t->newfd) ? TAG_DUP_LOCAL : TAG_PLAIN;
+		return 0;
+	}
+	if (r->len && r->fd == t->newfd) {
+		*res = t->newfd; /* dup2 onto itself: an open fd */
+		return 1;
+	}
+	/* the kernel's bound on newfd (its EBADF), before the service
+	 * makes anything */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && (rlim_t)t->newfd >= rl.rlim_cur)
+		return -EBADF;
+	t->ph = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (t->ph < 0)
+		return -errno;
+	if (map_grow(rt, t->newfd) < 0) {
+		close(t->ph);
+		return -ENOMEM;
+	}
+	out->op = VOS_OP_FCNTL;
+	out->op_flags = (r->op_flags & O_CLOEXEC) ? F_DUPFD_CLOEXEC : F_DUPFD;
+	out->arg = 0;
+	out->len = 0;
+	t->kind = TAG_DUP_SVC;
+	return 0;
+}
+
+static int submit_all(struct router *rt, const struct vos_req *reqs,
+		      unsigned n)
+{
 	struct vos_req batch[32];
 	unsigned nb = 0, cur = 0, done = 0;
 
@@ -397,7 +567,17 @@ static int router_submit(void *priv, const struct vos_req *reqs, unsigned n)
 				return done ? (int)done : -EBUSY;
 			nb = 0;
 		}
-		if (err == 0 && s != 0 && r->op == VOS_OP_ACCEPT_MULTI) {
+		if (err == 0 && r->op == VOS_OP_DUP3) {
+			int64_t res = 0;
+
+			err = dup_begin(rt, r, s, t, &out, &res);
+			if (err == 1) {
+				t->kind = TAG_FREE;
+				rt->host->complete(rt->host, r->user_data, res);
+				done++;
+				continue;
+			}
+		} else if (err == 0 && s != 0 && r->op == VOS_OP_ACCEPT_MULTI) {
 			/* a placeholder per connection, as they come */
 			t->kind = TAG_MULTI_FD;
 		} else if (err == 0 && s != 0 && vos__op_makes_fd(r)) {
@@ -435,6 +615,15 @@ static int router_submit(void *priv, const struct vos_req *reqs, unsigned n)
 	return done || n == 0 ? (int)done : -EBUSY;
 }
 
+static int router_submit(void *priv, const struct vos_req *reqs, unsigned n)
+{
+	struct router *rt = priv;
+	int ret = submit_all(rt, reqs, n);
+
+	chain_run(rt); /* second steps of dups done at once (local ones) */
+	return ret;
+}
+
 static int router_reap(void *priv)
 {
 	struct router *rt = priv;
@@ -449,7 +638,7 @@ static int router_reap(void *priv)
 		if (r > 0)
 			total += r;
 	}
-	return total;
+	return total + chain_run(rt); /* dups whose close step is due */
 }
 
 /* Wait on every busy service in time slices (for a transport without a
@@ -493,6 +682,8 @@ static int router_wait(void *priv, int64_t timeout_ns)
 	struct timespec ts, *tsp = NULL;
 	int r = 0, n;
 
+	if (chain_run(rt) > 0) /* (none is due here, normally) */
+		return 1;
 	for (unsigned i = 0; i < rt->nsvc; i++)
 		if (rt->svc[i].inflight) {
 			busy++;
@@ -619,12 +810,13 @@ static void router_close(void *priv)
 		if (rt->fds[fd].svc)
 			close((int)fd);
 	for (uint32_t t = 0; t < rt->depth; t++)
-		if (rt->tags[t].kind == TAG_NEWFD)
+		if (holds_ph(&rt->tags[t]))
 			close(rt->tags[t].ph);
 	if (rt->ep >= 0)
 		close(rt->ep);
 	free(rt->fds);
 	free(rt->tags);
+	free(rt->chain);
 	free(rt);
 }
 
@@ -647,10 +839,11 @@ static int router_after_fork(void *priv)
 		close(rt->ep);
 	rt->ep = -1;
 	for (uint32_t t = 0; t < rt->depth; t++) {
-		if (rt->tags[t].kind == TAG_NEWFD)
+		if (holds_ph(&rt->tags[t]))
 			close(rt->tags[t].ph);
 		rt->tags[t].kind = TAG_FREE;
 	}
+	rt->nchain = 0;
 	return 0;
 }
 
@@ -762,7 +955,10 @@ static int router_open(struct vos_transport_host *host, void **priv)
 		rt->svc[i].sleep_fd = -1;
 	rt->depth = host->queue_depth;
 	rt->tags = calloc(rt->depth, sizeof(*rt->tags));
-	if (!rt->tags) {
+	rt->chain = calloc(rt->depth, sizeof(*rt->chain));
+	if (!rt->tags || !rt->chain) {
+		free(rt->tags);
+		free(rt->chain);
 		free(rt);
 		return -ENOMEM;
 	}
@@ -806,6 +1002,7 @@ fail:
 	for (unsigned i = 0; i < rt->nsvc; i++)
 		rt->svc[i].ops->close(rt->svc[i].priv);
 	free(rt->tags);
+	free(rt->chain);
 	free(rt);
 	return r;
 }

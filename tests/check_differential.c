@@ -112,6 +112,7 @@ enum dop {
 	D_CHMOD, D_CHOWN, D_ACCESS, D_LINK, D_SYMLINK, D_READLINK, D_LSEEK,
 	D_UTIMES, D_MKNOD, D_TRUNCATE, D_STATFS,
 	D_FUTIMENS, D_FADVISE, D_SYNCRANGE, D_SYNCFS, D_FSTATFS, D_LOCK,
+	D_DUP,
 };
 
 static const char *const op_names[] = {
@@ -122,7 +123,7 @@ static const char *const op_names[] = {
 	"readlinkat", "lseek",
 	"utimensat", "mknodat", "truncate", "statfs",
 	"futimens", "fadvise", "sync_file_range", "syncfs", "fstatfs",
-	"fcntl_lock",
+	"fcntl_lock", "dup3",
 };
 
 struct dcase {
@@ -140,6 +141,19 @@ struct dcase {
 	int64_t off;  /* readv/writev: -1 is the file position */
 	short whence, pid; /* fcntl_lock: the lock's (flags: the command,
 	                    * mode: l_type, off: l_start, len: l_len) */
+	                   /* dup3: flags its flags, mode 1 for dup2, len
+	                    * the newfd (DUP_TO_*) */
+};
+
+/* dup3 (dup2: mode 1) of fd onto: */
+enum {
+	DUP_TO_FREE,   /* a free number */
+	DUP_TO_FILE,   /* "big" opened from dfd (stord's on its route) */
+	DUP_TO_PIPE,   /* a local pipe's read end */
+	DUP_TO_SELF,   /* fd itself */
+	DUP_TO_BAD,    /* -1 */
+	DUP_FROM_SHUT, /* (onto a free number) from a number just closed */
+	DUP_NTO
 };
 
 static struct dcase cases[5000];
@@ -490,6 +504,29 @@ static void make_cases_rwf(void)
 			    .len = 150000, .off = -1, .flags = RWF_DSYNC });
 }
 
+/* dup2 and dup3 of files and a directory onto every kind of newfd */
+static void make_cases_dup(void)
+{
+	static const struct { const char *p; int of; } from[] = {
+		{ "f", O_RDONLY }, { "big", O_RDWR | O_APPEND },
+		{ "f", O_PATH }, { "d", O_RDONLY | O_DIRECTORY },
+	};
+	static const int how[][2] = { /* mode, flags */
+		{ 1, 0 }, { 0, 0 }, { 0, O_CLOEXEC }, { 0, O_NONBLOCK },
+	};
+
+	for (unsigned i = 0; i < sizeof(from) / sizeof(from[0]); i++)
+		for (int to = 0; to < DUP_NTO; to++)
+			for (unsigned h = 0; h < sizeof(how) / sizeof(how[0]);
+			     h++)
+				add((struct dcase){ .op = D_DUP,
+						    .path = from[i].p,
+						    .oflags = from[i].of,
+						    .mode = (unsigned)how[h][0],
+						    .flags = how[h][1],
+						    .len = (uint64_t)to });
+}
+
 static void make_cases(void)
 {
 	static const int oflags[] = {
@@ -544,6 +581,7 @@ static void make_cases(void)
 					    .abs = true });
 	}
 	make_cases_v3();
+	make_cases_dup();
 	make_cases_v4();
 	make_cases_locks();
 	make_cases_rwf();
@@ -773,6 +811,68 @@ static void pattern(char *b, uint64_t n)
 {
 	for (uint64_t i = 0; i < n; i++)
 		b[i] = (char)('A' + i % 23);
+}
+
+/* The result as "newfd" (1000) or -errno, and in info what newfd then
+ * says (describe_fd), what it reads, where fd's offset went (shared), and
+ * what the pipe's read end says once its write end is gone (a dup onto
+ * it closed it). */
+static long dup_case(struct vos_ctx *ctx, int dfd, int fd,
+		     const struct dcase *c, char *out, size_t cap)
+{
+	int to = -1, p[2] = { -1, -1 }, from = fd;
+	char rb[16], d[200];
+	long r, n, pos;
+
+	switch (c->len) {
+	case DUP_TO_FREE:
+	case DUP_FROM_SHUT:
+		to = dup(0);
+		close(to);
+		break;
+	case DUP_TO_FILE:
+		to = (int)CALL(openat(dfd, "big", O_RDONLY, 0),
+			       vos_openat(ctx, dfd, "big", O_RDONLY, 0));
+		ck_assert_int_ge(to, 0);
+		break;
+	case DUP_TO_PIPE:
+		ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+		to = p[0];
+		break;
+	case DUP_TO_SELF:
+		to = fd;
+		break;
+	}
+	if (c->len == DUP_FROM_SHUT) {
+		from = dup(0);
+		close(from);
+		if (from == to)
+			to++; /* (free as well, or the call says so alike) */
+	}
+	r = c->mode ? CALL(dup2(from, to), vos_dup2(ctx, from, to))
+		    : CALL(dup3(from, to, c->flags),
+			   vos_dup3(ctx, from, to, c->flags));
+	if (r >= 0) {
+		describe_fd(ctx, to, d, sizeof(d));
+		n = CALL(read(to, rb, sizeof(rb)),
+			 vos_read(ctx, to, rb, sizeof(rb)));
+		pos = to == fd ? 0 : CALL(lseek(fd, 0, SEEK_CUR),
+					  vos_lseek(ctx, fd, 0, SEEK_CUR));
+		snprintf(out, cap, "%s; read %ld %016llx; fd at %ld", d, n,
+			 n > 0 ? (unsigned long long)fnv(rb, (size_t)n, 1) : 0,
+			 pos);
+	}
+	if (p[1] >= 0) {
+		/* a dup onto the read end closed it: the write end's
+		 * peer is gone */
+		n = write(p[1], "x", 1) < 0 ? -errno : 1;
+		snprintf(out + strlen(out), cap - strlen(out), "; pipe %ld", n);
+		close(p[1]);
+	}
+	if (to != fd && to >= 0 && (r >= 0 || c->len == DUP_TO_FILE ||
+				    c->len == DUP_TO_PIPE))
+		close_fd(ctx, to);
+	return r >= 0 ? (r == to ? 1000 : 2000) : r;
 }
 
 static void run_case(struct vos_ctx *ctx, int dfd, const char *root,
@@ -1043,6 +1143,9 @@ static void run_case(struct vos_ctx *ctx, int dfd, const char *root,
 				 (long long)fl.l_len, (int)fl.l_pid);
 		break;
 	}
+	case D_DUP:
+		r = dup_case(ctx, dfd, fd, c, o->info, sizeof(o->info));
+		break;
 	case D_SETFL:
 		r = CALL(fcntl(fd, F_SETFL, c->flags),
 			 vos_fcntl(ctx, fd, F_SETFL, c->flags));
@@ -1059,6 +1162,7 @@ static void run_case(struct vos_ctx *ctx, int dfd, const char *root,
 	free(buf);
 	close_fd(ctx, fd);
 }
+
 
 static void describe_case(const struct dcase *c, char *out, size_t cap)
 {

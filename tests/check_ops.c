@@ -2597,6 +2597,113 @@ static char lock_kid_do(struct lock_kid *k, char c)
 	return a;
 }
 
+
+/* dup2 and dup3 from and onto every kind of fd (a service's when routed:
+ * stord's file, netd's socket; a local pipe): the kernel's refusals in
+ * its order; the copy shares the file (offset) and takes O_CLOEXEC only
+ * when asked; what newfd was is closed, in the service too (the peer of
+ * a netd socket dup'd over sees end of file). */
+START_TEST(dup2_dup3)
+{
+	struct vos_ctx *ctx = tu_ctx();
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sin);
+	char dir[256], buf[8];
+	int dfd = tu_dir(tu_diskbase(), dir, sizeof(dir));
+	int a, b, spare, p[2], l, cl, sv, cl2;
+	struct rlimit rl;
+
+	a = vos_openat(ctx, dfd, "a", O_RDWR | O_CREAT, 0600);
+	b = vos_openat(ctx, dfd, "b", O_RDWR | O_CREAT, 0600);
+	ck_assert_int_ge(a, 0);
+	ck_assert_int_ge(b, 0);
+	ck_assert_int_eq(vos_write(ctx, a, "abcdef", 6), 6);
+	ck_assert_int_eq(vos_write(ctx, b, "XYZ", 3), 3);
+	/* the kernel's refusals, in its order */
+	ck_assert_int_eq(vos_dup3(ctx, a, a, 0), -EINVAL);
+	ck_assert_int_eq(vos_dup3(ctx, -1, -1, O_NONBLOCK), -EINVAL);
+	ck_assert_int_eq(vos_dup3(ctx, -1, -1, 0), -EINVAL);
+	ck_assert_int_eq(vos_dup3(ctx, a, b, O_NONBLOCK), -EINVAL);
+	ck_assert_int_eq(vos_dup3(ctx, -1, b, 0), -EBADF);
+	ck_assert_int_eq(vos_dup3(ctx, a, -1, 0), -EBADF);
+	ck_assert_int_eq(vos_dup2(ctx, -1, -1), -EBADF);
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	ck_assert_int_eq(vos_dup2(ctx, a, (int)rl.rlim_cur), -EBADF);
+	ck_assert_int_eq(vos_dup2(ctx, a, a), a);
+
+	/* a onto b: b is a's copy now, at a's offset, not close-on-exec */
+	ck_assert_int_eq(vos_dup2(ctx, a, b), b);
+	ck_assert_int_eq(vos_lseek(ctx, b, 0, SEEK_CUR), 6);
+	ck_assert_int_eq(vos_lseek(ctx, a, 1, SEEK_SET), 1);
+	ck_assert_int_eq(vos_read(ctx, b, buf, 2), 2);
+	ck_assert_int_eq(memcmp(buf, "bc", 2), 0);
+	ck_assert_int_eq(vos_fcntl(ctx, b, F_GETFD, 0), 0);
+	/* onto a number that is free, close-on-exec */
+	spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(spare, 0);
+	close(spare);
+	ck_assert_int_eq(vos_dup3(ctx, a, spare, O_CLOEXEC), spare);
+	ck_assert_int_eq(vos_fcntl(ctx, spare, F_GETFD, 0), FD_CLOEXEC);
+	ck_assert_int_eq(vos_pread(ctx, spare, buf, 3, 3), 3);
+	ck_assert_int_eq(memcmp(buf, "def", 3), 0);
+	/* closing the original leaves the copies open */
+	ck_assert_int_eq(vos_close(ctx, a), 0);
+	ck_assert_int_eq(vos_pread(ctx, b, buf, 1, 0), 1);
+	ck_assert_int_eq(buf[0], 'a');
+
+	/* a local pipe onto a service's fd, and a service's fd onto the
+	 * pipe's write end: the pipe then has no writer */
+	ck_assert_int_eq(vos_pipe2(ctx, p, O_CLOEXEC), 0);
+	ck_assert_int_eq(vos_dup3(ctx, p[0], b, O_CLOEXEC), b);
+	ck_assert_int_eq(vos_write(ctx, p[1], "pq", 2), 2);
+	ck_assert_int_eq(vos_read(ctx, b, buf, sizeof(buf)), 2);
+	ck_assert_int_eq(vos_dup2(ctx, spare, p[1]), p[1]);
+	ck_assert_int_eq(vos_close(ctx, p[0]), 0);
+	ck_assert_int_eq(vos_read(ctx, b, buf, sizeof(buf)), 0);
+	ck_assert_int_eq(vos_pread(ctx, p[1], buf, 1, 5), 1);
+	ck_assert_int_eq(buf[0], 'f');
+
+	/* a connected socket dup'd over: closed where it lives */
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	l = vos_socket(ctx, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(l, 0);
+	ck_assert_int_eq(vos_bind(ctx, l, (struct sockaddr *)&sin,
+				  sizeof(sin)), 0);
+	ck_assert_int_eq(vos_listen(ctx, l, 4), 0);
+	ck_assert_int_eq(vos_getsockname(ctx, l, (struct sockaddr *)&sin, &sl),
+			 0);
+	cl = vos_socket(ctx, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(cl, 0);
+	ck_assert_int_eq(vos_connect(ctx, cl, (struct sockaddr *)&sin,
+				     sizeof(sin)), 0);
+	sv = vos_accept(ctx, l, NULL, NULL, SOCK_CLOEXEC);
+	ck_assert_int_ge(sv, 0);
+	cl2 = vos_fcntl(ctx, cl, F_DUPFD_CLOEXEC, 0); /* a second copy */
+	ck_assert_int_ge(cl2, 0);
+	ck_assert_int_eq(vos_dup2(ctx, b, cl), cl); /* one of two: open */
+	ck_assert_int_eq(vos_send(ctx, cl2, "s", 1, 0), 1);
+	ck_assert_int_eq(vos_recv(ctx, sv, buf, sizeof(buf), 0), 1);
+	ck_assert_int_eq(vos_dup2(ctx, spare, cl2), cl2); /* the last one */
+	ck_assert_int_eq(vos_recv(ctx, sv, buf, sizeof(buf), 0), 0);
+	/* and a socket onto a file's number: the file's copy closed */
+	ck_assert_int_eq(vos_dup2(ctx, sv, spare), spare);
+	ck_assert_int_eq(vos_getsockname(ctx, spare, (struct sockaddr *)&sin,
+					 &sl), 0);
+	ck_assert_int_eq(vos_close(ctx, sv), 0);
+	ck_assert_int_eq(vos_close(ctx, spare), 0);
+	ck_assert_int_eq(vos_close(ctx, cl), 0);
+	ck_assert_int_eq(vos_close(ctx, cl2), 0);
+	ck_assert_int_eq(vos_close(ctx, p[1]), 0);
+	ck_assert_int_eq(vos_close(ctx, b), 0);
+	ck_assert_int_eq(vos_close(ctx, l), 0);
+	ck_assert_int_eq(vos_unlinkat(ctx, dfd, "a", 0), 0);
+	ck_assert_int_eq(vos_unlinkat(ctx, dfd, "b", 0), 0);
+	tu_dir_close(ctx, dfd);
+	rmdir(dir);
+	vos_ctx_destroy(ctx);
+}
+END_TEST
+
 /* fcntl's record locks against another process's, on every route (through
  * stord the lock is stord's open file description's, which conflicts with
  * a process's POSIX lock as the client's own would): -EAGAIN while the
@@ -2794,6 +2901,7 @@ static Suite *ops_suite(void)
 		tcase_add_test(a, file_read_partly_cached);
 		tcase_add_test(a, getdents_tree);
 		tcase_add_test(a, record_locks);
+		tcase_add_test(a, dup2_dup3);
 		tcase_add_test(a, lengths_as_the_kernel);
 		tcase_add_test(a, linked_chain_runs_in_order);
 		tcase_add_test(a, linked_failure_cancels_the_rest);

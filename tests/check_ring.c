@@ -608,16 +608,17 @@ START_TEST(head_before_completion)
 END_TEST
 
 /* Ops the protocol does not carry (pipe2, socketpair: files of the local
- * kernel) are answered by the client itself, EOPNOTSUPP, and spend no
+ * kernel; dup3: the router sends it as F_DUPFD) are answered by the client itself, EOPNOTSUPP, and spend no
  * ring entry: the service sees nothing, and a request after them goes
  * through as usual. */
 START_TEST(nowire_refused)
 {
 	struct vos_transport_host host = { DEPTH, 0, "slot=4096", complete, 0,
 					   post, NULL, NULL };
-	static const enum vos_op ops[] = { VOS_OP_PIPE2, VOS_OP_SOCKETPAIR };
+	static const enum vos_op ops[] = { VOS_OP_PIPE2, VOS_OP_SOCKETPAIR,
+					   VOS_OP_DUP3 };
 	struct vos__rs rs;
-	struct vos_req r[3];
+	struct vos_req r[4];
 	struct vos_wire_req w;
 	int fds[2] = { -1, -1 };
 	void *rc;
@@ -626,30 +627,30 @@ START_TEST(nowire_refused)
 	memset(done_count, 0, sizeof(done_count));
 	ring_up(&rs);
 	ck_assert_int_eq(vos__rc_open(&host, &chan, &rc), 0);
-	for (unsigned i = 0; i < 3; i++) {
+	for (unsigned i = 0; i < 4; i++) {
 		memset(&r[i], 0, sizeof(r[i]));
-		r[i].op = i < 2 ? ops[i] : VOS_OP_NOP;
+		r[i].op = i < 3 ? ops[i] : VOS_OP_NOP;
 		r[i].fd = -1;
 		r[i].addr = (uint64_t)(uintptr_t)fds;
 		r[i].arg = 77;
 		r[i].user_data = i;
 		busy[i] = true;
 	}
-	ck_assert_int_eq(vos__rc_submit(rc, r, 3), 3);
-	for (unsigned i = 0; i < 2; i++) {
+	ck_assert_int_eq(vos__rc_submit(rc, r, 4), 4);
+	for (unsigned i = 0; i < 3; i++) {
 		ck_assert_uint_eq(done_count[i], 1);
 		ck_assert_int_eq(last_res[i], -EOPNOTSUPP);
 	}
 	ck_assert_int_eq(fds[0], -1); /* nothing written to the caller */
 	ck_assert(vos__rs_take(&rs, &w));
 	ck_assert_uint_eq(w.op, VOS_OP_NOP); /* the only request sent */
-	ck_assert_uint_eq(w.tag, 2);
+	ck_assert_uint_eq(w.tag, 3);
 	ck_assert(!vos__rs_take(&rs, &w));
-	ck_assert(vos__rs_post(&rs, 2, 77));
+	ck_assert(vos__rs_post(&rs, 3, 77));
 	vos__rs_consumed(&rs);
 	vos__rs_publish(&rs);
 	ck_assert_int_eq(vos__rc_reap(rc), 1);
-	ck_assert_int_eq(last_res[2], 77);
+	ck_assert_int_eq(last_res[3], 77);
 	vos__rc_close(rc);
 	ring_down();
 }

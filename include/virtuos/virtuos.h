@@ -94,6 +94,7 @@ enum vos_op {
 	VOS_OP_FCNTL_LOCK,   /* since 0.3: fcntl's record locks */
 	VOS_OP_PIPE2,        /* since 0.3: local only */
 	VOS_OP_SOCKETPAIR,   /* since 0.3: local only */
+	VOS_OP_DUP3,         /* since 0.3: dup2 and dup3 */
 	VOS_OP__COUNT /* not an operation: the number of operations */
 };
 
@@ -786,6 +787,26 @@ static inline void vos_prep_socketpair(struct vos_req *r, int domain,
 	r->fd2 = protocol;
 }
 
+/* dup3(oldfd, newfd, flags) (flags: 0 or O_CLOEXEC) and dup2(oldfd,
+ * newfd) (the same op with len 1: oldfd == newfd is then newfd if oldfd
+ * is open, where dup3 says -EINVAL): newfd becomes a copy of oldfd,
+ * whatever it was before (a local fd, a service's, or none).  An fd of a
+ * service stays the service's: the service duplicates it and newfd
+ * becomes its placeholder (doc/semantics.md).  (since 0.3) */
+static inline void vos_prep_dup3(struct vos_req *r, int oldfd, int newfd,
+				 int flags)
+{
+	vos__prep(r, VOS_OP_DUP3, oldfd);
+	r->arg = (uint32_t)newfd;
+	r->op_flags = (uint32_t)flags;
+}
+
+static inline void vos_prep_dup2(struct vos_req *r, int oldfd, int newfd)
+{
+	vos_prep_dup3(r, oldfd, newfd, 0);
+	r->len = 1;
+}
+
 /* bind(fd, addr, addrlen) */
 static inline void vos_prep_bind(struct vos_req *r, int fd,
 				 const struct sockaddr *addr, socklen_t addrlen)
@@ -1100,6 +1121,8 @@ int vos_socket(struct vos_ctx *ctx, int domain, int type, int protocol);
 int vos_pipe2(struct vos_ctx *ctx, int fds[2], int flags);
 int vos_socketpair(struct vos_ctx *ctx, int domain, int type, int protocol,
 		   int sv[2]);
+int vos_dup2(struct vos_ctx *ctx, int oldfd, int newfd);
+int vos_dup3(struct vos_ctx *ctx, int oldfd, int newfd, int flags);
 int vos_bind(struct vos_ctx *ctx, int fd, const struct sockaddr *addr,
 	     socklen_t addrlen);
 int vos_listen(struct vos_ctx *ctx, int fd, int backlog);

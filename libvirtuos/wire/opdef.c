@@ -147,6 +147,11 @@ const struct vos__opdef vos__opdefs[VOS_OP__COUNT] = {
 		VOS__SVC_LOCAL, F(DIRECT) | F(NOWIRE) },
 	[VOS_OP_SOCKETPAIR] = { "socketpair", "vos_socketpair", A(NONE),
 		A(NONE), VOS__SVC_LOCAL, F(DIRECT) | F(NOWIRE) },
+	/* dup2, dup3: goes where oldfd goes; a service's fd is duplicated
+	 * there as F_DUPFD (router.c), so the op itself is never on the
+	 * wire.  Not FD: the kernel's flag checks come before the fd's */
+	[VOS_OP_DUP3] = { "dup3", "vos_dup3", A(NONE), A(NONE),
+		VOS__SVC_ANY, F(DIRECT) | F(NOWIRE) },
 };
 
 /* virtuos.h's vos_prep_fcntl() names the lock commands by number */

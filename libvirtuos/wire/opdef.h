@@ -206,6 +206,18 @@ static inline bool vos__op_makes_pair(unsigned op)
 	return op == VOS_OP_PIPE2 || op == VOS_OP_SOCKETPAIR;
 }
 
+/* The fd a successful r closes or replaces, or -1: close's fd; the newfd
+ * of a dup2 or dup3 (arg) that is not oldfd.  What was queued on that
+ * number, and what is known of it, belongs to the file it named. */
+static inline int vos__op_closes_fd(const struct vos_req *r)
+{
+	if (r->op == VOS_OP_CLOSE)
+		return r->fd;
+	if (r->op == VOS_OP_DUP3 && (int32_t)r->arg != r->fd)
+		return (int32_t)r->arg;
+	return -1;
+}
+
 /* fcntl's record-lock commands (VOS_OP_FCNTL_LOCK's op_flags). */
 static inline bool vos__lock_cmd_ok(uint32_t cmd)
 {

@@ -138,6 +138,15 @@ int vos__validate(const struct vos_req *r)
 	    ((!r->addr && r->fd != AT_FDCWD && r->op_flags) ||
 	     (r->op_flags & VOS__AT_FD_ONLY)))
 		return -EINVAL;
+	/* dup3's flags, then oldfd == newfd (dup2 alone takes that), then
+	 * the numbers, as the kernel checks them; len 1 is dup2's (no
+	 * flags), nothing else */
+	if (r->op == VOS_OP_DUP3 &&
+	    (r->len > 1 || (r->op_flags & ~(uint32_t)(r->len ? 0 : O_CLOEXEC)) ||
+	     (!r->len && r->fd == (int32_t)r->arg)))
+		return -EINVAL;
+	if (r->op == VOS_OP_DUP3 && (r->fd < 0 || (int32_t)r->arg < 0))
+		return -EBADF;
 	if ((f & VOS__OPF_FD) && r->fd < 0)
 		return -EBADF;
 	if ((f & VOS__OPF_NEED_ADDR) && !r->addr && !vos__null_path_ok(r))

@@ -240,6 +240,10 @@ int64_t vos__exec(const struct vos_req *r, bool nowait)
 	case VOS_OP_PIPE2:
 	case VOS_OP_SOCKETPAIR:
 		return new_pair(r);
+	case VOS_OP_DUP3:
+		ret = r->len ? dup2(r->fd, (int)r->arg)
+			     : dup3(r->fd, (int)r->arg, (int)r->op_flags);
+		break;
 	case VOS_OP_IOCTL:
 		ret = ioctl(r->fd, (unsigned long)r->op_flags, PTR(r->addr));
 		break;

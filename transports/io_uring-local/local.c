@@ -117,16 +117,19 @@ void vos__local_to_pool(struct vos__local *l, const struct vos_req *req)
 static void run_inline(struct vos__local *l, const struct vos_req *r)
 {
 	uint32_t tag = (uint32_t)r->user_data;
+	int gone = vos__op_closes_fd(r); /* close, or dup2/dup3's newfd */
 	int64_t res;
 
-	if (r->op == VOS_OP_CLOSE || vos__op_sets_fl(r))
+	if (vos__op_sets_fl(r))
 		vos__fdclass_forget(&l->fdc, r->fd);
-	if (r->op == VOS_OP_CLOSE) {
+	if (gone >= 0) {
 		/* what was submitted on the fd takes its file before the
-		 * number is free: queued writes and prepared SQEs go in now;
-		 * nothing carried on sends another piece to it */
-		vos__order_flush(l, r->fd);
-		vos__carry_orphan(l, r->fd);
+		 * number is free (or names another file): queued writes and
+		 * prepared SQEs go in now; nothing carried on sends another
+		 * piece to it */
+		vos__fdclass_forget(&l->fdc, gone);
+		vos__order_flush(l, gone);
+		vos__carry_orphan(l, gone);
 		l->be->flush(l->be_priv);
 	}
 	if (vos__op_makes_pair(r->op)) {
