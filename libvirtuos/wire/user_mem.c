@@ -57,6 +57,24 @@ void __asan_storeN(void *addr, long size);
 #define TELL(d, s, n)                                                      \
 	(__asan_loadN((void *)(uintptr_t)(s), (long)(n)),                  \
 	 __asan_storeN((void *)(uintptr_t)(d), (long)(n)))
+/* Whether [p, p + n) lies outside the program's memory as ASan lays it
+ * out on x86-64 (low memory below 0x7fff8000, high memory from
+ * 0x10007fff8000): its shadow is mapped, so a guarded copy from a wild
+ * pointer into it would succeed, and ASan would then stop the program
+ * on the TELL (or on a later read of the bytes).  Such an address is
+ * unmapped in a build without ASan: -EFAULT, as there. */
+#if defined(__x86_64__)
+#define NOT_APP(p, n) not_app((uintptr_t)(p), (size_t)(n))
+static inline bool not_app(uintptr_t a, size_t n)
+{
+	uintptr_t e = a + (n ? n : 1);
+
+	if (e < a)
+		return true;
+	return !(e <= 0x7fff8000ull ||
+		 (a >= 0x10007fff8000ull && e <= 0x800000000000ull));
+}
+#endif
 #elif defined(TSAN)
 void __tsan_read_range(void *addr, long size);
 void __tsan_write_range(void *addr, long size);
@@ -65,6 +83,9 @@ void __tsan_write_range(void *addr, long size);
 	 __tsan_write_range((void *)(uintptr_t)(d), (long)(n)))
 #else
 #define TELL(d, s, n) ((void)0)
+#endif
+#ifndef NOT_APP
+#define NOT_APP(p, n) false
 #endif
 
 #if defined(__x86_64__) && defined(__linux__)
@@ -249,6 +270,8 @@ static inline void arm(void)
 
 static int copy(void *dst, const void *src, size_t n)
 {
+	if (NOT_APP(dst, n) || NOT_APP(src, n))
+		return -EFAULT;
 	arm();
 	if (vos__uasm_copy(dst, src, n) < 0)
 		return -EFAULT;
@@ -284,8 +307,12 @@ int vos__user_strnlen(const char *us, size_t max, size_t *len)
 	*len = 0;
 	if (!max)
 		return 0;
+	if (NOT_APP(us, 1))
+		return -EFAULT;
 	arm();
 	r = vos__uasm_strnlen(us, max);
+	if (r >= 0 && NOT_APP(us, (size_t)r + 1))
+		return -EFAULT;
 	if (r < 0)
 		return -EFAULT;
 	*len = (size_t)r;
@@ -300,6 +327,8 @@ int vos__user_probe_write(void *udst, size_t n)
 	if (!n)
 		return 0;
 #ifdef GUARDED
+	if (NOT_APP(udst, n))
+		return -EFAULT;
 	arm();
 	return vos__uasm_probe(udst, n) < 0 ? -EFAULT : 0;
 #else
