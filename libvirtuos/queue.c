@@ -774,15 +774,15 @@ static int64_t call_impl(struct vos__impl *impl, struct vos_req *req)
 	struct vos_req staged;
 	int64_t res = 0;
 	uint32_t tag;
-	int ret;
+	int ret, err = check(impl, req);
 
-	if (vos__op_closes_fd(req) >= 0 && impl->mfd)
+	/* (a call refused by its arguments closes nothing) */
+	if (err == 0 && vos__op_closes_fd(req) >= 0 && impl->mfd)
 		vos__close_ends_multishot(impl, vos__op_closes_fd(req));
 	if (impl->outstanding >= impl->depth)
 		return -EBUSY;
 	impl->sync_done = false;
-	if (!stage(impl, req, check(impl, req), VOS__SLOT_SYNC, &staged,
-		   &res))
+	if (!stage(impl, req, err, VOS__SLOT_SYNC, &staged, &res))
 		return res;
 	tag = (uint32_t)staged.user_data;
 	if (flush(impl, &staged, 1) != 1)

@@ -69,6 +69,9 @@ struct rsvc {
 struct rfd {
 	int32_t remote;
 	uint8_t svc;  /* 0: not a service fd */
+	uint8_t held; /* a request in flight puts a file at this number or
+	               * takes one from it (a placeholder being made or
+	               * closed, a dup's newfd): a dup onto it is -EBUSY */
 };
 
 struct rtag {
@@ -79,6 +82,7 @@ struct rtag {
 	int32_t newfd;  /* DUP_*: dup's newfd */
 	struct rfd dup; /* DUP_CLOSE: the copy's (service, fd) */
 	struct rfd gone; /* DUP_CLOSE: what newfd was, closed now */
+	int32_t held[2]; /* the numbers it holds (rfd.held), or -1 */
 };
 
 struct router {
@@ -130,6 +134,30 @@ static const struct rfd *map_get(const struct router *rt, int fd)
 	if (fd < 0 || (uint32_t)fd >= rt->fds_cap || !rt->fds[fd].svc)
 		return NULL;
 	return &rt->fds[fd];
+}
+
+/* t holds fd (which has room in the map) until tag_done(). */
+static void hold(struct router *rt, struct rtag *t, int k, int fd)
+{
+	t->held[k] = fd;
+	rt->fds[fd].held = 1;
+}
+
+static bool held(const struct router *rt, int fd)
+{
+	return fd >= 0 && (uint32_t)fd < rt->fds_cap && rt->fds[fd].held;
+}
+
+/* t ends: the numbers it held are free for dups again (called in the
+ * same step as any close of its placeholder, so no other request can
+ * hold that number yet). */
+static void tag_done(struct router *rt, struct rtag *t)
+{
+	for (int k = 0; k < 2; k++)
+		if (t->held[k] >= 0)
+			rt->fds[t->held[k]].held = 0;
+	t->held[0] = t->held[1] = -1;
+	t->kind = TAG_FREE;
 }
 
 /* The context's buffer pools, for every service's multishot recvs. */
@@ -216,8 +244,10 @@ static bool dup_chain(struct router *rt, uint64_t tag, uint8_t svc,
 
 	if (!m)
 		return false;
+	/* (the mapping stays until the close is done: requests on newfd
+	 * meanwhile go to the old file, as the kernel's would until its
+	 * dup2 had returned) */
 	t->gone = *m;
-	rt->fds[t->newfd].svc = 0; /* nothing more goes to it */
 	t->dup.svc = svc;
 	t->dup.remote = (int32_t)res;
 	if (t->kind == TAG_DUP_LOCAL)
@@ -230,8 +260,10 @@ static bool dup_chain(struct router *rt, uint64_t tag, uint8_t svc,
 /* The result of tag's dup when its last step is done. */
 static int64_t dup_result(struct router *rt, struct rtag *t)
 {
-	return t->ph >= 0 ? dup_install(rt, t, t->dup.svc, t->dup.remote)
-			  : t->newfd;
+	if (t->ph >= 0)
+		return dup_install(rt, t, t->dup.svc, t->dup.remote);
+	rt->fds[t->newfd].svc = 0; /* the local kernel's file is there */
+	return t->newfd;
 }
 
 static void sub_finish(struct rsvc *s, uint64_t tag, int64_t res,
@@ -247,6 +279,9 @@ static void sub_finish(struct rsvc *s, uint64_t tag, int64_t res,
 		return;
 	}
 	t = &rt->tags[tag];
+	if ((t->kind == TAG_NEWFD || t->kind == TAG_DUP_SVC) && s->idx != 0 &&
+	    res > INT32_MAX)
+		res = -EIO; /* no fd number: a broken service */
 	if (t->kind == TAG_NEWFD) {
 		if (res >= 0 && s->idx != 0) {
 			map_set(rt, t->ph, (uint8_t)s->idx, (int32_t)res);
@@ -272,7 +307,7 @@ static void sub_finish(struct rsvc *s, uint64_t tag, int64_t res,
 	} else if (t->kind == TAG_DUP_CLOSE) {
 		res = dup_result(rt, t); /* whatever the close said */
 	}
-	t->kind = TAG_FREE;
+	tag_done(rt, t);
 	s->inflight--;
 	rt->in_cb++; /* the core may submit from here: no chain_run */
 	rt->host->post(rt->host, tag, res, flags);
@@ -292,6 +327,7 @@ static int chain_run(struct router *rt)
 		struct rtag *t = &rt->tags[tag];
 		struct rsvc *v = &rt->svc[t->gone.svc];
 		struct vos_req c;
+		int64_t res;
 
 		vos_prep_close(&c, t->gone.remote);
 		c.user_data = tag;
@@ -302,9 +338,10 @@ static int chain_run(struct router *rt)
 		/* not taken: the old fd stays open there until the
 		 * context detaches; the dup itself is done */
 		v->inflight--;
-		t->kind = TAG_FREE;
+		res = dup_result(rt, t);
+		tag_done(rt, t);
 		rt->in_cb++;
-		rt->host->post(rt->host, tag, dup_result(rt, t), 0);
+		rt->host->post(rt->host, tag, res, 0);
 		rt->in_cb--;
 		posted++;
 	}
@@ -503,7 +540,7 @@ static unsigned flush(struct router *rt, unsigned s, struct vos_req *batch,
 
 		if (holds_ph(t))
 			close(t->ph);
-		t->kind = TAG_FREE;
+		tag_done(rt, t);
 		v->inflight--;
 	}
 	return (unsigned)took;
@@ -519,13 +556,21 @@ static int dup_begin(struct router *rt, const struct vos_req *r, unsigned s,
 
 	t->newfd = (int32_t)r->arg;
 	t->ph = -1;
-	if (s == 0) {
-		t->kind = map_get(rt, t->newfd) ? TAG_DUP_LOCAL : TAG_PLAIN;
-		return 0;
-	}
-	if (r->len && r->fd == t->newfd) {
+	if (r->len && r->fd == t->newfd && s != 0) {
 		*res = t->newfd; /* dup2 onto itself: an open fd */
 		return 1;
+	}
+	/* a number a request in flight is putting a file at, or taking
+	 * one from: the kernel's dup2 says -EBUSY in that race */
+	if (held(rt, t->newfd))
+		return -EBUSY;
+	if (s == 0) {
+		t->kind = TAG_PLAIN;
+		if (map_get(rt, t->newfd)) {
+			t->kind = TAG_DUP_LOCAL;
+			hold(rt, t, 0, t->newfd);
+		}
+		return 0;
 	}
 	/* the kernel's bound on newfd (its EBADF), before the service
 	 * makes anything */
@@ -534,10 +579,12 @@ static int dup_begin(struct router *rt, const struct vos_req *r, unsigned s,
 	t->ph = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (t->ph < 0)
 		return -errno;
-	if (map_grow(rt, t->newfd) < 0) {
+	if (map_grow(rt, t->newfd) < 0 || map_grow(rt, t->ph) < 0) {
 		close(t->ph);
 		return -ENOMEM;
 	}
+	hold(rt, t, 0, t->newfd);
+	hold(rt, t, 1, t->ph);
 	out->op = VOS_OP_FCNTL;
 	out->op_flags = (r->op_flags & O_CLOEXEC) ? F_DUPFD_CLOEXEC : F_DUPFD;
 	out->arg = 0;
@@ -558,6 +605,8 @@ static int submit_all(struct router *rt, const struct vos_req *reqs,
 		struct vos_req out;
 		unsigned s;
 		int err = route(rt, r, &s, &out);
+
+		t->held[0] = t->held[1] = -1;
 
 		if (nb && (s != cur || err || nb == 32)) {
 			unsigned took = flush(rt, cur, batch, nb);
@@ -593,16 +642,19 @@ static int submit_all(struct router *rt, const struct vos_req *reqs,
 				err = -errno;
 			} else if ((err = map_grow(rt, t->ph)) < 0) {
 				close(t->ph); /* no room to record it */
+			} else {
+				hold(rt, t, 0, t->ph);
 			}
 			t->kind = TAG_NEWFD;
 		} else if (err == 0 && s != 0 && r->op == VOS_OP_CLOSE) {
 			t->ph = r->fd;
+			hold(rt, t, 0, t->ph);
 			t->kind = TAG_CLOSE;
 		} else {
 			t->kind = TAG_PLAIN;
 		}
 		if (err) {
-			t->kind = TAG_FREE;
+			tag_done(rt, t);
 			rt->host->complete(rt->host, r->user_data, err);
 			done++;
 			continue;
@@ -691,8 +743,14 @@ static int router_wait(void *priv, int64_t timeout_ns)
 		}
 	if (busy == 0)
 		return -EAGAIN;
-	if (busy == 1)
-		return rt->svc[only].ops->wait(rt->svc[only].priv, timeout_ns);
+	if (busy == 1) {
+		/* (its completions may leave a dup's close step due) */
+		int p;
+
+		r = rt->svc[only].ops->wait(rt->svc[only].priv, timeout_ns);
+		p = chain_run(rt);
+		return r > 0 ? r + p : p ? p : r;
+	}
 	/* several: one ppoll over the fds each would sleep on */
 	for (unsigned i = 0; i < rt->nsvc && r >= 0; i++) {
 		struct rsvc *s = &rt->svc[i];
@@ -751,6 +809,10 @@ static int router_sleep_fd(void *priv)
 	unsigned busy = 0;
 	int r = -EAGAIN, fd = -1;
 
+	/* a dup's close step is sent before the set is made: its service
+	 * is then busy, and in the set */
+	if (chain_run(rt) > 0)
+		return -EAGAIN;
 	for (unsigned i = 0; i < rt->nsvc; i++)
 		busy += rt->svc[i].inflight != 0;
 	if (busy > 1 && rt->ep < 0) {
@@ -841,7 +903,7 @@ static int router_after_fork(void *priv)
 	for (uint32_t t = 0; t < rt->depth; t++) {
 		if (holds_ph(&rt->tags[t]))
 			close(rt->tags[t].ph);
-		rt->tags[t].kind = TAG_FREE;
+		tag_done(rt, &rt->tags[t]);
 	}
 	rt->nchain = 0;
 	return 0;
@@ -962,6 +1024,8 @@ static int router_open(struct vos_transport_host *host, void **priv)
 		free(rt);
 		return -ENOMEM;
 	}
+	for (uint32_t t = 0; t < rt->depth; t++)
+		rt->tags[t].held[0] = rt->tags[t].held[1] = -1;
 	for (unsigned i = 0; i < rt->routes.nsvc; i++) {
 		struct rsvc *s = &rt->svc[i];
 		const char *tn = rt->routes.svc[i].transport;

@@ -2704,6 +2704,103 @@ START_TEST(dup2_dup3)
 }
 END_TEST
 
+
+/* dup2 onto a number a request in flight still holds (a close, an
+ * open's new fd): -EBUSY, as the kernel's dup2 says in that race, or
+ * (where the other request already completed: the local routes) a dup
+ * that really put the pipe there; never a file closed under the program.
+ * And a dup whose second step (closing newfd's old service fd) comes due
+ * while the program waits on vos_ctx_fd() completes. */
+START_TEST(dup_in_flight)
+{
+	struct vos_ctx *ctx = tu_ctx();
+	char dir[256], buf[8];
+	int dfd = tu_dir(tu_diskbase(), dir, sizeof(dir));
+	int a, b, s, p[2], d, n, cfd, got = 0;
+	struct vos_req r;
+	struct vos_cqe c;
+	struct pollfd pf;
+
+	ck_assert_int_eq(vos_pipe2(ctx, p, O_CLOEXEC), 0);
+	for (int i = 0; i < 20; i++) {
+		/* a close in flight */
+		s = vos_openat(ctx, dfd, "s", O_RDWR | O_CREAT, 0600);
+		ck_assert_int_ge(s, 0);
+		vos_prep_close(&r, s);
+		r.user_data = 1;
+		ck_assert_int_eq(vos_submit(ctx, &r, 1), 1);
+		d = vos_dup2(ctx, p[0], s);
+		ck_assert_int_eq(vos_wait(ctx, &c, 1, 1, 10LL * 1000000000),
+				 1);
+		ck_assert_int_eq(c.res, 0);
+		if (tu_store(tu_diskbase()))
+			ck_assert_int_eq(d, -EBUSY); /* (stord's close) */
+		else
+			ck_assert(d == -EBUSY || d == s);
+		if (d == s) { /* the pipe is there, open */
+			ck_assert_int_eq(vos_write(ctx, p[1], "x", 1), 1);
+			ck_assert_int_eq(vos_read(ctx, s, buf, 1), 1);
+			ck_assert_int_eq(vos_close(ctx, s), 0);
+		}
+		/* an open in flight: its new fd takes the lowest number */
+		n = dup(0);
+		close(n);
+		vos_prep_openat(&r, dfd, "s", O_RDONLY | O_CLOEXEC, 0);
+		r.user_data = 2;
+		ck_assert_int_eq(vos_submit(ctx, &r, 1), 1);
+		d = vos_dup2(ctx, p[0], n);
+		ck_assert_int_eq(vos_wait(ctx, &c, 1, 1, 10LL * 1000000000),
+				 1);
+		ck_assert_int_ge(c.res, 0);
+		ck_assert(d == -EBUSY || d == n);
+		if (tu_store(tu_diskbase()))
+			ck_assert_int_eq(d, -EBUSY);
+		/* (locally the open may have completed first: the dup then
+		 * replaced its file, as the kernel's would) */
+		if (c.res != n || d != n) {
+			ck_assert_int_eq(vos_fcntl(ctx, (int)c.res, F_GETFD,
+						   0), FD_CLOEXEC);
+			ck_assert_int_eq(vos_close(ctx, (int)c.res), 0);
+		}
+		if (d == n) {
+			ck_assert_int_eq(vos_write(ctx, p[1], "y", 1), 1);
+			ck_assert_int_eq(vos_read(ctx, n, buf, 1), 1);
+			ck_assert_int_eq(buf[0], 'y');
+			ck_assert_int_eq(vos_close(ctx, n), 0);
+		}
+	}
+	/* a dup of one service fd onto another, waited for on the
+	 * context's fd */
+	a = vos_openat(ctx, dfd, "a", O_RDWR | O_CREAT, 0600);
+	b = vos_openat(ctx, dfd, "b", O_RDWR | O_CREAT, 0600);
+	ck_assert_int_ge(a, 0);
+	ck_assert_int_ge(b, 0);
+	cfd = vos_ctx_fd(ctx);
+	ck_assert_int_ge(cfd, 0);
+	vos_prep_dup3(&r, a, b, O_CLOEXEC);
+	r.user_data = 3;
+	ck_assert_int_eq(vos_submit(ctx, &r, 1), 1);
+	for (int k = 0; k < 100 && !got; k++) {
+		pf = (struct pollfd){ cfd, POLLIN, 0 };
+		ck_assert_int_ge(poll(&pf, 1, 100), 0);
+		if (vos_wait(ctx, &c, 1, 1, 0) == 1)
+			got = 1;
+	}
+	ck_assert_msg(got, "the dup never completed on the ctx fd");
+	ck_assert_int_eq(c.res, b);
+	ck_assert_int_eq(vos_fcntl(ctx, b, F_GETFD, 0), FD_CLOEXEC);
+	ck_assert_int_eq(vos_close(ctx, a), 0);
+	ck_assert_int_eq(vos_close(ctx, b), 0);
+	ck_assert_int_eq(vos_close(ctx, p[0]), 0);
+	ck_assert_int_eq(vos_close(ctx, p[1]), 0);
+	for (const char *f = "s"; f; f = f[0] == 's' ? "a" : f[0] == 'a' ? "b" : NULL)
+		ck_assert_int_eq(vos_unlinkat(ctx, dfd, f, 0), 0);
+	tu_dir_close(ctx, dfd);
+	rmdir(dir);
+	vos_ctx_destroy(ctx);
+}
+END_TEST
+
 /* fcntl's record locks against another process's, on every route (through
  * stord the lock is stord's open file description's, which conflicts with
  * a process's POSIX lock as the client's own would): -EAGAIN while the
@@ -2902,6 +2999,7 @@ static Suite *ops_suite(void)
 		tcase_add_test(a, getdents_tree);
 		tcase_add_test(a, record_locks);
 		tcase_add_test(a, dup2_dup3);
+		tcase_add_test(a, dup_in_flight);
 		tcase_add_test(a, lengths_as_the_kernel);
 		tcase_add_test(a, linked_chain_runs_in_order);
 		tcase_add_test(a, linked_failure_cancels_the_rest);

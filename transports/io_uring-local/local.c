@@ -120,6 +120,10 @@ static void run_inline(struct vos__local *l, const struct vos_req *r)
 	int gone = vos__op_closes_fd(r); /* close, or dup2/dup3's newfd */
 	int64_t res;
 
+	/* a dup that will fail (oldfd not open) leaves newfd alone */
+	if (r->op == VOS_OP_DUP3 && gone >= 0 && fcntl(r->fd, F_GETFD) < 0)
+		gone = -1;
+
 	if (vos__op_sets_fl(r))
 		vos__fdclass_forget(&l->fdc, r->fd);
 	if (gone >= 0) {
