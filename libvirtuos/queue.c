@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 
@@ -300,6 +301,16 @@ static int stage(struct vos__impl *impl, const struct vos_req *req, int err,
 			out->flags = req->flags;
 			out->user_data = req->user_data;
 			out->deadline_ms = req->deadline_ms;
+		} else if (req->op == VOS_OP_OPENAT2) {
+			/* the program's struct open_how, once, into the
+			 * request (opdef.c) */
+			struct open_how how;
+
+			err = vos__open_how_get(req, &how);
+			out->op_flags = (uint32_t)how.flags;
+			out->arg = how.mode;
+			out->off = how.resolve;
+			out->addr2 = 0;
 		} else if (vos__null_path_ok(req)) { /* as the kernel takes it */
 			out->addr = (uint64_t)(uintptr_t)"";
 			out->op_flags |= AT_EMPTY_PATH;
@@ -1316,6 +1327,15 @@ int vos_socketpair(struct vos_ctx *ctx, int domain, int type, int protocol,
 	struct vos_req r;
 
 	vos_prep_socketpair(&r, domain, type, protocol, sv);
+	return vos__call(ctx, &r);
+}
+
+int vos_openat2(struct vos_ctx *ctx, int dirfd, const char *path,
+		const struct open_how *how, size_t size)
+{
+	struct vos_req r;
+
+	vos_prep_openat2(&r, dirfd, path, how, size);
 	return vos__call(ctx, &r);
 }
 

@@ -487,7 +487,15 @@ static int route(struct router *rt, const struct vos_req *r, unsigned *svc,
 	}
 	if (d->svc == VOS__SVC_LOCAL)
 		return 0; /* names no fd and no path */
-	if (d->flags & VOS__OPF_AT) {
+	if (r->op == VOS_OP_OPENAT2 && (r->off & VOS__RESOLVE_SCOPED)) {
+		/* RESOLVE_BENEATH, RESOLVE_IN_ROOT: the path is dirfd's
+		 * (an absolute one too: -EXDEV, or from dirfd as the root),
+		 * so it goes where dirfd lives, as it is */
+		if (r->fd != AT_FDCWD && (m = map_get(rt, r->fd))) {
+			*svc = m->svc;
+			out->fd = m->remote;
+		}
+	} else if (d->flags & VOS__OPF_AT) {
 		ret = at_side(rt, r->fd, r->addr, svc, &out->fd, &out->addr);
 		if (ret < 0)
 			return ret;

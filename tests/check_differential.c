@@ -37,6 +37,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/openat2.h>
 #include <linux/falloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -112,7 +113,7 @@ enum dop {
 	D_CHMOD, D_CHOWN, D_ACCESS, D_LINK, D_SYMLINK, D_READLINK, D_LSEEK,
 	D_UTIMES, D_MKNOD, D_TRUNCATE, D_STATFS,
 	D_FUTIMENS, D_FADVISE, D_SYNCRANGE, D_SYNCFS, D_FSTATFS, D_LOCK,
-	D_DUP,
+	D_DUP, D_OPEN2,
 };
 
 static const char *const op_names[] = {
@@ -123,7 +124,7 @@ static const char *const op_names[] = {
 	"readlinkat", "lseek",
 	"utimensat", "mknodat", "truncate", "statfs",
 	"futimens", "fadvise", "sync_file_range", "syncfs", "fstatfs",
-	"fcntl_lock", "dup3",
+	"fcntl_lock", "dup3", "openat2",
 };
 
 struct dcase {
@@ -142,7 +143,10 @@ struct dcase {
 	short whence, pid; /* fcntl_lock: the lock's (flags: the command,
 	                    * mode: l_type, off: l_start, len: l_len) */
 	                   /* dup3: flags its flags, mode 1 for dup2, len
-	                    * the newfd (DUP_TO_*) */
+	                    * the newfd (DUP_TO_*); openat2: flags, mode as
+	                    * openat's, len the RESOLVE_ bits, off the size
+	                    * (0: the struct's; -1: 40 bytes with a byte set
+	                    * past it; -2: a NULL struct) */
 };
 
 /* dup3 (dup2: mode 1) of fd onto: */
@@ -504,6 +508,61 @@ static void make_cases_rwf(void)
 			    .len = 150000, .off = -1, .flags = RWF_DSYNC });
 }
 
+/* openat2: every name with each RESOLVE_ bit (and absolute, scoped and
+ * not); flags and modes as openat2 takes them; the struct's own faults */
+static void make_cases_openat2(void)
+{
+	static const uint64_t res[] = {
+		0, RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_NO_SYMLINKS,
+		RESOLVE_NO_MAGICLINKS, RESOLVE_NO_XDEV,
+		RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS,
+	}; /* (not RESOLVE_CACHED alone: its -EAGAIN says what the dentry
+	    * cache holds at the time, on any route; its refusals are below) */
+	static const struct { int fl; unsigned mode; uint64_t res;
+			      int64_t size; } odd[] = {
+		{ O_RDONLY, 0, 0, 8 }, { O_RDONLY, 0, 0, 23 },
+		{ O_RDONLY, 0, 0, 4097 }, { O_RDONLY, 0, 0, -1 },
+		{ O_RDONLY, 0, 0, -2 }, { O_RDONLY, 0, 0, 32 },
+		{ O_RDONLY, 0640, 0, 0 }, { O_CREAT | O_WRONLY, 010000, 0, 0 },
+		{ O_CREAT | O_WRONLY, 0640, RESOLVE_CACHED, 0 },
+		{ O_TRUNC | O_WRONLY, 0, RESOLVE_CACHED, 0 },
+		{ O_RDONLY, 0, 0x40, 0 },
+		{ O_RDONLY, 0, RESOLVE_BENEATH | RESOLVE_IN_ROOT, 0 },
+		{ 0x4, 0, 0, 0 }, { O_PATH | O_RDWR, 0, 0, 0 },
+		{ O_PATH | O_NOFOLLOW | O_CLOEXEC, 0, 0, 0 },
+		{ O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0755, 0, 0 },
+		{ O_CREAT | O_RDWR, 0640, RESOLVE_BENEATH, 0 },
+		{ O_CREAT | O_RDWR, 0640, RESOLVE_IN_ROOT, 0 },
+		{ O_TMPFILE | O_RDWR, 0600, 0, 0 }, { O_TMPFILE, 0600, 0, 0 },
+		{ O_DIRECTORY, 0, RESOLVE_IN_ROOT, 0 },
+	};
+	static const char *const onames[] = { "new", "f", "d", "dw/new", "ld/" };
+
+	for (int n = 0; n < NNAMES; n++)
+		for (unsigned i = 0; i < sizeof(res) / sizeof(res[0]); i++) {
+			if (opens_fifo_blocking(names[n], O_RDONLY))
+				continue;
+			add((struct dcase){ .op = D_OPEN2, .path = names[n],
+					    .len = res[i] });
+			/* (not NO_XDEV: the export's own path may cross a
+			 * mount, which stord starts below) */
+			if (names[n][0] && res[i] != RESOLVE_NO_XDEV &&
+			    res[i] != RESOLVE_NO_SYMLINKS)
+				add((struct dcase){ .op = D_OPEN2,
+						    .path = names[n],
+						    .abs = true,
+						    .len = res[i] });
+		}
+	for (unsigned i = 0; i < sizeof(odd) / sizeof(odd[0]); i++)
+		for (unsigned n = 0; n < sizeof(onames) / sizeof(onames[0]);
+		     n++)
+			add((struct dcase){ .op = D_OPEN2, .path = onames[n],
+					    .flags = odd[i].fl,
+					    .mode = odd[i].mode,
+					    .len = odd[i].res,
+					    .off = odd[i].size });
+}
+
 /* dup2 and dup3 of files and a directory onto every kind of newfd */
 static void make_cases_dup(void)
 {
@@ -582,6 +641,7 @@ static void make_cases(void)
 	}
 	make_cases_v3();
 	make_cases_dup();
+	make_cases_openat2();
 	make_cases_v4();
 	make_cases_locks();
 	make_cases_rwf();
@@ -904,6 +964,26 @@ static void run_case(struct vos_ctx *ctx, int dfd, const char *root,
 			close_fd(ctx, fd);
 		}
 		return;
+	case D_OPEN2: {
+		struct { struct open_how h; uint64_t more[2]; } how = {
+			{ .flags = (uint64_t)(uint32_t)c->flags,
+			  .mode = c->mode, .resolve = c->len }, { 0, 0 } };
+		struct open_how *hp = c->off == -2 ? NULL : &how.h;
+		size_t size = c->off > 0 ? (size_t)c->off : sizeof(how.h);
+
+		if (c->off == -1) {
+			how.more[1] = 1;
+			size = sizeof(how);
+		}
+		fd = (int)CALL(syscall(SYS_openat2, d1, a, hp, size),
+			       vos_openat2(ctx, d1, a, hp, size));
+		o->res = fd < 0 ? fd : 0;
+		if (fd >= 0) {
+			describe_fd(ctx, fd, o->info, sizeof(o->info));
+			close_fd(ctx, fd);
+		}
+		return;
+	}
 	case D_STATX: {
 		struct statx sx;
 

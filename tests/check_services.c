@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <fenv.h>
 #include <ftw.h>
 #include <grp.h>
@@ -595,6 +596,45 @@ START_TEST(stord_confinement)
 	/* the kernel's answer for "..", which it never looks up */
 	ck_assert_int_eq(vos_unlinkat(ctx, dfd, "..", AT_REMOVEDIR),
 			 -ENOTEMPTY);
+	/* openat2: a program's RESOLVE_ bits narrow stord's scope, never
+	 * widen it; RESOLVE_IN_ROOT takes the directory for "/" (an
+	 * absolute symlink resolves inside it: nothing there) */
+	{
+		struct open_how in_root = { .flags = O_RDONLY,
+					    .resolve = RESOLVE_IN_ROOT };
+		struct open_how beneath = { .flags = O_RDONLY,
+					    .resolve = RESOLVE_BENEATH };
+		struct open_how none = { .flags = O_RDONLY };
+		static const char *const out[] = {
+			"../secret", "sub/../../secret", "/../secret",
+			"abs-link", "rel-link", "proc-link",
+		};
+
+		for (unsigned i = 0; i < sizeof(out) / sizeof(out[0]); i++) {
+			int r = vos_openat2(ctx, dfd, out[i], &in_root,
+					    sizeof(in_root));
+
+			/* inside the export: no such file there */
+			ck_assert_msg(r == -ENOENT || r == -EXDEV,
+				      "IN_ROOT %s: %d", out[i], r);
+			ck_assert_int_eq(vos_openat2(ctx, dfd, out[i], &beneath,
+						     sizeof(beneath)),
+					 -EXDEV);
+			if (out[i][0] != '/')
+				ck_assert_int_eq(vos_openat2(ctx, dfd, out[i],
+							     &none,
+							     sizeof(none)),
+						 -EXDEV);
+		}
+		/* "/sub" from the export's directory as the root: sub */
+		in_root.flags = O_RDONLY | O_DIRECTORY;
+		fd = vos_openat2(ctx, dfd, "/sub", &in_root, sizeof(in_root));
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(vos_statx(ctx, fd, "inside",
+					   AT_SYMLINK_NOFOLLOW, STATX_MODE,
+					   &stx), 0);
+		ck_assert_int_eq(vos_close(ctx, fd), 0);
+	}
 	ck_assert_int_eq(access(outside, F_OK), 0); /* untouched */
 	/* what stays inside works */
 	fd = vos_openat(ctx, dfd, "sub/inside/../sub", O_RDONLY | O_DIRECTORY,

@@ -95,6 +95,7 @@ enum vos_op {
 	VOS_OP_PIPE2,        /* since 0.3: local only */
 	VOS_OP_SOCKETPAIR,   /* since 0.3: local only */
 	VOS_OP_DUP3,         /* since 0.3: dup2 and dup3 */
+	VOS_OP_OPENAT2,      /* since 0.3 */
 	VOS_OP__COUNT /* not an operation: the number of operations */
 };
 
@@ -372,6 +373,24 @@ static inline void vos_prep_openat(struct vos_req *r, int dirfd,
 	r->addr = (uint64_t)(uintptr_t)path;
 	r->op_flags = (uint32_t)flags;
 	r->arg = mode;
+}
+
+struct open_how; /* <linux/openat2.h> */
+
+/* openat2(dirfd, path, how, size): how is read when the request is
+ * submitted (not later), as the kernel reads it: its size, unknown flags
+ * and RESOLVE_ bits, mode rules, each refused as openat2(2) refuses them.
+ * RESOLVE_BENEATH and RESOLVE_IN_ROOT scope the path to dirfd: such a
+ * call goes where dirfd lives, whatever the path (an absolute one
+ * included).  (since 0.3) */
+static inline void vos_prep_openat2(struct vos_req *r, int dirfd,
+				    const char *path,
+				    const struct open_how *how, size_t size)
+{
+	vos__prep(r, VOS_OP_OPENAT2, dirfd);
+	r->addr = (uint64_t)(uintptr_t)path;
+	r->addr2 = (uint64_t)(uintptr_t)how;
+	r->off = size;
 }
 
 /* close(fd) */
@@ -1122,6 +1141,8 @@ int vos_pipe2(struct vos_ctx *ctx, int fds[2], int flags);
 int vos_socketpair(struct vos_ctx *ctx, int domain, int type, int protocol,
 		   int sv[2]);
 int vos_dup2(struct vos_ctx *ctx, int oldfd, int newfd);
+int vos_openat2(struct vos_ctx *ctx, int dirfd, const char *path,
+		const struct open_how *how, size_t size);
 int vos_dup3(struct vos_ctx *ctx, int oldfd, int newfd, int flags);
 int vos_bind(struct vos_ctx *ctx, int fd, const struct sockaddr *addr,
 	     socklen_t addrlen);

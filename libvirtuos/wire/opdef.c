@@ -152,6 +152,12 @@ const struct vos__opdef vos__opdefs[VOS_OP__COUNT] = {
 	 * wire.  Not FD: the kernel's flag checks come before the fd's */
 	[VOS_OP_DUP3] = { "dup3", "vos_dup3", A(NONE), A(NONE),
 		VOS__SVC_ANY, F(DIRECT) | F(NOWIRE) },
+	/* openat2: the program's struct open_how is read by the core when
+	 * the request is submitted (validate.c: vos__open_how_get); from
+	 * there on how.flags is in op_flags, how.mode in arg, how.resolve
+	 * in off, and addr2 is 0 (what the transports and the wire see) */
+	[VOS_OP_OPENAT2] = { "openat2", "vos_openat2", A(PATH), A(NONE),
+		VOS__SVC_FILE, F(AT) | F(NEWFD) | F(NEED_ADDR) },
 };
 
 /* virtuos.h's vos_prep_fcntl() names the lock commands by number */

@@ -131,6 +131,7 @@ static inline bool vos__op_new_cloexec(const struct vos_req *r)
 {
 	switch (r->op) {
 	case VOS_OP_OPENAT:
+	case VOS_OP_OPENAT2:
 		return r->op_flags & O_CLOEXEC;
 	case VOS_OP_SOCKET:
 	case VOS_OP_ACCEPT:
@@ -217,6 +218,20 @@ static inline int vos__op_closes_fd(const struct vos_req *r)
 		return (int32_t)r->arg;
 	return -1;
 }
+
+/* The open flags the kernel knows (its VALID_OPEN_FLAGS): openat(2)
+ * drops others, openat2(2) refuses them. */
+#define VOS__OPEN_FLAGS                                                     \
+	((uint64_t)(O_RDONLY | O_WRONLY | O_RDWR | O_CREAT | O_EXCL |       \
+		    O_NOCTTY | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSYNC |  \
+		    FASYNC | O_DIRECT | O_LARGEFILE | O_DIRECTORY |         \
+		    O_NOFOLLOW | O_NOATIME | O_CLOEXEC | O_PATH |           \
+		    __O_TMPFILE | O_SYNC))
+
+/* The RESOLVE_ bits of openat2 (the kernel's VALID_RESOLVE_FLAGS), and
+ * the two that scope a path to its dirfd. */
+#define VOS__RESOLVE_KNOWN 0x3fu /* NO_XDEV..CACHED */
+#define VOS__RESOLVE_SCOPED 0x18u /* RESOLVE_BENEATH | RESOLVE_IN_ROOT */
 
 /* fcntl's record-lock commands (VOS_OP_FCNTL_LOCK's op_flags). */
 static inline bool vos__lock_cmd_ok(uint32_t cmd)

@@ -6,8 +6,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -86,6 +88,55 @@ static int openat_flags_ok(uint64_t f)
 	return 0;
 }
 
+int vos__open_how_get(const struct vos_req *r, struct open_how *how)
+{
+	const unsigned char *u = (const unsigned char *)(uintptr_t)r->addr2;
+	const uint64_t tmpfile_bit = __O_TMPFILE & ~(uint64_t)O_DIRECTORY;
+	uint64_t size = r->off, f;
+	unsigned char tail[64];
+
+	memset(how, 0, sizeof(*how));
+	if (size < 24) /* OPEN_HOW_SIZE_VER0 */
+		return -EINVAL;
+	if (size > 4096) /* the kernel's PAGE_SIZE bound */
+		return -E2BIG;
+	/* a larger struct than ours: what we do not know must be zero */
+	for (uint64_t at = sizeof(*how); at < size; at += sizeof(tail)) {
+		size_t n = size - at < sizeof(tail) ? (size_t)(size - at)
+						     : sizeof(tail);
+
+		if (vos__user_read(tail, u + at, n) < 0)
+			return -EFAULT;
+		for (size_t i = 0; i < n; i++)
+			if (tail[i])
+				return -E2BIG;
+	}
+	if (vos__user_read(how, u, size < sizeof(*how) ? (size_t)size
+						       : sizeof(*how)) < 0)
+		return -EFAULT;
+	f = how->flags;
+	if ((f & ~VOS__OPEN_FLAGS) || (how->resolve & ~VOS__RESOLVE_KNOWN) ||
+	    (how->resolve & VOS__RESOLVE_SCOPED) == VOS__RESOLVE_SCOPED)
+		return -EINVAL;
+	if (f & (O_CREAT | tmpfile_bit) ? how->mode & ~(uint64_t)07777
+					: how->mode)
+		return -EINVAL;
+	if ((f & (O_CREAT | O_DIRECTORY)) == (O_CREAT | O_DIRECTORY) &&
+	    creat_dir_refused())
+		return -EINVAL;
+	if ((f & tmpfile_bit) &&
+	    ((f & (__O_TMPFILE | O_CREAT)) != __O_TMPFILE ||
+	     (f & O_ACCMODE) == O_RDONLY))
+		return -EINVAL;
+	if ((f & O_PATH) &&
+	    (f & ~(uint64_t)(O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)))
+		return -EINVAL;
+	if ((how->resolve & RESOLVE_CACHED) &&
+	    (f & (O_TRUNC | O_CREAT | tmpfile_bit)))
+		return -EAGAIN;
+	return 0;
+}
+
 int vos__times_omitted(const struct vos_req *r)
 {
 	struct timespec t[2];
@@ -118,9 +169,17 @@ int vos__validate(const struct vos_req *r)
 	/* the kernel refuses a negative offset before it looks at the fd */
 	if (vos__op_positional(r) && r->off > (uint64_t)INT64_MAX)
 		return -EINVAL;
-	/* openat's flag-only refusals come before it reads the path */
+	/* openat's flag-only refusals come before it reads the path, and
+	 * openat2's struct open_how before that */
 	if (r->op == VOS_OP_OPENAT && openat_flags_ok(r->op_flags) < 0)
 		return -EINVAL;
+	if (r->op == VOS_OP_OPENAT2) {
+		struct open_how how;
+		int e = vos__open_how_get(r, &how);
+
+		if (e < 0)
+			return e;
+	}
 	/* readlinkat takes its size as an int: <= 0 before the path */
 	if (r->op == VOS_OP_READLINKAT && (int32_t)r->len <= 0)
 		return -EINVAL;

@@ -33,6 +33,18 @@ bool vos__null_path_ok(const struct vos_req *r);
  * flags, path or fd), else 0 (also for any other op). */
 int vos__times_omitted(const struct vos_req *r);
 
+struct open_how;
+
+/* An openat2's struct open_how (addr2, size in off), read and checked as
+ * openat2(2) reads and checks it before it looks at the path: size below
+ * 24 -EINVAL, above a page -E2BIG, unreadable -EFAULT, bytes past the
+ * struct not zero -E2BIG; unknown flags or RESOLVE_ bits, BENEATH with
+ * IN_ROOT, a mode where nothing is created or past 07777, O_PATH with
+ * other than its flags, O_TMPFILE without write access -EINVAL;
+ * RESOLVE_CACHED with O_CREAT, O_TRUNC or O_TMPFILE -EAGAIN.  0 and *how
+ * filled, or -errno. */
+int vos__open_how_get(const struct vos_req *r, struct open_how *how);
+
 static inline bool vos__fields_ok(const struct vos_req *r)
 {
 	return r->op < VOS_OP__COUNT && !r->flags && !r->reserved;

@@ -7,7 +7,10 @@
  * root for paths the client routes here), so neither "..", an absolute
  * path, a symlink nor a /proc magic link leads out of it.  A ".." that
  * leaves that directory but not the root (from a subdirectory's fd) is
- * resolved again from the root, as the kernel would take it.
+ * resolved again from the root, as the kernel would take it.  A
+ * program's openat2 adds its RESOLVE_ bits, which only narrow this: its
+ * RESOLVE_IN_ROOT (the directory as "/") stands in for RESOLVE_BENEATH,
+ * and with either of the two nothing is resolved again from the root.
  *
  * Path calls run on the server core's slow pool, never on a worker: an
  * open of a FIFO waits for the other end, a lookup on slow media for the
@@ -38,16 +41,6 @@
 
 #include "opdef.h"
 #include "server.h"
-
-#define RESOLVE (RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)
-
-/* The flags openat(2) knows (the kernel's VALID_OPEN_FLAGS); it ignores
- * others, where openat2 refuses them. */
-#define OPENAT_FLAGS                                                        \
-	(O_RDONLY | O_WRONLY | O_RDWR | O_CREAT | O_EXCL | O_NOCTTY |       \
-	 O_TRUNC | O_APPEND | O_NONBLOCK | O_DSYNC | FASYNC | O_DIRECT |    \
-	 O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC |  \
-	 O_PATH | __O_TMPFILE | O_SYNC)
 
 static char root_path[4096];
 static char root_real[PATH_MAX]; /* root_path, canonical (realpath) */
@@ -123,14 +116,26 @@ static int become_self(void)
 	return 0;
 }
 
+/* openat2 beneath dirfd, with a program's RESOLVE_ bits (openat2) added:
+ * its RESOLVE_IN_ROOT in place of RESOLVE_BENEATH (both keep the path in
+ * dirfd; the kernel refuses the two together). */
+static int openat2_in(int dirfd, const char *path, uint64_t flags,
+		      uint64_t mode, uint64_t resolve)
+{
+	struct open_how how = { .flags = flags | O_CLOEXEC, .mode = mode,
+				.resolve = resolve | RESOLVE_NO_MAGICLINKS };
+	long fd;
+
+	if (!(resolve & RESOLVE_IN_ROOT))
+		how.resolve |= RESOLVE_BENEATH;
+	fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+	return fd < 0 ? -errno : (int)fd;
+}
+
 static int openat2_beneath(int dirfd, const char *path, uint64_t flags,
 			   uint64_t mode)
 {
-	struct open_how how = { .flags = flags | O_CLOEXEC, .mode = mode,
-				.resolve = RESOLVE };
-	long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
-
-	return fd < 0 ? -errno : (int)fd;
+	return openat2_in(dirfd, path, flags, mode, 0);
 }
 
 /* Where the directory dirfd is below the export root, into rel ("" for
@@ -171,17 +176,25 @@ static int below_root(int dirfd, char *rel, size_t cap)
  * where that leaves dirfd (a ".." from a subdirectory of the export, which
  * the kernel takes), beneath the root, from where dirfd is below it.  Out
  * of the root stays -EXDEV. */
-static int resolve(int dirfd, const char *path, uint64_t flags, uint64_t mode)
+static int resolve_how(int dirfd, const char *path, uint64_t flags,
+		       uint64_t mode, uint64_t resolve)
 {
 	char rel[PATH_MAX], joined[PATH_MAX];
-	int fd = openat2_beneath(dirfd, path, flags, mode);
+	int fd = openat2_in(dirfd, path, flags, mode, resolve);
 
+	/* (a program's BENEATH or IN_ROOT asked for dirfd's bounds) */
 	if (fd != -EXDEV || dirfd == stord.root_fd || path[0] == '/' ||
+	    (resolve & VOS__RESOLVE_SCOPED) ||
 	    below_root(dirfd, rel, sizeof(rel)) < 0 ||
 	    snprintf(joined, sizeof(joined), "%s%s%s", rel, rel[0] ? "/" : "",
 		     path) >= (int)sizeof(joined))
 		return fd;
-	return openat2_beneath(stord.root_fd, joined, flags, mode);
+	return openat2_in(stord.root_fd, joined, flags, mode, resolve);
+}
+
+static int resolve(int dirfd, const char *path, uint64_t flags, uint64_t mode)
+{
+	return resolve_how(dirfd, path, flags, mode, 0);
 }
 
 /* Split path into its directory (opened beneath dirfd, O_PATH) and its
@@ -232,6 +245,12 @@ static int flags_first(const struct vos_req *r)
 						 AT_EMPTY_PATH) ? -EINVAL : 0;
 	case VOS_OP_READLINKAT:
 		return (int32_t)r->len <= 0 ? -EINVAL : 0;
+	case VOS_OP_OPENAT2:
+		/* openat2's mode rules, before the client's umask goes in
+		 * (the kernel checks the rest: flags, RESOLVE_ bits) */
+		if (r->op_flags & (O_CREAT | (__O_TMPFILE & ~O_DIRECTORY)))
+			return r->arg & ~(uint64_t)07777 ? -EINVAL : 0;
+		return r->arg ? -EINVAL : 0;
 	case VOS_OP_UTIMENSAT:
 		/* (the times' nanoseconds are checked after the lookup);
 		 * futimens's form: "" and the fd open for I/O */
@@ -447,7 +466,7 @@ static int64_t path_call(struct srv_client *c, struct srv_req *q, char *path,
 		 * them (the kernel's build_open_how): unknown flag bits
 		 * dropped, the mode only with O_CREAT or O_TMPFILE, and
 		 * only its permission bits */
-		uint64_t flags = r->op_flags & OPENAT_FLAGS, mode = 0;
+		uint64_t flags = r->op_flags & VOS__OPEN_FLAGS, mode = 0;
 
 		if ((flags & O_CREAT) ||
 		    (flags & __O_TMPFILE) == __O_TMPFILE) /* it holds
@@ -457,6 +476,11 @@ static int64_t path_call(struct srv_client *c, struct srv_req *q, char *path,
 			flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
 		return resolve(r->fd, path, flags, mode);
 	}
+	case VOS_OP_OPENAT2:
+		/* as the program asked (the kernel refuses what openat2
+		 * refuses), its RESOLVE_ bits with ours */
+		return resolve_how(r->fd, path, r->op_flags,
+				   r->arg & ~(uint64_t)c->umask, r->off);
 	case VOS_OP_STATX:
 		/* statx(2)'s own checks, in its order: before the lookup */
 		if ((r->op_flags & AT_STATX_SYNC_TYPE) == AT_STATX_SYNC_TYPE ||

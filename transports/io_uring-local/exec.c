@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <poll.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
@@ -240,6 +241,15 @@ int64_t vos__exec(const struct vos_req *r, bool nowait)
 	case VOS_OP_PIPE2:
 	case VOS_OP_SOCKETPAIR:
 		return new_pair(r);
+	case VOS_OP_OPENAT2: {
+		/* (the core read the program's struct: opdef.c) */
+		struct open_how how = { .flags = r->op_flags, .mode = r->arg,
+					.resolve = r->off };
+
+		ret = syscall(SYS_openat2, r->fd, PTR(r->addr), &how,
+			      sizeof(how));
+		break;
+	}
 	case VOS_OP_DUP3:
 		ret = r->len ? dup2(r->fd, (int)r->arg)
 			     : dup3(r->fd, (int)r->arg, (int)r->op_flags);

@@ -35,7 +35,8 @@
  *   - path calls io_uring has (openat, statx, unlinkat, mkdirat, renameat;
  *     linkat and symlinkat since 5.15) go ASYNC, the others (getdents,
  *     fchmodat, fchownat, faccessat, readlinkat, utimensat, mknodat,
- *     truncate, statfs) to the POOL: a lookup may read a disk; so do
+ *     truncate, statfs; openat2, whose struct would have to outlive the
+ *     submission) to the POOL: a lookup may read a disk; so do
  *     syncfs, fadvise and sync_file_range;
  *   - fcntl's record locks run INLINE, the waiting forms (F_SETLKW,
  *     F_OFD_SETLKW) on the POOL, in slices (workpool.c).
@@ -131,6 +132,7 @@ enum vos__route vos__route(struct vos__local *l, const struct vos_req *r,
 		 * can be stopped between (workpool.c); the rest never wait */
 		return vos__lock_waits(r->op_flags) ? VOS__POOL : VOS__INLINE;
 	case VOS_OP_GETDENTS:
+	case VOS_OP_OPENAT2:
 	case VOS_OP_FCHMODAT:
 	case VOS_OP_FCHOWNAT:
 	case VOS_OP_FACCESSAT:
