@@ -302,15 +302,8 @@ static int stage(struct vos__impl *impl, const struct vos_req *req, int err,
 			out->user_data = req->user_data;
 			out->deadline_ms = req->deadline_ms;
 		} else if (req->op == VOS_OP_OPENAT2) {
-			/* the program's struct open_how, once, into the
-			 * request (opdef.c) */
-			struct open_how how;
-
-			err = vos__open_how_get(req, &how);
-			out->op_flags = (uint32_t)how.flags;
-			out->arg = how.mode;
-			out->off = how.resolve;
-			out->addr2 = 0;
+			/* the program's struct open_how into the request */
+			vos__open_how_flatten(req, out);
 		} else if (vos__null_path_ok(req)) { /* as the kernel takes it */
 			out->addr = (uint64_t)(uintptr_t)"";
 			out->op_flags |= AT_EMPTY_PATH;
@@ -546,6 +539,8 @@ static int submit_chain(struct vos__impl *impl, const struct vos_req *reqs,
 		uint32_t tag;
 
 		r.flags = 0;
+		if (r.op == VOS_OP_OPENAT2) /* (the struct need not last) */
+			vos__open_how_flatten(&reqs[i], &r);
 		if (i == 0) {
 			tag = head = tag_take(impl, r.user_data,
 					      VOS__SLOT_ASYNC, r.deadline_ms);

@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -489,8 +490,15 @@ static int route(struct router *rt, const struct vos_req *r, unsigned *svc,
 		return 0; /* names no fd and no path */
 	if (r->op == VOS_OP_OPENAT2 && (r->off & VOS__RESOLVE_SCOPED)) {
 		/* RESOLVE_BENEATH, RESOLVE_IN_ROOT: the path is dirfd's
-		 * (an absolute one too: -EXDEV, or from dirfd as the root),
+		 * (an absolute one too: from dirfd as the root; -EXDEV
+		 * with RESOLVE_BENEATH, before the kernel looks at dirfd),
 		 * so it goes where dirfd lives, as it is */
+		const char *path = (const char *)(uintptr_t)r->addr;
+		size_t n;
+
+		if ((r->off & RESOLVE_BENEATH) && !(r->off & RESOLVE_IN_ROOT) &&
+		    path_len(path, &n) == 0 && n && path[0] == '/')
+			return -EXDEV;
 		if (r->fd != AT_FDCWD && (m = map_get(rt, r->fd))) {
 			*svc = m->svc;
 			out->fd = m->remote;

@@ -535,7 +535,15 @@ static void make_cases_openat2(void)
 		{ O_CREAT | O_RDWR, 0640, RESOLVE_IN_ROOT, 0 },
 		{ O_TMPFILE | O_RDWR, 0600, 0, 0 }, { O_TMPFILE, 0600, 0, 0 },
 		{ O_DIRECTORY, 0, RESOLVE_IN_ROOT, 0 },
+		{ 0100000 /* the kernel's O_LARGEFILE */, 0, 0, 0 },
 	};
+	/* absolute paths from the directory fd (stord's on its route):
+	 * RESOLVE_IN_ROOT takes it for "/", RESOLVE_BENEATH refuses them */
+	static const char *const rooted[] = {
+		"/f", "/la", "/d/../f", "/../f", "/ld/", "/missing", "/lup",
+	};
+	static const uint64_t rres[] = { RESOLVE_IN_ROOT, RESOLVE_BENEATH,
+					 RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS };
 	static const char *const onames[] = { "new", "f", "d", "dw/new", "ld/" };
 
 	for (int n = 0; n < NNAMES; n++)
@@ -553,6 +561,10 @@ static void make_cases_openat2(void)
 						    .abs = true,
 						    .len = res[i] });
 		}
+	for (unsigned i = 0; i < sizeof(rooted) / sizeof(rooted[0]); i++)
+		for (unsigned k = 0; k < sizeof(rres) / sizeof(rres[0]); k++)
+			add((struct dcase){ .op = D_OPEN2, .path = rooted[i],
+					    .len = rres[k] });
 	for (unsigned i = 0; i < sizeof(odd) / sizeof(odd[0]); i++)
 		for (unsigned n = 0; n < sizeof(onames) / sizeof(onames[0]);
 		     n++)

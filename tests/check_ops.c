@@ -8,6 +8,7 @@
 
 #include <dirent.h>
 #include <linux/magic.h>
+#include <linux/openat2.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -2704,7 +2705,6 @@ START_TEST(dup2_dup3)
 }
 END_TEST
 
-
 /* dup2 onto a number a request in flight still holds (a close, an
  * open's new fd): -EBUSY, as the kernel's dup2 says in that race, or
  * (where the other request already completed: the local routes) a dup
@@ -2795,6 +2795,54 @@ START_TEST(dup_in_flight)
 	ck_assert_int_eq(vos_close(ctx, p[1]), 0);
 	for (const char *f = "s"; f; f = f[0] == 's' ? "a" : f[0] == 'a' ? "b" : NULL)
 		ck_assert_int_eq(vos_unlinkat(ctx, dfd, f, 0), 0);
+	tu_dir_close(ctx, dfd);
+	rmdir(dir);
+	vos_ctx_destroy(ctx);
+}
+END_TEST
+
+
+/* openat2 in a linked chain: the program's struct open_how is taken when
+ * vos_submit() is called (not when the request starts, nor lost), with
+ * its flags and RESOLVE_ bits, on every route. */
+START_TEST(openat2_linked)
+{
+	struct vos_ctx *ctx = tu_ctx();
+	char dir[256];
+	int dfd = tu_dir(tu_diskbase(), dir, sizeof(dir));
+	struct open_how mk = { .flags = O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+			       .mode = 0600, .resolve = RESOLVE_BENEATH };
+	struct open_how up = { .flags = O_RDONLY,
+			       .resolve = RESOLVE_BENEATH };
+	struct vos_req r[3];
+	struct vos_cqe c[3];
+	int fd = -1;
+
+	vos_prep_nop(&r[0]);
+	r[0].flags = VOS_REQ_LINK;
+	r[0].user_data = 0;
+	vos_prep_openat2(&r[1], dfd, "made", &mk, 24); /* size VER0 */
+	r[1].flags = VOS_REQ_LINK;
+	r[1].user_data = 1;
+	vos_prep_openat2(&r[2], dfd, "../made", &up, sizeof(up));
+	r[2].user_data = 2;
+	ck_assert_int_eq(vos_submit(ctx, r, 3), 3);
+	memset(&mk, 0xff, sizeof(mk)); /* taken already */
+	memset(&up, 0xff, sizeof(up));
+	ck_assert_int_eq(vos_wait(ctx, c, 3, 3, 10LL * 1000000000), 3);
+	for (int i = 0; i < 3; i++) {
+		if (c[i].user_data == 0)
+			ck_assert_int_eq(c[i].res, 0);
+		else if (c[i].user_data == 1)
+			fd = (int)c[i].res;
+		else /* beneath dfd: ".." leaves it */
+			ck_assert_int_eq(c[i].res, -EXDEV);
+	}
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(vos_fcntl(ctx, fd, F_GETFD, 0), FD_CLOEXEC);
+	ck_assert_int_eq(vos_write(ctx, fd, "ok", 2), 2); /* O_RDWR */
+	ck_assert_int_eq(vos_close(ctx, fd), 0);
+	ck_assert_int_eq(vos_unlinkat(ctx, dfd, "made", 0), 0);
 	tu_dir_close(ctx, dfd);
 	rmdir(dir);
 	vos_ctx_destroy(ctx);
@@ -3000,6 +3048,7 @@ static Suite *ops_suite(void)
 		tcase_add_test(a, record_locks);
 		tcase_add_test(a, dup2_dup3);
 		tcase_add_test(a, dup_in_flight);
+		tcase_add_test(a, openat2_linked);
 		tcase_add_test(a, lengths_as_the_kernel);
 		tcase_add_test(a, linked_chain_runs_in_order);
 		tcase_add_test(a, linked_failure_cancels_the_rest);

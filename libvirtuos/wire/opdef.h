@@ -219,12 +219,23 @@ static inline int vos__op_closes_fd(const struct vos_req *r)
 	return -1;
 }
 
+/* The kernel's O_LARGEFILE bit (glibc's O_LARGEFILE is 0 where it is
+ * always on, as on x86-64, yet the kernel takes the bit: F_GETFL shows
+ * it). */
+#if defined(__x86_64__) || defined(__i386__)
+#define VOS__O_LARGEFILE 0100000
+#elif defined(__aarch64__) || defined(__arm__)
+#define VOS__O_LARGEFILE 0400000
+#else
+#define VOS__O_LARGEFILE O_LARGEFILE
+#endif
+
 /* The open flags the kernel knows (its VALID_OPEN_FLAGS): openat(2)
  * drops others, openat2(2) refuses them. */
 #define VOS__OPEN_FLAGS                                                     \
 	((uint64_t)(O_RDONLY | O_WRONLY | O_RDWR | O_CREAT | O_EXCL |       \
 		    O_NOCTTY | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSYNC |  \
-		    FASYNC | O_DIRECT | O_LARGEFILE | O_DIRECTORY |         \
+		    FASYNC | O_DIRECT | VOS__O_LARGEFILE | O_DIRECTORY |    \
 		    O_NOFOLLOW | O_NOATIME | O_CLOEXEC | O_PATH |           \
 		    __O_TMPFILE | O_SYNC))
 

@@ -98,7 +98,7 @@ int vos__open_how_get(const struct vos_req *r, struct open_how *how)
 	memset(how, 0, sizeof(*how));
 	if (size < 24) /* OPEN_HOW_SIZE_VER0 */
 		return -EINVAL;
-	if (size > 4096) /* the kernel's PAGE_SIZE bound */
+	if (size > (uint64_t)sysconf(_SC_PAGESIZE)) /* the kernel's bound */
 		return -E2BIG;
 	/* a larger struct than ours: what we do not know must be zero */
 	for (uint64_t at = sizeof(*how); at < size; at += sizeof(tail)) {
@@ -135,6 +135,18 @@ int vos__open_how_get(const struct vos_req *r, struct open_how *how)
 	    (f & (O_TRUNC | O_CREAT | tmpfile_bit)))
 		return -EAGAIN;
 	return 0;
+}
+
+void vos__open_how_flatten(const struct vos_req *r, struct vos_req *out)
+{
+	struct open_how how;
+
+	if (vos__open_how_get(r, &how) < 0)
+		how = (struct open_how){ .resolve = UINT64_MAX };
+	out->op_flags = (uint32_t)how.flags;
+	out->arg = how.mode;
+	out->off = how.resolve;
+	out->addr2 = 0;
 }
 
 int vos__times_omitted(const struct vos_req *r)

@@ -45,6 +45,13 @@ struct open_how;
  * filled, or -errno. */
 int vos__open_how_get(const struct vos_req *r, struct open_how *how);
 
+/* An openat2 request as the transports see it (opdef.c): r's struct read
+ * again (r passed vos__open_how_get()) into out's op_flags, arg and off,
+ * addr2 0.  A struct that no longer passes (another thread changed or
+ * unmapped it since) becomes RESOLVE_ bits no kernel knows: -EINVAL
+ * wherever it runs. */
+void vos__open_how_flatten(const struct vos_req *r, struct vos_req *out);
+
 static inline bool vos__fields_ok(const struct vos_req *r)
 {
 	return r->op < VOS_OP__COUNT && !r->flags && !r->reserved;
