@@ -126,6 +126,11 @@ static int openat2_in(int dirfd, const char *path, uint64_t flags,
 				.resolve = resolve | RESOLVE_NO_MAGICLINKS };
 	long fd;
 
+	/* a terminal in the export never becomes the daemon's controlling
+	 * terminal (O_PATH takes no such flag; it opens nothing) */
+	if (!(flags & O_PATH))
+		how.flags |= O_NOCTTY;
+
 	if (!(resolve & RESOLVE_IN_ROOT))
 		how.resolve |= RESOLVE_BENEATH;
 	fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
