@@ -2599,6 +2599,20 @@ static char lock_kid_do(struct lock_kid *k, char c)
 }
 
 
+/* How many fds the process has open (/proc/self/fd, less the listing's
+ * own). */
+static int open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n - 3; /* ".", "..", the listing's fd */
+}
+
 /* dup2 and dup3 from and onto every kind of fd (a service's when routed:
  * stord's file, netd's socket; a local pipe): the kernel's refusals in
  * its order; the copy shares the file (offset) and takes O_CLOEXEC only
@@ -2611,7 +2625,8 @@ START_TEST(dup2_dup3)
 	socklen_t sl = sizeof(sin);
 	char dir[256], buf[8];
 	int dfd = tu_dir(tu_diskbase(), dir, sizeof(dir));
-	int a, b, spare, p[2], l, cl, sv, cl2;
+	int a, b, spare, p[2], l, cl, sv, cl2, nfd, x, y;
+	struct flock wl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 	struct rlimit rl;
 
 	a = vos_openat(ctx, dfd, "a", O_RDWR | O_CREAT, 0600);
@@ -2697,6 +2712,28 @@ START_TEST(dup2_dup3)
 	ck_assert_int_eq(vos_close(ctx, p[1]), 0);
 	ck_assert_int_eq(vos_close(ctx, b), 0);
 	ck_assert_int_eq(vos_close(ctx, l), 0);
+	/* what newfd was is closed where it lives: its OFD lock goes */
+	nfd = open_fds();
+	x = vos_openat(ctx, dfd, "b", O_RDWR, 0);
+	ck_assert_int_ge(x, 0);
+	ck_assert_int_eq(vos_fcntl(ctx, x, F_OFD_SETLK, (long)&wl), 0);
+	y = vos_openat(ctx, dfd, "b", O_RDWR, 0);
+	ck_assert_int_ge(y, 0);
+	ck_assert_int_eq(vos_fcntl(ctx, y, F_OFD_SETLK, (long)&wl), -EAGAIN);
+	a = vos_openat(ctx, dfd, "a", O_RDONLY, 0);
+	ck_assert_int_ge(a, 0);
+	ck_assert_int_eq(vos_dup3(ctx, a, x, O_NONBLOCK), -EINVAL);
+	ck_assert_int_eq(vos_dup2(ctx, -1, x), -EBADF);
+	ck_assert_int_eq(vos_dup2(ctx, a, (int)rl.rlim_cur), -EBADF);
+	ck_assert_int_eq(vos_fcntl(ctx, y, F_OFD_SETLK, (long)&wl), -EAGAIN);
+	ck_assert_int_eq(vos_dup2(ctx, a, x), x); /* x's file closed */
+	ck_assert_int_eq(vos_fcntl(ctx, y, F_OFD_SETLK, (long)&wl), 0);
+	ck_assert_int_eq(vos_close(ctx, y), 0);
+	ck_assert_int_eq(vos_close(ctx, x), 0);
+	ck_assert_int_eq(vos_close(ctx, a), 0);
+	/* every fd the calls made is gone with the closes (placeholders,
+	 * the failed calls' too) */
+	ck_assert_int_eq(open_fds(), nfd);
 	ck_assert_int_eq(vos_unlinkat(ctx, dfd, "a", 0), 0);
 	ck_assert_int_eq(vos_unlinkat(ctx, dfd, "b", 0), 0);
 	tu_dir_close(ctx, dfd);
