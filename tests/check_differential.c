@@ -1490,6 +1490,22 @@ static void sc_fileops(struct vos_ctx *ctx, const int *a, char *out,
 			      vos_statx(ctx, fd, p, 0, STATX_MODE, &sx)));
 	OUT(" mkdirat %ld", CALL(mkdirat(fd, p, 0700),
 				 vos_mkdirat(ctx, fd, p, 0700)));
+	OUT(" openat O_DSYNC %ld", CALL(openat(fd, p, O_RDONLY | O_DSYNC),
+					vos_openat(ctx, fd, p,
+						   O_RDONLY | O_DSYNC, 0)));
+	/* openat2 from the socket, scoped: an absolute path too */
+	for (int k = 0; k < 3; k++) {
+		static const uint64_t res[] = { 0, RESOLVE_IN_ROOT,
+						RESOLVE_BENEATH };
+		struct open_how how = { .flags = O_RDONLY,
+					.resolve = res[k] };
+		const char *q = a[1] ? "/x" : p;
+
+		OUT(" openat2 %ld", CALL(syscall(SYS_openat2, fd, q, &how,
+						 sizeof(how)),
+					 vos_openat2(ctx, fd, q, &how,
+						     sizeof(how))));
+	}
 	close_fd(ctx, fd);
 }
 

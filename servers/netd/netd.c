@@ -34,6 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/openat2.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/tcp.h>
@@ -371,11 +372,17 @@ static int on_socket(struct srv_req *q, int64_t *res)
 
 	if (ret < 0)
 		return ret;
-	if (path[0] == '/')
+	/* (an absolute path comes here only scoped to the socket: an
+	 * openat2 with RESOLVE_IN_ROOT, which starts it at the socket) */
+	if (path[0] == '/' &&
+	    !(q->op == VOS_OP_OPENAT2 && (r->off & RESOLVE_IN_ROOT)))
 		return -EOPNOTSUPP;
 	if (path[0])
 		return -ENOTDIR; /* a socket is no directory */
-	if (!(r->op_flags & AT_EMPTY_PATH))
+	/* (an open's flags are no AT_ flags: O_DSYNC is AT_EMPTY_PATH's
+	 * bit) */
+	if (q->op == VOS_OP_OPENAT || q->op == VOS_OP_OPENAT2 ||
+	    !(r->op_flags & AT_EMPTY_PATH))
 		return -ENOENT;
 	switch (q->op) {
 	case VOS_OP_STATX:
