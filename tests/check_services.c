@@ -2806,7 +2806,11 @@ END_TEST
  * threads' system calls cannot be read. */
 static int blocked_in_fcntl(pid_t pid)
 {
+#ifdef SYS_fcntl64 /* (32-bit ABIs: glibc's fcntl is fcntl64) */
+	return td_threads_in(pid, SYS_fcntl64);
+#else
 	return td_threads_in(pid, SYS_fcntl);
+#endif
 }
 
 /* Wait (at most 5 s) until stord has n threads in lock waits; then a
