@@ -169,6 +169,23 @@ static int drain(struct vos_ctx *ctx, unsigned max, unsigned min)
 	return n > 0 ? n : 0;
 }
 
+/* The program's memory the requests point into: bytes of the script,
+ * large enough for the longest read the core makes from a pointer (an
+ * iovec array of VOS_IOV_MAX, a page of struct open_how) past any
+ * offset, and a NUL at its end for paths. */
+static uint8_t memory[4096 + 1024 * 16 + 8192];
+
+/* A request's pointer field as the fuzzed program passes it: NULL, into
+ * its memory, or an unmapped page. */
+static uint64_t program_ptr(uint64_t x)
+{
+	if (!x)
+		return 0;
+	if (x & 1)
+		return (uint64_t)(uintptr_t)(memory + (x >> 1) % 4096);
+	return 4096;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -206,6 +223,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			if (!take(&in, &k, 1))
 				break;
+			/* some of the program's memory, from the script */
+			(void)take(&in, memory, 64);
+			memory[sizeof(memory) - 1] = 0;
 			k = (uint8_t)(k % (DEPTH + 4) + 1);
 			for (unsigned i = 0; i < k; i++) {
 				if (!take(&in, &reqs[i], sizeof(reqs[i])))
@@ -213,17 +233,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				/* distinct user_data, so completions can be
 				 * matched exactly; cancels keep their target */
 				reqs[i].user_data = next_ud++;
-				/* the core reads a utimensat's times (first,
-				 * as the kernel does): the program's own
-				 * memory, or an unmapped page (-EFAULT, the
-				 * guarded copy); never a pointer into the
-				 * sanitizer's shadow, which the copy's report
-				 * to ASan would trip on */
+				/* the core reads the program's memory at
+				 * some pointers (a utimensat's times, an
+				 * openat2's struct, a chain's iovecs): the
+				 * program's own memory (the script's bytes),
+				 * or an unmapped page (-EFAULT, the guarded
+				 * copy); never a wild pointer into freed heap
+				 * or the sanitizer's shadow, which the copy's
+				 * report to ASan would call the program's
+				 * bug */
+				reqs[i].addr = program_ptr(reqs[i].addr);
+				reqs[i].addr2 = program_ptr(reqs[i].addr2);
 				if (reqs[i].op == VOS_OP_UTIMENSAT &&
-				    reqs[i].addr2)
-					reqs[i].addr2 = reqs[i].addr2 & 1
-						? (uint64_t)(uintptr_t)times
-						: 4096;
+				    reqs[i].addr2 && reqs[i].addr2 != 4096)
+					reqs[i].addr2 =
+						(uint64_t)(uintptr_t)times;
 			}
 			ret = vos_submit(ctx, reqs, k);
 			if (ret > (int)k)

@@ -105,7 +105,9 @@ int vos__open_how_get(const struct vos_req *r, struct open_how *how)
 		size_t n = size - at < sizeof(tail) ? (size_t)(size - at)
 						     : sizeof(tail);
 
-		if (vos__user_read(tail, u + at, n) < 0)
+		/* (the address as a number: u may be NULL) */
+		if (vos__user_read(tail, (const void *)(uintptr_t)(r->addr2 + at),
+				   n) < 0)
 			return -EFAULT;
 		for (size_t i = 0; i < n; i++)
 			if (tail[i])
