@@ -239,24 +239,13 @@ START_TEST(zero_timeouts)
 }
 END_TEST
 
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	ck_assert_ptr_nonnull(d);
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
 
 /* 300 contexts created, used on every path and destroyed with work in
  * flight: not one fd more afterwards (ASan's leak check, in the sanitizer
  * run, covers memory). */
 START_TEST(no_fd_leak)
 {
-	int before = count_fds();
+	int before = tu_count_fds();
 
 	for (int i = 0; i < 300; i++) {
 		struct vos_ctx *ctx = tu_ctx();
@@ -274,7 +263,7 @@ START_TEST(no_fd_leak)
 		close(p[0]);
 		close(p[1]);
 	}
-	ck_assert_int_eq(count_fds(), before);
+	ck_assert_int_eq(tu_count_fds(), before);
 }
 END_TEST
 

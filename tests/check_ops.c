@@ -2599,19 +2599,6 @@ static char lock_kid_do(struct lock_kid *k, char c)
 }
 
 
-/* How many fds the process has open (/proc/self/fd, less the listing's
- * own). */
-static int open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	ck_assert_ptr_nonnull(d);
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n - 3; /* ".", "..", the listing's fd */
-}
 
 /* dup2 and dup3 from and onto every kind of fd (a service's when routed:
  * stord's file, netd's socket; a local pipe): the kernel's refusals in
@@ -2713,7 +2700,7 @@ START_TEST(dup2_dup3)
 	ck_assert_int_eq(vos_close(ctx, b), 0);
 	ck_assert_int_eq(vos_close(ctx, l), 0);
 	/* what newfd was is closed where it lives: its OFD lock goes */
-	nfd = open_fds();
+	nfd = tu_count_fds();
 	x = vos_openat(ctx, dfd, "b", O_RDWR, 0);
 	ck_assert_int_ge(x, 0);
 	ck_assert_int_eq(vos_fcntl(ctx, x, F_OFD_SETLK, (long)&wl), 0);
@@ -2733,7 +2720,7 @@ START_TEST(dup2_dup3)
 	ck_assert_int_eq(vos_close(ctx, a), 0);
 	/* every fd the calls made is gone with the closes (placeholders,
 	 * the failed calls' too) */
-	ck_assert_int_eq(open_fds(), nfd);
+	ck_assert_int_eq(tu_count_fds(), nfd);
 	ck_assert_int_eq(vos_unlinkat(ctx, dfd, "a", 0), 0);
 	ck_assert_int_eq(vos_unlinkat(ctx, dfd, "b", 0), 0);
 	tu_dir_close(ctx, dfd);

@@ -5,6 +5,7 @@
 #define VOS_TESTUTIL_H
 
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -17,6 +18,20 @@
 #include <time.h>
 #include <unistd.h>
 #include <virtuos/virtuos.h>
+
+/* How many fds this process has open (the listing's own among them:
+ * compare two counts). */
+static inline int tu_count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
 
 /* The context the running test made last (the fixture helpers below make
  * their fds through it when the suite runs against service daemons). */

@@ -34,6 +34,7 @@
 #include <virtuos/virtuos.h>
 
 #include "control.h"
+#include "daemon.h"
 #include "raw.h"
 #include "shm_control.h"
 
@@ -523,17 +524,6 @@ static int attaches(int want, int ms)
 	return seen_attaches;
 }
 
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	ck_assert_ptr_nonnull(d);
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
 
 static struct vos_ctx *victim(int64_t deadline_ns, bool lazy, int *err)
 {
@@ -570,17 +560,19 @@ START_TEST(refuses_bad_offers)
 	};
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct vos_ctx *ctx;
-		int err, base;
+		long base, after;
+		int err;
 
 		start_fake(bad[i].m);
-		base = count_fds();
+		base = td_count_fds(getpid());
 		ctx = victim(0, false, &err);
 		ck_assert_msg(err == -EBADMSG && !ctx, "%s: %d", bad[i].what,
 			      err);
-		ck_assert_msg(count_fds() == base, "%s: fds %d -> %d",
-			      bad[i].what, base, count_fds());
-		printf("refused: %s (fds %d -> %d)\n", bad[i].what, base,
-		       count_fds());
+		after = td_count_fds(getpid());
+		ck_assert_msg(after == base, "%s: fds %ld -> %ld", bad[i].what,
+			      base, after);
+		printf("refused: %s (fds %ld -> %ld)\n", bad[i].what, base,
+		       after);
 		stop_fake();
 	}
 	rmdir(work);
