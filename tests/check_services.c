@@ -2773,6 +2773,12 @@ START_TEST(stord_locks_belong_to_the_fd)
 
 	/* b holds it; a native process's wait for it is stord's to end */
 	ck_assert_int_eq(fcntl(n, F_SETLK, &fl), -1);
+	/* then the native process takes it (b lets go): a holder stord's
+	 * stop cannot release, so the wait below can only be ended */
+	fl.l_type = F_UNLCK;
+	ck_assert_int_eq(vos_fcntl(ctx, b, F_SETLK, (long)&fl), 0);
+	fl.l_type = F_WRLCK;
+	ck_assert_int_eq(fcntl(n, F_SETLK, &fl), 0);
 	/* another client waits for it: the wait is on stord's slow pool,
 	 * and that client's other calls, and ours, still run */
 	ck_assert_int_eq(vos_ctx_create(NULL, &other), 0);
