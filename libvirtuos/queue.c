@@ -605,7 +605,7 @@ static int submit_impl(struct vos__impl *impl, const struct vos_req *reqs,
 			continue;
 		}
 		err = check(impl, req);
-		if (err == 0 && vos__op_closes_fd(req) >= 0 && impl->mfd) {
+		if (err == 0 && impl->mfd && vos__op_closes_fd(req) >= 0) {
 			/* its multishot requests are cancelled first, after
 			 * what is staged */
 			unsigned took = flush(impl, batch, nb);
@@ -780,11 +780,11 @@ static int64_t call_impl(struct vos__impl *impl, struct vos_req *req)
 	struct vos_req staged;
 	int64_t res = 0;
 	uint32_t tag;
-	int ret, err = check(impl, req);
+	int ret, err = check(impl, req), gone;
 
 	/* (a call refused by its arguments closes nothing) */
-	if (err == 0 && vos__op_closes_fd(req) >= 0 && impl->mfd)
-		vos__close_ends_multishot(impl, vos__op_closes_fd(req));
+	if (err == 0 && impl->mfd && (gone = vos__op_closes_fd(req)) >= 0)
+		vos__close_ends_multishot(impl, gone);
 	if (impl->outstanding >= impl->depth)
 		return -EBUSY;
 	impl->sync_done = false;

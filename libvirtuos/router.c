@@ -221,12 +221,11 @@ static int64_t dup_install(struct router *rt, struct rtag *t, uint8_t svc,
 	 * and queued requests end with it) */
 	if (!map_get(rt, fd) && rt->svc[0].ops->fd_forget)
 		rt->svc[0].ops->fd_forget(rt->svc[0].priv, fd);
-	if (t->ph == fd) /* newfd was free: the placeholder took it */
-		e = 0;
-	else if (dup3(t->ph, fd, O_CLOEXEC) < 0)
-		e = -errno;
-	if (t->ph != fd)
+	if (t->ph != fd) { /* (else newfd was free: the placeholder took it) */
+		if (dup3(t->ph, fd, O_CLOEXEC) < 0)
+			e = -errno;
 		close(t->ph);
+	}
 	t->ph = -1;
 	if (e)
 		return e;
@@ -623,7 +622,6 @@ static int submit_all(struct router *rt, const struct vos_req *reqs,
 		int err = route(rt, r, &s, &out);
 
 		t->held[0] = t->held[1] = -1;
-
 		if (nb && (s != cur || err || nb == 32)) {
 			unsigned took = flush(rt, cur, batch, nb);
 
