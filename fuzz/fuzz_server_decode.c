@@ -92,6 +92,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 			if (r->addr != (uint64_t)(uintptr_t)&q.u.fl)
 				abort();
 			break;
+		case VOS__ARG_LOFF_INOUT:
+			/* an offset is a private copy, or none */
+			if (r->addr && r->addr != (uint64_t)(uintptr_t)&q.loff[0])
+				abort();
+			if (def->addr2 == VOS__ARG_LOFF_INOUT && r->addr2 &&
+			    r->addr2 != (uint64_t)(uintptr_t)&q.loff[1])
+				abort();
+			break;
 		case VOS__ARG_MSG_IN: case VOS__ARG_MSG_OUT:
 			inside(&q, q.msg.msg_name, q.msg.msg_namelen);
 			inside(&q, q.iov.iov_base, q.iov.iov_len);

@@ -1350,6 +1350,35 @@ int vos_dup3(struct vos_ctx *ctx, int oldfd, int newfd, int flags)
 	return vos__call(ctx, &r);
 }
 
+ssize_t vos_copy_file_range(struct vos_ctx *ctx, int fd_in, int64_t *off_in,
+			    int fd_out, int64_t *off_out, size_t len,
+			    unsigned flags)
+{
+	struct vos_req r;
+
+	vos_prep_copy_file_range(&r, fd_in, off_in, fd_out, off_out, len,
+				 flags);
+	return vos__call(ctx, &r);
+}
+
+ssize_t vos_sendfile(struct vos_ctx *ctx, int out_fd, int in_fd,
+		     int64_t *offset, size_t count)
+{
+	struct vos_req r;
+
+	vos_prep_sendfile(&r, out_fd, in_fd, offset, count);
+	return vos__call(ctx, &r);
+}
+
+ssize_t vos_splice(struct vos_ctx *ctx, int fd_in, int64_t *off_in,
+		   int fd_out, int64_t *off_out, size_t len, unsigned flags)
+{
+	struct vos_req r;
+
+	vos_prep_splice(&r, fd_in, off_in, fd_out, off_out, len, flags);
+	return vos__call(ctx, &r);
+}
+
 int vos_bind(struct vos_ctx *ctx, int fd, const struct sockaddr *addr,
 	     socklen_t addrlen)
 {

@@ -3038,6 +3038,166 @@ START_TEST(record_locks)
 }
 END_TEST
 
+
+/* Fill buf with a pattern that shows where each byte came from. */
+static void copy_pattern(unsigned char *buf, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (unsigned char)(i * 7 + i / 251);
+}
+
+/* copy_file_range, sendfile and splice between every pair of domains the
+ * route gives (routed: a stord file, a netd socket, a local file and a
+ * local pipe; locally: all the kernel's), with and without offsets, over
+ * more than one copy step (1 MiB): the counts, the bytes, the offsets
+ * written back and the positions moved are the kernel's; the kernel's
+ * refusals come in its order. */
+START_TEST(copy_between_fds)
+{
+	struct vos_ctx *ctx = tu_ctx();
+	const size_t big = (5u << 19) + 123; /* 2.5 MiB and a bit */
+	unsigned char *pat = malloc(big), *got = malloc(big);
+	char dir[256], lp[] = "/tmp/vos-copy-XXXXXX";
+	int dfd = tu_dir(tu_diskbase(), dir, sizeof(dir));
+	int a, b, loc, p[2], cl, sv, nfd;
+	int64_t oi, oo;
+	ssize_t n;
+	size_t have;
+
+	ck_assert_ptr_nonnull(pat);
+	ck_assert_ptr_nonnull(got);
+	copy_pattern(pat, big);
+	/* (first: the service's channel it opens is not the calls' fds) */
+	tu_tcp_pair_routed(&cl, &sv);
+	nfd = tu_count_fds();
+	a = vos_openat(ctx, dfd, "src", O_RDWR | O_CREAT, 0600);
+	b = vos_openat(ctx, dfd, "dst", O_RDWR | O_CREAT, 0600);
+	ck_assert_int_ge(a, 0);
+	ck_assert_int_ge(b, 0);
+	ck_assert_int_eq(vos_write(ctx, a, pat, big), (ssize_t)big);
+	loc = mkstemp(lp); /* a local file, whatever the routes */
+	ck_assert_int_ge(loc, 0);
+	unlink(lp);
+
+	/* file to file, offsets given: everything from 5 on */
+	oi = 5;
+	oo = 0;
+	ck_assert_int_eq(vos_copy_file_range(ctx, a, &oi, b, &oo, 1u << 30, 0),
+			 (ssize_t)big - 5);
+	ck_assert_int_eq(oi, (int64_t)big);
+	ck_assert_int_eq(oo, (int64_t)big - 5);
+	ck_assert_int_eq(vos_lseek(ctx, b, 0, SEEK_CUR), 0); /* untouched */
+	ck_assert_int_eq(vos_pread(ctx, b, got, big, 0), (ssize_t)big - 5);
+	ck_assert_int_eq(memcmp(got, pat + 5, big - 5), 0);
+	/* the positions: fd_in's read from and moved, fd_out's written at */
+	ck_assert_int_eq(vos_lseek(ctx, a, 100, SEEK_SET), 100);
+	ck_assert_int_eq(vos_lseek(ctx, loc, 0, SEEK_SET), 0);
+	ck_assert_int_eq(vos_copy_file_range(ctx, a, NULL, loc, NULL, 1500000,
+					     0), 1500000);
+	ck_assert_int_eq(vos_lseek(ctx, a, 0, SEEK_CUR), 1500100);
+	ck_assert_int_eq(lseek(loc, 0, SEEK_CUR), 1500000);
+	ck_assert_int_eq(pread(loc, got, big, 0), 1500000);
+	ck_assert_int_eq(memcmp(got, pat + 100, 1500000), 0);
+	/* and back from the local file into the other domain's */
+	oi = 1000;
+	ck_assert_int_eq(vos_copy_file_range(ctx, loc, &oi, b, NULL, 10, 0), 10);
+	ck_assert_int_eq(oi, 1010);
+	ck_assert_int_eq(vos_pread(ctx, b, got, 10, 0), 10);
+	ck_assert_int_eq(memcmp(got, pat + 1100, 10), 0);
+	/* at the end of the file: nothing, offsets as they were */
+	oi = (int64_t)big;
+	ck_assert_int_eq(vos_copy_file_range(ctx, a, &oi, loc, NULL, 10, 0), 0);
+	ck_assert_int_eq(oi, (int64_t)big);
+	/* refusals, in the kernel's order */
+	ck_assert_int_eq(vos_copy_file_range(ctx, -1, NULL, b, NULL, 1, 0),
+			 -EBADF);
+	ck_assert_int_eq(vos_copy_file_range(ctx, a, NULL, -1, NULL, 1, 0),
+			 -EBADF);
+	ck_assert_int_eq(vos_copy_file_range(ctx, a, NULL, loc, NULL, 1, 1),
+			 -EINVAL);
+	ck_assert_int_eq(vos_copy_file_range(ctx, a, (int64_t *)8, loc, NULL,
+					     1, 0), -EFAULT);
+	oi = -1; /* its end wraps: checked first */
+	ck_assert_int_eq(vos_copy_file_range(ctx, a, &oi, loc, NULL, 1, 0),
+			 -EOVERFLOW);
+	oi = -5;
+	ck_assert_int_eq(vos_copy_file_range(ctx, a, &oi, loc, NULL, 1, 0),
+			 -EINVAL);
+	ck_assert_int_eq(oi, -5);
+
+	/* a file to a TCP socket (netd's, when routed): whole, the offset
+	 * moved, fd_in's position not */
+	oi = 7;
+	ck_assert_int_eq(vos_lseek(ctx, a, 3, SEEK_SET), 3);
+	ck_assert_int_eq(vos_sendfile(ctx, cl, a, &oi, 300000), 300000);
+	ck_assert_int_eq(oi, 300007);
+	ck_assert_int_eq(vos_lseek(ctx, a, 0, SEEK_CUR), 3);
+	for (have = 0; have < 300000; have += (size_t)n) {
+		n = vos_recv(ctx, sv, got + have, 300000 - have, 0);
+		ck_assert_int_gt(n, 0);
+	}
+	ck_assert_int_eq(memcmp(got, pat + 7, 300000), 0);
+	/* and without an offset: from the position, which moves */
+	ck_assert_int_eq(vos_sendfile(ctx, cl, loc, NULL, 0), 0);
+	ck_assert_int_eq(lseek(loc, 20, SEEK_SET), 20);
+	ck_assert_int_eq(vos_sendfile(ctx, cl, loc, NULL, 1000), 1000);
+	ck_assert_int_eq(lseek(loc, 0, SEEK_CUR), 1020);
+	for (have = 0; have < 1000; have += (size_t)n) {
+		n = vos_recv(ctx, sv, got + have, 1000 - have, 0);
+		ck_assert_int_gt(n, 0);
+	}
+	ck_assert_int_eq(memcmp(got, pat + 120, 1000), 0);
+	ck_assert_int_eq(vos_sendfile(ctx, cl, a, (int64_t *)8, 1), -EFAULT);
+	ck_assert_int_eq(vos_sendfile(ctx, -1, a, NULL, 1), -EBADF);
+
+	/* splice: a file into a pipe and the pipe into a socket */
+	ck_assert_int_eq(vos_pipe2(ctx, p, O_CLOEXEC), 0);
+	oi = 64;
+	ck_assert_int_eq(vos_splice(ctx, a, &oi, p[1], NULL, 4000, 0), 4000);
+	ck_assert_int_eq(oi, 4064);
+	ck_assert_int_eq(vos_splice(ctx, p[0], NULL, cl, NULL, 4000, 0), 4000);
+	for (have = 0; have < 4000; have += (size_t)n) {
+		n = vos_recv(ctx, sv, got + have, 4000 - have, 0);
+		ck_assert_int_gt(n, 0);
+	}
+	ck_assert_int_eq(memcmp(got, pat + 64, 4000), 0);
+	/* the pipe into a file at an offset */
+	ck_assert_int_eq(vos_write(ctx, p[1], "splice", 6), 6);
+	oo = 2;
+	ck_assert_int_eq(vos_splice(ctx, p[0], NULL, b, &oo, 100, 0), 6);
+	ck_assert_int_eq(oo, 8);
+	ck_assert_int_eq(vos_pread(ctx, b, got, 6, 2), 6);
+	ck_assert_int_eq(memcmp(got, "splice", 6), 0);
+	/* refusals: nothing to move looks at nothing; no pipe; an offset
+	 * on the pipe */
+	ck_assert_int_eq(vos_splice(ctx, -1, NULL, -1, NULL, 0, 0), 0);
+	ck_assert_int_eq(vos_splice(ctx, a, NULL, b, NULL, 10, 0), -EINVAL);
+	ck_assert_int_eq(vos_splice(ctx, a, NULL, p[1], NULL, 10, 0x100),
+			 -EINVAL);
+	oi = 0;
+	ck_assert_int_eq(vos_splice(ctx, p[0], &oi, b, NULL, 10, 0), -ESPIPE);
+	/* an empty pipe with SPLICE_F_NONBLOCK: -EAGAIN, no wait */
+	ck_assert_int_eq(vos_splice(ctx, p[0], NULL, b, NULL, 10,
+				    SPLICE_F_NONBLOCK), -EAGAIN);
+
+	ck_assert_int_eq(vos_close(ctx, p[0]), 0);
+	ck_assert_int_eq(vos_close(ctx, p[1]), 0);
+	ck_assert_int_eq(vos_close(ctx, a), 0);
+	ck_assert_int_eq(vos_close(ctx, b), 0);
+	close(loc);
+	ck_assert_int_eq(tu_count_fds(), nfd);
+	ck_assert_int_eq(vos_close(ctx, cl), 0);
+	ck_assert_int_eq(vos_close(ctx, sv), 0);
+	ck_assert_int_eq(vos_unlinkat(ctx, dfd, "src", 0), 0);
+	ck_assert_int_eq(vos_unlinkat(ctx, dfd, "dst", 0), 0);
+	tu_dir_close(ctx, dfd);
+	rmdir(dir);
+	free(pat);
+	free(got);
+	vos_ctx_destroy(ctx);
+}
+END_TEST
+
 static Suite *ops_suite(void)
 {
 	Suite *s = suite_create("ops");
@@ -3073,6 +3233,7 @@ static Suite *ops_suite(void)
 		tcase_add_test(a, dup2_dup3);
 		tcase_add_test(a, dup_in_flight);
 		tcase_add_test(a, openat2_linked);
+		tcase_add_test(a, copy_between_fds);
 		tcase_add_test(a, lengths_as_the_kernel);
 		tcase_add_test(a, linked_chain_runs_in_order);
 		tcase_add_test(a, linked_failure_cancels_the_rest);

@@ -96,6 +96,9 @@ enum vos_op {
 	VOS_OP_SOCKETPAIR,   /* since 0.3: local only */
 	VOS_OP_DUP3,         /* since 0.3: dup2 and dup3 */
 	VOS_OP_OPENAT2,      /* since 0.3 */
+	VOS_OP_COPY_FILE_RANGE, /* since 0.3 */
+	VOS_OP_SENDFILE,     /* since 0.3 */
+	VOS_OP_SPLICE,       /* since 0.3 */
 	VOS_OP__COUNT /* not an operation: the number of operations */
 };
 
@@ -826,6 +829,55 @@ static inline void vos_prep_dup2(struct vos_req *r, int oldfd, int newfd)
 	r->len = 1;
 }
 
+/*
+ * copy_file_range, sendfile, splice: count bytes from fd_in to fd_out.
+ * fd is fd_in, fd2 fd_out, addr and addr2 their offsets (int64_t *, the
+ * kernel's loff_t; NULL: the file position, which the call advances),
+ * arg the count, op_flags the flags.  An offset given is read when the
+ * call starts and written back, advanced, when it succeeds.  Where both
+ * fds live in one domain (the local kernel, or one service) that domain's
+ * kernel makes the call; across domains the library copies, read then
+ * write, and what that can and cannot give is in doc/semantics.md.
+ * (since 0.3)
+ */
+static inline void vos_prep_copy_file_range(struct vos_req *r, int fd_in,
+					    int64_t *off_in, int fd_out,
+					    int64_t *off_out, size_t len,
+					    unsigned flags)
+{
+	vos__prep(r, VOS_OP_COPY_FILE_RANGE, fd_in);
+	r->fd2 = fd_out;
+	r->addr = (uint64_t)(uintptr_t)off_in;
+	r->addr2 = (uint64_t)(uintptr_t)off_out;
+	r->arg = len;
+	r->op_flags = flags;
+}
+
+/* sendfile(out_fd, in_fd, offset, count) (as copy_file_range above: fd
+ * is in_fd, fd2 out_fd) */
+static inline void vos_prep_sendfile(struct vos_req *r, int out_fd,
+				     int in_fd, int64_t *offset, size_t count)
+{
+	vos__prep(r, VOS_OP_SENDFILE, in_fd);
+	r->fd2 = out_fd;
+	r->addr = (uint64_t)(uintptr_t)offset;
+	r->arg = count;
+}
+
+/* splice(fd_in, off_in, fd_out, off_out, len, flags) */
+static inline void vos_prep_splice(struct vos_req *r, int fd_in,
+				   int64_t *off_in, int fd_out,
+				   int64_t *off_out, size_t len,
+				   unsigned flags)
+{
+	vos__prep(r, VOS_OP_SPLICE, fd_in);
+	r->fd2 = fd_out;
+	r->addr = (uint64_t)(uintptr_t)off_in;
+	r->addr2 = (uint64_t)(uintptr_t)off_out;
+	r->arg = len;
+	r->op_flags = flags;
+}
+
 /* bind(fd, addr, addrlen) */
 static inline void vos_prep_bind(struct vos_req *r, int fd,
 				 const struct sockaddr *addr, socklen_t addrlen)
@@ -1144,6 +1196,13 @@ int vos_dup2(struct vos_ctx *ctx, int oldfd, int newfd);
 int vos_openat2(struct vos_ctx *ctx, int dirfd, const char *path,
 		const struct open_how *how, size_t size);
 int vos_dup3(struct vos_ctx *ctx, int oldfd, int newfd, int flags);
+ssize_t vos_copy_file_range(struct vos_ctx *ctx, int fd_in, int64_t *off_in,
+			    int fd_out, int64_t *off_out, size_t len,
+			    unsigned flags);
+ssize_t vos_sendfile(struct vos_ctx *ctx, int out_fd, int in_fd,
+		     int64_t *offset, size_t count);
+ssize_t vos_splice(struct vos_ctx *ctx, int fd_in, int64_t *off_in,
+		   int fd_out, int64_t *off_out, size_t len, unsigned flags);
 int vos_bind(struct vos_ctx *ctx, int fd, const struct sockaddr *addr,
 	     socklen_t addrlen);
 int vos_listen(struct vos_ctx *ctx, int fd, int backlog);

@@ -87,7 +87,7 @@ int vos__dreq_decode(const struct vos__shared *data,
 	r->deadline_ms = 0;
 	r->user_data = 0;
 	q->path_len[0] = q->path_len[1] = 0;
-	q->out_off = 0;
+	q->out_off = q->out_off2 = 0;
 	if (!d || w->reserved || (w->flags & ~VOS_WIRE_F_RWF))
 		return -EINVAL;
 	/* RWF_ flags: on a read or write, and only with the flag saying so */
@@ -161,6 +161,16 @@ int vos__dreq_decode(const struct vos__shared *data,
 	case VOS__ARG_MSG_IN:
 	case VOS__ARG_MSG_OUT:
 		return decode_msg(data, w, d->addr == VOS__ARG_MSG_IN, q);
+	case VOS__ARG_LOFF_INOUT: /* none (the file position), or copied */
+		if (w->addr_len == 0)
+			break;
+		if (w->addr_len != sizeof(q->loff[0]) ||
+		    !vos__peer_read(data, w->addr, &q->loff[0],
+				    sizeof(q->loff[0])))
+			return -EFAULT;
+		q->out_off = w->addr;
+		a = &q->loff[0];
+		break;
 	default:
 		break; /* scalars only */
 	}
@@ -187,6 +197,16 @@ int vos__dreq_decode(const struct vos__shared *data,
 		    !(a2 = vos__peer_span(data, w->addr2,
 					  sizeof(struct statfs))))
 			return -EFAULT;
+		break;
+	case VOS__ARG_LOFF_INOUT:
+		if (w->addr2_len == 0)
+			break;
+		if (w->addr2_len != sizeof(q->loff[1]) ||
+		    !vos__peer_read(data, w->addr2, &q->loff[1],
+				    sizeof(q->loff[1])))
+			return -EFAULT;
+		q->out_off2 = w->addr2;
+		a2 = &q->loff[1];
 		break;
 	case VOS__ARG_TIMES_IN: /* none (now), or both, copied */
 		if (w->addr2_len == 0)
@@ -237,6 +257,14 @@ void vos__dreq_write_back(const struct vos__shared *data,
 		if (vos__lock_gets(q->r.op_flags))
 			vos__peer_write(data, q->out_off, &q->u.fl,
 					sizeof(q->u.fl));
+		break;
+	case VOS__ARG_LOFF_INOUT:
+		if (q->r.addr)
+			vos__peer_write(data, q->out_off, &q->loff[0],
+					sizeof(q->loff[0]));
+		if (q->r.addr2)
+			vos__peer_write(data, q->out_off2, &q->loff[1],
+					sizeof(q->loff[1]));
 		break;
 	case VOS__ARG_MSG_OUT: {
 		struct vos_wire_msghdr h = { q->msg.msg_namelen, (uint32_t)res,

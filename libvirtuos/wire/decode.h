@@ -35,7 +35,10 @@ struct vos__dreq {
 	struct vos_req r;
 	uint32_t path_off[2], path_len[2]; /* path spans (addr, addr2) */
 	uint32_t out_off;   /* data-area offset of what goes back: the
-	                     * socklen, the int, the wire msghdr */
+	                     * socklen, the int, the wire msghdr, the first
+	                     * offset */
+	uint32_t out_off2;  /* the second offset's (copy_file_range...) */
+	int64_t loff[2];    /* private offsets (in, then the kernel's out) */
 	socklen_t alen;     /* private socklen (in, then the kernel's out) */
 	int ival;           /* private ioctl int */
 	struct msghdr msg;  /* private message header */

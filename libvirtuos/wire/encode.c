@@ -84,6 +84,42 @@ static int back_user(const struct vos__shared *data, uint32_t off,
 	return vos__user_write(udst, src, (size_t)n);
 }
 
+/* copy_file_range, sendfile, splice: an offset the caller gave (NULL: the
+ * file position, sent as no buffer), copied in; the kernel writes it
+ * back, so it must be writable. */
+static int put_loff(struct cursor *c, uint64_t uaddr, uint32_t *off,
+		    uint32_t *len)
+{
+	int ret;
+
+	*len = 0;
+	if (!uaddr)
+		return 0;
+	ret = put_user(c, (const void *)(uintptr_t)uaddr, sizeof(int64_t), 8,
+		       off);
+	if (ret == 0)
+		ret = vos__user_probe_write((void *)(uintptr_t)uaddr,
+					    sizeof(int64_t));
+	*len = sizeof(int64_t);
+	return ret;
+}
+
+/* The offset the service advanced, back to the caller: a negative one is
+ * no offset (a broken service: -EIO). */
+static int64_t loff_back(const struct vos__shared *data, uint32_t off,
+			 uint32_t len, uint64_t uaddr, int64_t res)
+{
+	int64_t v;
+
+	if (!uaddr || len != sizeof(v))
+		return res;
+	if (!vos__peer_read(data, off, &v, sizeof(v)) || v < 0)
+		return -EIO;
+	if (vos__user_write((void *)(uintptr_t)uaddr, &v, sizeof(v)) < 0)
+		return -EFAULT;
+	return res;
+}
+
 /* Reserve n bytes and copy src (private) into them. */
 static int put(struct cursor *c, const void *src, uint32_t n, uint32_t align,
 	       uint32_t *off)
@@ -407,6 +443,9 @@ int vos__wire_encode(const struct vos_req *r, int32_t fd, int32_t fd2,
 	case VOS__ARG_MSG_OUT:
 		ret = put_msg(&c, r, d->addr == VOS__ARG_MSG_IN, may_shorten, w);
 		break;
+	case VOS__ARG_LOFF_INOUT:
+		ret = put_loff(&c, r->addr, &w->addr, &w->addr_len);
+		break;
 	default:
 		break; /* scalars only */
 	}
@@ -453,6 +492,9 @@ int vos__wire_encode(const struct vos_req *r, int32_t fd, int32_t fd2,
 		w->addr2_len = w->len = n;
 		break;
 	}
+	case VOS__ARG_LOFF_INOUT:
+		ret = put_loff(&c, r->addr2, &w->addr2, &w->addr2_len);
+		break;
 	default:
 		break; /* none, or the SOCKLEN placed with addr */
 	}
@@ -592,6 +634,12 @@ int64_t vos__wire_result(const struct vos_req *r, const struct vos_wire_req *w,
 	case VOS__ARG_MSG_IN:
 	case VOS__ARG_MSG_OUT:
 		return msg_back(r, w, data, d->addr == VOS__ARG_MSG_IN, res);
+	case VOS__ARG_LOFF_INOUT:
+		res = loff_back(data, w->addr, w->addr_len, r->addr, res);
+		if (res >= 0 && d->addr2 == VOS__ARG_LOFF_INOUT)
+			res = loff_back(data, w->addr2, w->addr2_len, r->addr2,
+					res);
+		return res;
 	default:
 		break;
 	}

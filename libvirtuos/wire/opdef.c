@@ -158,6 +158,14 @@ const struct vos__opdef vos__opdefs[VOS_OP__COUNT] = {
 	 * in off, and addr2 is 0 (what the transports and the wire see) */
 	[VOS_OP_OPENAT2] = { "openat2", "vos_openat2", A(PATH), A(NONE),
 		VOS__SVC_FILE, F(AT) | F(NEWFD) | F(NEED_ADDR) },
+	/* fd_in and fd_out in one domain: that kernel's call (the service's
+	 * with its two fds); in two: the router copies (router.c) */
+	[VOS_OP_COPY_FILE_RANGE] = { "copy_file_range", "vos_copy_file_range",
+		A(LOFF_INOUT), A(LOFF_INOUT), VOS__SVC_ANY, F(FD2) },
+	[VOS_OP_SENDFILE] = { "sendfile", "vos_sendfile", A(LOFF_INOUT),
+		A(NONE), VOS__SVC_ANY, F(FD2) },
+	[VOS_OP_SPLICE] = { "splice", "vos_splice", A(LOFF_INOUT),
+		A(LOFF_INOUT), VOS__SVC_ANY, F(FD2) },
 };
 
 /* virtuos.h's vos_prep_fcntl() names the lock commands by number */

@@ -45,6 +45,9 @@ enum vos__arg {
 	                        * GETLK commands (vos__lock_gets) */
 	VOS__ARG_MSG_IN,       /* struct msghdr (sendmsg) */
 	VOS__ARG_MSG_OUT,      /* struct msghdr (recvmsg) */
+	VOS__ARG_LOFF_INOUT,   /* an int64_t offset, or NULL (the file
+	                        * position): read, and written back advanced
+	                        * (copy_file_range, sendfile, splice) */
 };
 
 /* Which service an operation belongs to, when routing by op. */
@@ -82,6 +85,10 @@ enum vos__svc {
 #define VOS__OPF_MULTI     0x4000u /* multishot: completes many times */
 #define VOS__OPF_OFFSET    0x8000u /* off is a file offset (pread...; readv
                                     * and writev: or VOS_OFF_CURRENT) */
+#define VOS__OPF_FD2      0x10000u /* fd and fd2 both name fds (fd_in and
+                                    * fd_out), each checked by the kernel
+                                    * that runs the call (not FD: a
+                                    * splice of 0 bytes looks at neither) */
 
 /* utimensat's op_flags bit for futimens (a NULL path with a dirfd): the
  * core sends it as "" with AT_EMPTY_PATH and this bit, which keeps the
@@ -94,7 +101,7 @@ struct vos__opdef {
 	const char *wrapper; /* its blocking wrapper, "vos_read" */
 	uint8_t addr, addr2; /* enum vos__arg */
 	uint8_t svc;         /* enum vos__svc */
-	uint16_t flags;      /* VOS__OPF_* */
+	uint32_t flags;      /* VOS__OPF_* */
 };
 
 extern const struct vos__opdef vos__opdefs[VOS_OP__COUNT];
@@ -106,7 +113,7 @@ static inline const struct vos__opdef *vos__opdef(unsigned op)
 	return op < VOS_OP__COUNT ? &vos__opdefs[op] : 0;
 }
 
-static inline bool vos__op_has(unsigned op, uint16_t flag)
+static inline bool vos__op_has(unsigned op, uint32_t flag)
 {
 	return op < VOS_OP__COUNT && (vos__opdefs[op].flags & flag);
 }
@@ -114,7 +121,7 @@ static inline bool vos__op_has(unsigned op, uint16_t flag)
 /* Whether a successful r returns a new file descriptor. */
 static inline bool vos__op_makes_fd(const struct vos_req *r)
 {
-	uint16_t f;
+	uint32_t f;
 
 	if (r->op >= VOS_OP__COUNT)
 		return false;
@@ -173,7 +180,7 @@ static inline bool vos__op_moves_data(unsigned op)
  * io_uring would ignore it and read or write the stream. */
 static inline bool vos__op_positional(const struct vos_req *r)
 {
-	uint16_t f;
+	uint32_t f;
 
 	if (r->op >= VOS_OP__COUNT)
 		return false;

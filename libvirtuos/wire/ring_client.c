@@ -432,7 +432,7 @@ static bool fresh_op(const struct vos_req *r)
 {
 	const struct vos__opdef *d = vos__opdef(r->op);
 
-	if (!d || (d->flags & VOS__OPF_FD))
+	if (!d || (d->flags & (VOS__OPF_FD | VOS__OPF_FD2)))
 		return false;
 	if ((d->flags & VOS__OPF_AT) && r->fd != AT_FDCWD)
 		return false;
@@ -989,8 +989,8 @@ int vos__rc_submit(void *priv, const struct vos_req *reqs, unsigned n)
 			s->stop[r->off] = 1; /* no piece after the cancel */
 		}
 		ret = map_fd(s, r->fd, d->flags & VOS__OPF_AT, &fd);
-		if (ret == 0 && (d->flags & VOS__OPF_AT2))
-			ret = map_fd(s, r->fd2, true, &fd2);
+		if (ret == 0 && (d->flags & (VOS__OPF_AT2 | VOS__OPF_FD2)))
+			ret = map_fd(s, r->fd2, d->flags & VOS__OPF_AT2, &fd2);
 		if (ret == 0 && ordered_write(s, r, fd) &&
 		    s->fdi[fd].head >= 0) {
 			/* another write on this socket is on the wire */

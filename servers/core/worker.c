@@ -496,11 +496,14 @@ static unsigned drain(struct srv_worker *w, struct srv_client *c)
 				srv_finish(w, q, ret);
 			continue;
 		default:
-			if (d->flags & (VOS__OPF_FD | VOS__OPF_AT))
+			if (d->flags & (VOS__OPF_FD | VOS__OPF_AT |
+					VOS__OPF_FD2))
 				ret = map_one(c, d->flags & VOS__OPF_AT,
 					      &q->d.r.fd, &q->fdi);
-			if (ret == 0 && (d->flags & VOS__OPF_AT2))
-				ret = map_one(c, true, &q->d.r.fd2, &q->fdi2);
+			if (ret == 0 && (d->flags & (VOS__OPF_AT2 |
+						     VOS__OPF_FD2)))
+				ret = map_one(c, d->flags & VOS__OPF_AT2,
+					      &q->d.r.fd2, &q->fdi2);
 			if (ret == 0 && q->op == VOS_OP_FCNTL &&
 			    (q->d.r.op_flags == F_GETFD ||
 			     q->d.r.op_flags == F_SETFD)) {

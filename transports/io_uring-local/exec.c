@@ -250,6 +250,25 @@ int64_t vos__exec(const struct vos_req *r, bool nowait)
 			      sizeof(how));
 		break;
 	}
+	case VOS_OP_COPY_FILE_RANGE:
+		/* (addr, addr2: the caller's offsets, or a service's private
+		 * copies of them; the kernel reads and writes them) */
+		ret = syscall(SYS_copy_file_range, r->fd, PTR(r->addr), r->fd2,
+			      PTR(r->addr2), (size_t)r->arg, r->op_flags);
+		break;
+	case VOS_OP_SENDFILE:
+#ifdef SYS_sendfile64
+		ret = syscall(SYS_sendfile64, r->fd2, r->fd, PTR(r->addr),
+			      (size_t)r->arg);
+#else
+		ret = syscall(SYS_sendfile, r->fd2, r->fd, PTR(r->addr),
+			      (size_t)r->arg);
+#endif
+		break;
+	case VOS_OP_SPLICE:
+		ret = syscall(SYS_splice, r->fd, PTR(r->addr), r->fd2,
+			      PTR(r->addr2), (size_t)r->arg, r->op_flags);
+		break;
 	case VOS_OP_DUP3:
 		ret = r->len ? dup2(r->fd, (int)r->arg)
 			     : dup3(r->fd, (int)r->arg, (int)r->op_flags);

@@ -37,7 +37,9 @@
  *     fchmodat, fchownat, faccessat, readlinkat, utimensat, mknodat,
  *     truncate, statfs; openat2, whose struct would have to outlive the
  *     submission) to the POOL: a lookup may read a disk; so do
- *     syncfs, fadvise and sync_file_range;
+ *     syncfs, fadvise and sync_file_range; and copy_file_range, sendfile
+ *     and splice (io_uring's splice takes no offset pointers to advance;
+ *     a splice that would wait on a pipe waits cancellably: workpool.c);
  *   - fcntl's record locks run INLINE, the waiting forms (F_SETLKW,
  *     F_OFD_SETLKW) on the POOL, in slices (workpool.c).
  */
@@ -144,6 +146,9 @@ enum vos__route vos__route(struct vos__local *l, const struct vos_req *r,
 	case VOS_OP_SYNCFS:
 	case VOS_OP_FADVISE:
 	case VOS_OP_SYNC_FILE_RANGE:
+	case VOS_OP_COPY_FILE_RANGE:
+	case VOS_OP_SENDFILE:
+	case VOS_OP_SPLICE:
 		/* no io_uring opcode (fadvise's and sync_file_range's would
 		 * do; the pool keeps them simple); may read or write a
 		 * disk: a worker thread */

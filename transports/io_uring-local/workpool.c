@@ -5,9 +5,10 @@
  * max_threads) and sleep on a condition variable when idle: this path is
  * for slow calls, where a wake-up's cost does not matter.
  *
- * An accept waits for readiness in slices of ACCEPT_SLICE_MS, checking for
- * cancellation between them, so that a blocking accept can be cancelled and
- * the pool destroyed without waiting for a client that never comes.  A
+ * An accept, and a splice that would wait on a pipe, wait for readiness
+ * in slices of ACCEPT_SLICE_MS, checking for cancellation between them,
+ * so that they can be cancelled and the pool destroyed without waiting
+ * for a client that never comes.  A
  * lock wait holds no thread while it waits: each try is the non-waiting
  * call, and between tries the job sits on the retry list until its time
  * comes (lock_try), so any number of waits leave the threads to the other
@@ -17,6 +18,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -72,21 +74,59 @@ static void pool_unref_locked(struct vos__pool *p)
 	}
 }
 
-/* Wait (lock not held) until the accept's socket is readable, or until
- * it is cancelled or the pool stops: then -ECANCELED.  0 when readable. */
-static int accept_wait(struct vos__pool *p, struct job *j)
+/* Wait (lock not held) until fd is ready for events, or until the job is
+ * cancelled or the pool stops: then -ECANCELED.  0 when ready (or in
+ * error: the call will report it). */
+static int ready_wait(struct vos__pool *p, struct job *j, int fd,
+		      short events)
 {
 	for (;;) {
-		struct pollfd pfd = { j->req.fd, POLLIN, 0 };
+		struct pollfd pfd = { fd, events, 0 };
 		bool stop;
 
 		if (poll(&pfd, 1, ACCEPT_SLICE_MS) != 0)
-			return 0; /* ready, or an error accept will report */
+			return 0;
 		pthread_mutex_lock(&p->lock);
 		stop = j->cancel || p->stopping;
 		pthread_mutex_unlock(&p->lock);
 		if (stop)
 			return -ECANCELED;
+	}
+}
+
+/* Whether fd's file has O_NONBLOCK (or is not open: the call says so). */
+static bool nonblocking(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl < 0 || (fl & O_NONBLOCK);
+}
+
+/* A splice that may wait on a pipe: tried with SPLICE_F_NONBLOCK (the
+ * kernel checks everything else first, and answers at once), and while
+ * that says -EAGAIN, tried again when fd_in is readable and fd_out
+ * writable, waiting in slices so that the job can be cancelled.  Unless
+ * the program asked for -EAGAIN (SPLICE_F_NONBLOCK, or an O_NONBLOCK
+ * fd): then the call as it is.  (A file or a socket on the other side may
+ * still make the call wait, as it would the kernel's.) */
+static int64_t splice_run(struct vos__pool *p, struct job *j)
+{
+	struct vos_req r = j->req;
+	int64_t res;
+
+	if ((r.op_flags & SPLICE_F_NONBLOCK) || nonblocking(r.fd) ||
+	    nonblocking(r.fd2))
+		return vos__exec(&r, false);
+	r.op_flags |= SPLICE_F_NONBLOCK;
+	for (;;) {
+		res = vos__exec(&r, false);
+		if (res != -EAGAIN)
+			return res;
+		res = ready_wait(p, j, r.fd, POLLIN);
+		if (res == 0)
+			res = ready_wait(p, j, r.fd2, POLLOUT);
+		if (res < 0)
+			return res;
 	}
 }
 
@@ -249,8 +289,10 @@ static void *worker(void *arg)
 			}
 		} else {
 			if (j->req.op == VOS_OP_ACCEPT)
-				res = accept_wait(p, j);
-			if (res == 0)
+				res = ready_wait(p, j, j->req.fd, POLLIN);
+			if (j->req.op == VOS_OP_SPLICE)
+				res = splice_run(p, j);
+			else if (res == 0)
 				res = vos__exec(&j->req, false);
 		}
 
