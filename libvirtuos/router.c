@@ -36,10 +36,10 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "builtin_transports.h"
+#include "copy.h"
 #include "internal.h"
 #include "opdef.h"
 #include "options.h"
@@ -55,34 +55,7 @@ enum {
 	TAG_DUP_LOCAL, /* of a local fd onto a service's placeholder */
 	TAG_DUP_CLOSE, /* then: newfd's old service fd closed there */
 	TAG_COPY,      /* copy_file_range, sendfile, splice across domains:
-	                * steps of struct rcopy */
-};
-
-/* A copy between two domains (copy_file_range, sendfile, splice whose fds
- * live in different services): the library's own loop of reads and
- * writes, one step at a time, each sent from chain_run(). */
-enum { CP_TELL, CP_READ, CP_WRITE, CP_SEEK, CP_DONE };
-
-#define COPY_CHUNK (1u << 20) /* the most one read step moves */
-
-struct rcopy {
-	uint8_t step;      /* CP_*: the step to send, or in flight */
-	uint8_t svc[2];    /* the services of fd_in [0] and fd_out [1] */
-	bool nowait[2];    /* SPLICE_F_NONBLOCK: the local pipe's step with
-	                    * RWF_NOWAIT */
-	int32_t fd[2];     /* their fds there */
-	int64_t *uoff[2];  /* the caller's offsets, or NULL */
-	int64_t pos[2];    /* where the next read or write goes; -1: the
-	                    * file position (a stream: read, write) */
-	bool tell;         /* fd_in's position was read (CP_TELL): set it
-	                    * past what was written when done (CP_SEEK) */
-	uint64_t left;     /* bytes still to move */
-	uint64_t total;    /* bytes moved (written) */
-	uint32_t got;      /* bytes of the last read, to write */
-	uint32_t asked;    /* bytes the last read asked for */
-	int64_t err;       /* the first error, when nothing was moved */
-	uint32_t cap;
-	char *buf;
+	                * the steps of copy.c */
 };
 
 struct rsvc {
@@ -114,7 +87,7 @@ struct rtag {
 	struct rfd dup; /* DUP_CLOSE: the copy's (service, fd) */
 	struct rfd gone; /* DUP_CLOSE: what newfd was, closed now */
 	int32_t held[2]; /* the numbers it holds (rfd.held), or -1 */
-	struct rcopy *cp; /* COPY: its state */
+	struct vos__copy *cp; /* COPY: its steps */
 };
 
 struct router {
@@ -299,135 +272,6 @@ static int64_t dup_result(struct router *rt, struct rtag *t)
 }
 
 
-/*
- * copy_file_range, sendfile and splice whose fds live in two domains (the
- * local kernel and a service, or two services): no kernel holds both, so
- * the library copies, through a private buffer, in steps of at most
- * COPY_CHUNK: a read (pread at the offset given, else, when fd_in's file
- * has a position, at that position read first with lseek, else a plain
- * read of the stream), then a write of what was read (pwrite at the
- * offset given, else write), until the count is moved, a read ends short
- * (end of file, or a stream with nothing more now), a write is short, or
- * a step fails.  The result is what was written, or the first step's
- * error; the offsets given are written back advanced by it, and a
- * position read first is set past it (fd_in's position then moves as the
- * kernel's call would move it).  What this cannot give is in
- * doc/semantics.md: bytes a stream gave that fd_out then refused are
- * lost, and some argument errors come from the read or the write.
- */
-
-/* The request of cp's next step; the service it goes to. */
-static uint8_t copy_req(const struct rcopy *cp, struct vos_req *c)
-{
-	uint32_t n;
-
-	switch (cp->step) {
-	case CP_TELL:
-		vos_prep_lseek(c, cp->fd[0], 0, SEEK_CUR);
-		return cp->svc[0];
-	case CP_READ:
-		n = cp->left < cp->cap ? (uint32_t)cp->left : cp->cap;
-		if (cp->pos[0] >= 0)
-			vos_prep_pread(c, cp->fd[0], cp->buf, n,
-				       (uint64_t)cp->pos[0]);
-		else
-			vos_prep_read(c, cp->fd[0], cp->buf, n);
-		c->op_flags = cp->nowait[0] ? RWF_NOWAIT : 0;
-		return cp->svc[0];
-	case CP_WRITE:
-		if (cp->pos[1] >= 0)
-			vos_prep_pwrite(c, cp->fd[1], cp->buf, cp->got,
-					(uint64_t)cp->pos[1]);
-		else
-			vos_prep_write(c, cp->fd[1], cp->buf, cp->got);
-		c->op_flags = cp->nowait[1] ? RWF_NOWAIT : 0;
-		return cp->svc[1];
-	default: /* CP_SEEK */
-		vos_prep_lseek(c, cp->fd[0], cp->pos[0], SEEK_SET);
-		return cp->svc[0];
-	}
-}
-
-/* The copy is done: its result (the offsets written back), cp freed. */
-static int64_t copy_end(struct rtag *t)
-{
-	struct rcopy *cp = t->cp;
-	int64_t res = cp->total ? (int64_t)cp->total : cp->err;
-
-	for (int k = 0; k < 2 && cp->total; k++)
-		if (cp->uoff[k] &&
-		    vos__user_write(cp->uoff[k], &cp->pos[k],
-				    sizeof(cp->pos[k])) < 0)
-			res = -EFAULT;
-	free(cp->buf);
-	free(cp);
-	t->cp = NULL;
-	return res;
-}
-
-/* Step of tag's copy completed with res: true if a next step is queued
- * (for chain_run), else false and the call's result in *out. */
-static bool copy_next(struct router *rt, uint64_t tag, int64_t res,
-		      int64_t *out)
-{
-	struct rtag *t = &rt->tags[tag];
-	struct rcopy *cp = t->cp;
-
-	switch (cp->step) {
-	case CP_TELL:
-		if (res >= 0) {
-			cp->pos[0] = res;
-			cp->tell = true;
-		} else if (res != -ESPIPE) {
-			cp->err = res;
-			cp->step = CP_DONE;
-			break;
-		}
-		cp->step = CP_READ;
-		break;
-	case CP_READ:
-		if (res <= 0 || (uint64_t)res > cp->asked) {
-			if (res < 0 && !cp->total)
-				cp->err = res;
-			cp->step = cp->tell && cp->total ? CP_SEEK : CP_DONE;
-			break;
-		}
-		cp->got = (uint32_t)res;
-		cp->step = CP_WRITE;
-		break;
-	case CP_WRITE:
-		if (res < 0 || (uint64_t)res > cp->got) {
-			if (!cp->total)
-				cp->err = res < 0 ? res : -EIO;
-			cp->step = cp->tell && cp->total ? CP_SEEK : CP_DONE;
-			break;
-		}
-		cp->total += (uint64_t)res;
-		cp->left -= (uint64_t)res;
-		for (int k = 0; k < 2; k++)
-			if (cp->pos[k] >= 0)
-				cp->pos[k] += res;
-		if (cp->left && (uint32_t)res == cp->asked) {
-			cp->step = CP_READ;
-			break;
-		}
-		cp->step = cp->tell ? CP_SEEK : CP_DONE;
-		break;
-	default: /* CP_SEEK: done whatever it said (the bytes moved) */
-		cp->step = CP_DONE;
-		break;
-	}
-	if (cp->step == CP_READ)
-		cp->asked = cp->left < cp->cap ? (uint32_t)cp->left : cp->cap;
-	if (cp->step != CP_DONE) {
-		t->kind = TAG_COPY;
-		rt->chain[rt->nchain++] = (uint32_t)tag;
-		return true;
-	}
-	*out = copy_end(t);
-	return false;
-}
-
 static void sub_finish(struct rsvc *s, uint64_t tag, int64_t res,
 		       uint32_t flags)
 {
@@ -469,10 +313,12 @@ static void sub_finish(struct rsvc *s, uint64_t tag, int64_t res,
 	} else if (t->kind == TAG_DUP_CLOSE) {
 		res = dup_result(rt, t); /* whatever the close said */
 	} else if (t->kind == TAG_COPY) {
-		if (copy_next(rt, tag, res, &res)) {
+		if (vos__copy_next(t->cp, &res)) {
+			rt->chain[rt->nchain++] = (uint32_t)tag;
 			s->inflight--; /* its next step goes out soon */
 			return;
 		}
+		t->cp = NULL; /* (freed) */
 	}
 	tag_done(rt, t);
 	s->inflight--;
@@ -481,7 +327,7 @@ static void sub_finish(struct rsvc *s, uint64_t tag, int64_t res,
 	rt->in_cb--;
 }
 
-/* Send the steps queued by dup_chain() and copy_next().  Returns how
+/* Send the steps queued by dup_chain() and the copies (copy.c).  Returns how
  * many calls it completed itself (a service that took no step). */
 static int chain_run(struct router *rt)
 {
@@ -498,7 +344,7 @@ static int chain_run(struct router *rt)
 		int took;
 
 		if (t->kind == TAG_COPY) {
-			t->svc = copy_req(t->cp, &c);
+			t->svc = vos__copy_step(t->cp, &c);
 		} else {
 			vos_prep_close(&c, t->gone.remote);
 			t->svc = t->gone.svc;
@@ -512,8 +358,12 @@ static int chain_run(struct router *rt)
 		v->inflight--;
 		if (t->kind == TAG_COPY) {
 			/* as if the step had failed */
-			if (copy_next(rt, tag, took < 0 ? took : -EBUSY, &res))
+			res = took < 0 ? took : -EBUSY;
+			if (vos__copy_next(t->cp, &res)) {
+				rt->chain[rt->nchain++] = tag;
 				continue;
+			}
+			t->cp = NULL; /* (freed) */
 		} else {
 			/* not taken: the old fd stays open there until the
 			 * context detaches; the dup itself is done */
@@ -801,97 +651,26 @@ static int dup_begin(struct router *rt, const struct vos_req *r, unsigned s,
 }
 
 
-/* r's fds live in two domains: its copy set up and its first step queued
- * (0), or answered here: 1 with the result in *res, or -errno.  What the
- * kernel checks before it moves anything is checked here where it can be
- * (the local fd's, and in the kernel's order); a service's fd answers
- * through its read or write. */
+/* r's fds live in two domains: its copy begun, the first step queued for
+ * chain_run (0), or answered here (1, the result in *res), or -errno. */
 static int copy_begin(struct router *rt, const struct vos_req *r,
 		      uint64_t tag, int64_t *res)
 {
 	struct rtag *t = &rt->tags[tag];
-	const struct rfd *m[2] = { map_get(rt, r->fd), map_get(rt, r->fd2) };
-	int32_t fd[2] = { r->fd, r->fd2 };
-	int64_t *uoff[2] = { (int64_t *)(uintptr_t)r->addr,
-			     r->op == VOS_OP_SENDFILE
-				     ? NULL : (int64_t *)(uintptr_t)r->addr2 };
-	int64_t off[2] = { -1, -1 };
-	int fl[2] = { 0, 0 };
-	bool fifo[2] = { false, false };
-	uint64_t left;
-	struct rcopy *cp;
+	const int32_t fd[2] = { r->fd, r->fd2 };
+	struct vos__copy_end end[2];
+	int ret;
 
-	*res = 0;
-	if (r->op == VOS_OP_SPLICE && r->arg == 0)
-		return 1; /* splice of nothing looks at nothing */
-	if (r->op == VOS_OP_SPLICE && (r->op_flags & ~0xfu)) /* SPLICE_F_ALL */
-		return -EINVAL;
-	/* sendfile reads its offset before it looks at the fds */
-	if (r->op == VOS_OP_SENDFILE && uoff[0] &&
-	    vos__user_read(&off[0], uoff[0], sizeof(off[0])) < 0)
-		return -EFAULT;
 	for (int k = 0; k < 2; k++) {
-		struct stat st;
+		const struct rfd *m = map_get(rt, fd[k]);
 
-		if (m[k])
-			continue;
-		fl[k] = fcntl(fd[k], F_GETFL);
-		if (fl[k] < 0 || (fl[k] & O_PATH))
-			return -EBADF;
-		fifo[k] = fstat(fd[k], &st) == 0 && S_ISFIFO(st.st_mode);
+		end[k].svc = m ? m->svc : 0;
+		end[k].fd = m ? m->remote : fd[k];
 	}
-	if (r->op == VOS_OP_SPLICE &&
-	    ((fifo[0] && uoff[0]) || (fifo[1] && uoff[1])))
-		return -ESPIPE; /* a pipe has no offsets */
-	for (int k = 0; k < 2; k++)
-		if (r->op != VOS_OP_SENDFILE && uoff[k] &&
-		    vos__user_read(&off[k], uoff[k], sizeof(off[k])) < 0)
-			return -EFAULT;
-	if (r->op == VOS_OP_COPY_FILE_RANGE && r->op_flags)
-		return -EINVAL;
-	if ((!m[0] && (fl[0] & O_ACCMODE) == O_WRONLY) ||
-	    (!m[1] && (fl[1] & O_ACCMODE) == O_RDONLY))
-		return -EBADF; /* fd_in must read, fd_out write */
-	if (!m[1] && (fl[1] & O_APPEND))
-		return r->op == VOS_OP_COPY_FILE_RANGE ? -EBADF : -EINVAL;
-	if (r->op == VOS_OP_SPLICE && !fifo[0] && !fifo[1])
-		return -EINVAL; /* one end must be a pipe */
-	for (int k = 0; k < 2; k++) {
-		if (!uoff[k] || off[k] >= 0)
-			continue;
-		/* copy_file_range checks the end first, as unsigned */
-		if (r->op == VOS_OP_COPY_FILE_RANGE &&
-		    (uint64_t)off[k] + r->arg < (uint64_t)off[k])
-			return -EOVERFLOW;
-		return -EINVAL;
-	}
-	left = r->arg < VOS_MAX_RW_LEN ? r->arg : VOS_MAX_RW_LEN;
-	if (left == 0)
-		return 1;
-	cp = calloc(1, sizeof(*cp));
-	if (!cp)
-		return -ENOMEM;
-	cp->cap = left < COPY_CHUNK ? (uint32_t)left : COPY_CHUNK;
-	cp->buf = malloc(cp->cap);
-	if (!cp->buf) {
-		free(cp);
-		return -ENOMEM;
-	}
-	for (int k = 0; k < 2; k++) {
-		cp->svc[k] = m[k] ? m[k]->svc : 0;
-		cp->fd[k] = m[k] ? m[k]->remote : fd[k];
-		cp->uoff[k] = uoff[k];
-		cp->pos[k] = uoff[k] ? off[k] : -1;
-		cp->nowait[k] = fifo[k] && r->op == VOS_OP_SPLICE &&
-				(r->op_flags & SPLICE_F_NONBLOCK);
-	}
-	cp->left = left;
-	/* without an offset, fd_in's position (none on a pipe) */
-	cp->step = uoff[0] || fifo[0] ? CP_READ : CP_TELL;
-	cp->asked = cp->cap;
-	t->cp = cp;
+	ret = vos__copy_begin(r, end, &t->cp, res);
+	if (ret != 0)
+		return ret;
 	t->kind = TAG_COPY;
-	t->svc = cp->svc[0];
 	rt->chain[rt->nchain++] = (uint32_t)tag;
 	return 0;
 }
@@ -1190,10 +969,7 @@ static void router_close(void *priv)
 	for (uint32_t t = 0; t < rt->depth; t++) {
 		if (holds_ph(&rt->tags[t]))
 			close(rt->tags[t].ph);
-		if (rt->tags[t].cp) {
-			free(rt->tags[t].cp->buf);
-			free(rt->tags[t].cp);
-		}
+		vos__copy_free(rt->tags[t].cp);
 	}
 	if (rt->ep >= 0)
 		close(rt->ep);

@@ -3176,6 +3176,38 @@ START_TEST(copy_between_fds)
 			 -EINVAL);
 	oi = 0;
 	ck_assert_int_eq(vos_splice(ctx, p[0], &oi, b, NULL, 10, 0), -ESPIPE);
+	/* the kinds of file and the modes each call takes, checked before
+	 * anything moves: a pipe's bytes stay in it when the output cannot
+	 * take them (a read-only file) */
+	ck_assert_int_eq(vos_write(ctx, p[1], "kept", 4), 4);
+	ck_assert_int_eq(vos_copy_file_range(ctx, p[0], NULL, b, NULL, 4, 0),
+			 -EINVAL);
+	ck_assert_int_eq(vos_copy_file_range(ctx, a, NULL, p[1], NULL, 4, 0),
+			 -EINVAL);
+	ck_assert_int_eq(vos_copy_file_range(ctx, dfd, NULL, loc, NULL, 4, 0),
+			 -EISDIR);
+	ck_assert_int_eq(vos_sendfile(ctx, b, sv, NULL, 4), -EINVAL);
+	ck_assert_int_eq(vos_sendfile(ctx, b, p[0], NULL, 4), -EINVAL);
+	{
+		int ro = vos_openat(ctx, dfd, "dst", O_RDONLY, 0);
+		int ap = vos_openat(ctx, dfd, "dst", O_WRONLY | O_APPEND, 0);
+
+		ck_assert_int_ge(ro, 0);
+		ck_assert_int_ge(ap, 0);
+		ck_assert_int_eq(vos_splice(ctx, p[0], NULL, ro, NULL, 4, 0),
+				 -EBADF);
+		ck_assert_int_eq(vos_splice(ctx, p[0], NULL, ap, NULL, 4, 0),
+				 -EINVAL);
+		ck_assert_int_eq(vos_copy_file_range(ctx, loc, NULL, ap, NULL,
+						     4, 0), -EBADF);
+		ck_assert_int_eq(vos_sendfile(ctx, ap, loc, NULL, 4), -EINVAL);
+		ck_assert_int_eq(vos_copy_file_range(ctx, ap, NULL, loc, NULL,
+						     4, 0), -EBADF);
+		ck_assert_int_eq(vos_close(ctx, ro), 0);
+		ck_assert_int_eq(vos_close(ctx, ap), 0);
+	}
+	ck_assert_int_eq(vos_read(ctx, p[0], got, 16), 4);
+	ck_assert_int_eq(memcmp(got, "kept", 4), 0);
 	/* an empty pipe with SPLICE_F_NONBLOCK: -EAGAIN, no wait */
 	ck_assert_int_eq(vos_splice(ctx, p[0], NULL, b, NULL, 10,
 				    SPLICE_F_NONBLOCK), -EAGAIN);
