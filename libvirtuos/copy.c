@@ -27,7 +27,11 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <sys/uio.h>
 
 #include "copy.h"
@@ -51,7 +55,11 @@ struct vos__copy {
 	int64_t pos[2];       /* where the next read or write goes; -1: the
 	                       * file position (a stream: read, write) */
 	bool tell;            /* the input's position was read (S_TELL) */
-	bool nowait[2];       /* SPLICE_F_NONBLOCK on a pipe end: RWF_NOWAIT */
+	bool nowait[2];       /* SPLICE_F_NONBLOCK on a service's pipe end:
+	                       * RWF_NOWAIT (a local one is polled: start()) */
+	bool cancelled;       /* stop at the next step (vos__copy_cancel) */
+	int own[2];           /* a local end's fd, held (dup'd) for the
+	                       * call, or -1 */
 	uint64_t left;        /* bytes still to move */
 	uint64_t total;       /* bytes moved (written) */
 	uint32_t got;         /* bytes of the last read, to write */
@@ -92,15 +100,23 @@ static bool has_pos(const struct vos__copy *cp, int k)
 	return cp->type[k] != S_IFIFO && cp->type[k] != S_IFSOCK;
 }
 
-/* A local end's flags and type, now. */
+/* A local end's flags and type, now; and the file held for the call (a
+ * copy of the fd, as the kernel holds the file while its call runs: a
+ * close or a dup2 of the number meanwhile does not change what the steps
+ * read or write). */
 static void probe_local(struct vos__copy *cp, int k)
 {
 	struct stat st;
 	int fl = fcntl(cp->end[k].fd, F_GETFL);
 
 	cp->fl[k] = fl < 0 || (fl & O_PATH) ? -1 : fl;
-	if (is_open(cp, k) && fstat(cp->end[k].fd, &st) == 0)
+	if (!is_open(cp, k))
+		return;
+	if (fstat(cp->end[k].fd, &st) == 0)
 		cp->type[k] = st.st_mode & S_IFMT;
+	cp->own[k] = fcntl(cp->end[k].fd, F_DUPFD_CLOEXEC, 0);
+	if (cp->own[k] >= 0)
+		cp->end[k].fd = cp->own[k];
 }
 
 /* The caller's offsets into pos[] (-1 for none): -EFAULT if one cannot
@@ -141,12 +157,13 @@ static int checks(struct vos__copy *cp)
 		if (!can_read(cp, 0) || !can_write(cp, 1) ||
 		    (cp->fl[1] & O_APPEND))
 			return -EBADF;
+		/* an end that wraps (as unsigned), then a negative offset */
 		for (int k = 0; k < 2; k++)
-			if (cp->uoff[k] && cp->pos[k] < 0)
-				/* its end first, as unsigned */
-				return (uint64_t)cp->pos[k] + r->arg <
-				       (uint64_t)cp->pos[k] ? -EOVERFLOW
-							    : -EINVAL;
+			if (cp->uoff[k] && (uint64_t)cp->pos[k] + r->arg <
+					   (uint64_t)cp->pos[k])
+				return -EOVERFLOW;
+		if ((has0 && cp->pos[0] < 0) || (has1 && cp->pos[1] < 0))
+			return -EINVAL;
 		return 0;
 	case VOS_OP_SENDFILE:
 		/* (its offset was read first: vos__copy_begin) */
@@ -190,10 +207,37 @@ static int checks(struct vos__copy *cp)
 
 void vos__copy_free(struct vos__copy *cp)
 {
-	if (cp) {
-		free(cp->buf);
-		free(cp);
-	}
+	if (!cp)
+		return;
+	for (int k = 0; k < 2; k++)
+		if (cp->own[k] >= 0)
+			close(cp->own[k]);
+	free(cp->buf);
+	free(cp);
+}
+
+void vos__copy_cancel(struct vos__copy *cp)
+{
+	cp->cancelled = true;
+}
+
+/* Room in a local pipe (its size less what it holds), or -1 if not
+ * known. */
+static int64_t pipe_room(int fd)
+{
+	int size = fcntl(fd, F_GETPIPE_SZ), held = 0;
+
+	if (size < 0 || ioctl(fd, FIONREAD, &held) < 0)
+		return -1;
+	return size > held ? size - held : 0;
+}
+
+/* Whether a local fd is ready for events now. */
+static bool ready_now(int fd, short events)
+{
+	struct pollfd p = { fd, events, 0 };
+
+	return poll(&p, 1, 0) > 0;
 }
 
 /* The checks passed or not: the first data step due (true), or the
@@ -207,6 +251,34 @@ static bool start(struct vos__copy *cp, int64_t *res)
 	*res = e;
 	if (e < 0 || count == 0)
 		return false;
+	/* into a pipe the kernel moves at most what fits, once: a local
+	 * pipe's room (a full one: what PIPE_BUF needs, waited for, or
+	 * -EAGAIN when the program asked not to wait), a service's FIFO's
+	 * default size */
+	if (is_pipe(cp, 1)) {
+		int64_t room = cp->end[1].svc ? 65536
+					      : pipe_room(cp->end[1].fd);
+		bool nb = (cp->fl[1] & O_NONBLOCK) ||
+			  (cp->r.op == VOS_OP_SPLICE &&
+			   (cp->r.op_flags & SPLICE_F_NONBLOCK));
+
+		if (room == 0 && nb && !cp->end[1].svc) {
+			*res = -EAGAIN;
+			return false;
+		}
+		if (room <= 0)
+			room = PIPE_BUF;
+		if ((uint64_t)room < count)
+			count = (uint64_t)room;
+	}
+	/* SPLICE_F_NONBLOCK on a local pipe to read from: -EAGAIN now when
+	 * it is empty (and has writers) */
+	if (is_pipe(cp, 0) && !cp->end[0].svc && cp->r.op == VOS_OP_SPLICE &&
+	    (cp->r.op_flags & SPLICE_F_NONBLOCK) &&
+	    !ready_now(cp->end[0].fd, POLLIN)) {
+		*res = -EAGAIN;
+		return false;
+	}
 	cp->cap = count < COPY_CHUNK ? (uint32_t)count : COPY_CHUNK;
 	cp->buf = malloc(cp->cap);
 	if (!cp->buf) {
@@ -216,7 +288,8 @@ static bool start(struct vos__copy *cp, int64_t *res)
 	cp->left = count;
 	cp->asked = cp->cap;
 	for (int k = 0; k < 2; k++)
-		cp->nowait[k] = is_pipe(cp, k) && cp->r.op == VOS_OP_SPLICE &&
+		cp->nowait[k] = is_pipe(cp, k) && cp->end[k].svc &&
+				cp->r.op == VOS_OP_SPLICE &&
 				(cp->r.op_flags & SPLICE_F_NONBLOCK);
 	/* without an input offset: the input's position, where it has one */
 	cp->step = cp->uoff[0] || !has_pos(cp, 0) ? S_READ : S_TELL;
@@ -261,6 +334,7 @@ int vos__copy_begin(const struct vos_req *r,
 	for (int k = 0; k < 2; k++) {
 		cp->end[k] = end[k];
 		cp->fl[k] = -1;
+		cp->own[k] = -1;
 		if (!end[k].svc)
 			probe_local(cp, k);
 	}
@@ -338,9 +412,14 @@ static uint8_t after_data(const struct vos__copy *cp)
 static bool probed(struct vos__copy *cp, int64_t *res)
 {
 	cp->side = next_remote(cp, cp->side + 1);
-	if (cp->side < 2) {
+	if (cp->side < 2 && !cp->cancelled) {
 		cp->step = S_PROBE_FL;
 		return true;
+	}
+	if (cp->cancelled) {
+		*res = -ECANCELED;
+		vos__copy_free(cp);
+		return false;
 	}
 	if (!start(cp, res)) {
 		vos__copy_free(cp);
@@ -398,13 +477,22 @@ bool vos__copy_next(struct vos__copy *cp, int64_t *res)
 		for (int k = 0; k < 2; k++)
 			if (cp->pos[k] >= 0)
 				cp->pos[k] += got;
-		/* on while whole reads are written whole */
-		cp->step = cp->left && (uint32_t)got == cp->asked ? S_READ
-								  : after_data(cp);
+		/* on while whole reads are written whole (into a pipe:
+		 * once, as the kernel) */
+		cp->step = cp->left && (uint32_t)got == cp->asked &&
+			   !is_pipe(cp, 1) ? S_READ : after_data(cp);
 		break;
 	default: /* S_SEEK: done whatever it said (the bytes moved) */
 		cp->step = S_DONE;
 		break;
+	}
+	/* cancelled: no further read or write (the position is still set
+	 * past what was written) */
+	if (cp->cancelled && (cp->step == S_TELL || cp->step == S_READ ||
+			      cp->step == S_WRITE)) {
+		if (!cp->total)
+			cp->err = -ECANCELED;
+		cp->step = after_data(cp);
 	}
 	if (cp->step == S_READ)
 		cp->asked = cp->left < cp->cap ? (uint32_t)cp->left : cp->cap;

@@ -35,6 +35,10 @@ uint8_t vos__copy_step(struct vos__copy *cp, struct vos_req *c);
  * and the call's result in *res (cp is freed then). */
 bool vos__copy_next(struct vos__copy *cp, int64_t *res);
 
+/* Stop cp at its next step: the call completes with what was written by
+ * then, or -ECANCELED. */
+void vos__copy_cancel(struct vos__copy *cp);
+
 /* Free a copy that will not finish (its context goes away). */
 void vos__copy_free(struct vos__copy *cp);
 

@@ -88,6 +88,7 @@ struct rtag {
 	struct rfd gone; /* DUP_CLOSE: what newfd was, closed now */
 	int32_t held[2]; /* the numbers it holds (rfd.held), or -1 */
 	struct vos__copy *cp; /* COPY: its steps */
+	bool queued;      /* COPY: its next step waits in the chain */
 };
 
 struct router {
@@ -314,6 +315,7 @@ static void sub_finish(struct rsvc *s, uint64_t tag, int64_t res,
 		res = dup_result(rt, t); /* whatever the close said */
 	} else if (t->kind == TAG_COPY) {
 		if (vos__copy_next(t->cp, &res)) {
+			t->queued = true;
 			rt->chain[rt->nchain++] = (uint32_t)tag;
 			s->inflight--; /* its next step goes out soon */
 			return;
@@ -344,6 +346,7 @@ static int chain_run(struct router *rt)
 		int took;
 
 		if (t->kind == TAG_COPY) {
+			t->queued = false;
 			t->svc = vos__copy_step(t->cp, &c);
 		} else {
 			vos_prep_close(&c, t->gone.remote);
@@ -356,10 +359,18 @@ static int chain_run(struct router *rt)
 		if (took == 1)
 			continue; /* sub_finish() takes it from here */
 		v->inflight--;
+		if (t->kind == TAG_COPY && took == 0) {
+			/* the service's queue is full: the step goes when a
+			 * completion makes room (the next reap) */
+			t->queued = true;
+			rt->chain[rt->nchain++] = tag;
+			break;
+		}
 		if (t->kind == TAG_COPY) {
 			/* as if the step had failed */
-			res = took < 0 ? took : -EBUSY;
+			res = took;
 			if (vos__copy_next(t->cp, &res)) {
+				t->queued = true;
 				rt->chain[rt->nchain++] = tag;
 				continue;
 			}
@@ -495,8 +506,8 @@ static bool at_side_bad(const struct router *rt, int32_t dirfd, uint64_t addr)
 }
 
 /* Where r goes: its service in *svc and the request to send in *out.
- * 0, 1 for a copy between two domains (copy_begin), or -errno to fail it
- * here. */
+ * 0, 1 for a copy between two domains (copy_begin), 2 for a cancel
+ * answered here (0), or -errno to fail it here. */
 static int route(struct router *rt, const struct vos_req *r, unsigned *svc,
 		 struct vos_req *out)
 {
@@ -507,7 +518,16 @@ static int route(struct router *rt, const struct vos_req *r, unsigned *svc,
 	*out = *r;
 	*svc = 0;
 	if (r->op == VOS_OP_CANCEL) {
-		*svc = rt->tags[r->off].svc; /* where its target went */
+		struct rtag *ct = &rt->tags[r->off];
+
+		if (ct->kind == TAG_COPY) {
+			/* a copy stops at its next step; one waiting in the
+			 * chain is cancelled here and now (2) */
+			vos__copy_cancel(ct->cp);
+			if (ct->queued)
+				return 2;
+		}
+		*svc = ct->svc; /* where its target (or its step) went */
 		return 0;
 	}
 	if (d->svc == VOS__SVC_NET && !(d->flags & VOS__OPF_FD)) {
@@ -671,6 +691,7 @@ static int copy_begin(struct router *rt, const struct vos_req *r,
 	if (ret != 0)
 		return ret;
 	t->kind = TAG_COPY;
+	t->queued = true;
 	rt->chain[rt->nchain++] = (uint32_t)tag;
 	return 0;
 }
@@ -696,6 +717,12 @@ static int submit_all(struct router *rt, const struct vos_req *reqs,
 			if (took < nb)
 				return done ? (int)done : -EBUSY;
 			nb = 0;
+		}
+		if (err == 2) {
+			t->kind = TAG_FREE;
+			rt->host->complete(rt->host, r->user_data, 0);
+			done++;
+			continue;
 		}
 		if (err == 1) {
 			int64_t res;
@@ -1000,6 +1027,8 @@ static int router_after_fork(void *priv)
 	for (uint32_t t = 0; t < rt->depth; t++) {
 		if (holds_ph(&rt->tags[t]))
 			close(rt->tags[t].ph);
+		vos__copy_free(rt->tags[t].cp); /* (the parent's) */
+		rt->tags[t].cp = NULL;
 		tag_done(rt, &rt->tags[t]);
 	}
 	rt->nchain = 0;

@@ -44,6 +44,7 @@
 #include <arpa/inet.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -113,7 +114,7 @@ enum dop {
 	D_CHMOD, D_CHOWN, D_ACCESS, D_LINK, D_SYMLINK, D_READLINK, D_LSEEK,
 	D_UTIMES, D_MKNOD, D_TRUNCATE, D_STATFS,
 	D_FUTIMENS, D_FADVISE, D_SYNCRANGE, D_SYNCFS, D_FSTATFS, D_LOCK,
-	D_DUP, D_OPEN2,
+	D_DUP, D_OPEN2, D_COPY,
 };
 
 static const char *const op_names[] = {
@@ -124,7 +125,7 @@ static const char *const op_names[] = {
 	"readlinkat", "lseek",
 	"utimensat", "mknodat", "truncate", "statfs",
 	"futimens", "fadvise", "sync_file_range", "syncfs", "fstatfs",
-	"fcntl_lock", "dup3", "openat2",
+	"fcntl_lock", "dup3", "openat2", "copy",
 };
 
 struct dcase {
@@ -147,6 +148,24 @@ struct dcase {
 	                    * openat's, len the RESOLVE_ bits, off the size
 	                    * (0: the struct's; -1: 40 bytes with a byte set
 	                    * past it; -2: a NULL struct) */
+	                   /* copy: whence the call (COPY_*), pid the other
+	                    * end (PEER_*), mode 1 when fd is the output;
+	                    * off fd's offset (-1: NULL), len the count,
+	                    * flags the call's */
+};
+
+/* copy_file_range, sendfile, splice (D_COPY's whence) */
+enum { COPY_CFR, COPY_SENDFILE, COPY_SPLICE, COPY_N };
+
+/* the other end of a copy (D_COPY's pid): */
+enum {
+	PEER_SAME,  /* a file of the fixture, opened on the route ("empty"
+	             * to write into, "big" to read from) */
+	PEER_LOCAL, /* a local file outside the fixture (O_TMPFILE in /tmp:
+	             * another domain than stord's) */
+	PEER_PIPE,  /* a local pipe (holding 10 bytes, to read from) */
+	PEER_BAD,   /* -1 */
+	PEER_N
 };
 
 /* dup3 (dup2: mode 1) of fd onto: */
@@ -575,6 +594,60 @@ static void make_cases_openat2(void)
 					    .off = odd[i].size });
 }
 
+/* copy_file_range, sendfile and splice from and into every kind of fd,
+ * with every kind of other end, with and without an offset */
+static void make_cases_copy(void)
+{
+	static const struct { const char *p; int of; } fds[] = {
+		{ "f", O_RDONLY }, { "big", O_RDONLY }, { "big", O_RDWR },
+		{ "f", O_WRONLY }, { "dw/w", O_WRONLY | O_APPEND },
+		{ "d", O_RDONLY | O_DIRECTORY }, { "f", O_PATH },
+		{ "fifo", O_RDONLY | O_NONBLOCK }, { "empty", O_RDWR },
+	};
+	static const struct { int64_t off; uint64_t len; } more[] = {
+		{ 0, 0 }, { 3, 10 }, { BIG - 1, 10 }, { -5, 10 }, { BIG, 10 },
+		{ -1, 0 }, { 7, 150000 },
+	};
+
+	for (int call = 0; call < COPY_N; call++)
+		for (unsigned i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+			for (int out = 0; out < 2; out++)
+				for (int peer = 0; peer < PEER_N; peer++)
+					add((struct dcase){
+						.op = D_COPY, .path = fds[i].p,
+						.oflags = fds[i].of,
+						.whence = (short)call,
+						.pid = (short)peer,
+						.mode = (unsigned)out,
+						.off = -1, .len = 150000 });
+	/* offsets and counts, on a file that reads and writes */
+	for (int call = 0; call < COPY_N; call++)
+		for (unsigned m = 0; m < sizeof(more) / sizeof(more[0]); m++)
+			for (int out = 0; out < 2; out++)
+				for (int peer = 0; peer < PEER_N; peer++)
+					add((struct dcase){
+						.op = D_COPY, .path = "big",
+						.oflags = O_RDWR,
+						.whence = (short)call,
+						.pid = (short)peer,
+						.mode = (unsigned)out,
+						.off = more[m].off,
+						.len = more[m].len });
+	/* flags: copy_file_range takes none, splice its four */
+	add((struct dcase){ .op = D_COPY, .path = "big", .oflags = O_RDONLY,
+			    .whence = COPY_CFR, .pid = PEER_LOCAL, .off = -1,
+			    .len = 10, .flags = 1 });
+	add((struct dcase){ .op = D_COPY, .path = "big", .oflags = O_RDONLY,
+			    .whence = COPY_SPLICE, .pid = PEER_PIPE, .off = 0,
+			    .len = 10, .flags = 0x10 });
+	add((struct dcase){ .op = D_COPY, .path = "big", .oflags = O_RDONLY,
+			    .whence = COPY_SPLICE, .pid = PEER_PIPE, .off = 0,
+			    .len = 10, .flags = SPLICE_F_MORE | SPLICE_F_MOVE });
+	add((struct dcase){ .op = D_COPY, .path = "empty", .oflags = O_RDWR,
+			    .whence = COPY_SPLICE, .pid = PEER_PIPE, .mode = 1,
+			    .off = -1, .len = 10, .flags = SPLICE_F_NONBLOCK });
+}
+
 /* dup2 and dup3 of files and a directory onto every kind of newfd */
 static void make_cases_dup(void)
 {
@@ -653,6 +726,7 @@ static void make_cases(void)
 	}
 	make_cases_v3();
 	make_cases_dup();
+	make_cases_copy();
 	make_cases_openat2();
 	make_cases_v4();
 	make_cases_locks();
@@ -947,6 +1021,98 @@ static long dup_case(struct vos_ctx *ctx, int dfd, int fd,
 	return r >= 0 ? (r == to ? 1000 : 2000) : r;
 }
 
+/* A copy between fd (c->path on the route) and its other end: the
+ * result, and in info the offset written back, where fd's position went,
+ * and what the other end holds or says (the bytes a local file or the
+ * pipe got, a local input's position). */
+static long copy_case(struct vos_ctx *ctx, int dfd, int fd,
+		      const struct dcase *c, char *out, size_t cap)
+{
+	static const char pipe_bytes[] = "pipe-bytes";
+	char got[4096];
+	int other = -1, p[2] = { -1, -1 }, in, outfd;
+	int64_t off = c->off, *offp = c->off == -1 ? NULL : &off;
+	long r, n, pos, opos = -1;
+
+	switch (c->pid) {
+	case PEER_SAME:
+		other = (int)CALL(openat(dfd, c->mode ? "big" : "empty",
+					 c->mode ? O_RDONLY : O_RDWR, 0),
+				  vos_openat(ctx, dfd, c->mode ? "big" : "empty",
+					     c->mode ? O_RDONLY : O_RDWR, 0));
+		ck_assert_int_ge(other, 0);
+		break;
+	case PEER_LOCAL:
+		other = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		ck_assert_int_ge(other, 0);
+		ck_assert_int_eq(write(other, "local-bytes-0123456789", 22), 22);
+		ck_assert_int_eq(lseek(other, c->mode ? 2 : 0, SEEK_SET),
+				 c->mode ? 2 : 0);
+		break;
+	case PEER_PIPE:
+		ck_assert_int_eq(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+		if (c->mode) {
+			ck_assert_int_eq(write(p[1], pipe_bytes, 10), 10);
+			/* (blocking again: the call may wait as it would) */
+			ck_assert_int_eq(fcntl(p[0], F_SETFL, 0), 0);
+		}
+		other = c->mode ? p[0] : p[1];
+		break;
+	default:
+		break;
+	}
+	in = c->mode ? other : fd;
+	outfd = c->mode ? fd : other;
+	switch (c->whence) {
+	case COPY_CFR:
+		r = CALL(copy_file_range(in, c->mode ? NULL : offp, outfd,
+					 c->mode ? offp : NULL, c->len,
+					 (unsigned)c->flags),
+			 vos_copy_file_range(ctx, in, c->mode ? NULL : offp,
+					     outfd, c->mode ? offp : NULL,
+					     c->len, (unsigned)c->flags));
+		break;
+	case COPY_SENDFILE:
+		/* (fd's offset: sendfile has only the input's) */
+		r = CALL(sendfile(outfd, in, c->mode ? NULL : offp, c->len),
+			 vos_sendfile(ctx, outfd, in, c->mode ? NULL : offp,
+				      c->len));
+		break;
+	default:
+		r = CALL(splice(in, c->mode ? NULL : offp, outfd,
+				c->mode ? offp : NULL, c->len,
+				(unsigned)c->flags),
+			 vos_splice(ctx, in, c->mode ? NULL : offp, outfd,
+				    c->mode ? offp : NULL, c->len,
+				    (unsigned)c->flags));
+		break;
+	}
+	pos = CALL(lseek(fd, 0, SEEK_CUR), vos_lseek(ctx, fd, 0, SEEK_CUR));
+	n = 0;
+	if (c->pid == PEER_LOCAL && !c->mode) {
+		n = pread(other, got, sizeof(got), 0);
+	} else if (c->pid == PEER_LOCAL) {
+		opos = lseek(other, 0, SEEK_CUR);
+	} else if (c->pid == PEER_PIPE) {
+		/* what the pipe holds now (nonblocking: its write end is
+		 * open) */
+		ck_assert_int_eq(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+		n = read(p[0], got, sizeof(got));
+	}
+	snprintf(out, cap, "off %lld; fd at %ld; other at %ld; holds %ld "
+		 "%016llx", (long long)off, pos, opos, n,
+		 n > 0 ? (unsigned long long)fnv(got, (size_t)n, 1) : 0);
+	if (c->pid == PEER_SAME)
+		close_fd(ctx, other);
+	else if (other >= 0)
+		close(other);
+	if (p[0] >= 0 && p[0] != other)
+		close(p[0]);
+	if (p[1] >= 0 && p[1] != other)
+		close(p[1]);
+	return r;
+}
+
 static void run_case(struct vos_ctx *ctx, int dfd, const char *root,
 		     const struct dcase *c, struct outcome *o)
 {
@@ -1238,6 +1404,9 @@ static void run_case(struct vos_ctx *ctx, int dfd, const char *root,
 	case D_DUP:
 		r = dup_case(ctx, dfd, fd, c, o->info, sizeof(o->info));
 		break;
+	case D_COPY:
+		r = copy_case(ctx, dfd, fd, c, o->info, sizeof(o->info));
+		break;
 	case D_SETFL:
 		r = CALL(fcntl(fd, F_SETFL, c->flags),
 			 vos_fcntl(ctx, fd, F_SETFL, c->flags));
@@ -1266,6 +1435,14 @@ static void describe_case(const struct dcase *c, char *out, size_t cap)
 		 (unsigned long long)c->len, (long long)c->off);
 	if (c->abs)
 		strncat(out, " by absolute path", cap - strlen(out) - 1);
+	if (c->op == D_COPY) {
+		size_t l = strlen(out);
+
+		snprintf(out + l, cap - l, " [%s, other end %d, fd is the %s]",
+			 c->whence == COPY_CFR ? "copy_file_range" :
+			 c->whence == COPY_SENDFILE ? "sendfile" : "splice",
+			 c->pid, c->mode ? "output" : "input");
+	}
 }
 
 /* ---- socket calls ---------------------------------------------------------

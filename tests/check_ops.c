@@ -3208,6 +3208,31 @@ START_TEST(copy_between_fds)
 	}
 	ck_assert_int_eq(vos_read(ctx, p[0], got, 16), 4);
 	ck_assert_int_eq(memcmp(got, "kept", 4), 0);
+	/* into a pipe: at most what fits, once (an empty pipe: 64 KiB) */
+	oi = 0;
+	ck_assert_int_eq(vos_splice(ctx, a, &oi, p[1], NULL, 1u << 20, 0),
+			 65536);
+	ck_assert_int_eq(oi, 65536);
+	for (have = 0; have < 65536; have += (size_t)n) {
+		n = vos_read(ctx, p[0], got + have, 65536 - have);
+		ck_assert_int_gt(n, 0);
+	}
+	ck_assert_int_eq(memcmp(got, pat, 65536), 0);
+	/* a splice that waits for an empty pipe: cancelled, nothing moved
+	 * (the copy's read step, routed; the pool's wait, locally) */
+	{
+		struct vos_req rq;
+		struct vos_cqe cq;
+
+		vos_prep_splice(&rq, p[0], NULL, b, NULL, 10, 0);
+		rq.user_data = 77;
+		ck_assert_int_eq(vos_submit(ctx, &rq, 1), 1);
+		ck_assert_int_eq(vos_wait(ctx, &cq, 1, 1, 50000000), -ETIME);
+		ck_assert_int_eq(vos_cancel(ctx, 77), 0);
+		cq = tu_wait1(ctx);
+		ck_assert_uint_eq(cq.user_data, 77);
+		ck_assert_int_eq(cq.res, -ECANCELED);
+	}
 	/* an empty pipe with SPLICE_F_NONBLOCK: -EAGAIN, no wait */
 	ck_assert_int_eq(vos_splice(ctx, p[0], NULL, b, NULL, 10,
 				    SPLICE_F_NONBLOCK), -EAGAIN);

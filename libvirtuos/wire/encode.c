@@ -104,16 +104,21 @@ static int put_loff(struct cursor *c, uint64_t uaddr, uint32_t *off,
 	return ret;
 }
 
-/* The offset the service advanced, back to the caller: a negative one is
- * no offset (a broken service: -EIO). */
+/* The offset the service advanced, back to the caller: it must be the
+ * one sent moved by the result, as the kernel moves it (else the service
+ * is lying: -EIO). */
 static int64_t loff_back(const struct vos__shared *data, uint32_t off,
 			 uint32_t len, uint64_t uaddr, int64_t res)
 {
-	int64_t v;
+	int64_t v, was;
 
 	if (!uaddr || len != sizeof(v))
 		return res;
-	if (!vos__peer_read(data, off, &v, sizeof(v)) || v < 0)
+	if (vos__user_read(&was, (const void *)(uintptr_t)uaddr,
+			   sizeof(was)) < 0)
+		return -EFAULT;
+	if (!vos__peer_read(data, off, &v, sizeof(v)) ||
+	    (uint64_t)v != (uint64_t)was + (uint64_t)res)
 		return -EIO;
 	if (vos__user_write((void *)(uintptr_t)uaddr, &v, sizeof(v)) < 0)
 		return -EFAULT;
@@ -635,6 +640,8 @@ int64_t vos__wire_result(const struct vos_req *r, const struct vos_wire_req *w,
 	case VOS__ARG_MSG_OUT:
 		return msg_back(r, w, data, d->addr == VOS__ARG_MSG_IN, res);
 	case VOS__ARG_LOFF_INOUT:
+		if ((uint64_t)res > r->arg)
+			return -EIO; /* more than was asked for */
 		res = loff_back(data, w->addr, w->addr_len, r->addr, res);
 		if (res >= 0 && d->addr2 == VOS__ARG_LOFF_INOUT)
 			res = loff_back(data, w->addr2, w->addr2_len, r->addr2,

@@ -5,7 +5,9 @@
  * clients and must never block; it hands such calls here.
  *
  * Also fcntl record lock waits (locks.c), of any service: the kernel's
- * wait, stopped the same way as the rest.
+ * wait, stopped the same way as the rest; and copy_file_range, sendfile
+ * and splice, of any service (a pipe or a socket at either end may make
+ * them wait, a large copy takes long).
  *
  * Bounds: at most --slow-threads calls run at once; a client may have at
  * most --max-slow calls running here and all clients of one uid
@@ -200,6 +202,10 @@ static void *slow_main(void *arg)
 			res = -EINTR; /* cancelled as it was taken */
 		else if (q->op == VOS_OP_FCNTL_LOCK)
 			res = srv_lock_run(&q->d.r); /* locks.c */
+		else if (vos__op_has(q->op, VOS__OPF_FD2))
+			/* copy_file_range, sendfile, splice: the kernel's
+			 * call on the client's two fds (SIGUSR1 stops it) */
+			res = vos__exec(&q->d.r, false);
 		else
 			res = path && path2 ? srv.svc->run_slow(q->c, q, path,
 								 path2)

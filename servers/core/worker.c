@@ -504,6 +504,16 @@ static unsigned drain(struct srv_worker *w, struct srv_client *c)
 						     VOS__OPF_FD2)))
 				ret = map_one(c, d->flags & VOS__OPF_AT2,
 					      &q->d.r.fd2, &q->fdi2);
+			if (ret == 0 && (d->flags & VOS__OPF_FD2)) {
+				/* copy_file_range, sendfile, splice: may wait
+				 * (a pipe, a socket) or take long (a large
+				 * copy): the slow pool, under its bounds, where
+				 * a cancel or the daemon's stop ends them */
+				ret = srv_slow_push(q);
+				if (ret < 0)
+					srv_finish(w, q, ret);
+				continue;
+			}
 			if (ret == 0 && q->op == VOS_OP_FCNTL &&
 			    (q->d.r.op_flags == F_GETFD ||
 			     q->d.r.op_flags == F_SETFD)) {

@@ -102,29 +102,52 @@ static bool nonblocking(int fd)
 	return fl < 0 || (fl & O_NONBLOCK);
 }
 
-/* A splice that may wait on a pipe: tried with SPLICE_F_NONBLOCK (the
- * kernel checks everything else first, and answers at once), and while
- * that says -EAGAIN, tried again when fd_in is readable and fd_out
- * writable, waiting in slices so that the job can be cancelled.  Unless
- * the program asked for -EAGAIN (SPLICE_F_NONBLOCK, or an O_NONBLOCK
- * fd): then the call as it is.  (A file or a socket on the other side may
- * still make the call wait, as it would the kernel's.) */
+/* Whether fd is ready for events now. */
+static bool ready_now(int fd, short events)
+{
+	struct pollfd pfd = { fd, events, 0 };
+
+	return poll(&pfd, 1, 0) > 0;
+}
+
+/* A splice that may wait: tried with SPLICE_F_NONBLOCK (the kernel checks
+ * everything else first, and answers at once); while that says -EAGAIN,
+ * the end that is not ready is waited for in slices, so that the job can
+ * be cancelled, and the call tried again.  -EAGAIN is the answer when the
+ * program asked for it: SPLICE_F_NONBLOCK, or the end that is not ready
+ * is O_NONBLOCK.  (If both ends look ready yet the call says -EAGAIN
+ * twice more, the plain call runs, and may wait as the kernel's would.) */
 static int64_t splice_run(struct vos__pool *p, struct job *j)
 {
 	struct vos_req r = j->req;
 	int64_t res;
+	int tries = 0;
 
-	if ((r.op_flags & SPLICE_F_NONBLOCK) || nonblocking(r.fd) ||
-	    nonblocking(r.fd2))
+	if (r.op_flags & SPLICE_F_NONBLOCK)
 		return vos__exec(&r, false);
 	r.op_flags |= SPLICE_F_NONBLOCK;
 	for (;;) {
+		int fd = -1;
+		short ev = 0;
+
 		res = vos__exec(&r, false);
 		if (res != -EAGAIN)
 			return res;
-		res = ready_wait(p, j, r.fd, POLLIN);
-		if (res == 0)
-			res = ready_wait(p, j, r.fd2, POLLOUT);
+		if (!ready_now(r.fd, POLLIN)) {
+			fd = r.fd;
+			ev = POLLIN;
+		} else if (!ready_now(r.fd2, POLLOUT)) {
+			fd = r.fd2;
+			ev = POLLOUT;
+		}
+		if (fd < 0) {
+			if (++tries > 2)
+				return vos__exec(&j->req, false);
+			continue;
+		}
+		if (nonblocking(fd))
+			return -EAGAIN;
+		res = ready_wait(p, j, fd, ev);
 		if (res < 0)
 			return res;
 	}
