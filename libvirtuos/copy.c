@@ -64,6 +64,8 @@ struct vos__copy {
 	uint64_t total;       /* bytes moved (written) */
 	uint32_t got;         /* bytes of the last read, to write */
 	uint32_t asked;       /* bytes the last read asked for */
+	uint32_t slots;       /* into a pipe from a file: the pipe's free
+	                       * buffers (a page of the file each), or 0 */
 	uint32_t cap;
 	int64_t err;          /* the first error, when nothing was moved */
 	char *buf;
@@ -133,6 +135,19 @@ static int read_offsets(struct vos__copy *cp)
 	return 0;
 }
 
+/* The kernel's rw_verify_area() for end k (has: an offset given) and the
+ * call's count: a count past SSIZE_MAX, a negative offset, or one whose
+ * end would pass the largest offset is -EINVAL. */
+static int verify_area(const struct vos__copy *cp, int k, bool has)
+{
+	if ((int64_t)cp->r.arg < 0)
+		return -EINVAL;
+	if (has && (cp->pos[k] < 0 ||
+		    (uint64_t)cp->pos[k] + cp->r.arg > (uint64_t)INT64_MAX))
+		return -EINVAL;
+	return 0;
+}
+
 /* The kernel's checks before it moves anything, in its order (Linux
  * 6.x: copy_file_range's generic_copy_file_checks, do_sendfile, and
  * __do_splice with do_splice), on what the ends said.  0 or -errno. */
@@ -173,8 +188,8 @@ static int checks(struct vos__copy *cp)
 			return -EBADF;
 		if (has0 && !has_pos(cp, 0))
 			return -ESPIPE;
-		if (has0 && cp->pos[0] < 0)
-			return -EINVAL;
+		if ((e = verify_area(cp, 0, has0)) < 0)
+			return e;
 		if (!can_write(cp, 1))
 			return -EBADF;
 		if (!is_pipe(cp, 1) && (cp->fl[1] & O_APPEND))
@@ -194,13 +209,17 @@ static int checks(struct vos__copy *cp)
 		if (is_pipe(cp, 0) && is_pipe(cp, 1))
 			return 0;
 		if (is_pipe(cp, 0)) {
-			if (has1 && (!has_pos(cp, 1) || cp->pos[1] < 0))
+			if ((has1 && !has_pos(cp, 1)) ||
+			    (cp->fl[1] & O_APPEND))
 				return -EINVAL;
-			return (cp->fl[1] & O_APPEND) ? -EINVAL : 0;
+			return verify_area(cp, 1, has1);
 		}
-		if (is_pipe(cp, 1))
-			return has0 && (!has_pos(cp, 0) || cp->pos[0] < 0)
-			       ? -EINVAL : 0;
+		if (is_pipe(cp, 1)) {
+			if ((has0 && !has_pos(cp, 0)) ||
+			    cp->type[0] == S_IFDIR) /* (no splice_read) */
+				return -EINVAL;
+			return verify_area(cp, 0, has0);
+		}
 		return -EINVAL; /* one end must be a pipe */
 	}
 }
@@ -270,6 +289,10 @@ static bool start(struct vos__copy *cp, int64_t *res)
 			room = PIPE_BUF;
 		if ((uint64_t)room < count)
 			count = (uint64_t)room;
+		/* from a file, the kernel fills each pipe buffer with one
+		 * page of the file's: the first only from the offset on */
+		if (cp->type[0] == S_IFREG || cp->type[0] == S_IFBLK)
+			cp->slots = (uint32_t)(room / sysconf(_SC_PAGESIZE));
 	}
 	/* SPLICE_F_NONBLOCK on a local pipe to read from: -EAGAIN now when
 	 * it is empty (and has writers) */
@@ -286,7 +309,6 @@ static bool start(struct vos__copy *cp, int64_t *res)
 		return false;
 	}
 	cp->left = count;
-	cp->asked = cp->cap;
 	for (int k = 0; k < 2; k++)
 		cp->nowait[k] = is_pipe(cp, k) && cp->end[k].svc &&
 				cp->r.op == VOS_OP_SPLICE &&
@@ -366,6 +388,16 @@ uint8_t vos__copy_step(struct vos__copy *cp, struct vos_req *c)
 		return cp->end[0].svc;
 	case S_READ:
 		n = cp->left < cp->cap ? (uint32_t)cp->left : cp->cap;
+		if (cp->slots && cp->pos[0] >= 0) {
+			/* pages of the file into the pipe's free buffers */
+			uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+			uint64_t most = cp->slots * page -
+					(uint64_t)cp->pos[0] % page;
+
+			if (most < n)
+				n = (uint32_t)most;
+		}
+		cp->asked = n;
 		if (cp->pos[0] >= 0)
 			vos_prep_pread(c, cp->end[0].fd, cp->buf, n,
 				       (uint64_t)cp->pos[0]);
@@ -446,8 +478,21 @@ bool vos__copy_next(struct vos__copy *cp, int64_t *res)
 		return probed(cp, res);
 	case S_TELL:
 		if (got >= 0) {
+			/* the position's own checks (the offset's were made
+			 * up front): copy_file_range's wrap, sendfile's and
+			 * splice's end past the largest offset */
+			uint64_t end = (uint64_t)got + cp->r.arg;
+
 			cp->pos[0] = got;
 			cp->tell = true;
+			if (cp->r.op == VOS_OP_COPY_FILE_RANGE
+			    ? end < (uint64_t)got : end > (uint64_t)INT64_MAX) {
+				cp->err = cp->r.op == VOS_OP_COPY_FILE_RANGE
+					  ? -EOVERFLOW : -EINVAL;
+				cp->tell = false;
+				cp->step = S_DONE;
+				break;
+			}
 		} else if (got != -ESPIPE) {
 			cp->err = got;
 			cp->step = S_DONE;
@@ -494,8 +539,6 @@ bool vos__copy_next(struct vos__copy *cp, int64_t *res)
 			cp->err = -ECANCELED;
 		cp->step = after_data(cp);
 	}
-	if (cp->step == S_READ)
-		cp->asked = cp->left < cp->cap ? (uint32_t)cp->left : cp->cap;
 	if (cp->step != S_DONE)
 		return true;
 	*res = finish(cp);

@@ -159,8 +159,8 @@ enum { COPY_CFR, COPY_SENDFILE, COPY_SPLICE, COPY_N };
 
 /* the other end of a copy (D_COPY's pid): */
 enum {
-	PEER_SAME,  /* a file of the fixture, opened on the route ("empty"
-	             * to write into, "big" to read from) */
+	PEER_SAME,  /* a file of the fixture, opened on the route ("mine",
+	             * the other user's, to write into; "big" to read from) */
 	PEER_LOCAL, /* a local file outside the fixture (O_TMPFILE in /tmp:
 	             * another domain than stord's) */
 	PEER_PIPE,  /* a local pipe (holding 10 bytes, to read from) */
@@ -1036,9 +1036,9 @@ static long copy_case(struct vos_ctx *ctx, int dfd, int fd,
 
 	switch (c->pid) {
 	case PEER_SAME:
-		other = (int)CALL(openat(dfd, c->mode ? "big" : "empty",
+		other = (int)CALL(openat(dfd, c->mode ? "big" : "mine",
 					 c->mode ? O_RDONLY : O_RDWR, 0),
-				  vos_openat(ctx, dfd, c->mode ? "big" : "empty",
+				  vos_openat(ctx, dfd, c->mode ? "big" : "mine",
 					     c->mode ? O_RDONLY : O_RDWR, 0));
 		ck_assert_int_ge(other, 0);
 		break;

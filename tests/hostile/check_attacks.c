@@ -2897,6 +2897,114 @@ START_TEST(stord_openat2_raw)
 END_TEST
 
 /* =========================================================================
+ * 9c. copy_file_range, sendfile and splice from hand-made entries: the
+ * offsets are checked copies (a short one, one outside the data area, a
+ * long second one: -EFAULT), fd2 must be the client's own (-EBADF for a
+ * number it does not have and for the export root), and the kernel
+ * answers the rest on the client's two fds.
+ * ========================================================================= */
+
+static int kid_copy(void *arg)
+{
+	struct vos_wire_req w;
+	struct raw r;
+	int64_t src, dst, res, off, *slot;
+	int n = 0, ret = raw_attach(&r, arg, 64, 4096);
+
+	KCHECK(ret == 0, "attach: %s", strerror(-ret));
+	src = rcall(&r, r_open_req(&r, 0, "cp/src", O_RDONLY));
+	dst = rcall(&r, r_open_req(&r, 0, "cp/dst", O_WRONLY));
+	KCHECK(src >= 0 && dst >= 0, "open: %lld %lld", (long long)src,
+	       (long long)dst);
+	/* tag 0's small slot holds the offsets (rcall sends tag 0) */
+	slot = (int64_t *)(void *)(raw_data(&r) + vos__geom_small(&r.g, 0));
+#define CP(op_, fd_, fd2_, alen, a2len, addr_, o, cnt, fl, want)            \
+	do {                                                                \
+		w = raw_req(op_, (int32_t)(fd_), 0);                        \
+		w.fd2 = (int32_t)(fd2_);                                    \
+		w.addr = (addr_);                                           \
+		w.addr_len = (alen);                                        \
+		w.addr2 = 8;                                                \
+		w.addr2_len = (a2len);                                      \
+		w.arg = (cnt);                                              \
+		w.op_flags = (fl);                                          \
+		slot[0] = (o);                                              \
+		slot[1] = 0;                                                \
+		res = rcall(&r, w);                                         \
+		KCHECK(res == (want), "%s fd %lld fd2 %lld addr %u/%u "     \
+		       "off %lld count %llu flags %#x: %lld, not %lld",     \
+		       vos_op_name(op_), (long long)(fd_), (long long)(fd2_), \
+		       (unsigned)(alen), (unsigned)(a2len), (long long)(o),  \
+		       (unsigned long long)(cnt), (unsigned)(fl),           \
+		       (long long)res, (long long)(want));                  \
+		n++;                                                        \
+	} while (0)
+	CP(VOS_OP_COPY_FILE_RANGE, src, dst, 4, 0, 0, 0, 5, 0, -EFAULT);
+	CP(VOS_OP_COPY_FILE_RANGE, src, dst, 8, 0, r.g.data_size, 0, 5, 0,
+	   -EFAULT);
+	CP(VOS_OP_COPY_FILE_RANGE, src, dst, 8, 16, 0, 0, 5, 0, -EFAULT);
+	CP(VOS_OP_COPY_FILE_RANGE, src, 999, 8, 0, 0, 0, 5, 0, -EBADF);
+	CP(VOS_OP_COPY_FILE_RANGE, src, VOS_WIRE_FD_ROOT, 8, 0, 0, 0, 5, 0,
+	   -EBADF);
+	CP(VOS_OP_SPLICE, VOS_WIRE_FD_ROOT, dst, 0, 0, 0, 0, 5, 0, -EBADF);
+	CP(VOS_OP_COPY_FILE_RANGE, dst, src, 8, 0, 0, 0, 5, 0, -EBADF);
+	CP(VOS_OP_COPY_FILE_RANGE, src, dst, 8, 0, 0, -5, 5, 0, -EOVERFLOW);
+	CP(VOS_OP_COPY_FILE_RANGE, src, dst, 8, 0, 0, -50, 5, 0, -EINVAL);
+	CP(VOS_OP_SPLICE, src, dst, 8, 0, 0, 0, 5, 0xffffffffu, -EINVAL);
+	CP(VOS_OP_SPLICE, src, dst, 8, 0, 0, 0, 5, 0, -EINVAL); /* no pipe */
+	/* the truth: from 2, five bytes, the offset moved in the slot */
+	CP(VOS_OP_COPY_FILE_RANGE, src, dst, 8, 0, 0, 2, 5, 0, 5);
+	off = slot[0];
+	KCHECK(off == 7, "offset back: %lld", (long long)off);
+	/* a count past SSIZE_MAX: -EINVAL; any other: the kernel clamps it
+	 * (the rest of src, 10 bytes) */
+	CP(VOS_OP_SENDFILE, dst, src, 0, 0, 0, 0, UINT64_MAX, 0, -EBADF);
+	CP(VOS_OP_SENDFILE, src, dst, 0, 0, 0, 0, UINT64_MAX, 0, -EINVAL);
+	CP(VOS_OP_SENDFILE, src, dst, 0, 0, 0, 0, 1ull << 40, 0, 10);
+#undef CP
+	raw_close(&r);
+	ksay("DONE %d", n);
+	return 0;
+}
+
+START_TEST(stord_copy_raw)
+{
+	char d[300], p[400], got[32];
+	struct kid k;
+	int fd, n;
+	ssize_t len;
+
+	if (!stord_with_dir("stord_copy_raw", NULL, "cp", d, sizeof(d)))
+		return;
+	snprintf(p, sizeof(p), "%s/src", d);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "0123456789", 10), 10);
+	ck_assert_int_eq(fchmod(fd, 0666), 0);
+	close(fd);
+	snprintf(p, sizeof(p), "%s/dst", d);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fchmod(fd, 0666), 0);
+	close(fd);
+	kid_start(&k, attacker(), kid_copy, stord.sock);
+	n = atoi(kid_expect(&k, "DONE ", 20000));
+	kid_join(&k, 10000);
+	fd = open(p, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	len = read(fd, got, sizeof(got));
+	close(fd);
+	ck_assert_int_eq(len, 15);
+	ck_assert_int_eq(memcmp(got, "234560123456789", 15), 0);
+	printf("stord_copy_raw: %d hand-made copy entries (short, outside "
+	       "and long offsets: -EFAULT; fd2 not the client's, the export "
+	       "root: -EBADF; the kernel's -EBADF, -EINVAL): the file holds "
+	       "only what the two good ones copied; SIGTERM stop %lld ms\n",
+	       n, (long long)stop_timed(&stord, "stord"));
+}
+END_TEST
+
+/* =========================================================================
  * 9. stord applies the client's umask.
  * ========================================================================= */
 
@@ -3339,6 +3447,7 @@ static Suite *attacks_suite(void)
 	ADD(s, netd_commands);
 	ADD(s, stord_umask);
 	ADD(s, stord_openat2_raw);
+	ADD(s, stord_copy_raw);
 	ADD(s, stord_proc_in_export);
 	ADD(s, protocol_violations);
 	ADD(s, attach_burst_one_uid);

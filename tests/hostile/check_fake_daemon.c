@@ -56,6 +56,9 @@ enum mode {
 	M_SEQ,          /* completions with wrong sequence words */
 	M_HANGUP,       /* answers a few, then closes everything mid-call */
 	M_LIES,         /* results beyond what was asked */
+	M_LOFF,         /* copy_file_range, sendfile, splice: offsets not
+	                 * moved by the result, negative, or a result past
+	                 * the count; every fourth the truth */
 	M_GROW_MUTE,    /* never answers a GROW */
 	M_GROW_WRITER,  /* takes a GROW; never answers a call on the area;
 	                 * writes all over the area once the client left */
@@ -178,6 +181,24 @@ static void serve(struct fake_ring *f)
 			if (f->mode == M_GARBAGE) {
 				e.tag = rnd() % 4 ? rnd() % 8 : rnd();
 				e.res = (int64_t)rnd();
+			}
+			if (f->mode == M_LOFF && w.addr_len == 8 &&
+			    (w.op == VOS_OP_COPY_FILE_RANGE ||
+			     w.op == VOS_OP_SENDFILE || w.op == VOS_OP_SPLICE) &&
+			    w.addr <= f->g.data_size - 8) {
+				static unsigned lies;
+				uint8_t *at = f->map + f->g.data_off + w.addr;
+				int64_t o;
+
+				memcpy(&o, at, sizeof(o));
+				switch (lies++ % 4) {
+				case 0: e.res = 4; break; /* not moved */
+				case 1: e.res = 4; o = -1; break;
+				case 2: e.res = (int64_t)w.arg + 1; o += e.res;
+					break;
+				default: e.res = 4; o += 4; break;
+				}
+				memcpy(at, &o, sizeof(o));
 			}
 			if (f->mode == M_LIES)
 				e.res = w.op == VOS_OP_OPENAT ? (1 << 21) + 5 :
@@ -852,6 +873,46 @@ START_TEST(results_beyond_asked)
 }
 END_TEST
 
+/* A service that lies about a copy's offset (not moved as the result
+ * says, negative) or its count (past what was asked): the program gets
+ * -EIO and its offset as it was; the truth gets through. */
+START_TEST(copy_offsets_lied)
+{
+	struct vos_ctx *ctx;
+	int err, a, b, eio = 0, good = 0;
+
+	start_fake(M_LOFF);
+	ctx = victim(0, true, &err);
+	ck_assert_int_eq(err, 0);
+	a = vos_openat(ctx, AT_FDCWD, "f", O_RDONLY, 0);
+	b = vos_openat(ctx, AT_FDCWD, "g", O_WRONLY, 0);
+	ck_assert_int_ge(a, 0);
+	ck_assert_int_ge(b, 0);
+	for (int i = 0; i < 12; i++) {
+		int64_t off = 100;
+		ssize_t r = i % 2 ? vos_splice(ctx, a, &off, b, NULL, 10, 0)
+				  : vos_copy_file_range(ctx, a, &off, b, NULL,
+							10, 0);
+
+		if (i % 4 == 3) {
+			ck_assert_int_eq(r, 4);
+			ck_assert_int_eq(off, 104);
+			good++;
+		} else {
+			ck_assert_int_eq(r, -EIO);
+			ck_assert_int_eq(off, 100);
+			eio++;
+		}
+	}
+	printf("copy offsets lied: %d calls -EIO with the offset as it was "
+	       "(not moved, negative, past the count), %d honest ones "
+	       "through\n", eio, good);
+	vos_ctx_destroy(ctx);
+	stop_fake();
+	rmdir(work);
+}
+END_TEST
+
 /* Completions whose sequence words are wrong are never taken: the call
  * waits for the right one, and its deadline ends it. */
 START_TEST(completions_out_of_sequence)
@@ -1031,6 +1092,7 @@ int main(void)
 	tcase_add_test(t, blocking_full_doorbell);
 	tcase_add_test(t, garbage_completions);
 	tcase_add_test(t, results_beyond_asked);
+	tcase_add_test(t, copy_offsets_lied);
 	tcase_add_test(t, completions_out_of_sequence);
 	tcase_add_test(t, hangup_mid_call);
 	tcase_add_test(t, grow_never_answered);

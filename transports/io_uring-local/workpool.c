@@ -466,10 +466,12 @@ int vos__pool_cancel(struct vos__pool *p, uint32_t tag)
 		return -ENOENT;
 	pthread_mutex_lock(&p->lock);
 	if (p->jobs[tag].state == JOB_RUNNING) {
-		/* an accept's wait sees the flag within its slice: it ends
-		 * -ECANCELED; a lock wait's try is under way: its result
-		 * stands if it took the lock, else it ends -ECANCELED */
-		if (p->jobs[tag].req.op == VOS_OP_ACCEPT) {
+		/* an accept's wait, and a splice's, sees the flag within
+		 * its slice: it ends -ECANCELED (unless its call completes
+		 * first); a lock wait's try is under way: its result stands
+		 * if it took the lock, else it ends -ECANCELED */
+		if (p->jobs[tag].req.op == VOS_OP_ACCEPT ||
+		    p->jobs[tag].req.op == VOS_OP_SPLICE) {
 			p->jobs[tag].cancel = true;
 			ret = 0;
 		} else {
