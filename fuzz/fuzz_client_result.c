@@ -23,6 +23,7 @@
 #include <sys/uio.h>
 
 #include "encode.h"
+#include "opdef.h"
 #include "layout.h"
 
 #define SLOT 4096
@@ -47,6 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		VOS_OP_GETSOCKNAME, VOS_OP_GETSOCKOPT, VOS_OP_RECVMSG,
 		VOS_OP_SENDMSG, VOS_OP_FSYNC, VOS_OP_OPENAT, VOS_OP_WRITEV,
 		VOS_OP_SEND, VOS_OP_SETSOCKOPT, VOS_OP_BIND,
+		VOS_OP_COPY_FILE_RANGE, VOS_OP_SPLICE, VOS_OP_SENDFILE,
 	};
 	struct vos_wire_header h;
 	struct vos__geom g;
@@ -89,6 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		struct msghdr m = { 0 };
 		struct vos__zarea za;
 		struct vos__zareas zs;
+		int64_t offs[2] = { 0, 0 }, was[2];
 
 		memset(buf, 0, len ? len : 1);
 		*sl = lens % 200;
@@ -130,6 +133,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		case VOS_OP_BIND: case VOS_OP_SETSOCKOPT:
 			r.len = len % 300;
 			break;
+		case VOS_OP_COPY_FILE_RANGE: case VOS_OP_SPLICE:
+		case VOS_OP_SENDFILE:
+			/* offsets (or none), a count */
+			memcpy(offs, &lens, sizeof(lens));
+			r.addr = lens & 8 ? (uint64_t)(uintptr_t)&offs[0] : 0;
+			r.addr2 = lens & 16 ? (uint64_t)(uintptr_t)&offs[1] : 0;
+			r.len = 0;
+			r.arg = len;
+			break;
 		default:
 			break;
 		}
@@ -142,9 +154,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 				     lens & 4 ? &zs : NULL, &w) == 0) {
 			/* the service scribbles on the slot */
 			memcpy(area, d, n < SLOT ? n : SLOT);
+			memcpy(was, offs, sizeof(was));
 			out = vos__wire_result(&r, &w, &data, res);
 			if (out != res && out != -EIO)
 				abort();
+			/* a copy's offsets: as they were, or moved by the
+			 * result it returned; never past the count */
+			if (out > 0 &&
+			    vos__opdef(r.op)->addr == VOS__ARG_LOFF_INOUT) {
+				if ((uint64_t)out > r.arg)
+					abort();
+				for (int k = 0; k < 2; k++)
+					if (offs[k] != was[k] &&
+					    (uint64_t)offs[k] !=
+						    (uint64_t)was[k] + (uint64_t)out)
+						abort();
+			}
 			if (out > 0 && (r.op == VOS_OP_READ || r.op == VOS_OP_PREAD ||
 					r.op == VOS_OP_RECV || r.op == VOS_OP_READV ||
 					r.op == VOS_OP_WRITE || r.op == VOS_OP_SEND ||

@@ -870,12 +870,9 @@ static inline void vos_prep_splice(struct vos_req *r, int fd_in,
 				   int64_t *off_out, size_t len,
 				   unsigned flags)
 {
-	vos__prep(r, VOS_OP_SPLICE, fd_in);
-	r->fd2 = fd_out;
-	r->addr = (uint64_t)(uintptr_t)off_in;
-	r->addr2 = (uint64_t)(uintptr_t)off_out;
-	r->arg = len;
-	r->op_flags = flags;
+	/* (the fields as copy_file_range's) */
+	vos_prep_copy_file_range(r, fd_in, off_in, fd_out, off_out, len, flags);
+	r->op = VOS_OP_SPLICE;
 }
 
 /* bind(fd, addr, addrlen) */

@@ -63,6 +63,21 @@ static int decode_msg(const struct vos__shared *data,
 	return 0;
 }
 
+/* An offset of copy_file_range, sendfile or splice: none (len 0: the
+ * file position), or 8 bytes copied into *dst, whose place goes back at
+ * *out_off; *a is pointed at the copy.  0 or -EFAULT. */
+static int loff_in(const struct vos__shared *data, uint32_t off,
+		   uint32_t len, int64_t *dst, uint32_t *out_off, void **a)
+{
+	if (len == 0)
+		return 0;
+	if (len != sizeof(*dst) || !vos__peer_read(data, off, dst, sizeof(*dst)))
+		return -EFAULT;
+	*out_off = off;
+	*a = dst;
+	return 0;
+}
+
 int vos__dreq_decode(const struct vos__shared *data,
 		     const struct vos_wire_req *w, struct vos__dreq *q)
 {
@@ -161,15 +176,10 @@ int vos__dreq_decode(const struct vos__shared *data,
 	case VOS__ARG_MSG_IN:
 	case VOS__ARG_MSG_OUT:
 		return decode_msg(data, w, d->addr == VOS__ARG_MSG_IN, q);
-	case VOS__ARG_LOFF_INOUT: /* none (the file position), or copied */
-		if (w->addr_len == 0)
-			break;
-		if (w->addr_len != sizeof(q->loff[0]) ||
-		    !vos__peer_read(data, w->addr, &q->loff[0],
-				    sizeof(q->loff[0])))
+	case VOS__ARG_LOFF_INOUT:
+		if (loff_in(data, w->addr, w->addr_len, &q->loff[0],
+			    &q->out_off, &a) < 0)
 			return -EFAULT;
-		q->out_off = w->addr;
-		a = &q->loff[0];
 		break;
 	default:
 		break; /* scalars only */
@@ -199,14 +209,9 @@ int vos__dreq_decode(const struct vos__shared *data,
 			return -EFAULT;
 		break;
 	case VOS__ARG_LOFF_INOUT:
-		if (w->addr2_len == 0)
-			break;
-		if (w->addr2_len != sizeof(q->loff[1]) ||
-		    !vos__peer_read(data, w->addr2, &q->loff[1],
-				    sizeof(q->loff[1])))
+		if (loff_in(data, w->addr2, w->addr2_len, &q->loff[1],
+			    &q->out_off2, &a2) < 0)
 			return -EFAULT;
-		q->out_off2 = w->addr2;
-		a2 = &q->loff[1];
 		break;
 	case VOS__ARG_TIMES_IN: /* none (now), or both, copied */
 		if (w->addr2_len == 0)
