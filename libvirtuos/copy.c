@@ -31,6 +31,7 @@
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 #include <sys/uio.h>
 
@@ -50,6 +51,7 @@ struct vos__copy {
 	int fl[2];            /* each end's status flags; -1: not open (or
 	                       * O_PATH, which the kernel's calls refuse) */
 	mode_t type[2];       /* each end's file type (S_IFMT bits) */
+	dev_t dev[2];         /* each end's file system (0: not known) */
 	struct statx sx;      /* S_PROBE_TYPE's answer */
 	int64_t *uoff[2];     /* the caller's offsets, or NULL */
 	int64_t pos[2];       /* where the next read or write goes; -1: the
@@ -114,8 +116,10 @@ static void probe_local(struct vos__copy *cp, int k)
 	cp->fl[k] = fl < 0 || (fl & O_PATH) ? -1 : fl;
 	if (!is_open(cp, k))
 		return;
-	if (fstat(cp->end[k].fd, &st) == 0)
+	if (fstat(cp->end[k].fd, &st) == 0) {
 		cp->type[k] = st.st_mode & S_IFMT;
+		cp->dev[k] = st.st_dev;
+	}
 	cp->own[k] = fcntl(cp->end[k].fd, F_DUPFD_CLOEXEC, 0);
 	if (cp->own[k] >= 0)
 		cp->end[k].fd = cp->own[k];
@@ -235,9 +239,25 @@ void vos__copy_free(struct vos__copy *cp)
 	free(cp);
 }
 
-void vos__copy_cancel(struct vos__copy *cp)
+/* Whether cp's due step may be stopped without losing what was read: a
+ * probe, the position, a read; a write of what a file gave (it is read
+ * again from the position, which moves only past what was written). */
+static bool stoppable(const struct vos__copy *cp)
+{
+	return cp->step == S_PROBE_FL || cp->step == S_PROBE_TYPE ||
+	       cp->step == S_TELL || cp->step == S_READ ||
+	       (cp->step == S_WRITE && cp->pos[0] >= 0);
+}
+
+int vos__copy_cancel(struct vos__copy *cp)
 {
 	cp->cancelled = true;
+	return stoppable(cp) ? 0 : -EALREADY;
+}
+
+bool vos__copy_stopped(const struct vos__copy *cp)
+{
+	return cp->cancelled && stoppable(cp);
 }
 
 /* Room in a local pipe (its size less what it holds), or -1 if not
@@ -259,6 +279,20 @@ static bool ready_now(int fd, short events)
 	return poll(&p, 1, 0) > 0;
 }
 
+/* Whether pipe end k is not to be waited for: SPLICE_F_NONBLOCK, or the
+ * pipe's own O_NONBLOCK (a pipe to pipe splice: either's), as do_splice
+ * reads them. */
+static bool nonblock(const struct vos__copy *cp, int k)
+{
+	int fl = cp->fl[k];
+
+	if (is_pipe(cp, 0) && is_pipe(cp, 1))
+		fl |= cp->fl[1 - k];
+	return (fl & O_NONBLOCK) ||
+	       (cp->r.op == VOS_OP_SPLICE &&
+		(cp->r.op_flags & SPLICE_F_NONBLOCK));
+}
+
 /* The checks passed or not: the first data step due (true), or the
  * call's result in *res (false). */
 static bool start(struct vos__copy *cp, int64_t *res)
@@ -267,6 +301,11 @@ static bool start(struct vos__copy *cp, int64_t *res)
 	uint64_t count = cp->r.arg < VOS_MAX_RW_LEN ? cp->r.arg
 						    : VOS_MAX_RW_LEN;
 
+	/* copy_file_range between two file systems: the kernel's -EXDEV
+	 * (after its checks, before it looks at the count) */
+	if (e == 0 && cp->r.op == VOS_OP_COPY_FILE_RANGE && cp->dev[0] &&
+	    cp->dev[1] && cp->dev[0] != cp->dev[1])
+		e = -EXDEV;
 	*res = e;
 	if (e < 0 || count == 0)
 		return false;
@@ -277,9 +316,7 @@ static bool start(struct vos__copy *cp, int64_t *res)
 	if (is_pipe(cp, 1)) {
 		int64_t room = cp->end[1].svc ? 65536
 					      : pipe_room(cp->end[1].fd);
-		bool nb = (cp->fl[1] & O_NONBLOCK) ||
-			  (cp->r.op == VOS_OP_SPLICE &&
-			   (cp->r.op_flags & SPLICE_F_NONBLOCK));
+		bool nb = nonblock(cp, 1);
 
 		if (room == 0 && nb && !cp->end[1].svc) {
 			*res = -EAGAIN;
@@ -296,8 +333,7 @@ static bool start(struct vos__copy *cp, int64_t *res)
 	}
 	/* SPLICE_F_NONBLOCK on a local pipe to read from: -EAGAIN now when
 	 * it is empty (and has writers) */
-	if (is_pipe(cp, 0) && !cp->end[0].svc && cp->r.op == VOS_OP_SPLICE &&
-	    (cp->r.op_flags & SPLICE_F_NONBLOCK) &&
+	if (is_pipe(cp, 0) && !cp->end[0].svc && nonblock(cp, 0) &&
 	    !ready_now(cp->end[0].fd, POLLIN)) {
 		*res = -EAGAIN;
 		return false;
@@ -311,8 +347,7 @@ static bool start(struct vos__copy *cp, int64_t *res)
 	cp->left = count;
 	for (int k = 0; k < 2; k++)
 		cp->nowait[k] = is_pipe(cp, k) && cp->end[k].svc &&
-				cp->r.op == VOS_OP_SPLICE &&
-				(cp->r.op_flags & SPLICE_F_NONBLOCK);
+				nonblock(cp, k);
 	/* without an input offset: the input's position, where it has one */
 	cp->step = cp->uoff[0] || !has_pos(cp, 0) ? S_READ : S_TELL;
 	return true;
@@ -474,7 +509,12 @@ bool vos__copy_next(struct vos__copy *cp, int64_t *res)
 		/* no type to ask of a file not open */
 		return probed(cp, res);
 	case S_PROBE_TYPE:
-		cp->type[cp->side] = got == 0 ? (cp->sx.stx_mode & S_IFMT) : 0;
+		if (got == 0) {
+			cp->type[cp->side] = cp->sx.stx_mode & S_IFMT;
+			/* (one kernel's numbers: the services on this one) */
+			cp->dev[cp->side] = makedev(cp->sx.stx_dev_major,
+						    cp->sx.stx_dev_minor);
+		}
 		return probed(cp, res);
 	case S_TELL:
 		if (got >= 0) {
@@ -517,24 +557,34 @@ bool vos__copy_next(struct vos__copy *cp, int64_t *res)
 			cp->step = after_data(cp);
 			break;
 		}
+		for (int k = 0; k < 2; k++)
+			if (cp->pos[k] >= 0 && got > INT64_MAX - cp->pos[k])
+				got = -EIO; /* past the largest offset: a lie */
+		if (got < 0) {
+			if (!cp->total)
+				cp->err = got;
+			cp->step = after_data(cp);
+			break;
+		}
 		cp->total += (uint64_t)got;
 		cp->left -= (uint64_t)got;
 		for (int k = 0; k < 2; k++)
 			if (cp->pos[k] >= 0)
 				cp->pos[k] += got;
-		/* on while whole reads are written whole (into a pipe:
-		 * once, as the kernel) */
+		/* on while whole reads are written whole; once from a pipe
+		 * or a socket (what it holds now) and into a pipe (what
+		 * fits), as the kernel */
 		cp->step = cp->left && (uint32_t)got == cp->asked &&
-			   !is_pipe(cp, 1) ? S_READ : after_data(cp);
+			   has_pos(cp, 0) && !is_pipe(cp, 1) ? S_READ
+							      : after_data(cp);
 		break;
 	default: /* S_SEEK: done whatever it said (the bytes moved) */
 		cp->step = S_DONE;
 		break;
 	}
-	/* cancelled: no further read or write (the position is still set
-	 * past what was written) */
-	if (cp->cancelled && (cp->step == S_TELL || cp->step == S_READ ||
-			      cp->step == S_WRITE)) {
+	/* cancelled: no further read (what was read is written first; the
+	 * position is still set past what was written) */
+	if (cp->cancelled && (cp->step == S_TELL || cp->step == S_READ)) {
 		if (!cp->total)
 			cp->err = -ECANCELED;
 		cp->step = after_data(cp);

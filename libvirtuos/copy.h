@@ -35,9 +35,16 @@ uint8_t vos__copy_step(struct vos__copy *cp, struct vos_req *c);
  * and the call's result in *res (cp is freed then). */
 bool vos__copy_next(struct vos__copy *cp, int64_t *res);
 
-/* Stop cp at its next step: the call completes with what was written by
- * then, or -ECANCELED. */
-void vos__copy_cancel(struct vos__copy *cp);
+/* Stop cp before its next read: the call completes with what was written
+ * by then, or -ECANCELED.  0 if the step in flight may be cancelled where
+ * it runs too (a probe, a read, a write of what a file gave), else
+ * -EALREADY (a write of what a stream gave, which would be lost; the
+ * final seek): let it complete. */
+int vos__copy_cancel(struct vos__copy *cp);
+
+/* Whether cp was cancelled and its due step is not to be sent (then
+ * vos__copy_next() with -ECANCELED ends it). */
+bool vos__copy_stopped(const struct vos__copy *cp);
 
 /* Free a copy that will not finish (its context goes away). */
 void vos__copy_free(struct vos__copy *cp);

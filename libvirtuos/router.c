@@ -334,10 +334,13 @@ static void sub_finish(struct rsvc *s, uint64_t tag, int64_t res,
 static int chain_run(struct router *rt)
 {
 	int posted = 0;
+	uint32_t refused = 0;
 
 	if (rt->in_cb)
 		return 0;
-	while (rt->nchain) {
+	/* (steps a full service refused wait at the bottom, [0, refused),
+	 * for the next run) */
+	while (rt->nchain > refused) {
 		uint32_t tag = rt->chain[--rt->nchain];
 		struct rtag *t = &rt->tags[tag];
 		struct rsvc *v;
@@ -347,6 +350,17 @@ static int chain_run(struct router *rt)
 
 		if (t->kind == TAG_COPY) {
 			t->queued = false;
+			if (vos__copy_stopped(t->cp)) {
+				/* cancelled before this step: not sent */
+				res = -ECANCELED;
+				if (vos__copy_next(t->cp, &res)) {
+					t->queued = true;
+					rt->chain[rt->nchain++] = tag;
+					continue;
+				}
+				t->cp = NULL; /* (freed) */
+				goto post;
+			}
 			t->svc = vos__copy_step(t->cp, &c);
 		} else {
 			vos_prep_close(&c, t->gone.remote);
@@ -359,12 +373,16 @@ static int chain_run(struct router *rt)
 		if (took == 1)
 			continue; /* sub_finish() takes it from here */
 		v->inflight--;
-		if (t->kind == TAG_COPY && took == 0) {
+		if (t->kind == TAG_COPY && (took == 0 || took == -EBUSY)) {
 			/* the service's queue is full: the step goes when a
 			 * completion makes room (the next reap) */
+			memmove(rt->chain + 1, rt->chain,
+				rt->nchain * sizeof(*rt->chain));
+			rt->chain[0] = tag;
+			rt->nchain++;
+			refused++;
 			t->queued = true;
-			rt->chain[rt->nchain++] = tag;
-			break;
+			continue;
 		}
 		if (t->kind == TAG_COPY) {
 			/* as if the step had failed */
@@ -380,6 +398,7 @@ static int chain_run(struct router *rt)
 			 * context detaches; the dup itself is done */
 			res = dup_result(rt, t);
 		}
+post:
 		tag_done(rt, t);
 		rt->in_cb++;
 		rt->host->post(rt->host, tag, res, 0);
@@ -506,8 +525,8 @@ static bool at_side_bad(const struct router *rt, int32_t dirfd, uint64_t addr)
 }
 
 /* Where r goes: its service in *svc and the request to send in *out.
- * 0, 1 for a copy between two domains (copy_begin), 2 for a cancel
- * answered here (0), or -errno to fail it here. */
+ * 0, 1 for a copy between two domains (copy_begin), 2 or 3 for a cancel
+ * answered here (0 or -EALREADY), or -errno to fail it here. */
 static int route(struct router *rt, const struct vos_req *r, unsigned *svc,
 		 struct vos_req *out)
 {
@@ -521,11 +540,17 @@ static int route(struct router *rt, const struct vos_req *r, unsigned *svc,
 		struct rtag *ct = &rt->tags[r->off];
 
 		if (ct->kind == TAG_COPY) {
-			/* a copy stops at its next step; one waiting in the
-			 * chain is cancelled here and now (2) */
-			vos__copy_cancel(ct->cp);
+			/* a copy stops before its next read (copy.c); one
+			 * waiting in the chain is answered here (2: 0), one
+			 * whose step in flight must finish too (3:
+			 * -EALREADY); else the step is cancelled where it
+			 * runs */
+			int c = vos__copy_cancel(ct->cp);
+
 			if (ct->queued)
 				return 2;
+			if (c < 0)
+				return 3;
 		}
 		*svc = ct->svc; /* where its target (or its step) went */
 		return 0;
@@ -718,9 +743,10 @@ static int submit_all(struct router *rt, const struct vos_req *reqs,
 				return done ? (int)done : -EBUSY;
 			nb = 0;
 		}
-		if (err == 2) {
+		if (err == 2 || err == 3) {
 			t->kind = TAG_FREE;
-			rt->host->complete(rt->host, r->user_data, 0);
+			rt->host->complete(rt->host, r->user_data,
+					   err == 2 ? 0 : -EALREADY);
 			done++;
 			continue;
 		}

@@ -3057,9 +3057,9 @@ START_TEST(copy_between_fds)
 	struct vos_ctx *ctx = tu_ctx();
 	const size_t big = (5u << 19) + 123; /* 2.5 MiB and a bit */
 	unsigned char *pat = malloc(big), *got = malloc(big);
-	char dir[256], lp[] = "/tmp/vos-copy-XXXXXX";
+	char dir[256], lp[300], md[256];
 	int dfd = tu_dir(tu_diskbase(), dir, sizeof(dir));
-	int a, b, loc, p[2], cl, sv, nfd;
+	int a, b, loc, p[2], cl, sv, nfd, mfd;
 	int64_t oi, oo;
 	ssize_t n;
 	size_t have;
@@ -3067,15 +3067,19 @@ START_TEST(copy_between_fds)
 	ck_assert_ptr_nonnull(pat);
 	ck_assert_ptr_nonnull(got);
 	copy_pattern(pat, big);
-	/* (first: the service's channel it opens is not the calls' fds) */
+	/* (first: the services' channels they open are not the calls' fds) */
 	tu_tcp_pair_routed(&cl, &sv);
+	mfd = tu_dir("/dev/shm", md, sizeof(md));
 	nfd = tu_count_fds();
 	a = vos_openat(ctx, dfd, "src", O_RDWR | O_CREAT, 0600);
 	b = vos_openat(ctx, dfd, "dst", O_RDWR | O_CREAT, 0600);
 	ck_assert_int_ge(a, 0);
 	ck_assert_int_ge(b, 0);
 	ck_assert_int_eq(vos_write(ctx, a, pat, big), (ssize_t)big);
-	loc = mkstemp(lp); /* a local file, whatever the routes */
+	/* a local file, whatever the routes (on the file system of the
+	 * disk store's: a copy_file_range across two is -EXDEV) */
+	snprintf(lp, sizeof(lp), "%s/vos-copy-XXXXXX", tu_diskbase());
+	loc = mkstemp(lp);
 	ck_assert_int_ge(loc, 0);
 	unlink(lp);
 
@@ -3124,6 +3128,24 @@ START_TEST(copy_between_fds)
 	ck_assert_int_eq(vos_copy_file_range(ctx, a, &oi, loc, NULL, 1, 0),
 			 -EINVAL);
 	ck_assert_int_eq(oi, -5);
+
+	/* between two file systems (a tmpfs file: stord's other export
+	 * when routed): the kernel's -EXDEV, after its checks */
+	{
+		int m = vos_openat(ctx, mfd, "m", O_RDWR | O_CREAT, 0600);
+
+		ck_assert_int_ge(m, 0);
+		ck_assert_int_eq(vos_copy_file_range(ctx, a, NULL, m, NULL, 10,
+						     0), -EXDEV);
+		ck_assert_int_eq(vos_copy_file_range(ctx, m, NULL, loc, NULL,
+						     10, 0), -EXDEV);
+		ck_assert_int_eq(vos_copy_file_range(ctx, a, NULL, m, NULL, 10,
+						     1), -EINVAL);
+		ck_assert_int_eq(vos_copy_file_range(ctx, a, NULL, m, NULL, 0,
+						     0), -EXDEV);
+		ck_assert_int_eq(vos_close(ctx, m), 0);
+		ck_assert_int_eq(vos_unlinkat(ctx, mfd, "m", 0), 0);
+	}
 
 	/* a file to a TCP socket (netd's, when routed): whole, the offset
 	 * moved, fd_in's position not */
@@ -3245,6 +3267,11 @@ START_TEST(copy_between_fds)
 	ck_assert_int_eq(tu_count_fds(), nfd);
 	ck_assert_int_eq(vos_close(ctx, cl), 0);
 	ck_assert_int_eq(vos_close(ctx, sv), 0);
+	if (tu_store("/dev/shm"))
+		ck_assert_int_eq(vos_close(ctx, mfd), 0);
+	else
+		close(mfd);
+	rmdir(md);
 	ck_assert_int_eq(vos_unlinkat(ctx, dfd, "src", 0), 0);
 	ck_assert_int_eq(vos_unlinkat(ctx, dfd, "dst", 0), 0);
 	tu_dir_close(ctx, dfd);
