@@ -345,9 +345,11 @@ static bool start(struct vos__copy *cp, int64_t *res)
 		return false;
 	}
 	cp->left = count;
+	/* (a service's FIFO that is O_NONBLOCK itself says -EAGAIN without
+	 * help) */
 	for (int k = 0; k < 2; k++)
 		cp->nowait[k] = is_pipe(cp, k) && cp->end[k].svc &&
-				nonblock(cp, k);
+				nonblock(cp, k) && !(cp->fl[k] & O_NONBLOCK);
 	/* without an input offset: the input's position, where it has one */
 	cp->step = cp->uoff[0] || !has_pos(cp, 0) ? S_READ : S_TELL;
 	return true;
