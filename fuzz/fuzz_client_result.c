@@ -159,15 +159,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 			if (out != res && out != -EIO)
 				abort();
 			/* a copy's offsets: as they were, or moved by the
-			 * result it returned; never past the count */
-			if (out > 0 &&
-			    vos__opdef(r.op)->addr == VOS__ARG_LOFF_INOUT) {
-				if ((uint64_t)out > r.arg)
+			 * result it returned (never past the count); both as
+			 * they were when it failed */
+			if (vos__opdef(r.op)->addr == VOS__ARG_LOFF_INOUT) {
+				if (out > 0 && (uint64_t)out > r.arg)
 					abort();
 				for (int k = 0; k < 2; k++)
 					if (offs[k] != was[k] &&
-					    (uint64_t)offs[k] !=
-						    (uint64_t)was[k] + (uint64_t)out)
+					    (out < 0 ||
+					     (uint64_t)offs[k] !=
+						     (uint64_t)was[k] +
+						     (uint64_t)out))
 						abort();
 			}
 			if (out > 0 && (r.op == VOS_OP_READ || r.op == VOS_OP_PREAD ||

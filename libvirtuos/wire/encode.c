@@ -104,23 +104,51 @@ static int put_loff(struct cursor *c, uint64_t uaddr, uint32_t *off,
 	return ret;
 }
 
-/* The offset the service advanced, back to the caller: it must be the
- * one sent moved by the result, as the kernel moves it (else the service
- * is lying: -EIO). */
-static int64_t loff_back(const struct vos__shared *data, uint32_t off,
-			 uint32_t len, uint64_t uaddr, int64_t res)
+/* The offset the service advanced, into *v: it must be the one sent
+ * moved by the result, as the kernel moves it (else the service is lying:
+ * -EIO).  0 (nothing to give back: *give false), or -errno. */
+static int loff_get(const struct vos__shared *data, uint32_t off,
+		    uint32_t len, uint64_t uaddr, int64_t res, int64_t *v,
+		    bool *give)
 {
-	int64_t v, was;
+	int64_t was;
 
-	if (!uaddr || len != sizeof(v))
-		return res;
+	*give = uaddr && len == sizeof(*v);
+	if (!*give)
+		return 0;
 	if (vos__user_read(&was, (const void *)(uintptr_t)uaddr,
 			   sizeof(was)) < 0)
 		return -EFAULT;
-	if (!vos__peer_read(data, off, &v, sizeof(v)) ||
-	    (uint64_t)v != (uint64_t)was + (uint64_t)res)
+	if (!vos__peer_read(data, off, v, sizeof(*v)) ||
+	    (uint64_t)*v != (uint64_t)was + (uint64_t)res)
 		return -EIO;
-	if (vos__user_write((void *)(uintptr_t)uaddr, &v, sizeof(v)) < 0)
+	return 0;
+}
+
+/* A copy's offsets back to the caller: both checked before either is
+ * written. */
+static int64_t loffs_back(const struct vos_req *r,
+			  const struct vos_wire_req *w,
+			  const struct vos__shared *data, bool two,
+			  int64_t res)
+{
+	int64_t v[2];
+	bool give[2] = { false, false };
+	int e;
+
+	if ((uint64_t)res > r->arg)
+		return -EIO; /* more than was asked for */
+	e = loff_get(data, w->addr, w->addr_len, r->addr, res, &v[0],
+		     &give[0]);
+	if (e == 0 && two)
+		e = loff_get(data, w->addr2, w->addr2_len, r->addr2, res,
+			     &v[1], &give[1]);
+	if (e < 0)
+		return e;
+	if ((give[0] && vos__user_write((void *)(uintptr_t)r->addr, &v[0],
+					sizeof(v[0])) < 0) ||
+	    (give[1] && vos__user_write((void *)(uintptr_t)r->addr2, &v[1],
+					sizeof(v[1])) < 0))
 		return -EFAULT;
 	return res;
 }
@@ -640,13 +668,8 @@ int64_t vos__wire_result(const struct vos_req *r, const struct vos_wire_req *w,
 	case VOS__ARG_MSG_OUT:
 		return msg_back(r, w, data, d->addr == VOS__ARG_MSG_IN, res);
 	case VOS__ARG_LOFF_INOUT:
-		if ((uint64_t)res > r->arg)
-			return -EIO; /* more than was asked for */
-		res = loff_back(data, w->addr, w->addr_len, r->addr, res);
-		if (res >= 0 && d->addr2 == VOS__ARG_LOFF_INOUT)
-			res = loff_back(data, w->addr2, w->addr2_len, r->addr2,
-					res);
-		return res;
+		return loffs_back(r, w, data, d->addr2 == VOS__ARG_LOFF_INOUT,
+				  res);
 	default:
 		break;
 	}
